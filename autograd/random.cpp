@@ -1,0 +1,51 @@
+#include "autograd/random.h"
+
+#include <cmath>
+#include <numbers>
+
+#include "autograd/parallel.h"
+
+namespace attnlab {
+
+double Generator::uniform(uint64_t seed, uint64_t counter) {
+  uint64_t z = seed * 0x9E3779B97F4A7C15ULL + counter + 0x632BE59BD9B4E019ULL;
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+  z ^= z >> 31;
+  return static_cast<double>(z >> 11) * 0x1.0p-53;  // 53 random bits -> [0, 1)
+}
+
+Tensor rand_uniform(const Shape& shape, Generator& gen, double lo, double hi, DType dtype) {
+  Tensor t = Tensor::empty(shape, dtype);
+  const uint64_t seed = gen.seed, base = gen.offset;
+  gen.offset += static_cast<uint64_t>(t.numel());
+  dispatch(dtype, [&](auto tag) {
+    using T = decltype(tag);
+    T* p = t.data<T>();
+    parallel_for(t.numel(), kElementwiseGrain, [&](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i) p[i] = T(lo + (hi - lo) * Generator::uniform(seed, base + i));
+    });
+  });
+  return t;
+}
+
+Tensor rand_normal(const Shape& shape, Generator& gen, double mean, double stddev, DType dtype) {
+  Tensor t = Tensor::empty(shape, dtype);
+  const uint64_t seed = gen.seed, base = gen.offset;
+  gen.offset += 2 * static_cast<uint64_t>(t.numel());
+  dispatch(dtype, [&](auto tag) {
+    using T = decltype(tag);
+    T* p = t.data<T>();
+    parallel_for(t.numel(), kElementwiseGrain, [&](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i) {                            // Box-Muller from two counters
+        double u1 = 1.0 - Generator::uniform(seed, base + 2 * i);  // (0, 1]: log is finite
+        double u2 = Generator::uniform(seed, base + 2 * i + 1);
+        p[i] = T(mean +
+                 stddev * std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * std::numbers::pi * u2));
+      }
+    });
+  });
+  return t;
+}
+
+}  // namespace attnlab
