@@ -14,8 +14,12 @@ Tensor masked_fill(const Tensor& x, const Mask& mask, double value) {
   if (static_cast<int64_t>(mask.blocked.size()) != shape_numel(mask.shape))
     throw std::invalid_argument(fmt::format("masked_fill: mask has {} values for shape {}",
                                             mask.blocked.size(), shape_str(mask.shape)));
-  if (mask.shape.size() > x.shape().size() ||
-      broadcast_shapes("masked_fill", x.shape(), mask.shape) != x.shape())
+  bool fits = mask.shape.size() <= x.shape().size();
+  for (size_t k = 0; fits && k < mask.shape.size(); ++k) {
+    int64_t m = mask.shape[mask.shape.size() - 1 - k], d = x.shape()[x.shape().size() - 1 - k];
+    fits = m == 1 || m == d;
+  }
+  if (!fits)
     throw std::invalid_argument(
         fmt::format("masked_fill: mask of shape {} does not broadcast to the tensor's shape {}",
                     shape_str(mask.shape), shape_str(x.shape())));

@@ -191,6 +191,10 @@ static std::vector<std::shared_ptr<TensorImpl>> topological_order(
     const auto& fn = node->grad_fn;
     if (fn && next_input < fn->inputs.size()) {
       const auto& child = fn->inputs[next_input++].impl_ptr();
+      if (child->graph_released)
+        throw std::runtime_error(
+            "backward: an input of this graph was computed by a graph that an earlier backward() "
+            "already released; run that forward pass again (or detach() the input)");
       if (child->grad_fn && visited.insert(child.get()).second) stack.push_back({child, 0});
       continue;
     }
@@ -202,6 +206,11 @@ static std::vector<std::shared_ptr<TensorImpl>> topological_order(
 
 void Tensor::backward(const Tensor& seed) const {
   TensorImpl& root = checked(impl_);
+  if (root.graph_released)
+    throw std::runtime_error(fmt::format(
+        "backward: the graph behind {} was already released by an earlier backward(); run the "
+        "forward pass again",
+        describe()));
   if (!root.requires_grad)
     throw std::runtime_error(fmt::format(
         "backward: the tensor {} does not require grad (no input requires grad, the graph was "
@@ -236,7 +245,8 @@ void Tensor::backward(const Tensor& seed) const {
   for (auto it = order.rbegin(); it != order.rend(); ++it) {
     std::shared_ptr<TensorImpl> node = std::move(*it);      // dropped once processed
     std::shared_ptr<GradFn> fn = std::move(node->grad_fn);  // releases the graph as we go
-    Tensor grad(std::move(node->grad));                     // intermediate grads are not kept
+    node->graph_released = true;
+    Tensor grad(std::move(node->grad));  // intermediate grads are not kept
     if (fn && grad.defined()) fn->backward(grad);
   }
 }

@@ -72,6 +72,7 @@ struct TensorImpl {
   bool requires_grad = false;
   std::shared_ptr<TensorImpl> grad;  // same shape and dtype; allocated lazily
   std::shared_ptr<GradFn> grad_fn;   // null for leaves and for no-grad results
+  bool graph_released = false;       // backward already consumed grad_fn
 };
 
 class Tensor {

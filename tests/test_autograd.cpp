@@ -1,0 +1,166 @@
+// The autograd engine's contract: accumulation, no-grad scopes, graph
+// release, leaf gradients, seeds, and that the checker catches a wrong
+// backward.
+#include <catch2/catch.hpp>
+
+#include "autograd/gradcheck.h"
+#include "autograd/ops.h"
+
+using namespace attnlab;
+using Catch::Matchers::Contains;
+
+namespace {
+Tensor leaf(std::vector<double> v, Shape s, DType dt = DType::F64) {
+  Tensor t = Tensor::from_vector(v, s, dt);
+  t.set_requires_grad(true);
+  return t;
+}
+
+// x*x with a deliberately wrong backward (g*x instead of 2*g*x).
+Tensor wrong_square(const Tensor& x) {
+  Tensor y = Tensor::empty(x.shape(), x.dtype());
+  for (int64_t i = 0; i < x.numel(); ++i)
+    y.data<double>()[i] = x.data<double>()[i] * x.data<double>()[i];
+  record_grad_fn(y, "wrong_square", {x}, [x](const Tensor& g) {
+    Tensor gx = grad_buffer(x);
+    for (int64_t i = 0; i < x.numel(); ++i)
+      gx.data<double>()[i] += g.data<double>()[i] * x.data<double>()[i];
+  });
+  return y;
+}
+}  // namespace
+
+TEST_CASE("autograd: gradients accumulate when a tensor is used twice") {
+  Tensor x = leaf({3.0}, {});
+  Tensor y = add(mul(x, x), x);  // y = x^2 + x, dy/dx = 2x + 1 = 7
+  y.backward();
+  REQUIRE(x.grad().item() == Approx(7.0));
+  // A second graph adds to the kept leaf gradient until it is zeroed.
+  mul_scalar(x, 2.0).backward();
+  REQUIRE(x.grad().item() == Approx(9.0));
+  x.zero_grad();
+  REQUIRE_FALSE(x.grad().defined());
+}
+
+TEST_CASE("autograd: the graph is released after backward") {
+  Tensor x = leaf({1.0, 2.0}, {2});
+  Tensor y = sum(exp(x));
+  REQUIRE(y.grad_fn() != nullptr);
+  y.backward();
+  REQUIRE(y.grad_fn() == nullptr);
+  REQUIRE_THROWS_WITH(y.backward(), Contains("already released"));
+}
+
+TEST_CASE("autograd: no-grad scope records nothing") {
+  Tensor x = leaf({1.0, 2.0}, {2});
+  Tensor y;
+  {
+    NoGradGuard guard;
+    y = sum(mul(x, x));
+  }
+  REQUIRE_FALSE(y.requires_grad());
+  REQUIRE(y.grad_fn() == nullptr);
+  REQUIRE(grad_enabled());
+}
+
+TEST_CASE("autograd: intermediate gradients are not kept, leaf gradients are") {
+  Tensor x = leaf({0.5, -0.5}, {2});
+  Tensor h = tanh(x);
+  sum(h).backward();
+  REQUIRE_FALSE(h.grad().defined());
+  REQUIRE(x.grad().defined());
+  REQUIRE(x.grad().item(0) == Approx(1 - std::tanh(0.5) * std::tanh(0.5)));
+}
+
+TEST_CASE("autograd: backward from a non-scalar needs a seed of its shape") {
+  Tensor x = leaf({1, 2, 3, 4}, {2, 2});
+  Tensor y = mul_scalar(x, 3.0);
+  REQUIRE_THROWS_WITH(y.backward(), Contains("not a scalar") && Contains("(2,2)"));
+  REQUIRE_THROWS_WITH(y.backward(Tensor::zeros({4}, DType::F64)),
+                      Contains("seed gradient f64(4)") && Contains("f64(2,2)"));
+  y.backward(Tensor::from_vector({1, 0, 0, 2}, {2, 2}, DType::F64));
+  REQUIRE(x.grad().to_vector() == std::vector<double>{3, 0, 0, 6});
+}
+
+TEST_CASE("autograd: reshape is a view that shares storage") {
+  Tensor x = Tensor::from_vector({1, 2, 3, 4, 5, 6}, {2, 3});
+  Tensor v = reshape(x, {3, -1});
+  REQUIRE(v.shape() == Shape{3, 2});
+  REQUIRE(v.raw_data() == x.raw_data());
+}
+
+TEST_CASE("autograd: float32 and float64 run the same op code") {
+  Tensor x64 = Tensor::from_vector({0.1, -0.2, 0.3, 0.7, 1.5, -2.0}, {2, 3}, DType::F64);
+  Tensor x32 = x64.to(DType::F32);
+  Tensor y64 = softmax(gelu(x64));
+  Tensor y32 = softmax(gelu(x32));
+  REQUIRE(y32.dtype() == DType::F32);
+  for (int64_t i = 0; i < 6; ++i) REQUIRE(y32.item(i) == Approx(y64.item(i)).epsilon(1e-6));
+}
+
+TEST_CASE("gradcheck: the checker catches a deliberately wrong backward") {
+  Tensor x = gradcheck_input({3}, 5, 0.5, 1.5);
+  GradCheckResult bad =
+      gradcheck([](const std::vector<Tensor>& in) { return wrong_square(in[0]); }, {x});
+  REQUIRE_FALSE(bad.passed);
+  REQUIRE(bad.max_abs_error > 0.1);
+  REQUIRE_THAT(bad.worst, Contains("analytic") && Contains("numeric"));
+  // The same function with the right backward passes.
+  GradCheckResult good =
+      gradcheck([](const std::vector<Tensor>& in) { return mul(in[0], in[0]); }, {x});
+  REQUIRE(good.passed);
+}
+
+TEST_CASE("gradcheck: NaN is reported, not passed") {
+  Tensor x = gradcheck_input({2}, 1, -1.0, -0.5);  // log of negatives is NaN
+  REQUIRE_THROWS_WITH(gradcheck([](const std::vector<Tensor>& in) { return log(in[0]); }, {x}),
+                      Contains("non-finite"));
+}
+
+TEST_CASE("gradcheck: float32 inputs are rejected") {
+  Tensor x = Tensor::zeros({2});
+  x.set_requires_grad(true);
+  REQUIRE_THROWS_WITH(gradcheck([](const std::vector<Tensor>& in) { return in[0]; }, {x}),
+                      Contains("float64"));
+}
+
+TEST_CASE("softmax: fully masked rows give zeros, not NaN") {
+  Tensor s = Tensor::from_vector({1, 2, 3, 4}, {2, 2});
+  Tensor p = softmax(masked_fill(s, Mask{{2, 1}, {0, 1}}, -INFINITY));
+  REQUIRE(p.item(0) + p.item(1) == Approx(1.0));
+  REQUIRE(p.item(2) == 0.0);
+  REQUIRE(p.item(3) == 0.0);
+}
+
+TEST_CASE("cross_entropy: matches hand-computed values") {
+  // logits (1,3) = [0, ln 2, ln 3]: softmax = [1/6, 2/6, 3/6].
+  Tensor logits = Tensor::from_vector({0.0, std::log(2.0), std::log(3.0)}, {1, 3}, DType::F64);
+  REQUIRE(cross_entropy(logits, IntTensor{{1}, {2}}).item() == Approx(-std::log(0.5)));
+  // Smoothing 0.3 over 3 classes: 0.7 * nll(2) + 0.3 * mean_j nll(j).
+  double smooth =
+      0.7 * -std::log(0.5) + 0.3 * (-(std::log(1 / 6.0) + std::log(2 / 6.0) + std::log(0.5)) / 3);
+  REQUIRE(cross_entropy(logits, IntTensor{{1}, {2}}, -100, 0.3).item() == Approx(smooth));
+  // Ignored rows do not count in the mean.
+  Tensor two =
+      Tensor::from_vector({0.0, std::log(2.0), std::log(3.0), 5, 5, 5}, {2, 3}, DType::F64);
+  REQUIRE(cross_entropy(two, IntTensor{{2}, {2, -100}}).item() == Approx(-std::log(0.5)));
+}
+
+TEST_CASE("dropout: seeded, scaled, identity in eval") {
+  Tensor x = Tensor::full({1000}, 1.0);
+  Generator g1{42, 0}, g2{42, 0};
+  Tensor a = dropout(x, 0.25, g1, true), b = dropout(x, 0.25, g2, true);
+  REQUIRE(a.to_vector() == b.to_vector());
+  REQUIRE(g1.offset == 1000);
+  int zeros = 0;
+  for (double v : a.to_vector()) {
+    if (v == 0)
+      ++zeros;
+    else
+      REQUIRE(v == Approx(1 / 0.75));
+  }
+  REQUIRE(zeros > 200);
+  REQUIRE(zeros < 300);
+  Generator g3{42, 0};
+  REQUIRE(dropout(x, 0.25, g3, false).raw_data() == x.raw_data());
+}

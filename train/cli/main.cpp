@@ -1,0 +1,59 @@
+// attnlab: train and study BERT-, GPT- and T5-style attention models.
+// This file only dispatches to the commands in train/.
+#include <fmt/format.h>
+
+#include <cstring>
+#include <exception>
+#include <functional>
+#include <map>
+#include <string>
+
+#include "train/cli_common.h"
+#include "train/gradcheck_command.h"
+
+namespace {
+
+struct Command {
+  std::function<int(int, char**)> run;
+  const char* summary;
+};
+
+const std::map<std::string, Command>& commands() {
+  static const std::map<std::string, Command> table = {
+      {"gradcheck", {attnlab::gradcheck_command, "check every op's gradient in float64"}},
+  };
+  return table;
+}
+
+void print_usage() {
+  fmt::print("usage: attnlab <command> [options]   (attnlab <command> --help for its options)\n\n");
+  fmt::print("commands:\n");
+  for (const auto& [name, cmd] : commands()) fmt::print("  {:<12} {}\n", name, cmd.summary);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  namespace cli = attnlab::cli;
+  if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h")) {
+    print_usage();
+    return argc < 2 ? cli::kExitUsage : cli::kExitOk;
+  }
+  std::string name = argv[1];
+  auto it = commands().find(name);
+  if (it == commands().end()) {
+    fmt::print(stderr, "attnlab: unknown command '{}'\n\n", name);
+    print_usage();
+    return cli::kExitUsage;
+  }
+  try {
+    // The command sees its own name as argv[0], like a standalone program.
+    return it->second.run(argc - 1, argv + 1);
+  } catch (const cli::UsageError& e) {
+    fmt::print(stderr, "attnlab {}: {}\n", name, e.what());
+    return cli::kExitUsage;
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "attnlab {}: error: {}\n", name, e.what());
+    return cli::kExitFailure;
+  }
+}

@@ -1,0 +1,36 @@
+#include "train/cli_common.h"
+
+#include <fmt/format.h>
+#include <omp.h>
+
+#include <iostream>
+
+namespace attnlab::cli {
+
+bool parse_options(const std::string& command, const std::string& summary, int argc, char** argv,
+                   po::options_description& options, po::variables_map& vm,
+                   const po::positional_options_description* positional) {
+  options.add_options()("help,h", "show this help and exit");
+  try {
+    po::command_line_parser parser(argc, argv);
+    parser.options(options);
+    if (positional) parser.positional(*positional);
+    po::store(parser.run(), vm);
+    if (vm.count("help")) {
+      std::cout << fmt::format("usage: attnlab {} [options]\n{}\n\n", command, summary) << options
+                << "\n";
+      return false;
+    }
+    po::notify(vm);
+  } catch (const po::error& e) {
+    throw UsageError(fmt::format("{} (see 'attnlab {} --help')", e.what(), command));
+  }
+  return true;
+}
+
+void apply_threads(int threads) {
+  if (threads < 0) throw UsageError(fmt::format("--threads must be >= 0, got {}", threads));
+  if (threads > 0) omp_set_num_threads(threads);
+}
+
+}  // namespace attnlab::cli
