@@ -54,6 +54,22 @@ class Module {
   bool training_ = true;
 };
 
+// An ordered list of submodules named "0", "1", ... (paths "layers/0/...").
+template <typename M>
+class ModuleList : public Module {
+ public:
+  void push_back(std::shared_ptr<M> module) {
+    items_.push_back(register_module(std::to_string(items_.size()), std::move(module)));
+  }
+  size_t size() const { return items_.size(); }
+  const M& operator[](size_t i) const { return *items_[i]; }
+  auto begin() const { return items_.begin(); }
+  auto end() const { return items_.end(); }
+
+ private:
+  std::vector<std::shared_ptr<M>> items_;
+};
+
 // Joins path components with '/', skipping empty ones.
 std::string join_path(const std::string& a, const std::string& b);
 

@@ -5,12 +5,16 @@
 #include <chrono>
 #include <iostream>
 
+#include "layers/gradcheck_layers.h"
+#include "models/gradcheck_models.h"
 #include "train/cli_common.h"
 
 namespace attnlab {
 
 std::vector<GradCheckCase> all_gradcheck_cases() {
   std::vector<GradCheckCase> cases = op_gradcheck_cases();
+  for (auto* more : {&layer_gradcheck_cases, &model_gradcheck_cases})
+    for (auto& c : more()) cases.push_back(std::move(c));
   return cases;
 }
 
@@ -25,11 +29,11 @@ int gradcheck_command(int argc, char** argv) {
       ("list", "list the check names and exit")                                      //
       ("threads", po::value(&threads)->default_value(0), "OpenMP threads (0 = default)");
   po::variables_map vm;
-  if (!cli::parse_options(
-          "gradcheck",
-          "Compares every op's analytic gradient with central finite differences in "
-          "float64 (eps 1e-6, atol 1e-5, rtol 1e-3).",
-          argc, argv, options, vm))
+  if (!cli::parse_options("gradcheck",
+                          "Compares the analytic gradients of every op, layer and model with "
+                          "central finite differences in "
+                          "float64 (eps 1e-6, atol 1e-5, rtol 1e-3).",
+                          argc, argv, options, vm))
     return cli::kExitOk;
   cli::apply_threads(threads);
 

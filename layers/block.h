@@ -1,0 +1,67 @@
+// The three transformer blocks of the seeds, as one class whose `BlockKind`
+// picks the routing:
+//   Encoder         self-attention (bidirectional) -> FFN       BERT, T5 encoder
+//   Decoder         causal self-attention -> FFN                GPT
+//   EncoderDecoder  causal self-attention -> cross-attention
+//                   to the encoder output -> FFN                T5 decoder
+// Each sublayer is wrapped in a residual connection with the norm before it
+// (pre-norm: GPT-2, T5) or after the sum (post-norm: original Transformer, BERT).
+#pragma once
+
+#include "layers/attention.h"
+
+namespace attnlab {
+
+enum class BlockKind { Encoder, Decoder, EncoderDecoder };
+enum class NormPlacement { Pre, Post };
+
+struct BlockConfig {
+  int64_t dim = 64;       // C
+  int64_t heads = 4;      // H (D = C / H)
+  int64_t ffn_dim = 256;  // F
+  NormKind norm = NormKind::LayerNorm;
+  double norm_eps = 1e-5;
+  NormPlacement placement = NormPlacement::Pre;
+  Activation activation = Activation::GELU;
+  bool bias = true;          // biases in projections and FFN
+  bool scale_scores = true;  // 1/sqrt(D) on attention scores
+  double dropout = 0.1;      // residual, attention-weight and FFN dropout
+};
+
+// What a block reads besides its input.
+struct BlockInputs {
+  const Mask* padding = nullptr;         // (B,T) 1 = padding, for self-attention keys
+  const Tensor* self_bias = nullptr;     // (1,H,T,T) relative position bias
+  const Tensor* memory = nullptr;        // (B,Tm,C) encoder output (EncoderDecoder only)
+  const Mask* memory_padding = nullptr;  // (B,Tm) 1 = padding in the encoder output
+};
+
+// Attention weights a block hands back for study, when asked.
+struct BlockAttention {
+  Tensor self_weights;   // (B,H,T,T)
+  Tensor cross_weights;  // (B,H,T,Tm)
+};
+
+class TransformerBlock : public Module {
+ public:
+  TransformerBlock(BlockKind kind, const BlockConfig& config, SharedGenerator rng, ParamInit& init);
+  // x (B,T,C) -> (B,T,C)
+  Tensor forward(const Tensor& x, const BlockInputs& in, BlockAttention* attention = nullptr) const;
+  BlockKind kind() const { return kind_; }
+
+ private:
+  // Residual wrapper: pre-norm x + drop(f(norm(x))), post-norm norm(x + drop(f(x))).
+  template <typename F>
+  Tensor residual(const Tensor& x, const Norm& norm, F&& sublayer) const;
+
+  BlockKind kind_;
+  NormPlacement placement_;
+  std::shared_ptr<Norm> self_attn_norm_, cross_attn_norm_, ffn_norm_;
+  std::shared_ptr<MultiHeadAttention> self_attn_, cross_attn_;
+  std::shared_ptr<FeedForward> ffn_;
+  std::shared_ptr<Dropout> dropout_;
+};
+
+const char* block_kind_name(BlockKind kind);
+
+}  // namespace attnlab

@@ -1,0 +1,79 @@
+// One config struct for every model family, with commented defaults, and the
+// presets that reproduce each family's defining choices. Every field can be
+// overridden, so the families can also be built from identical blocks for a
+// controlled comparison in which only the attention routing differs.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+
+#include "layers/block.h"
+#include "layers/positions.h"
+
+namespace attnlab {
+
+enum class Family {
+  BERT,       // bidirectional encoder, [CLS] classification head
+  GPT,        // causal decoder, tied LM head
+  T5,         // encoder + decoder with cross-attention, tied LM head
+  Perceiver,  // learned latents cross-attend to the input, latent self-attention
+};
+enum class PositionScheme { Learned, Sinusoidal, Relative, None };
+
+struct ModelConfig {
+  Family family = Family::GPT;
+  int64_t vocab_size = 64;       // V: set from the tokenizer
+  int64_t num_classes = 2;       // classification heads (BERT, Perceiver)
+  int64_t d_model = 128;         // C
+  int64_t n_heads = 4;           // H; head dim D = C / H
+  int64_t d_ff = 512;            // F, the FFN hidden width (4C is the usual choice)
+  int64_t n_layers = 2;          // encoder (BERT, T5), decoder (GPT) or latent (Perceiver) blocks
+  int64_t n_decoder_layers = 2;  // T5 decoder blocks
+  int64_t max_len = 128;         // longest sequence the position table covers
+  double dropout = 0.1;          // every dropout in the model
+
+  NormKind norm = NormKind::LayerNorm;
+  double norm_eps = 1e-5;
+  NormPlacement placement = NormPlacement::Pre;  // pre-norm (GPT-2, T5) or post-norm (BERT)
+  bool final_norm = true;       // a norm after the last block (pre-norm stacks need one)
+  bool embedding_norm = false;  // LayerNorm on the summed embeddings (BERT)
+  Activation activation = Activation::GELU;
+  bool bias = true;          // biases in attention projections and FFN (T5: none)
+  bool scale_scores = true;  // divide attention scores by sqrt(D) (T5: no)
+
+  PositionScheme positions = PositionScheme::Learned;
+  int64_t relative_buckets = 32;        // T5 relative position buckets
+  int64_t relative_max_distance = 128;  // distance beyond which buckets saturate
+
+  bool tie_embeddings = true;      // LM head reuses the token embedding matrix
+  bool scale_tied_logits = false;  // T5: hidden * C^-0.5 before the tied head
+  bool mlm_head = false;           // BERT: add a masked-LM head tied to the embedding
+  int64_t num_latents = 16;        // Perceiver: learned latent queries
+
+  double init_std = 0.02;       // normal(0, std) for weights
+  double embedding_std = 0.02;  // normal(0, std) for token embeddings (T5: 1.0)
+  uint64_t seed = 1;            // initialisation and dropout stream
+  DType dtype = DType::F32;     // float64 for gradient checks
+};
+
+// The family's defining choices at a small default size (see models/config.cpp).
+ModelConfig preset(Family family);
+
+const char* family_name(Family family);
+Family family_from_name(const std::string& name);  // "bert", "gpt", "t5", "perceiver"
+
+// Field-by-field text form: checkpoints store it and CLI overrides use the
+// same names (e.g. "d_model" = "128", "norm" = "rmsnorm").
+std::map<std::string, std::string> config_to_map(const ModelConfig& config);
+// Throws std::invalid_argument naming the key for unknown keys or bad values.
+ModelConfig config_from_map(const std::map<std::string, std::string>& values);
+// Applies one override on top of a config (same key names).
+void set_config_field(ModelConfig& config, const std::string& key, const std::string& value);
+// Throws std::invalid_argument naming the field for inconsistent values.
+void validate(const ModelConfig& config);
+
+// The block settings a config implies.
+BlockConfig block_config(const ModelConfig& config);
+
+}  // namespace attnlab

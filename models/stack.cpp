@@ -1,0 +1,77 @@
+#include "models/stack.h"
+
+#include <fmt/format.h>
+
+#include <stdexcept>
+
+namespace attnlab {
+
+void check_ids(const std::string& where, const char* what, const IntTensor& ids,
+               const Mask* padding) {
+  if (ids.shape.size() != 2 || int64_t(ids.data.size()) != shape_numel(ids.shape))
+    throw std::invalid_argument(
+        fmt::format("{}: {} must be (B,T) with B*T values, got shape {} with {} values", where,
+                    what, shape_str(ids.shape), ids.data.size()));
+  if (padding && (padding->shape != ids.shape || padding->blocked.size() != ids.data.size()))
+    throw std::invalid_argument(fmt::format("{}: padding mask {} does not match {} {}", where,
+                                            shape_str(padding->shape), what, shape_str(ids.shape)));
+}
+
+InputEmbedding::InputEmbedding(const ModelConfig& c, std::shared_ptr<Embedding> tokens,
+                               SharedGenerator rng, ParamInit& init)
+    : tokens_(std::move(tokens)) {
+  if (c.positions == PositionScheme::Learned)
+    learned_ = register_module(
+        "position", std::make_shared<LearnedPositions>(c.max_len, c.d_model, init, c.init_std));
+  if (c.positions == PositionScheme::Sinusoidal)
+    sinusoidal_ = register_module(
+        "position", std::make_shared<SinusoidalPositions>(c.max_len, c.d_model, c.dtype));
+  if (c.embedding_norm)
+    norm_ = register_module(
+        "norm", std::make_shared<Norm>(c.d_model, NormKind::LayerNorm, c.norm_eps, init));
+  dropout_ = register_module("dropout", std::make_shared<Dropout>(c.dropout, rng));
+}
+
+Tensor InputEmbedding::forward(const IntTensor& ids) const {
+  const int64_t t = ids.shape.at(1);
+  Tensor x = tokens_->forward(ids);                // (B,T,C)
+  if (learned_) x = add(x, learned_->forward(t));  // + (T,C)
+  if (sinusoidal_) x = add(x, sinusoidal_->forward(t));
+  if (norm_) x = norm_->forward(x);
+  return dropout_->forward(x);
+}
+
+TransformerStack::TransformerStack(BlockKind kind, int64_t n_layers, const ModelConfig& c,
+                                   SharedGenerator rng, ParamInit& init) {
+  layers_ = register_module("layers", std::make_shared<ModuleList<TransformerBlock>>());
+  BlockConfig bc = block_config(c);
+  for (int64_t i = 0; i < n_layers; ++i)
+    layers_->push_back(std::make_shared<TransformerBlock>(kind, bc, rng, init));
+  if (c.positions == PositionScheme::Relative)
+    relative_bias_ = register_module(
+        "relative_bias",
+        std::make_shared<RelativePositionBias>(kind == BlockKind::Encoder, c.relative_buckets,
+                                               c.relative_max_distance, c.n_heads, init));
+  if (c.final_norm)
+    final_norm_ =
+        register_module("final_norm", std::make_shared<Norm>(c.d_model, c.norm, c.norm_eps, init));
+}
+
+Tensor TransformerStack::forward(const Tensor& x, const Mask* padding, const Tensor* memory,
+                                 const Mask* memory_padding,
+                                 std::vector<BlockAttention>* attention) const {
+  if (x.dim() != 3)
+    throw std::invalid_argument(
+        fmt::format("{}: expected (B,T,C), got {}", where(), shape_str(x.shape())));
+  // Computed once per stack and shared by every layer (as in T5).
+  Tensor bias;
+  if (relative_bias_) bias = relative_bias_->forward(x.size(1), x.size(1));  // (1,H,T,T)
+  BlockInputs in{padding, bias.defined() ? &bias : nullptr, memory, memory_padding};
+  Tensor h = x;
+  if (attention) attention->assign(layers_->size(), BlockAttention{});
+  for (size_t i = 0; i < layers_->size(); ++i)
+    h = (*layers_)[i].forward(h, in, attention ? &(*attention)[i] : nullptr);
+  return final_norm_ ? final_norm_->forward(h) : h;
+}
+
+}  // namespace attnlab
