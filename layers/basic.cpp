@@ -71,7 +71,15 @@ Tensor Dropout::forward(const Tensor& x) const {
 // ---- FeedForward ---------------------------------------------------------------
 
 const char* activation_name(Activation a) {
-  return a == Activation::GELU ? "gelu" : "relu";
+  switch (a) {
+    case Activation::GELU:
+      return "gelu";
+    case Activation::GELUTanh:
+      return "gelu_tanh";
+    case Activation::ReLU:
+      return "relu";
+  }
+  return "?";
 }
 
 FeedForward::FeedForward(int64_t dim, int64_t hidden, Activation act, bool bias, double p,
@@ -84,7 +92,17 @@ FeedForward::FeedForward(int64_t dim, int64_t hidden, Activation act, bool bias,
 
 Tensor FeedForward::forward(const Tensor& x) const {
   Tensor h = fc1_->forward(x);  // (B,T,F)
-  h = act_ == Activation::GELU ? gelu(h, GeluApprox::Tanh) : relu(h);
+  switch (act_) {
+    case Activation::GELU:
+      h = gelu(h, GeluApprox::Erf);
+      break;
+    case Activation::GELUTanh:
+      h = gelu(h, GeluApprox::Tanh);
+      break;
+    case Activation::ReLU:
+      h = relu(h);
+      break;
+  }
   return fc2_->forward(dropout_->forward(h));  // (B,T,C)
 }
 

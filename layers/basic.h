@@ -53,7 +53,9 @@ class Dropout : public Module {
   SharedGenerator rng_;
 };
 
-enum class Activation { GELU, ReLU };
+// GELU is the exact erf form (PyTorch nn.GELU default, BERT); GELUTanh the
+// tanh approximation (GPT-2).
+enum class Activation { GELU, GELUTanh, ReLU };
 const char* activation_name(Activation a);
 
 // Position-wise feed-forward: fc2(dropout(act(fc1(x)))), C -> F -> C.

@@ -95,7 +95,7 @@ std::vector<GradCheckCase> layer_gradcheck_cases() {
                        Tensor x = gradcheck_input({2, 3, 6}, 4);
                        return check_module(norm, {x}, [&] { return norm.forward(x); });
                      }});
-  for (Activation act : {Activation::GELU, Activation::ReLU})
+  for (Activation act : {Activation::GELU, Activation::GELUTanh, Activation::ReLU})
     cases.push_back({std::string("layer/ffn_") + activation_name(act), "x (2,3,6), F=10", [act] {
                        ParamInit init = f64_init(5);
                        FeedForward ffn(6, 10, act, true, 0.0, nullptr, init);

@@ -18,11 +18,12 @@ ModelConfig preset(Family family) {
       c.embedding_norm = true;
       c.positions = PositionScheme::Learned;
       break;
-    case Family::GPT:  // pre-LN with a final norm, learned positions, tied LM head
+    case Family::GPT:  // pre-LN with a final norm, learned positions, tied LM head, tanh GELU
       c.placement = NormPlacement::Pre;
       c.final_norm = true;
       c.positions = PositionScheme::Learned;
       c.tie_embeddings = true;
+      c.activation = Activation::GELUTanh;  // GPT-2's approximation
       break;
     case Family::T5:  // pre-norm RMSNorm, relative bias, no biases, tied head scaled by C^-0.5
       c.norm = NormKind::RMSNorm;
@@ -186,8 +187,10 @@ const std::vector<Field>& fields() {
       {"activation",
        [](const ModelConfig& c) { return std::string(activation_name(c.activation)); },
        [](ModelConfig& c, const std::string& v) {
-         c.activation = parse_choice<Activation>(
-             "activation", v, {{"gelu", Activation::GELU}, {"relu", Activation::ReLU}});
+         c.activation = parse_choice<Activation>("activation", v,
+                                                 {{"gelu", Activation::GELU},
+                                                  {"gelu_tanh", Activation::GELUTanh},
+                                                  {"relu", Activation::ReLU}});
        }},
       ATTNLAB_BOOL_FIELD(bias),
       ATTNLAB_BOOL_FIELD(scale_scores),
