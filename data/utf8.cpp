@@ -7,7 +7,9 @@
 namespace attnlab::data {
 namespace {
 
-bool is_continuation(unsigned char byte) { return (byte & 0xC0) == 0x80; }
+bool is_continuation(unsigned char byte) {
+  return (byte & 0xC0) == 0x80;
+}
 
 // Result of looking at the code point that starts at some byte offset: its length in bytes,
 // or 0 together with a human-readable reason when the bytes are not valid UTF-8.
@@ -44,8 +46,8 @@ SequenceCheck check_sequence(std::string_view text, std::size_t pos) {
                                 const char* problem) {
   const auto byte = static_cast<unsigned char>(text[pos]);
   const std::string where = context.empty() ? std::string() : fmt::format("{}: ", context);
-  throw std::runtime_error(fmt::format("{}invalid UTF-8 at byte {} (0x{:02X}): {}", where, pos + 1,
-                                       byte, problem));
+  throw std::runtime_error(
+      fmt::format("{}invalid UTF-8 at byte {} (0x{:02X}): {}", where, pos + 1, byte, problem));
 }
 
 // Calls on_code_point(offset, length) for every code point, throwing on the first bad one.

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "train/cli_common.h"
+#include "train/commands.h"
 #include "train/gradcheck_command.h"
 
 namespace {
@@ -20,7 +21,12 @@ struct Command {
 
 const std::map<std::string, Command>& commands() {
   static const std::map<std::string, Command> table = {
-      {"gradcheck", {attnlab::gradcheck_command, "check every op's gradient in float64"}},
+      {"train", {attnlab::train_command, "train a model on a built-in task or your TSV data"}},
+      {"eval", {attnlab::eval_command, "held-out metrics of a checkpoint"}},
+      {"predict", {attnlab::predict_command, "translate or classify texts with a checkpoint"}},
+      {"tasks", {attnlab::tasks_command, "list the built-in tasks and recipes"}},
+      {"gradcheck",
+       {attnlab::gradcheck_command, "check every op, layer and model gradient in float64"}},
   };
   return table;
 }

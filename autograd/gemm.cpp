@@ -1,0 +1,467 @@
+// BLIS/GotoBLAS-style GEMM. For each column panel of C (at most NC columns):
+//   op(B) is packed whole into NR-column strips (K, NR), shared by all threads;
+//   the panel is cut into chunks of whole MR x NR tiles, taken by threads first come first served;
+//   per chunk: pc: KC slice of K (never split across threads, applied in order)
+//                ic: MC rows -> op(A) block (MC x KC) packed per thread, stays in L2
+//                  jr: the strip's KC x NR slice, stays in L1 while ir sweeps
+//                    ir: MR rows -> micro_kernel: MR x NR register tile, KC-long FMA chains
+// An element's value depends only on the KC split and on whether its tile is an edge tile, neither
+// of which depends on the thread count, so results are bit-identical for any number of threads.
+#include "autograd/gemm.h"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+#include <exception>
+#include <new>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <type_traits>
+
+#if defined(__AVX512F__) || defined(__FMA__)
+#include <immintrin.h>
+#endif
+
+namespace attnlab {
+namespace {
+
+// Register budget: MR x 2 accumulators + 2 B vectors + 1 broadcast must fit the register file
+// (32 zmm with AVX-512, 16 ymm/xmm otherwise).
+#if defined(__AVX512F__)
+constexpr int kVecBytes = 64;
+constexpr int64_t kMR = 12;
+#elif defined(__AVX2__)
+constexpr int kVecBytes = 32;
+constexpr int64_t kMR = 6;
+#else
+constexpr int kVecBytes = 16;
+constexpr int64_t kMR = 6;
+#endif
+
+// Elements of op(B) packed at once (16 MiB of float).
+constexpr int64_t kMaxPackedB = int64_t(1) << 22;
+
+template <typename T>
+struct Blocking {
+  typedef T vec __attribute__((vector_size(kVecBytes)));
+  static constexpr int64_t L = kVecBytes / sizeof(T);  // lanes per vector
+  static constexpr int64_t MR = kMR;
+  static constexpr int64_t NR = 2 * L;
+  // A KC x NR micro-panel of B (KC * 128 bytes with AVX-512) has to stay in the 48 KiB L1 next to
+  // the streamed A micro-panel; an MC x KC block of A fills about half of the 1 MiB L2.
+  static constexpr int64_t KC = 256;
+  static constexpr int64_t MC = MR * (sizeof(T) == 4 ? 40 : 20);
+  static constexpr int64_t NC = 4096 / (sizeof(T) / 4);
+};
+
+// Explicit FMA: ISO C++ mode (-std=c++20) turns off contraction of a * b + c.
+template <typename T, typename V>
+inline V fma_bcast(V acc, T a, V b) {
+#if defined(__AVX512F__)
+  if constexpr (std::is_same_v<T, float>)
+    return (V)_mm512_fmadd_ps(_mm512_set1_ps(a), (__m512)b, (__m512)acc);
+  else
+    return (V)_mm512_fmadd_pd(_mm512_set1_pd(a), (__m512d)b, (__m512d)acc);
+#elif defined(__FMA__) && defined(__AVX__)
+  if constexpr (std::is_same_v<T, float>)
+    return (V)_mm256_fmadd_ps(_mm256_set1_ps(a), (__m256)b, (__m256)acc);
+  else
+    return (V)_mm256_fmadd_pd(_mm256_set1_pd(a), (__m256d)b, (__m256d)acc);
+#else
+  return acc + b * a;
+#endif
+}
+
+template <typename V>
+inline V load_unaligned(const void* p) {
+  V v;
+  std::memcpy(&v, p, sizeof(V));
+  return v;
+}
+
+template <typename V>
+inline void store_unaligned(void* p, V v) {
+  std::memcpy(p, &v, sizeof(V));
+}
+
+// acc(MR,NR) = packed_a(kc, MR)^T-panel @ packed_b(kc, NR); then C = alpha * acc + beta * C on the
+// valid m x n corner (beta == 0: C not read).
+template <typename T>
+void micro_kernel(int64_t kc, const T* __restrict a /* (kc, MR) */,
+                  const T* __restrict b /* (kc, NR) */, T* c /* (m, n), ldc */, int64_t ldc,
+                  int64_t m, int64_t n, T alpha, T beta) {
+  using P = Blocking<T>;
+  using V = typename P::vec;
+  constexpr int64_t MR = P::MR, L = P::L;
+  for (int64_t i = 0; i < m; ++i) __builtin_prefetch(c + i * ldc, 1);
+
+  V acc[MR][2];
+  for (int64_t i = 0; i < MR; ++i) acc[i][0] = acc[i][1] = V{};
+  for (int64_t k = 0; k < kc; ++k) {
+    const V b0 = *reinterpret_cast<const V*>(b);
+    const V b1 = *reinterpret_cast<const V*>(b + L);
+#pragma GCC unroll 16
+    for (int64_t i = 0; i < MR; ++i) {
+      acc[i][0] = fma_bcast(acc[i][0], a[i], b0);
+      acc[i][1] = fma_bcast(acc[i][1], a[i], b1);
+    }
+    a += MR;
+    b += P::NR;
+  }
+
+  if (m == MR && n == P::NR) {
+    for (int64_t i = 0; i < MR; ++i) {
+      for (int v = 0; v < 2; ++v) {
+        T* p = c + i * ldc + v * L;
+        V r = alpha * acc[i][v];
+        if (beta != T(0)) r += beta * load_unaligned<V>(p);
+        store_unaligned(p, r);
+      }
+    }
+    return;
+  }
+  // Edge tile: the padded lanes hold zeros; only the valid corner reaches C.
+  alignas(kVecBytes) T tile[MR][P::NR];
+  for (int64_t i = 0; i < MR; ++i) {
+    store_unaligned(&tile[i][0], acc[i][0]);
+    store_unaligned(&tile[i][L], acc[i][1]);
+  }
+  for (int64_t i = 0; i < m; ++i) {
+    T* crow = c + i * ldc;
+    for (int64_t j = 0; j < n; ++j)
+      crow[j] = beta != T(0) ? alpha * tile[i][j] + beta * crow[j] : alpha * tile[i][j];
+  }
+}
+
+// Packs a rows x kc block whose rows are contiguous along k (src row r at src + r * ld) into
+// dst(kc, R): dst[k * R + r]. Rows >= rows are zero padding.
+template <typename T>
+void pack_transposed(const T* src, int64_t ld, int64_t rows, int64_t R, int64_t kc,
+                     T* dst /* (kc, R) */) {
+  int64_t r0 = 0;
+  if constexpr (sizeof(T) <= 8) {
+    // 4x4 register transposes: contiguous loads and stores instead of a scalar scatter per element.
+    typedef T v4 __attribute__((vector_size(4 * sizeof(T))));
+    const int64_t k4 = kc & ~int64_t(3);
+    for (; r0 + 4 <= rows; r0 += 4) {
+      const T* s = src + r0 * ld;
+      for (int64_t k = 0; k < k4; k += 4) {
+        const v4 x0 = load_unaligned<v4>(s + k), x1 = load_unaligned<v4>(s + ld + k);
+        const v4 x2 = load_unaligned<v4>(s + 2 * ld + k), x3 = load_unaligned<v4>(s + 3 * ld + k);
+        const v4 t0 = __builtin_shufflevector(x0, x1, 0, 4, 1, 5);
+        const v4 t1 = __builtin_shufflevector(x0, x1, 2, 6, 3, 7);
+        const v4 t2 = __builtin_shufflevector(x2, x3, 0, 4, 1, 5);
+        const v4 t3 = __builtin_shufflevector(x2, x3, 2, 6, 3, 7);
+        store_unaligned(dst + k * R + r0, __builtin_shufflevector(t0, t2, 0, 1, 4, 5));
+        store_unaligned(dst + (k + 1) * R + r0, __builtin_shufflevector(t0, t2, 2, 3, 6, 7));
+        store_unaligned(dst + (k + 2) * R + r0, __builtin_shufflevector(t1, t3, 0, 1, 4, 5));
+        store_unaligned(dst + (k + 3) * R + r0, __builtin_shufflevector(t1, t3, 2, 3, 6, 7));
+      }
+      for (int64_t k = k4; k < kc; ++k)
+        for (int64_t r = 0; r < 4; ++r) dst[k * R + r0 + r] = s[r * ld + k];
+    }
+  }
+  for (int64_t r = r0; r < rows; ++r)
+    for (int64_t k = 0; k < kc; ++k) dst[k * R + r] = src[r * ld + k];
+  for (int64_t r = rows; r < R; ++r)
+    for (int64_t k = 0; k < kc; ++k) dst[k * R + r] = T(0);
+}
+
+// Packs kc rows of `cols` contiguous values (src row k at src + k * ld) into dst(kc, R),
+// zero-padded.
+template <typename T>
+void pack_direct(const T* src, int64_t ld, int64_t cols, int64_t R, int64_t kc,
+                 T* dst /* (kc, R) */) {
+  for (int64_t k = 0; k < kc; ++k) {
+    std::memcpy(dst + k * R, src + k * ld, cols * sizeof(T));
+    for (int64_t j = cols; j < R; ++j) dst[k * R + j] = T(0);
+  }
+}
+
+template <typename T>
+struct Problem {
+  bool trans_a, trans_b;
+  int64_t M, N, K;
+  T alpha;
+  const T* A;
+  int64_t lda;
+  const T* B;
+  int64_t ldb;
+  T beta;
+  T* C;
+  int64_t ldc;
+};
+
+// op(A)[i0 : i0+mc, k0 : k0+kc] as MR-row micro-panels, each (kc, MR).
+template <typename T>
+void pack_a(const Problem<T>& p, int64_t i0, int64_t mc, int64_t k0, int64_t kc, T* dst) {
+  constexpr int64_t MR = Blocking<T>::MR;
+  for (int64_t ir = 0; ir < mc; ir += MR) {
+    const int64_t mr = std::min(MR, mc - ir);
+    if (p.trans_a)
+      pack_direct(p.A + k0 * p.lda + i0 + ir, p.lda, mr, MR, kc, dst + ir * kc);
+    else
+      pack_transposed(p.A + (i0 + ir) * p.lda + k0, p.lda, mr, MR, kc, dst + ir * kc);
+  }
+}
+
+// The NR-column micro-panel of op(B) starting at column j, all K rows: dst(K, NR).
+template <typename T>
+void pack_b_strip(const Problem<T>& p, int64_t j, int64_t nr, T* dst) {
+  constexpr int64_t NR = Blocking<T>::NR;
+  if (p.trans_b)
+    pack_transposed(p.B + j * p.ldb, p.ldb, nr, NR, p.K, dst);
+  else
+    pack_direct(p.B + j, p.ldb, nr, NR, p.K, dst);
+}
+
+// Grow-only 64-byte-aligned scratch, one per thread and slot, so repeated calls do not touch the
+// allocator (or fault in fresh pages) on the hot path.
+template <typename T>
+T* scratch(int slot, int64_t count) {
+  struct Buffer {
+    void* ptr = nullptr;
+    size_t bytes = 0;
+    ~Buffer() { std::free(ptr); }
+  };
+  thread_local Buffer buffers[2];
+  Buffer& b = buffers[slot];
+  const size_t want = (static_cast<size_t>(count) * sizeof(T) + 63) & ~size_t(63);
+  if (want > b.bytes) {
+    std::free(b.ptr);
+    b.ptr = std::aligned_alloc(64, want);
+    if (!b.ptr) throw std::bad_alloc();
+    b.bytes = want;
+  }
+  return static_cast<T*>(b.ptr);
+}
+
+// Splits [0, n) into `parts` contiguous near-equal ranges; returns range `index`.
+inline void split_range(int64_t n, int64_t parts, int64_t index, int64_t& begin, int64_t& end) {
+  begin = n * index / parts;
+  end = n * (index + 1) / parts;
+}
+
+// Rows [r0, r1) x micro-panels [s0, s1) of the column panel starting at j0 (width columns), with
+// op(B) already packed as (K, NR) strips.
+template <typename T>
+void compute_chunk(const Problem<T>& p, int64_t j0, int64_t width, const T* packed_b, T* packed_a,
+                   int64_t r0, int64_t r1, int64_t s0, int64_t s1) {
+  using P = Blocking<T>;
+  for (int64_t pc = 0; pc < p.K; pc += P::KC) {
+    const int64_t kc = std::min(P::KC, p.K - pc);
+    // Later K slices accumulate onto the partial sums already in C.
+    const T beta = pc == 0 ? p.beta : T(1);
+    for (int64_t ic = r0; ic < r1; ic += P::MC) {
+      const int64_t mc = std::min(P::MC, r1 - ic);
+      pack_a(p, ic, mc, pc, kc, packed_a);
+      for (int64_t s = s0; s < s1; ++s) {
+        const int64_t jr = s * P::NR, nr = std::min(P::NR, width - jr);
+        const T* b = packed_b + s * P::NR * p.K + pc * P::NR;
+        for (int64_t ir = 0; ir < mc; ir += P::MR) {
+          micro_kernel(kc, packed_a + ir * kc, b, p.C + (ic + ir) * p.ldc + j0 + jr, p.ldc,
+                       std::min(P::MR, mc - ir), nr, p.alpha, beta);
+        }
+      }
+    }
+  }
+}
+
+// C[:, j0 : j0+width). op(B) is packed once, whole, into strips shared by all threads; then the
+// panel is cut into about 4 chunks per thread, handed out first come first served. Nothing waits on
+// a particular thread except the packing (short), so a thread that the OS delays on a busy machine
+// just takes fewer chunks. Chunks are whole MR x NR tiles of the global grid and K is never split,
+// so every C element gets the same operations whichever thread computes it.
+template <typename T>
+void gemm_panel(const Problem<T>& p, int64_t j0, int64_t width, int nt) {
+  using P = Blocking<T>;
+  const int64_t strips = (width + P::NR - 1) / P::NR, m_tiles = (p.M + P::MR - 1) / P::MR;
+  const int64_t a_size = P::MC * std::min(p.K, P::KC);
+  T* packed_b = scratch<T>(1, strips * P::NR * p.K);
+  // Allocated up front for every thread: an exception must not escape the parallel region.
+  T* packed_a = scratch<T>(0, nt * a_size);
+  const auto pack_strip = [&](int64_t s) {
+    pack_b_strip(p, j0 + s * P::NR, std::min(P::NR, width - s * P::NR), packed_b + s * P::NR * p.K);
+  };
+  if (nt <= 1) {
+    for (int64_t s = 0; s < strips; ++s) pack_strip(s);
+    return compute_chunk(p, j0, width, packed_b, packed_a, 0, p.M, 0, strips);
+  }
+  // Rows first: splitting columns makes each column chunk re-pack the same A rows.
+  const int64_t row_chunks = std::min<int64_t>(m_tiles, 4 * nt);
+  const int64_t col_chunks = std::min<int64_t>(strips, (4 * nt + row_chunks - 1) / row_chunks);
+  std::atomic<int64_t> next_strip{0}, packed{0}, next_chunk{0}, finished{0};
+#pragma omp parallel num_threads(nt)
+  {
+    T* my_a = packed_a + omp_get_thread_num() * a_size;
+    for (int64_t s; (s = next_strip.fetch_add(1, std::memory_order_relaxed)) < strips;) {
+      pack_strip(s);
+      packed.fetch_add(1, std::memory_order_release);
+    }
+    while (packed.load(std::memory_order_acquire) < strips) std::this_thread::yield();
+    for (int64_t c;
+         (c = next_chunk.fetch_add(1, std::memory_order_relaxed)) < row_chunks * col_chunks;) {
+      int64_t r0, r1, s0, s1;
+      split_range(m_tiles, row_chunks, c / col_chunks, r0, r1);
+      split_range(strips, col_chunks, c % col_chunks, s0, s1);
+      compute_chunk(p, j0, width, packed_b, my_a, r0 * P::MR, std::min(r1 * P::MR, p.M), s0, s1);
+    }
+    // Wait here, yielding, rather than in OpenMP's closing barrier, which spins without yielding
+    // and so can keep a descheduled teammate sharing this core from finishing its chunk.
+    finished.fetch_add(1, std::memory_order_acq_rel);
+    while (finished.load(std::memory_order_acquire) < omp_get_num_threads())
+      std::this_thread::yield();
+  }
+}
+
+void check(bool ok, const char* name, const std::string& what) {
+  if (!ok) throw std::invalid_argument(std::string(name) + ": " + what);
+}
+
+std::string str(int64_t v) {
+  return std::to_string(v);
+}
+
+void validate(const char* name, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,
+              int64_t lda, int64_t ldb, int64_t ldc) {
+  const std::string shape = "(M=" + str(M) + ",N=" + str(N) + ",K=" + str(K) + ")";
+  check(M >= 0 && N >= 0 && K >= 0, name, "negative dimension " + shape);
+  const auto ld_check = [&](int64_t ld, const char* ld_name, int64_t need, const char* need_name,
+                            const std::string& context) {
+    check(ld >= need, name,
+          std::string(ld_name) + "=" + str(ld) + " is smaller than " + need_name + "=" + str(need) +
+              " for " + context);
+  };
+  const std::string a_ctx =
+      "A (M=" + str(M) + ",K=" + str(K) + ", trans_a=" + (trans_a ? "true" : "false") + ")";
+  const std::string b_ctx =
+      "B (K=" + str(K) + ",N=" + str(N) + ", trans_b=" + (trans_b ? "true" : "false") + ")";
+  if (trans_a)
+    ld_check(lda, "lda", M, "M", a_ctx);
+  else
+    ld_check(lda, "lda", K, "K", a_ctx);
+  if (trans_b)
+    ld_check(ldb, "ldb", K, "K", b_ctx);
+  else
+    ld_check(ldb, "ldb", N, "N", b_ctx);
+  ld_check(ldc, "ldc", N, "N", "C (M=" + str(M) + ",N=" + str(N) + ")");
+}
+
+// C = beta * C, with beta == 0 writing zeros without reading C.
+template <typename T>
+void scale_c(int64_t M, int64_t N, T beta, T* C, int64_t ldc) {
+  for (int64_t i = 0; i < M; ++i) {
+    T* row = C + i * ldc;
+    if (beta == T(0))
+      std::fill(row, row + N, T(0));
+    else if (beta != T(1))
+      for (int64_t j = 0; j < N; ++j) row[j] *= beta;
+  }
+}
+
+// Below ~64^3 multiply-adds waking a thread team costs more than it saves.
+constexpr double kParallelMinWork = 64.0 * 64.0 * 64.0;
+
+template <typename T>
+int choose_threads(int64_t M, int64_t N, int64_t K) {
+  if (omp_in_parallel()) return 1;
+  const double work = double(M) * double(N) * double(K);
+  if (work < kParallelMinWork) return 1;
+  using P = Blocking<T>;
+  const int64_t tiles = ((M + P::MR - 1) / P::MR) * ((N + P::NR - 1) / P::NR);
+  return static_cast<int>(std::min<int64_t>(omp_get_max_threads(), tiles));
+}
+
+template <typename T>
+void gemm_unchecked(const Problem<T>& p, int nt) {
+  if (p.M == 0 || p.N == 0) return;
+  if (p.K == 0 || p.alpha == T(0)) return scale_c(p.M, p.N, p.beta, p.C, p.ldc);
+  // Column panels bound the packed copy of op(B) (all K rows of NC columns, or fewer for long K).
+  using P = Blocking<T>;
+  const int64_t width = std::clamp(kMaxPackedB / p.K / P::NR * P::NR, P::NR, P::NC);
+  for (int64_t j0 = 0; j0 < p.N; j0 += width) gemm_panel(p, j0, std::min(width, p.N - j0), nt);
+}
+
+}  // namespace
+
+template <typename T>
+void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, const T* A,
+          int64_t lda, const T* B, int64_t ldb, T beta, T* C, int64_t ldc) {
+  validate("gemm", trans_a, trans_b, M, N, K, lda, ldb, ldc);
+  const Problem<T> p{trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc};
+  gemm_unchecked(p, choose_threads<T>(M, N, K));
+}
+
+template <typename T>
+void gemm_batched(bool trans_a, bool trans_b, int64_t batch, int64_t M, int64_t N, int64_t K,
+                  T alpha, const T* A, int64_t lda, int64_t stride_a, const T* B, int64_t ldb,
+                  int64_t stride_b, T beta, T* C, int64_t ldc, int64_t stride_c) {
+  validate("gemm_batched", trans_a, trans_b, M, N, K, lda, ldb, ldc);
+  check(batch >= 0, "gemm_batched", "negative batch=" + str(batch));
+  check(stride_a >= 0 && stride_b >= 0 && stride_c >= 0, "gemm_batched",
+        "negative stride (stride_a=" + str(stride_a) + ",stride_b=" + str(stride_b) +
+            ",stride_c=" + str(stride_c) + ")");
+  if (batch == 0 || M == 0 || N == 0) return;
+  const auto product = [&](int64_t i, int nt) {
+    const Problem<T> p{
+        trans_a, trans_b,          M,  N, K, alpha, A + i * stride_a, lda, B + i * stride_b, ldb,
+        beta,    C + i * stride_c, ldc};
+    gemm_unchecked(p, nt);
+  };
+  // Many small products (attention heads): one whole product per thread beats splitting each one.
+  // Only when the C blocks are disjoint, since overlapping ones must be applied in order.
+  const bool disjoint = stride_c >= (M - 1) * ldc + N;
+  const double work = double(M) * double(N) * double(K);
+  const int max_threads = omp_in_parallel() ? 1 : omp_get_max_threads();
+  if (disjoint && batch >= 2 * max_threads && work < 256.0 * 256.0 * 256.0 &&
+      work * double(batch) >= kParallelMinWork && max_threads > 1) {
+    std::exception_ptr error;
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int64_t i = 0; i < batch; ++i) {
+      try {
+        product(i, 1);
+      } catch (...) {  // Exceptions must not leave the parallel region.
+#pragma omp critical(attnlab_gemm_error)
+        if (!error) error = std::current_exception();
+      }
+    }
+    if (error) std::rethrow_exception(error);
+    return;
+  }
+  const int nt = choose_threads<T>(M, N, K);
+  for (int64_t i = 0; i < batch; ++i) product(i, nt);
+}
+
+template <typename T>
+void gemm_reference(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha,
+                    const T* A, int64_t lda, const T* B, int64_t ldb, T beta, T* C, int64_t ldc) {
+  validate("gemm_reference", trans_a, trans_b, M, N, K, lda, ldb, ldc);
+  for (int64_t i = 0; i < M; ++i) {
+    for (int64_t j = 0; j < N; ++j) {
+      T sum = 0;
+      for (int64_t k = 0; k < K; ++k)
+        sum += (trans_a ? A[k * lda + i] : A[i * lda + k]) *
+               (trans_b ? B[j * ldb + k] : B[k * ldb + j]);
+      T& c = C[i * ldc + j];
+      c = beta == T(0) ? alpha * sum : alpha * sum + beta * c;
+    }
+  }
+}
+
+#define ATTNLAB_GEMM_INSTANTIATE(T)                                                            \
+  template void gemm<T>(bool, bool, int64_t, int64_t, int64_t, T, const T*, int64_t, const T*, \
+                        int64_t, T, T*, int64_t);                                              \
+  template void gemm_batched<T>(bool, bool, int64_t, int64_t, int64_t, int64_t, T, const T*,   \
+                                int64_t, int64_t, const T*, int64_t, int64_t, T, T*, int64_t,  \
+                                int64_t);                                                      \
+  template void gemm_reference<T>(bool, bool, int64_t, int64_t, int64_t, T, const T*, int64_t, \
+                                  const T*, int64_t, T, T*, int64_t);
+ATTNLAB_GEMM_INSTANTIATE(float)
+ATTNLAB_GEMM_INSTANTIATE(double)
+#undef ATTNLAB_GEMM_INSTANTIATE
+
+}  // namespace attnlab

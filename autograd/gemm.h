@@ -1,0 +1,31 @@
+// General matrix multiply for the autograd kernels: a cache-blocked, register-tiled,
+// OpenMP-parallel implementation (no BLAS) whose results are bit-identical for every thread count.
+#pragma once
+
+#include <cstdint>
+
+namespace attnlab {
+
+// C(M,N) = alpha * op(A)(M,K) @ op(B)(K,N) + beta * C, row-major.
+// op(A) = A (M,K) with leading dim lda, or A^T where A is stored (K,M) when trans_a.
+// op(B) = B (K,N) with leading dim ldb, or B^T where B is stored (N,K) when trans_b.
+// beta == 0 means C is overwritten (never read, so NaN garbage in C is ignored).
+// Throws std::invalid_argument on a negative dimension or a too-small leading dimension.
+template <typename T>
+void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, const T* A,
+          int64_t lda, const T* B, int64_t ldb, T beta, T* C, int64_t ldc);
+
+// Same contract; batch independent products at strides stride_a/b/c (elements). stride 0 = shared
+// operand. Products whose C blocks overlap (e.g. stride_c 0) are applied one after another in batch
+// order, so stride_c 0 with beta 1 sums the products into one C.
+template <typename T>
+void gemm_batched(bool trans_a, bool trans_b, int64_t batch, int64_t M, int64_t N, int64_t K,
+                  T alpha, const T* A, int64_t lda, int64_t stride_a, const T* B, int64_t ldb,
+                  int64_t stride_b, T beta, T* C, int64_t ldc, int64_t stride_c);
+
+// The naive triple loop, kept beside the fast one as the reference tests compare against.
+template <typename T>
+void gemm_reference(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha,
+                    const T* A, int64_t lda, const T* B, int64_t ldb, T beta, T* C, int64_t ldc);
+
+}  // namespace attnlab

@@ -1,0 +1,81 @@
+#include "data/batching.h"
+
+#include "data/rng.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <numeric>
+#include <stdexcept>
+
+namespace attnlab::data {
+namespace {
+
+// Cuts `order` into consecutive batches that respect the row limit and the token budget.
+void cut_batches(std::span<const std::size_t> order, std::span<const std::size_t> lengths,
+                 const BatchingOptions& options, std::vector<std::vector<std::size_t>>& batches) {
+  std::vector<std::size_t> current;
+  std::size_t longest = 0;
+  for (const std::size_t index : order) {
+    const std::size_t new_longest = std::max(longest, lengths[index]);
+    const bool rows_full = current.size() >= options.batch_size;
+    const bool over_budget =
+        options.max_tokens != 0 && (current.size() + 1) * new_longest > options.max_tokens;
+    if (!current.empty() && (rows_full || over_budget)) {
+      batches.push_back(std::move(current));
+      current.clear();
+      longest = 0;
+    }
+    current.push_back(index);
+    longest = std::max(longest, lengths[index]);
+  }
+  if (!current.empty()) batches.push_back(std::move(current));
+}
+
+}  // namespace
+
+std::vector<std::vector<std::size_t>> make_batches(std::span<const std::size_t> lengths,
+                                                   const BatchingOptions& options, uint64_t seed,
+                                                   uint64_t epoch) {
+  if (options.batch_size == 0) throw std::invalid_argument("batch_size must be at least 1");
+  if (options.chunk_batches == 0) throw std::invalid_argument("chunk_batches must be at least 1");
+
+  std::vector<std::size_t> order(lengths.size());
+  std::iota(order.begin(), order.end(), std::size_t{0});
+  Rng rng(mix_seeds(seed, epoch));
+  if (options.shuffle) rng.shuffle(order);
+
+  std::vector<std::vector<std::size_t>> batches;
+  if (!options.bucket_by_length) {
+    cut_batches(order, lengths, options, batches);
+  } else {
+    const std::size_t chunk_size = options.chunk_batches * options.batch_size;
+    for (std::size_t start = 0; start < order.size(); start += chunk_size) {
+      const auto chunk =
+          std::span(order).subspan(start, std::min(chunk_size, order.size() - start));
+      // Stable, so ties keep their shuffled order and the result is the same on every platform.
+      std::stable_sort(chunk.begin(), chunk.end(),
+                       [&](std::size_t a, std::size_t b) { return lengths[a] < lengths[b]; });
+      cut_batches(chunk, lengths, options, batches);
+    }
+  }
+  if (options.shuffle) rng.shuffle(batches);
+  return batches;
+}
+
+double padding_fraction(const std::vector<std::vector<std::size_t>>& batches,
+                        std::span<const std::size_t> lengths) {
+  std::size_t padded = 0;
+  std::size_t real = 0;
+  for (const auto& batch : batches) {
+    std::size_t longest = 0;
+    for (const std::size_t index : batch) {
+      longest = std::max(longest, lengths[index]);
+      real += lengths[index];
+    }
+    padded += longest * batch.size();
+  }
+  return padded == 0 ? 0.0 : static_cast<double>(padded - real) / static_cast<double>(padded);
+}
+
+}  // namespace attnlab::data

@@ -1,0 +1,39 @@
+// Groups examples into batches. Length bucketing keeps padding small: examples are shuffled,
+// then sorted by length inside windows of `chunk_batches` batches, cut into batches, and the
+// batch order is shuffled again. Sorting only inside windows keeps the batches random enough
+// for SGD while neighbours in a batch still have similar lengths.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <vector>
+
+namespace attnlab::data {
+
+struct BatchingOptions {
+  // Most examples (rows) in one batch.
+  std::size_t batch_size = 32;
+  // If non-zero, also keep rows * (longest length in the batch) <= max_tokens, so batches of
+  // short sequences get more rows. An example longer than the budget goes into a batch alone.
+  std::size_t max_tokens = 0;
+  // Bucketing window, in batches.
+  std::size_t chunk_batches = 50;
+  bool bucket_by_length = true;
+  // Off for evaluation: examples are taken in their given order (still bucketed within windows
+  // if bucket_by_length) and batches are not reordered.
+  bool shuffle = true;
+};
+
+// Example indices of each batch. Every index 0..lengths.size()-1 appears exactly once. The
+// result depends only on (lengths, options, seed, epoch), so a resumed run sees the same order.
+// Throws std::invalid_argument if batch_size or chunk_batches is zero.
+std::vector<std::vector<std::size_t>> make_batches(std::span<const std::size_t> lengths,
+                                                   const BatchingOptions& options, uint64_t seed,
+                                                   uint64_t epoch);
+
+// Fraction of padded positions if every batch is padded to its longest member.
+double padding_fraction(const std::vector<std::vector<std::size_t>>& batches,
+                        std::span<const std::size_t> lengths);
+
+}  // namespace attnlab::data

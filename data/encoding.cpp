@@ -1,0 +1,42 @@
+#include "data/encoding.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <stdexcept>
+
+namespace attnlab::data {
+
+std::vector<EncodedExample> encode_translation(const std::vector<Example>& examples,
+                                               const Vocab& source_vocab,
+                                               const Vocab& target_vocab) {
+  std::vector<EncodedExample> encoded;
+  encoded.reserve(examples.size());
+  for (std::size_t i = 0; i < examples.size(); ++i) {
+    encoded.push_back({source_vocab.encode(examples[i].source, fmt::format("example {} source", i)),
+                       target_vocab.encode(examples[i].target, fmt::format("example {} target", i)),
+                       -1});
+  }
+  return encoded;
+}
+
+std::vector<EncodedExample> encode_classification(const std::vector<Example>& examples,
+                                                  const Vocab& vocab,
+                                                  const std::vector<std::string>& labels) {
+  std::vector<EncodedExample> encoded;
+  encoded.reserve(examples.size());
+  for (std::size_t i = 0; i < examples.size(); ++i) {
+    const auto label = std::find(labels.begin(), labels.end(), examples[i].target);
+    if (label == labels.end()) {
+      throw std::invalid_argument(
+          fmt::format("example {}: label '{}' is not one of the labels ({})", i, examples[i].target,
+                      fmt::join(labels, ", ")));
+    }
+    encoded.push_back({vocab.encode(examples[i].source, fmt::format("example {} text", i)),
+                       {},
+                       static_cast<int32_t>(label - labels.begin())});
+  }
+  return encoded;
+}
+
+}  // namespace attnlab::data

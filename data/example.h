@@ -1,0 +1,35 @@
+// The text-level data types shared by the built-in tasks and the TSV readers.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace attnlab::data {
+
+// For translation tasks `target` is the output text; for classification it is the label.
+struct Example {
+  std::string source;
+  std::string target;
+
+  bool operator==(const Example&) const = default;
+};
+
+enum class TaskKind { Translation, Classification };
+
+// "translation" / "classification".
+std::string_view task_kind_name(TaskKind kind);
+
+struct Dataset {
+  std::string name;
+  TaskKind kind = TaskKind::Translation;
+  std::vector<Example> train, valid, test;
+  // Classification only: every label of the training split, sorted. The label id of an example
+  // is its label's position in this list.
+  std::vector<std::string> labels;
+};
+
+// Sorted, de-duplicated targets of `examples` (the label set of a classification split).
+std::vector<std::string> collect_labels(const std::vector<Example>& examples);
+
+}  // namespace attnlab::data

@@ -1,0 +1,37 @@
+// Internal interface between the task registry (tasks.cpp) and the generator files
+// (task_*.cpp). Not part of the public data API.
+#pragma once
+
+#include "data/example.h"
+#include "data/rng.h"
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace attnlab::data::detail {
+
+struct TaskSpec {
+  std::string_view name;
+  TaskKind kind;
+  std::string_view description;
+  std::vector<std::string> labels;  // sorted; empty for translation
+  uint64_t unique_sources;
+  // Draws one random example. For classification `wanted_label` is an index into `labels` and
+  // the generator should aim for it (the registry discards examples whose label differs, so
+  // aiming only affects speed); translation generators get -1.
+  std::function<Example(Rng& rng, int wanted_label)> generate;
+};
+
+TaskSpec dates_task();
+TaskSpec numbers_task();
+TaskSpec reverse_task();
+TaskSpec sort_task();
+TaskSpec add_task();
+TaskSpec brackets_task();
+TaskSpec sentiment_task();
+TaskSpec majority_task();
+
+}  // namespace attnlab::data::detail

@@ -1,0 +1,171 @@
+#include "data/tokenizer.h"
+
+#include "data/utf8.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <map>
+#include <stdexcept>
+#include <utility>
+
+namespace attnlab::data {
+namespace {
+
+bool is_ascii_space(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
+}
+
+bool is_special_token(std::string_view token) {
+  return std::find(kSpecialTokens.begin(), kSpecialTokens.end(), token) != kSpecialTokens.end();
+}
+
+}  // namespace
+
+std::string_view tokenizer_kind_name(TokenizerKind kind) {
+  return kind == TokenizerKind::Char ? "char" : "word";
+}
+
+TokenizerKind parse_tokenizer_kind(std::string_view name) {
+  if (name == "char") return TokenizerKind::Char;
+  if (name == "word") return TokenizerKind::Word;
+  throw std::invalid_argument(
+      fmt::format("unknown tokenizer kind '{}' (expected 'char' or 'word')", name));
+}
+
+std::vector<std::string> split_whitespace(std::string_view text) {
+  std::vector<std::string> words;
+  std::size_t pos = 0;
+  while (pos < text.size()) {
+    while (pos < text.size() && is_ascii_space(text[pos])) ++pos;
+    const std::size_t start = pos;
+    while (pos < text.size() && !is_ascii_space(text[pos])) ++pos;
+    if (pos > start) words.emplace_back(text.substr(start, pos - start));
+  }
+  return words;
+}
+
+Vocab::Vocab(TokenizerKind kind, std::vector<std::string> tokens)
+    : kind_(kind), tokens_(std::move(tokens)) {
+  ids_.reserve(tokens_.size());
+  for (std::size_t i = 0; i < tokens_.size(); ++i) {
+    ids_.emplace(tokens_[i], static_cast<int32_t>(i));
+  }
+}
+
+Vocab Vocab::build(TokenizerKind kind, std::span<const std::string> texts,
+                   const VocabOptions& options) {
+  if (options.max_size != 0 && options.max_size < kNumSpecialTokens) {
+    throw std::invalid_argument(
+        fmt::format("vocabulary max_size {} is smaller than the {} special tokens",
+                    options.max_size, kNumSpecialTokens));
+  }
+  // std::map keeps the counting independent of hash order; the final order is set below anyway.
+  std::map<std::string, std::size_t> counts;
+  const Vocab tokenizer_only(kind, {});
+  for (std::size_t i = 0; i < texts.size(); ++i) {
+    for (std::string& token : tokenizer_only.tokenize(texts[i], fmt::format("text {}", i))) {
+      ++counts[std::move(token)];
+    }
+  }
+
+  std::vector<std::pair<std::string, std::size_t>> kept;
+  for (auto& [token, count] : counts) {
+    // Special-token strings typed in word-level text already have ids; counting them again
+    // would create duplicates.
+    if (count >= options.min_count && !is_special_token(token)) kept.emplace_back(token, count);
+  }
+  std::sort(kept.begin(), kept.end(), [](const auto& a, const auto& b) {
+    return a.second != b.second ? a.second > b.second : a.first < b.first;
+  });
+  if (options.max_size != 0 && kept.size() + kNumSpecialTokens > options.max_size) {
+    kept.resize(options.max_size - kNumSpecialTokens);
+  }
+
+  std::vector<std::string> tokens(kSpecialTokens.begin(), kSpecialTokens.end());
+  for (auto& entry : kept) tokens.push_back(std::move(entry.first));
+  return Vocab(kind, std::move(tokens));
+}
+
+Vocab Vocab::from_tokens(std::string_view kind_name, std::vector<std::string> tokens) {
+  const TokenizerKind kind = parse_tokenizer_kind(kind_name);
+  if (tokens.size() < kNumSpecialTokens) {
+    throw std::invalid_argument(
+        fmt::format("vocabulary has {} tokens; it must start with the {} special tokens",
+                    tokens.size(), kNumSpecialTokens));
+  }
+  for (int32_t id = 0; id < kNumSpecialTokens; ++id) {
+    if (tokens[id] != kSpecialTokens[id]) {
+      throw std::invalid_argument(fmt::format("vocabulary token {} is '{}' but must be '{}'", id,
+                                              tokens[id], kSpecialTokens[id]));
+    }
+  }
+  for (std::size_t id = kNumSpecialTokens; id < tokens.size(); ++id) {
+    const std::string& token = tokens[id];
+    const std::string context = fmt::format("vocabulary token {}", id);
+    if (kind == TokenizerKind::Char && count_code_points(token, context) != 1) {
+      throw std::invalid_argument(
+          fmt::format("{} '{}' is not a single character, so a char tokenizer can never produce it",
+                      context, token));
+    }
+    if (kind == TokenizerKind::Word &&
+        (token.empty() || std::any_of(token.begin(), token.end(), is_ascii_space))) {
+      throw std::invalid_argument(fmt::format(
+          "{} '{}' is empty or contains whitespace, so a word tokenizer can never produce it",
+          context, token));
+    }
+  }
+  Vocab vocab(kind, std::move(tokens));
+  if (vocab.ids_.size() != vocab.tokens_.size()) {
+    for (std::size_t id = 0; id < vocab.tokens_.size(); ++id) {
+      const int32_t first = vocab.ids_.at(vocab.tokens_[id]);
+      if (static_cast<std::size_t>(first) != id) {
+        throw std::invalid_argument(fmt::format("vocabulary token '{}' appears at ids {} and {}",
+                                                vocab.tokens_[id], first, id));
+      }
+    }
+  }
+  return vocab;
+}
+
+int32_t Vocab::id_of(std::string_view token) const {
+  // Heterogeneous lookup needs a transparent hash; building a string for the lookup is cheap
+  // next to everything else that happens per token.
+  const auto it = ids_.find(std::string(token));
+  return it == ids_.end() ? kUnkId : it->second;
+}
+
+const std::string& Vocab::token_of(int32_t id) const {
+  if (id < 0 || id >= size()) {
+    throw std::out_of_range(
+        fmt::format("token id {} is outside the vocabulary (size {})", id, size()));
+  }
+  return tokens_[id];
+}
+
+std::vector<std::string> Vocab::tokenize(std::string_view text, std::string_view context) const {
+  if (kind_ == TokenizerKind::Char) return split_code_points(text, context);
+  validate_utf8(text, context);
+  return split_whitespace(text);
+}
+
+std::vector<int32_t> Vocab::encode(std::string_view text, std::string_view context) const {
+  std::vector<int32_t> ids;
+  for (const std::string& token : tokenize(text, context)) ids.push_back(id_of(token));
+  return ids;
+}
+
+std::string Vocab::decode(std::span<const int32_t> ids, bool keep_special_tokens) const {
+  std::string text;
+  bool first = true;
+  for (const int32_t id : ids) {
+    const std::string& token = token_of(id);
+    if (id < kNumSpecialTokens && id != kUnkId && !keep_special_tokens) continue;
+    if (kind_ == TokenizerKind::Word && !first) text += ' ';
+    text += token;
+    first = false;
+  }
+  return text;
+}
+
+}  // namespace attnlab::data

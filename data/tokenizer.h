@@ -1,0 +1,95 @@
+// Vocabularies for the two tokenizers attnlab offers: character-level (the default; one token per
+// Unicode code point) and whitespace word-level. A Vocab is fully described by its kind name and
+// its token list, which is what a checkpoint stores to rebuild it.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace attnlab::data {
+
+// Special tokens sit at fixed ids in every vocabulary, so model code can refer to them as
+// constants and padding is always id 0.
+inline constexpr int32_t kPadId = 0;
+inline constexpr int32_t kBosId = 1;
+inline constexpr int32_t kEosId = 2;
+inline constexpr int32_t kUnkId = 3;
+inline constexpr int32_t kSepId = 4;
+inline constexpr int32_t kClsId = 5;
+inline constexpr int32_t kNumSpecialTokens = 6;
+inline constexpr std::array<std::string_view, kNumSpecialTokens> kSpecialTokens = {
+    "<pad>", "<bos>", "<eos>", "<unk>", "<sep>", "<cls>"};
+
+enum class TokenizerKind { Char, Word };
+
+// "char" / "word".
+std::string_view tokenizer_kind_name(TokenizerKind kind);
+// Inverse of tokenizer_kind_name; throws std::invalid_argument naming the accepted names.
+TokenizerKind parse_tokenizer_kind(std::string_view name);
+
+struct VocabOptions {
+  // Tokens seen fewer times than this in the training texts map to <unk>.
+  std::size_t min_count = 1;
+  // If non-zero, keep at most this many tokens in total (special tokens included), dropping the
+  // rarest first.
+  std::size_t max_size = 0;
+};
+
+class Vocab {
+ public:
+  // Counts the tokens of `texts` and keeps the frequent ones after the special tokens, ordered
+  // by count (most frequent first) and then by byte order, so the ids depend only on the texts.
+  // Texts are validated; a UTF-8 error names the index of the offending text.
+  static Vocab build(TokenizerKind kind, std::span<const std::string> texts,
+                     const VocabOptions& options = {});
+
+  // Rebuilds a vocabulary saved with kind_name() and tokens(). Throws std::invalid_argument if
+  // the kind is unknown, the special tokens are not the first six entries, a token repeats, or a
+  // token cannot come out of the tokenizer (char: not exactly one code point; word: empty or
+  // containing whitespace).
+  static Vocab from_tokens(std::string_view kind_name, std::vector<std::string> tokens);
+
+  TokenizerKind kind() const { return kind_; }
+  std::string_view kind_name() const { return tokenizer_kind_name(kind_); }
+  const std::vector<std::string>& tokens() const { return tokens_; }
+  int32_t size() const { return static_cast<int32_t>(tokens_.size()); }
+
+  // Id of a token string, kUnkId if it is not in the vocabulary. In word vocabularies the
+  // special-token strings ("<sep>", ...) written in text map to their special ids.
+  int32_t id_of(std::string_view token) const;
+  // Throws std::out_of_range naming the id and the vocabulary size.
+  const std::string& token_of(int32_t id) const;
+
+  // Splits `text` with this vocabulary's tokenizer; throws std::runtime_error on invalid UTF-8,
+  // with `context` (e.g. "train.tsv:3") leading the message.
+  std::vector<std::string> tokenize(std::string_view text, std::string_view context = {}) const;
+
+  // Unknown tokens become kUnkId.
+  std::vector<int32_t> encode(std::string_view text, std::string_view context = {}) const;
+
+  // Char vocabularies concatenate the tokens, word vocabularies join them with single spaces.
+  // The structural special tokens (<pad> <bos> <eos> <sep> <cls>) are skipped unless
+  // keep_special_tokens is set (useful for debugging generations); <unk> is always written out
+  // because it stands for real text the vocabulary could not represent, and hiding it would make
+  // a model's output look better than it is. Throws std::out_of_range for an id outside the
+  // vocabulary.
+  std::string decode(std::span<const int32_t> ids, bool keep_special_tokens = false) const;
+
+ private:
+  Vocab(TokenizerKind kind, std::vector<std::string> tokens);
+
+  TokenizerKind kind_;
+  std::vector<std::string> tokens_;
+  std::unordered_map<std::string, int32_t> ids_;
+};
+
+// Splits on runs of ASCII whitespace (space, tab, CR, LF, VT, FF); empty pieces are dropped.
+std::vector<std::string> split_whitespace(std::string_view text);
+
+}  // namespace attnlab::data

@@ -1,0 +1,136 @@
+#include "data/tsv.h"
+
+#include "data/utf8.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+#include <string_view>
+
+namespace attnlab::data {
+namespace {
+
+struct Columns {
+  std::string_view first_name;
+  std::string_view second_name;
+};
+
+std::string read_whole_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    throw std::runtime_error(
+        fmt::format("{}: cannot open file for reading ({})", path, std::strerror(errno)));
+  }
+  std::ostringstream contents;
+  contents << in.rdbuf();
+  if (in.bad()) throw std::runtime_error(fmt::format("{}: error while reading the file", path));
+  return std::move(contents).str();
+}
+
+bool is_blank(std::string_view line) {
+  return std::all_of(line.begin(), line.end(), [](char c) { return c == ' '; });
+}
+
+bool only_whitespace(std::string_view field) {
+  return std::all_of(field.begin(), field.end(),
+                     [](char c) { return c == ' ' || c == '\t' || c == '\v' || c == '\f'; });
+}
+
+// Parses the two tab-separated columns of each non-blank line, in file order.
+TsvFile read_two_columns(const std::string& path, const Columns& columns) {
+  const std::string contents = read_whole_file(path);
+  std::string_view rest = contents;
+  // Windows editors like to start UTF-8 files with a byte order mark; it is not data.
+  if (rest.starts_with("\xEF\xBB\xBF")) rest.remove_prefix(3);
+
+  TsvFile file;
+  file.path = path;
+  const std::string expected_layout =
+      fmt::format("expected '{}<TAB>{}'", columns.first_name, columns.second_name);
+  for (std::size_t line_number = 1; !rest.empty(); ++line_number) {
+    const std::size_t newline = rest.find('\n');
+    std::string_view line = rest.substr(0, newline);
+    rest.remove_prefix(newline == std::string_view::npos ? rest.size() : newline + 1);
+    if (line.ends_with('\r')) line.remove_suffix(1);
+    if (is_blank(line)) continue;
+
+    const std::string where = fmt::format("{}:{}", path, line_number);
+    validate_utf8(line, where);
+    const std::size_t tabs = static_cast<std::size_t>(std::count(line.begin(), line.end(), '\t'));
+    if (tabs == 0) {
+      throw std::runtime_error(
+          fmt::format("{}: {} but the line has no tab character", where, expected_layout));
+    }
+    if (tabs > 1) {
+      throw std::runtime_error(
+          fmt::format("{}: {} but the line has {} tab characters (fields may not contain tabs)",
+                      where, expected_layout, tabs));
+    }
+    const std::size_t tab = line.find('\t');
+    const std::string_view first = line.substr(0, tab);
+    const std::string_view second = line.substr(tab + 1);
+    for (const auto& [field, name] :
+         {std::pair{first, columns.first_name}, std::pair{second, columns.second_name}}) {
+      if (only_whitespace(field)) {
+        throw std::runtime_error(fmt::format("{}: the {} field is empty", where, name));
+      }
+    }
+    file.examples.push_back({std::string(first), std::string(second)});
+    file.lines.push_back(line_number);
+  }
+  if (file.examples.empty()) {
+    throw std::runtime_error(
+        fmt::format("{}: no examples (the file is empty or has only blank lines); {} on each line",
+                    path, expected_layout));
+  }
+  return file;
+}
+
+}  // namespace
+
+TsvFile read_translation_tsv(const std::string& path) {
+  return read_two_columns(path, {"source", "target"});
+}
+
+TsvFile read_classification_tsv(const std::string& path) {
+  TsvFile file = read_two_columns(path, {"label", "text"});
+  // Store classification examples the way built-in tasks do: source = text, target = label.
+  for (Example& example : file.examples) std::swap(example.source, example.target);
+  return file;
+}
+
+void check_labels_known(const TsvFile& file, const std::vector<std::string>& known_labels) {
+  for (std::size_t i = 0; i < file.examples.size(); ++i) {
+    const std::string& label = file.examples[i].target;
+    if (std::find(known_labels.begin(), known_labels.end(), label) == known_labels.end()) {
+      throw std::runtime_error(fmt::format(
+          "{}:{}: label '{}' does not occur in the training data, so no model could predict it "
+          "(known labels: {})",
+          file.path, file.lines[i], label, fmt::join(known_labels, ", ")));
+    }
+  }
+}
+
+Dataset load_tsv_dataset(TaskKind kind, const std::string& train_path,
+                         const std::string& valid_path) {
+  const auto read = kind == TaskKind::Translation ? read_translation_tsv : read_classification_tsv;
+  Dataset dataset;
+  dataset.name = train_path;
+  dataset.kind = kind;
+  TsvFile train = read(train_path);
+  dataset.train = std::move(train.examples);
+  if (kind == TaskKind::Classification) dataset.labels = collect_labels(dataset.train);
+  if (!valid_path.empty()) {
+    TsvFile valid = read(valid_path);
+    if (kind == TaskKind::Classification) check_labels_known(valid, dataset.labels);
+    dataset.valid = std::move(valid.examples);
+  }
+  return dataset;
+}
+
+}  // namespace attnlab::data

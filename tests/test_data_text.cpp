@@ -1,0 +1,151 @@
+// UTF-8 helpers and tokenizers.
+#include "data/tokenizer.h"
+#include "data/utf8.h"
+
+#include <catch2/catch.hpp>
+
+#include <string>
+#include <vector>
+
+using namespace attnlab::data;
+using Catch::Matchers::Contains;
+
+TEST_CASE("data: split_code_points splits multi-byte characters whole", "[data][utf8]") {
+  const std::vector<std::string> expected = {"h", "é", "✓", "字", "😀"};
+  CHECK(split_code_points("hé✓字😀") == expected);
+  CHECK(split_code_points("").empty());
+  CHECK(count_code_points("héllo wörld ✓") == 13);
+}
+
+TEST_CASE("data: invalid UTF-8 is reported with context and position", "[data][utf8]") {
+  struct Case {
+    std::string bytes;
+    std::string problem;
+  };
+  const std::vector<Case> cases = {
+      {"ab\x80", "continuation byte"},        {"ab\xC3", "cut off by the end"},
+      {"\xC3(", "non-continuation"},          {"\xC0\xAF", "overlong"},
+      {"\xE0\x80\x80", "overlong"},           {"\xED\xA0\x80", "surrogate"},
+      {"\xF4\x90\x80\x80", "above U+10FFFF"}, {"\xFF", "never appears"},
+  };
+  for (const Case& c : cases) {
+    INFO(c.problem);
+    CHECK_THROWS_WITH(validate_utf8(c.bytes, "train.tsv:7"),
+                      Contains("train.tsv:7: invalid UTF-8") && Contains(c.problem));
+    CHECK_THROWS_AS(split_code_points(c.bytes), std::runtime_error);
+  }
+  CHECK_THROWS_WITH(validate_utf8("abc\xFF"), Contains("at byte 4"));
+}
+
+TEST_CASE("data: special tokens have fixed ids in every vocabulary", "[data][tokenizer]") {
+  const std::vector<std::string> texts = {"zebra"};
+  for (const auto kind : {TokenizerKind::Char, TokenizerKind::Word}) {
+    const Vocab vocab = Vocab::build(kind, texts);
+    CHECK(vocab.token_of(kPadId) == "<pad>");
+    CHECK(vocab.token_of(kBosId) == "<bos>");
+    CHECK(vocab.token_of(kEosId) == "<eos>");
+    CHECK(vocab.token_of(kUnkId) == "<unk>");
+    CHECK(vocab.token_of(kSepId) == "<sep>");
+    CHECK(vocab.token_of(kClsId) == "<cls>");
+  }
+}
+
+TEST_CASE("data: char vocabulary round-trips UTF-8 text by code point", "[data][tokenizer]") {
+  const std::vector<std::string> texts = {"héllo wörld ✓", "你好，世界", "naïve café"};
+  const Vocab vocab = Vocab::build(TokenizerKind::Char, texts);
+  for (const std::string& text : texts) {
+    const auto ids = vocab.encode(text);
+    CHECK(ids.size() == count_code_points(text));
+    CHECK(vocab.decode(ids) == text);
+  }
+  CHECK(vocab.id_of("é") != kUnkId);
+  CHECK(vocab.id_of("你") != kUnkId);
+  // A multi-byte character must be one token, not one per byte.
+  CHECK(vocab.encode("✓").size() == 1);
+}
+
+TEST_CASE("data: word vocabulary round-trips whitespace-normalised text", "[data][tokenizer]") {
+  const std::vector<std::string> texts = {"héllo wörld ✓", "the cat  sat\ton the mat", "東京 大阪"};
+  const Vocab vocab = Vocab::build(TokenizerKind::Word, texts);
+  CHECK(vocab.decode(vocab.encode("héllo wörld ✓")) == "héllo wörld ✓");
+  CHECK(vocab.decode(vocab.encode("the cat  sat\ton the mat")) == "the cat sat on the mat");
+  CHECK(vocab.decode(vocab.encode("東京 大阪")) == "東京 大阪");
+  CHECK(vocab.encode("  the   mat ").size() == 2);
+}
+
+TEST_CASE("data: vocabulary order is by frequency then string, with min_count and max_size",
+          "[data][tokenizer]") {
+  const std::vector<std::string> texts = {"b a c b", "d b a", "e"};
+  const Vocab all = Vocab::build(TokenizerKind::Word, texts);
+  const std::vector<std::string> expected = {"<pad>", "<bos>", "<eos>", "<unk>", "<sep>", "<cls>",
+                                             "b",     "a",     "c",     "d",     "e"};
+  CHECK(all.tokens() == expected);
+
+  const Vocab frequent = Vocab::build(TokenizerKind::Word, texts, {.min_count = 2});
+  CHECK(frequent.size() == kNumSpecialTokens + 2);
+  CHECK(frequent.encode("a e") == std::vector<int32_t>{7, kUnkId});
+
+  const Vocab capped = Vocab::build(TokenizerKind::Word, texts, {.max_size = 7});
+  CHECK(capped.tokens().back() == "b");
+  CHECK_THROWS_AS(Vocab::build(TokenizerKind::Word, texts, {.max_size = 3}), std::invalid_argument);
+}
+
+TEST_CASE("data: unknown tokens encode to <unk> and decode skips structural specials",
+          "[data][tokenizer]") {
+  const std::vector<std::string> texts = {"abc"};
+  const Vocab vocab = Vocab::build(TokenizerKind::Char, texts);
+  const auto ids = vocab.encode("abz");
+  CHECK(ids.back() == kUnkId);
+  CHECK(vocab.decode(ids) == "ab<unk>");
+
+  std::vector<int32_t> framed = {kBosId};
+  framed.insert(framed.end(), ids.begin(), ids.end());
+  framed.push_back(kEosId);
+  framed.push_back(kPadId);
+  CHECK(vocab.decode(framed) == "ab<unk>");
+  CHECK(vocab.decode(framed, true) == "<bos>ab<unk><eos><pad>");
+  const std::vector<int32_t> bad = {1000};
+  CHECK_THROWS_WITH(vocab.decode(bad), Contains("1000") && Contains("size"));
+}
+
+TEST_CASE("data: vocabulary survives saving as kind name plus token list", "[data][tokenizer]") {
+  const std::vector<std::string> texts = {"héllo wörld ✓", "good night"};
+  for (const auto kind : {TokenizerKind::Char, TokenizerKind::Word}) {
+    const Vocab original = Vocab::build(kind, texts);
+    const Vocab restored = Vocab::from_tokens(std::string(original.kind_name()), original.tokens());
+    CHECK(restored.kind() == kind);
+    CHECK(restored.tokens() == original.tokens());
+    CHECK(restored.encode("héllo night") == original.encode("héllo night"));
+  }
+}
+
+TEST_CASE("data: malformed saved vocabularies are rejected", "[data][tokenizer]") {
+  std::vector<std::string> tokens(kSpecialTokens.begin(), kSpecialTokens.end());
+  CHECK_THROWS_WITH(Vocab::from_tokens("bpe", tokens), Contains("'bpe'"));
+
+  auto swapped = tokens;
+  std::swap(swapped[0], swapped[1]);
+  CHECK_THROWS_WITH(Vocab::from_tokens("char", swapped), Contains("must be '<pad>'"));
+
+  auto duplicated = tokens;
+  duplicated.insert(duplicated.end(), {"x", "y", "x"});
+  CHECK_THROWS_WITH(Vocab::from_tokens("char", duplicated), Contains("'x' appears at ids 6 and 8"));
+
+  auto multi_char = tokens;
+  multi_char.push_back("ab");
+  CHECK_THROWS_WITH(Vocab::from_tokens("char", multi_char), Contains("not a single character"));
+  CHECK_NOTHROW(Vocab::from_tokens("word", multi_char));
+
+  auto spaced = tokens;
+  spaced.push_back("a b");
+  CHECK_THROWS_WITH(Vocab::from_tokens("word", spaced), Contains("whitespace"));
+}
+
+TEST_CASE("data: tokenizers report invalid UTF-8 with the caller's context", "[data][tokenizer]") {
+  const std::vector<std::string> texts = {"ok", "bad \xC3"};
+  CHECK_THROWS_WITH(Vocab::build(TokenizerKind::Char, texts), Contains("text 1"));
+  const Vocab vocab = Vocab::build(TokenizerKind::Word, std::vector<std::string>{"ok"});
+  CHECK_THROWS_WITH(vocab.encode("\xFF", "valid.tsv:3"), Contains("valid.tsv:3"));
+  CHECK(parse_tokenizer_kind("word") == TokenizerKind::Word);
+  CHECK_THROWS_WITH(parse_tokenizer_kind("bytes"), Contains("'char' or 'word'"));
+}

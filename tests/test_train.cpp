@@ -1,0 +1,230 @@
+// Training end to end on tiny runs: learning happens, checkpoints round-trip,
+// resume is bit-identical, saves are atomic, bad checkpoints are refused.
+#include <omp.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include <catch2/catch.hpp>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+
+#include "train/checkpoint.h"
+#include "train/hdf5.h"
+#include "train/trainer.h"
+
+using namespace attnlab;
+using Catch::Matchers::Contains;
+namespace fs = std::filesystem;
+
+namespace {
+
+fs::path fresh_dir(const std::string& name) {
+  fs::path dir = fs::temp_directory_path() / fmt::format("attnlab_test_{}_{}", name, ::getpid());
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  return dir;
+}
+
+// A run small enough to take well under a second per few dozen steps.
+TrainConfig tiny_run(const std::string& model, const std::string& task, const fs::path& out) {
+  TrainConfig c = recipe(model, task);
+  c.model_overrides = {{"d_model", "32"}, {"n_heads", "2"},          {"d_ff", "64"},
+                       {"n_layers", "1"}, {"n_decoder_layers", "1"}, {"dropout", "0.1"},
+                       {"max_len", "80"}};
+  c.train_size = 400;
+  c.valid_size = 40;
+  c.batch_size = 16;
+  c.steps = 30;
+  c.warmup = 5;
+  c.lr = 3e-3;
+  c.eval_every = 0;
+  c.eval_examples = 40;
+  c.save_every = 0;
+  c.out = out.string();
+  return c;
+}
+
+std::vector<float> flat_parameters(const Model& m) {
+  std::vector<float> out;
+  for (auto& [name, p] : m.named_parameters())
+    for (int64_t i = 0; i < p.numel(); ++i) out.push_back(p.data<float>()[i]);
+  return out;
+}
+
+TrainerOptions quiet() {
+  TrainerOptions o;
+  o.quiet = true;
+  o.show_predictions = 0;
+  return o;
+}
+
+}  // namespace
+
+TEST_CASE("train: a short run learns (loss falls well below its start)") {
+  fs::path dir = fresh_dir("learn");
+  for (std::string model : {"gpt", "t5"}) {
+    TrainConfig c = tiny_run(model, "numbers", dir / model);
+    c.steps = 150;
+    Trainer t(c, quiet());
+    TrainResult r = t.run();
+    INFO(model << " first loss " << r.first_loss << " last " << r.last_loss);
+    CHECK(r.last_loss < 0.6 * r.first_loss);
+    CHECK(fs::exists(dir / model / "checkpoint.h5"));
+    CHECK(fs::exists(dir / model / "metrics.jsonl"));
+  }
+  TrainConfig c = tiny_run("bert", "majority", dir / "bert");
+  c.steps = 100;
+  TrainResult r = Trainer(c, quiet()).run();
+  CHECK(r.final_metrics.classification);
+  CHECK(r.last_loss < r.first_loss);
+  fs::remove_all(dir);
+}
+
+TEST_CASE("train: N steps equal N/2, save, resume, N/2 bit for bit") {
+  fs::path dir = fresh_dir("resume");
+  TrainConfig c = tiny_run("gpt", "reverse", dir / "straight");
+  c.steps = 24;
+  c.batch_size = 8;  // several epochs' worth of batches is not needed; dropout is on
+  Trainer straight(c, quiet());
+  straight.run();
+  std::vector<float> expected = flat_parameters(straight.model());
+
+  c.out = (dir / "split").string();
+  TrainerOptions first = quiet();
+  first.stop_at = 12;
+  Trainer(c, first).run();
+  CHECK(read_checkpoint_info((dir / "split" / "checkpoint.h5").string()).state.step == 12);
+  TrainerOptions second = quiet();
+  second.resume = true;
+  Trainer resumed(c, second);
+  resumed.run();
+  std::vector<float> got = flat_parameters(resumed.model());
+  REQUIRE(got.size() == expected.size());
+  CHECK(std::memcmp(got.data(), expected.data(), got.size() * sizeof(float)) == 0);
+  fs::remove_all(dir);
+}
+
+TEST_CASE("train: a checkpoint round-trips config, vocabulary, labels and parameters") {
+  fs::path dir = fresh_dir("roundtrip");
+  TrainConfig c = tiny_run("bert", "brackets", dir);
+  c.steps = 3;
+  Trainer t(c, quiet());
+  t.run();
+  const std::string path = t.checkpoint_path();
+  CheckpointInfo info = read_checkpoint_info(path);
+  CHECK(info.train.task == "brackets");
+  CHECK(info.model.family == Family::BERT);
+  CHECK(info.labels == std::vector<std::string>{"balanced", "unbalanced"});
+  CHECK(info.vocab_tokens[0] == "<pad>");
+  CHECK(info.state.step == 3);
+  auto model = make_model(info.model);
+  load_parameters(path, *model);
+  CHECK(flat_parameters(*model) == flat_parameters(t.model()));
+  // Keys read like module paths, as h5py users will see them.
+  H5File f = H5File::open_read(path);
+  CHECK(f.is_dataset("params/encoder/layers/0/self_attn/q_proj/weight"));
+  CHECK(f.get_attribute("/", "format") == "attnlab-checkpoint");
+  fs::remove_all(dir);
+}
+
+TEST_CASE("train: bad checkpoints are refused with a message that says why") {
+  fs::path dir = fresh_dir("corrupt");
+  TrainConfig c = tiny_run("gpt", "reverse", dir);
+  c.steps = 2;
+  Trainer t(c, quiet());
+  t.run();
+  const fs::path good = t.checkpoint_path();
+
+  fs::path truncated = dir / "truncated.h5";
+  fs::copy_file(good, truncated);
+  fs::resize_file(truncated, fs::file_size(truncated) / 2);
+  CHECK_THROWS_WITH(read_checkpoint_info(truncated.string()), Contains("truncated.h5"));
+
+  fs::path garbage = dir / "garbage.h5";
+  std::ofstream(garbage) << "this is not an HDF5 file\n";
+  CHECK_THROWS_WITH(read_checkpoint_info(garbage.string()), Contains("garbage.h5"));
+
+  fs::path foreign = dir / "foreign.h5";
+  {
+    H5File f = H5File::create(foreign.string());
+    f.write<double>("weights", {1, 2, 3}, {3});
+  }
+  CHECK_THROWS_WITH(read_checkpoint_info(foreign.string()), Contains("not an attnlab checkpoint"));
+
+  fs::path future = dir / "future.h5";
+  fs::copy_file(good, future);
+  {
+    H5File f = H5File::open_rw(future.string());
+    f.set_attribute("/", "format_version", "99");
+  }
+  CHECK_THROWS_WITH(read_checkpoint_info(future.string()), Contains("version 99 is not supported"));
+
+  // A flipped weight: HDF5 itself does not notice, the checksum does.
+  fs::path flipped = dir / "flipped.h5";
+  fs::copy_file(good, flipped);
+  {
+    H5File f = H5File::open_rw(flipped.string());
+    auto w = f.read<float>("params/token_embedding/weight");
+    f.remove("params/token_embedding/weight");
+    w.values[3] += 0.5f;
+    f.write<float>("params/token_embedding/weight", w.values, w.shape);
+  }
+  auto model = make_model(read_checkpoint_info(flipped.string()).model);
+  CHECK_THROWS_WITH(load_parameters(flipped.string(), *model), Contains("checksum mismatch"));
+
+  // A checkpoint of another architecture.
+  ModelConfig other = read_checkpoint_info(good.string()).model;
+  other.n_layers = 2;
+  auto bigger = make_model(other);
+  CHECK_THROWS_WITH(load_parameters(good.string(), *bigger),
+                    Contains("decoder/layers/1") && Contains("missing"));
+  fs::remove_all(dir);
+}
+
+TEST_CASE("train: killing the process while saving never breaks the previous checkpoint") {
+  fs::path dir = fresh_dir("atomic");
+  TrainConfig c = tiny_run("t5", "reverse", dir);
+  c.steps = 1;
+  Trainer t(c, quiet());
+  t.run();
+  const std::string path = t.checkpoint_path();
+  CheckpointInfo info = read_checkpoint_info(path);
+  for (int attempt = 0; attempt < 6; ++attempt) {
+    pid_t child = ::fork();
+    REQUIRE(child >= 0);
+    if (child == 0) {          // save over and over until killed
+      omp_set_num_threads(1);  // the thread pool does not survive fork()
+      for (;;) save_checkpoint(path, info, t.model(), nullptr);
+    }
+    ::usleep(useconds_t(3000 + attempt * 7000));
+    ::kill(child, SIGKILL);
+    int status = 0;
+    ::waitpid(child, &status, 0);
+    // Whatever moment the kill hit, the file at `path` is a whole checkpoint.
+    auto model = make_model(read_checkpoint_info(path).model);
+    CHECK_NOTHROW(load_parameters(path, *model));
+  }
+  fs::remove_all(dir);
+}
+
+TEST_CASE("train: a non-finite loss stops training with a clear message") {
+  fs::path dir = fresh_dir("nan");
+  TrainConfig c = tiny_run("gpt", "reverse", dir);
+  Trainer t(c, quiet());
+  for (auto& [name, p] : t.model().named_parameters())
+    if (name == "token_embedding/weight") p.data<float>()[0] = NAN;
+  CHECK_THROWS_WITH(t.run(), Contains("step 1: the loss is nan") && Contains("--lr"));
+  fs::remove_all(dir);
+}
+
+TEST_CASE("train: encoder-only models refuse translation tasks") {
+  fs::path dir = fresh_dir("refuse");
+  CHECK_THROWS_WITH(Trainer(tiny_run("bert", "dates", dir), quiet()),
+                    Contains("cannot translate") && Contains("--model gpt or --model t5"));
+  fs::remove_all(dir);
+}

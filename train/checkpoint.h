@@ -1,0 +1,62 @@
+// Checkpoints: one HDF5 file with everything needed to predict, evaluate or
+// resume training bit-for-bit. The layout is documented in docs/checkpoint.md:
+//   /                   attributes format, format_version, checksum
+//   /model_config       attributes, one per ModelConfig field
+//   /train_config       attributes, one per TrainConfig field
+//   /data               task_kind, vocab (kind, tokens), labels
+//   /params/<path>      float32, e.g. params/decoder/layers/0/cross_attn/q_proj/weight
+//   /optimizer/<slot>/<path>, attributes kind, steps
+//   /state              attributes step, epoch, batch_in_epoch, dropout RNG
+// Saving is atomic: the file is written beside the target and renamed over it.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "data/example.h"
+#include "data/tokenizer.h"
+#include "models/model.h"
+#include "train/optim.h"
+#include "train/train_config.h"
+
+namespace attnlab {
+
+inline constexpr const char* kCheckpointFormat = "attnlab-checkpoint";
+inline constexpr int kCheckpointVersion = 1;
+
+// Where a run is: enough to continue exactly where it stopped.
+struct TrainingState {
+  int64_t step = 0;             // optimizer steps completed
+  uint64_t epoch = 0;           // data epoch in progress
+  uint64_t batch_in_epoch = 0;  // next batch of that epoch
+  Generator dropout_rng;        // the model's dropout stream
+  double best_metric = -1;      // best held-out headline metric so far
+};
+
+// The non-tensor content of a checkpoint.
+struct CheckpointInfo {
+  ModelConfig model;
+  TrainConfig train;
+  data::TaskKind task_kind = data::TaskKind::Translation;
+  std::string vocab_kind;
+  std::vector<std::string> vocab_tokens;
+  std::vector<std::string> labels;
+  TrainingState state;
+};
+
+// Writes `path` atomically (temporary file + rename); the previous file at
+// `path` stays intact if anything fails or the process dies mid-write.
+void save_checkpoint(const std::string& path, const CheckpointInfo& info, const Model& model,
+                     const Optimizer* optimizer);
+
+// Reads and validates the non-tensor content. Throws std::runtime_error
+// naming the file and what is wrong (not a checkpoint, wrong version,
+// corrupted, truncated, bad config).
+CheckpointInfo read_checkpoint_info(const std::string& path);
+
+// Copies every parameter into `model`, checking that the names and shapes are
+// exactly the model's and that the stored checksum matches.
+void load_parameters(const std::string& path, Model& model);
+void load_optimizer_state(const std::string& path, Optimizer& optimizer);
+
+}  // namespace attnlab

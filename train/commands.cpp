@@ -1,0 +1,282 @@
+// `attnlab train | eval | predict | tasks`: option parsing (command line and
+// INI config files) on top of Trainer, Workload and the checkpoint reader.
+#include "train/commands.h"
+
+#include <fmt/format.h>
+
+#include <filesystem>
+#include <iostream>
+
+#include "data/tasks.h"
+#include "data/tsv.h"
+#include "models/stats.h"
+#include "train/cli_common.h"
+#include "train/trainer.h"
+
+namespace attnlab {
+
+namespace po = cli::po;
+
+namespace {
+
+// Command-line spelling of a TrainConfig key: batch_size -> batch-size.
+std::string dashed(std::string key) {
+  for (char& ch : key)
+    if (ch == '_') ch = '-';
+  return key;
+}
+
+// Shortcut options for the most used model config fields.
+const std::vector<std::pair<const char*, const char*>>& model_shortcuts() {
+  static const std::vector<std::pair<const char*, const char*>> all = {
+      {"d-model", "d_model"},
+      {"heads", "n_heads"},
+      {"d-ff", "d_ff"},
+      {"layers", "n_layers"},
+      {"decoder-layers", "n_decoder_layers"},
+      {"max-len", "max_len"},
+      {"dropout", "dropout"},
+      {"norm", "norm"},
+      {"positions", "positions"},
+      {"placement", "placement"},
+      {"activation", "activation"},
+  };
+  return all;
+}
+
+const char* help_for(const std::string& key) {
+  static const std::map<std::string, const char*> help = {
+      {"task", "built-in task (see 'attnlab tasks')"},
+      {"train_file", "your own training data: TSV, source<TAB>target or label<TAB>text"},
+      {"valid_file", "held-out TSV (default: the last 10% of --train-file)"},
+      {"task_kind", "for TSV files: translation or classification"},
+      {"tokenizer", "char (one token per Unicode character) or word (whitespace)"},
+      {"train_size", "built-in tasks: training examples to generate"},
+      {"valid_size", "built-in tasks: held-out examples to generate"},
+      {"data_seed", "built-in tasks: seed of the generated examples"},
+      {"model", "bert, gpt, t5 or perceiver"},
+      {"steps", "optimizer steps"},
+      {"batch_size", "examples per micro-batch"},
+      {"accumulation", "micro-batches per optimizer step (gradient accumulation)"},
+      {"lr", "peak learning rate"},
+      {"optimizer", "sgd (momentum 0.9), adam or adamw"},
+      {"schedule", "constant, cosine (linear warmup + cosine decay) or noam (inverse sqrt)"},
+      {"warmup", "linear warmup steps"},
+      {"min_lr_ratio", "cosine floor as a fraction of --lr"},
+      {"weight_decay", "weight decay (not applied to biases, norms, embeddings)"},
+      {"clip", "global gradient-norm clipping threshold (0 = off)"},
+      {"label_smoothing", "label smoothing of the cross-entropy"},
+      {"seed", "seed of initialisation, dropout and batch order"},
+      {"eval_every", "steps between held-out evaluations (0 = only at the end)"},
+      {"eval_examples", "held-out examples per evaluation (0 = all)"},
+      {"log_every", "steps between progress lines when output is not a terminal"},
+      {"save_every", "steps between checkpoints (0 = only at the end)"},
+      {"out", "run directory: checkpoint.h5 and metrics.jsonl go here"},
+  };
+  auto it = help.find(key);
+  return it == help.end() ? "" : it->second;
+}
+
+// Reads `--config FILE` (INI, same option names) beneath the command line.
+void merge_config_file(const po::options_description& options, po::variables_map& vm) {
+  if (!vm.count("config")) return;
+  const std::string path = vm["config"].as<std::string>();
+  if (!std::filesystem::exists(path))
+    throw cli::UsageError(fmt::format("--config {}: no such file", path));
+  try {
+    po::store(po::parse_config_file(path.c_str(), options, false), vm);  // command line wins
+  } catch (const po::error& e) {
+    throw cli::UsageError(fmt::format("--config {}: {}", path, e.what()));
+  }
+  po::notify(vm);
+}
+
+}  // namespace
+
+int train_command(int argc, char** argv) {
+  po::options_description options(
+      "train options (every option can also be set in an INI file given with --config)");
+  options.add_options()("config", po::value<std::string>(),
+                        "INI file with option = value lines; the command line wins");
+  for (const std::string& key : train_config_keys())
+    options.add_options()(dashed(key).c_str(), po::value<std::string>(), help_for(key));
+  for (const auto& [opt, key] : model_shortcuts())
+    options.add_options()(opt, po::value<std::string>(),
+                          fmt::format("model config {}", key).c_str());
+  options.add_options()  //
+      ("set", po::value<std::vector<std::string>>()->composing(),
+       "any model config field, key=value (repeatable), e.g. --set tie_embeddings=false")  //
+      ("resume", "continue the run in --out from its checkpoint")                          //
+      ("stop-at", po::value<int64_t>()->default_value(0),
+       "stop and save after this step (resume later with --resume)")                     //
+      ("threads", po::value<int>()->default_value(0), "OpenMP threads (0 = all cores)")  //
+      ("quiet", "no progress output");
+  po::variables_map vm;
+  if (!cli::parse_options("train",
+                          "Trains a BERT-, GPT-, T5- or Perceiver-style model on a built-in task "
+                          "or your TSV data.\n"
+                          "Example: attnlab train --model t5 --task dates",
+                          argc, argv, options, vm))
+    return cli::kExitOk;
+  merge_config_file(options, vm);
+  cli::apply_threads(vm["threads"].as<int>());
+
+  auto get = [&](const std::string& key) -> std::optional<std::string> {
+    const std::string opt = dashed(key);
+    if (vm.count(opt)) return vm[opt].as<std::string>();
+    return std::nullopt;
+  };
+  TrainConfig config = recipe(get("model").value_or("t5"), get("task").value_or(""));
+  try {
+    for (const std::string& key : train_config_keys())
+      if (auto v = get(key)) set_field(config, key, *v);
+    ModelConfig probe = preset(family_from_name(config.model));
+    for (const auto& [opt, key] : model_shortcuts())
+      if (vm.count(opt)) {
+        set_config_field(probe, key, vm[opt].as<std::string>());  // validates the value now
+        config.model_overrides[key] = vm[opt].as<std::string>();
+      }
+    if (vm.count("set"))
+      for (const std::string& kv : vm["set"].as<std::vector<std::string>>()) {
+        const auto eq = kv.find('=');
+        if (eq == std::string::npos)
+          throw std::invalid_argument(fmt::format("--set {}: expected key=value", kv));
+        set_config_field(probe, kv.substr(0, eq), kv.substr(eq + 1));
+        config.model_overrides[kv.substr(0, eq)] = kv.substr(eq + 1);
+      }
+    validate(config);
+  } catch (const std::invalid_argument& e) {
+    throw cli::UsageError(e.what());
+  }
+  TrainerOptions to;
+  to.resume = vm.count("resume") > 0;
+  to.stop_at = vm["stop-at"].as<int64_t>();
+  to.quiet = vm.count("quiet") > 0;
+  Trainer trainer(config, to);
+  TrainResult r = trainer.run();
+  return r.interrupted ? 130 : cli::kExitOk;
+}
+
+namespace {
+
+// A checkpoint with its workload rebuilt, ready to evaluate or predict.
+struct LoadedRun {
+  CheckpointInfo info;
+  std::shared_ptr<data::Vocab> vocab;
+  std::shared_ptr<Model> model;
+  std::unique_ptr<Workload> workload;
+};
+
+LoadedRun load_run(const std::string& ckpt) {
+  if (!std::filesystem::exists(ckpt))
+    throw cli::UsageError(fmt::format("--ckpt {}: no such file", ckpt));
+  LoadedRun run;
+  run.info = read_checkpoint_info(ckpt);
+  run.vocab = std::make_shared<data::Vocab>(
+      data::Vocab::from_tokens(run.info.vocab_kind, run.info.vocab_tokens));
+  run.model = make_model(run.info.model);
+  load_parameters(ckpt, *run.model);
+  run.workload =
+      std::make_unique<Workload>(run.model, *run.vocab, run.info.task_kind, run.info.labels);
+  return run;
+}
+
+}  // namespace
+
+int eval_command(int argc, char** argv) {
+  po::options_description options("eval options");
+  std::string ckpt, valid_file;
+  int64_t examples = 0, batch = 128;
+  int threads = 0;
+  options.add_options()                                                                   //
+      ("ckpt", po::value(&ckpt)->required(), "checkpoint file (runs/.../checkpoint.h5)")  //
+      ("valid-file", po::value(&valid_file),
+       "evaluate on this TSV instead of the run's held-out split")  //
+      ("examples", po::value(&examples)->default_value(0),
+       "evaluate on the first N examples (0 = all)")                               //
+      ("batch-size", po::value(&batch)->default_value(128), "examples per batch")  //
+      ("threads", po::value(&threads)->default_value(0), "OpenMP threads (0 = all cores)");
+  po::variables_map vm;
+  if (!cli::parse_options("eval", "Reports held-out metrics of a checkpoint.", argc, argv, options,
+                          vm))
+    return cli::kExitOk;
+  cli::apply_threads(threads);
+  if (examples < 0 || batch <= 0)
+    throw cli::UsageError("--examples must be >= 0 and --batch-size > 0");
+  LoadedRun run = load_run(ckpt);
+  std::vector<data::Example> held_out;
+  std::string source;
+  if (!valid_file.empty()) {
+    data::TsvFile f = run.info.task_kind == data::TaskKind::Classification
+                          ? data::read_classification_tsv(valid_file)
+                          : data::read_translation_tsv(valid_file);
+    if (run.info.task_kind == data::TaskKind::Classification)
+      data::check_labels_known(f, run.info.labels);
+    held_out = f.examples;
+    source = valid_file;
+  } else {
+    held_out = prepare_data(run.info.train).dataset.valid;
+    source = run.info.train.task.empty()
+                 ? "held-out split of " + run.info.train.train_file
+                 : fmt::format("held-out split of task '{}'", run.info.train.task);
+  }
+  auto encoded = run.workload->encode(held_out);
+  EvalMetrics m = run.workload->evaluate(encoded, size_t(batch), size_t(examples));
+  fmt::print("{} ({} at step {}) on {} ({} examples):\n  {}\n", ckpt, run.info.train.model,
+             run.info.state.step, source, m.examples, m.summary());
+  return cli::kExitOk;
+}
+
+int predict_command(int argc, char** argv) {
+  po::options_description options("predict options");
+  std::string ckpt;
+  int threads = 0;
+  options.add_options()                                          //
+      ("ckpt", po::value(&ckpt)->required(), "checkpoint file")  //
+      ("text", po::value<std::vector<std::string>>(),
+       "input texts (positional); none: one per line from stdin")  //
+      ("threads", po::value(&threads)->default_value(0), "OpenMP threads (0 = all cores)");
+  po::positional_options_description positional;
+  positional.add("text", -1);
+  po::variables_map vm;
+  if (!cli::parse_options("predict",
+                          "Translates (greedy decoding) or classifies texts with a checkpoint.\n"
+                          "Prints input<TAB>output<TAB>probability per line.",
+                          argc, argv, options, vm, &positional))
+    return cli::kExitOk;
+  cli::apply_threads(threads);
+  LoadedRun run = load_run(ckpt);
+  std::vector<std::string> texts;
+  if (vm.count("text")) {
+    texts = vm["text"].as<std::vector<std::string>>();
+  } else {
+    for (std::string line; std::getline(std::cin, line);) {
+      if (!line.empty() && line.back() == '\r') line.pop_back();
+      if (!line.empty()) texts.push_back(line);
+    }
+  }
+  if (texts.empty())
+    throw cli::UsageError("no input: give texts as arguments or one per line on stdin");
+  auto predictions = run.workload->predict(texts);
+  for (size_t i = 0; i < texts.size(); ++i)
+    fmt::print("{}\t{}\t{:.4f}\n", texts[i], predictions[i].text, predictions[i].probability);
+  return cli::kExitOk;
+}
+
+int tasks_command(int argc, char** argv) {
+  po::options_description options("tasks options");
+  po::variables_map vm;
+  if (!cli::parse_options("tasks", "Lists the built-in tasks and the tuned recipes.", argc, argv,
+                          options, vm))
+    return cli::kExitOk;
+  fmt::print("built-in tasks (attnlab train --task NAME):\n");
+  for (const auto& t : data::list_tasks())
+    fmt::print("  {:<10} {:<15} {}\n", t.name, data::task_kind_name(t.kind), t.description);
+  fmt::print("\ntuned recipes (attnlab train --model M --task T uses them as defaults):\n");
+  for (const auto& r : list_recipes())
+    fmt::print("  --model {:<9} --task {:<10} {}\n", r.model, r.task, r.note);
+  fmt::print("\nother pairs train with generic defaults; bert and perceiver classify only.\n");
+  return cli::kExitOk;
+}
+
+}  // namespace attnlab

@@ -1,0 +1,11 @@
+// The subcommands of the attnlab executable (train/cli/main.cpp dispatches).
+#pragma once
+
+namespace attnlab {
+
+int train_command(int argc, char** argv);
+int eval_command(int argc, char** argv);
+int predict_command(int argc, char** argv);
+int tasks_command(int argc, char** argv);
+
+}  // namespace attnlab

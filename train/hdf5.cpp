@@ -1,0 +1,624 @@
+#include "train/hdf5.h"
+
+#include <fmt/format.h>
+#include <hdf5.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <stdexcept>
+#include <type_traits>
+
+namespace attnlab {
+
+// The header stores hid_t as int64_t to keep hdf5.h private.
+static_assert(std::is_same_v<hid_t, int64_t>, "attnlab expects HDF5 >= 1.10 (64-bit hid_t)");
+
+namespace {
+
+// One HDF5 identifier, closed by the matching H5*close on scope exit.
+class Handle {
+ public:
+  Handle() = default;
+  Handle(hid_t id, herr_t (*closer)(hid_t)) : id_(id), closer_(closer) {}
+  Handle(Handle&& o) noexcept : id_(o.id_), closer_(o.closer_) { o.id_ = -1; }
+  Handle& operator=(Handle&& o) noexcept {
+    if (this != &o) {
+      reset();
+      id_ = o.id_;
+      closer_ = o.closer_;
+      o.id_ = -1;
+    }
+    return *this;
+  }
+  Handle(const Handle&) = delete;
+  Handle& operator=(const Handle&) = delete;
+  ~Handle() { reset(); }
+  hid_t get() const { return id_; }
+  bool valid() const { return id_ >= 0; }
+  void reset() {
+    if (id_ >= 0 && closer_) closer_(id_);
+    id_ = -1;
+  }
+
+ private:
+  hid_t id_ = -1;
+  herr_t (*closer_)(hid_t) = nullptr;
+};
+
+// HDF5 prints its error stack to stderr by default; we report through
+// exceptions instead. Called on every open, since the setting is global.
+void silence_hdf5() {
+  H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+}
+
+// The most specific message on HDF5's error stack (e.g. "truncated file:
+// eof = 1024, ..."), appended to our own so the root cause is not lost.
+std::string hdf5_reason() {
+  std::string innermost;
+  H5Ewalk2(
+      H5E_DEFAULT, H5E_WALK_UPWARD,
+      [](unsigned n, const H5E_error2_t* err, void* data) -> herr_t {
+        if (n == 0 && err && err->desc) *static_cast<std::string*>(data) = err->desc;
+        return 0;
+      },
+      &innermost);
+  H5Eclear2(H5E_DEFAULT);
+  return innermost.empty() ? "" : " (HDF5: " + innermost + ")";
+}
+
+[[noreturn]] void fail(const std::string& file, const std::string& what) {
+  throw std::runtime_error(fmt::format("{}: {}", file, what));
+}
+
+std::string shape_text(const std::vector<int64_t>& shape) {
+  std::string s = "(";
+  for (size_t i = 0; i < shape.size(); ++i) {
+    if (i) s += ',';
+    s += std::to_string(shape[i]);
+  }
+  s += ')';
+  return s;
+}
+
+// "a/b", "/a/b/" -> {"a", "b"}; "/" and "" -> {} (the root).
+std::vector<std::string> split_path(const std::string& file, const std::string& path) {
+  std::vector<std::string> parts;
+  size_t start = 0;
+  while (start <= path.size()) {
+    size_t end = path.find('/', start);
+    if (end == std::string::npos) end = path.size();
+    std::string part = path.substr(start, end - start);
+    if (part == "." || part == "..")
+      fail(file, fmt::format("path '{}' must not contain '.' or '..' components", path));
+    if (!part.empty()) parts.push_back(std::move(part));
+    start = end + 1;
+  }
+  // "a//b" is almost certainly a bug in the caller's path joining.
+  if (path.find("//") != std::string::npos)
+    fail(file, fmt::format("path '{}' has an empty component", path));
+  return parts;
+}
+
+std::string h5_path(const std::vector<std::string>& parts, size_t count) {
+  std::string p;
+  for (size_t i = 0; i < count; ++i) p += "/" + parts[i];
+  return p.empty() ? "/" : p;
+}
+std::string h5_path(const std::vector<std::string>& parts) {
+  return h5_path(parts, parts.size());
+}
+
+// The path as messages show it: no leading '/', the root as "/".
+std::string shown(const std::vector<std::string>& parts) {
+  std::string p = h5_path(parts);
+  return p == "/" ? p : p.substr(1);
+}
+
+// What lives at `parts`: H5I_GROUP, H5I_DATASET, or H5I_BADID when nothing
+// does. Walks prefixes because H5Lexists fails (rather than answering "no")
+// when an intermediate group is missing.
+H5I_type_t object_type(hid_t file, const std::vector<std::string>& parts) {
+  if (parts.empty()) return H5I_GROUP;
+  for (size_t i = 1; i <= parts.size(); ++i) {
+    if (H5Lexists(file, h5_path(parts, i).c_str(), H5P_DEFAULT) <= 0) {
+      H5Eclear2(H5E_DEFAULT);
+      return H5I_BADID;
+    }
+  }
+  Handle obj(H5Oopen(file, h5_path(parts).c_str(), H5P_DEFAULT), H5Oclose);
+  if (!obj.valid()) {
+    H5Eclear2(H5E_DEFAULT);
+    return H5I_BADID;
+  }
+  return H5Iget_type(obj.get());
+}
+
+// Element types: the HDF5 type in memory, the portable type on disk, a name.
+template <typename T>
+struct Element;
+template <>
+struct Element<double> {
+  static hid_t mem() { return H5T_NATIVE_DOUBLE; }
+  static hid_t disk() { return H5T_IEEE_F64LE; }
+  static constexpr const char* name = "float64";
+};
+template <>
+struct Element<float> {
+  static hid_t mem() { return H5T_NATIVE_FLOAT; }
+  static hid_t disk() { return H5T_IEEE_F32LE; }
+  static constexpr const char* name = "float32";
+};
+template <>
+struct Element<int32_t> {
+  static hid_t mem() { return H5T_NATIVE_INT32; }
+  static hid_t disk() { return H5T_STD_I32LE; }
+  static constexpr const char* name = "int32";
+};
+template <>
+struct Element<int64_t> {
+  static hid_t mem() { return H5T_NATIVE_INT64; }
+  static hid_t disk() { return H5T_STD_I64LE; }
+  static constexpr const char* name = "int64";
+};
+template <>
+struct Element<uint8_t> {
+  static hid_t mem() { return H5T_NATIVE_UINT8; }
+  static hid_t disk() { return H5T_STD_U8LE; }
+  static constexpr const char* name = "uint8";
+};
+
+// "float32 values", "strings", ...: what a stored type holds, for messages.
+std::string describe_type(hid_t type) {
+  const size_t size = H5Tget_size(type);
+  switch (H5Tget_class(type)) {
+    case H5T_FLOAT:
+      return fmt::format("float{} values", 8 * size);
+    case H5T_INTEGER:
+      return fmt::format("{}int{} values", H5Tget_sign(type) == H5T_SGN_NONE ? "u" : "", 8 * size);
+    case H5T_STRING:
+      return "strings";
+    case H5T_ENUM:
+      return "enum values";
+    case H5T_COMPOUND:
+      return "compound records";
+    default:
+      return "values of an unsupported HDF5 type";
+  }
+}
+
+// Empty if a stored `type` reads as T without losing meaning, else why not.
+// HDF5 would happily convert float to int (truncating) or int64 to int32
+// (clipping); a checkpoint or reference file where that happens is wrong.
+template <typename T>
+std::string conversion_problem(hid_t type) {
+  const H5T_class_t cls = H5Tget_class(type);
+  if (cls == H5T_FLOAT) {
+    if constexpr (std::is_floating_point_v<T>) return "";
+    return "reading them as " + std::string(Element<T>::name) + " would truncate";
+  }
+  if (cls == H5T_INTEGER) {
+    if constexpr (std::is_floating_point_v<T>) {
+      return "";
+    } else {
+      const size_t size = H5Tget_size(type);
+      const bool file_signed = H5Tget_sign(type) != H5T_SGN_NONE;
+      const bool fits =
+          file_signed == std::is_signed_v<T> ? size <= sizeof(T) : !file_signed && size < sizeof(T);
+      if (fits) return "";
+      return "they do not all fit " + std::string(Element<T>::name);
+    }
+  }
+  return "they cannot be read as " + std::string(Element<T>::name);
+}
+
+std::vector<int64_t> space_shape(const std::string& file, const std::string& where, hid_t space) {
+  const H5S_class_t cls = H5Sget_simple_extent_type(space);
+  if (cls == H5S_SCALAR) return {};
+  if (cls != H5S_SIMPLE) fail(file, fmt::format("{} has no data (null dataspace)", where));
+  const int rank = H5Sget_simple_extent_ndims(space);
+  if (rank < 0) fail(file, fmt::format("cannot read the shape of {}{}", where, hdf5_reason()));
+  std::vector<hsize_t> dims(rank);
+  H5Sget_simple_extent_dims(space, dims.data(), nullptr);
+  return std::vector<int64_t>(dims.begin(), dims.end());
+}
+
+int64_t numel(const std::vector<int64_t>& shape) {
+  int64_t n = 1;
+  for (int64_t d : shape) n *= d;
+  return n;
+}
+
+Handle open_object(const std::string& file, hid_t fid, const std::vector<std::string>& parts,
+                   H5I_type_t want) {
+  const H5I_type_t type = object_type(fid, parts);
+  const char* kind = want == H5I_DATASET ? "dataset" : want == H5I_GROUP ? "group" : "object";
+  if (type == H5I_BADID) fail(file, fmt::format("{} '{}' not found", kind, shown(parts)));
+  if (want != H5I_BADID && type != want)
+    fail(file, fmt::format("'{}' is a {}, not a {}", shown(parts),
+                           type == H5I_GROUP ? "group" : "dataset", kind));
+  Handle obj(H5Oopen(fid, h5_path(parts).c_str(), H5P_DEFAULT), H5Oclose);
+  if (!obj.valid()) fail(file, fmt::format("cannot open '{}'{}", shown(parts), hdf5_reason()));
+  return obj;
+}
+
+// Creates the groups above a new object at `parts`, refusing to go through
+// (or replace) a dataset.
+void make_parents(const std::string& file, hid_t fid, const std::vector<std::string>& parts) {
+  for (size_t i = 1; i < parts.size(); ++i) {
+    std::vector<std::string> prefix(parts.begin(), parts.begin() + i);
+    const H5I_type_t type = object_type(fid, prefix);
+    if (type == H5I_GROUP) continue;
+    if (type != H5I_BADID)
+      fail(file, fmt::format("cannot create '{}': '{}' is a dataset, not a group", shown(parts),
+                             shown(prefix)));
+    Handle g(H5Gcreate2(fid, h5_path(prefix).c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+             H5Gclose);
+    if (!g.valid())
+      fail(file, fmt::format("cannot create group '{}'{}", shown(prefix), hdf5_reason()));
+  }
+}
+
+Handle variable_string_type(H5T_cset_t cset = H5T_CSET_UTF8) {
+  Handle t(H5Tcopy(H5T_C_S1), H5Tclose);
+  H5Tset_size(t.get(), H5T_VARIABLE);
+  H5Tset_cset(t.get(), cset);
+  return t;
+}
+
+// Reads the single string held by a dataset or attribute of string `type`
+// (variable-length as we and h5py write them, or fixed-length as NumPy bytes
+// arrays are stored).
+std::string read_one_string(const std::string& file, const std::string& where, hid_t obj,
+                            bool is_attribute, hid_t type, hid_t space) {
+  const int64_t count = numel(space_shape(file, where, space));
+  if (count != 1) fail(file, fmt::format("{} holds {} strings, expected one", where, count));
+  auto do_read = [&](hid_t mem, void* buf) {
+    return is_attribute ? H5Aread(obj, mem, buf)
+                        : H5Dread(obj, mem, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf);
+  };
+  const H5T_cset_t cset = H5Tget_cset(type);
+  if (H5Tis_variable_str(type) > 0) {
+    Handle mem = variable_string_type(cset);
+    char* buf = nullptr;
+    if (do_read(mem.get(), &buf) < 0)
+      fail(file, fmt::format("cannot read {}{}", where, hdf5_reason()));
+    std::string out = buf ? buf : "";
+    H5free_memory(buf);
+    return out;
+  }
+  const size_t size = H5Tget_size(type);
+  Handle mem(H5Tcopy(H5T_C_S1), H5Tclose);
+  H5Tset_size(mem.get(), size);
+  H5Tset_cset(mem.get(), cset);
+  H5Tset_strpad(mem.get(), H5Tget_strpad(type));
+  std::string out(size, '\0');
+  if (do_read(mem.get(), out.data()) < 0)
+    fail(file, fmt::format("cannot read {}{}", where, hdf5_reason()));
+  if (H5Tget_strpad(type) == H5T_STR_SPACEPAD) {
+    out.erase(out.find_last_not_of(' ') + 1);
+  } else if (size_t nul = out.find('\0'); nul != std::string::npos) {
+    out.resize(nul);
+  }
+  return out;
+}
+
+}  // namespace
+
+// ---- lifetime ----------------------------------------------------------------------
+
+namespace {
+// STRONG close: H5Fclose really closes the file even if a handle leaked, so
+// the file can be reopened, resized or deleted right after close().
+Handle strong_close_fapl() {
+  Handle fapl(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);
+  H5Pset_fclose_degree(fapl.get(), H5F_CLOSE_STRONG);
+  return fapl;
+}
+}  // namespace
+
+H5File H5File::create(const std::string& path) {
+  silence_hdf5();
+  Handle fapl = strong_close_fapl();
+  hid_t f = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get());
+  if (f < 0)
+    throw std::runtime_error(fmt::format("cannot create HDF5 file '{}'{}", path, hdf5_reason()));
+  return H5File(f, path);
+}
+
+H5File H5File::open_read(const std::string& path) {
+  return open(path, H5F_ACC_RDONLY);
+}
+H5File H5File::open_rw(const std::string& path) {
+  return open(path, H5F_ACC_RDWR);
+}
+
+H5File H5File::open(const std::string& path, unsigned flags) {
+  silence_hdf5();
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec))
+    throw std::runtime_error(fmt::format("file '{}' does not exist", path));
+  if (std::filesystem::is_directory(path, ec))
+    throw std::runtime_error(fmt::format("'{}' is a directory, not an HDF5 file", path));
+  // H5Fis_hdf5 only looks for the signature; H5Fopen then checks the
+  // superblock and that the file is as long as the superblock says.
+  const htri_t is_hdf5 = H5Fis_hdf5(path.c_str());
+  std::string reason = hdf5_reason();
+  hid_t f = -1;
+  if (is_hdf5 > 0) {
+    Handle fapl = strong_close_fapl();
+    f = H5Fopen(path.c_str(), flags, fapl.get());
+    reason = hdf5_reason();
+  }
+  if (f < 0)
+    throw std::runtime_error(
+        fmt::format("file '{}' is not an HDF5 file or is truncated/corrupted{}", path, reason));
+  return H5File(f, path);
+}
+
+H5File::H5File(H5File&& other) noexcept
+    : file_(other.file_), filename_(std::move(other.filename_)) {
+  other.file_ = -1;
+}
+
+H5File& H5File::operator=(H5File&& other) noexcept {
+  if (this != &other) {
+    if (file_ >= 0) H5Fclose(file_);
+    file_ = other.file_;
+    filename_ = std::move(other.filename_);
+    other.file_ = -1;
+  }
+  return *this;
+}
+
+H5File::~H5File() {
+  if (file_ >= 0) H5Fclose(file_);
+}
+
+void H5File::close() {
+  if (file_ < 0) return;
+  const hid_t f = file_;
+  file_ = -1;
+  if (H5Fclose(f) < 0) fail(filename_, "cannot close the file" + hdf5_reason());
+}
+
+void H5File::require_open() const {
+  if (file_ < 0) fail(filename_, "the file is closed");
+}
+
+// ---- datasets ----------------------------------------------------------------------
+
+template <typename T>
+void H5File::write(const std::string& path, const std::vector<T>& values,
+                   const std::vector<int64_t>& shape) {
+  require_open();
+  const auto parts = split_path(filename_, path);
+  if (parts.empty()) fail(filename_, "cannot write a dataset at the root '/'");
+  for (int64_t d : shape)
+    if (d < 0)
+      fail(filename_, fmt::format("dataset '{}': negative dimension in shape {}", shown(parts),
+                                  shape_text(shape)));
+  if (int64_t(values.size()) != numel(shape))
+    fail(filename_, fmt::format("dataset '{}': {} values do not fill shape {} ({} elements)",
+                                shown(parts), values.size(), shape_text(shape), numel(shape)));
+  if (object_type(file_, parts) != H5I_BADID)
+    fail(filename_, fmt::format("'{}' already exists", shown(parts)));
+  make_parents(filename_, file_, parts);
+
+  std::vector<hsize_t> dims(shape.begin(), shape.end());
+  Handle space(shape.empty() ? H5Screate(H5S_SCALAR)
+                             : H5Screate_simple(int(dims.size()), dims.data(), nullptr),
+               H5Sclose);
+  if (!space.valid())
+    fail(filename_, fmt::format("dataset '{}': cannot make a dataspace of shape {}{}", shown(parts),
+                                shape_text(shape), hdf5_reason()));
+  Handle dset(H5Dcreate2(file_, h5_path(parts).c_str(), Element<T>::disk(), space.get(),
+                         H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+              H5Dclose);
+  if (!dset.valid())
+    fail(filename_, fmt::format("cannot create dataset '{}'{}", shown(parts), hdf5_reason()));
+  if (!values.empty() &&
+      H5Dwrite(dset.get(), Element<T>::mem(), H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data()) < 0)
+    fail(filename_, fmt::format("cannot write dataset '{}'{}", shown(parts), hdf5_reason()));
+}
+
+template <typename T>
+H5Data<T> H5File::read(const std::string& path) const {
+  require_open();
+  const auto parts = split_path(filename_, path);
+  Handle dset = open_object(filename_, file_, parts, H5I_DATASET);
+  const std::string where = fmt::format("dataset '{}'", shown(parts));
+  Handle type(H5Dget_type(dset.get()), H5Tclose);
+  if (!type.valid())
+    fail(filename_, fmt::format("cannot read the type of {}{}", where, hdf5_reason()));
+  if (std::string why = conversion_problem<T>(type.get()); !why.empty())
+    fail(filename_, fmt::format("{} holds {}; {}", where, describe_type(type.get()), why));
+  Handle space(H5Dget_space(dset.get()), H5Sclose);
+  H5Data<T> out;
+  out.shape = space_shape(filename_, where, space.get());
+  out.values.resize(numel(out.shape));
+  if (!out.values.empty() &&
+      H5Dread(dset.get(), Element<T>::mem(), H5S_ALL, H5S_ALL, H5P_DEFAULT, out.values.data()) < 0)
+    fail(filename_, fmt::format("cannot read {}{}", where, hdf5_reason()));
+  return out;
+}
+
+template <typename T>
+std::vector<T> H5File::read(const std::string& path, const std::vector<int64_t>& expected) const {
+  H5Data<T> data = read<T>(path);
+  if (data.shape != expected)
+    fail(filename_,
+         fmt::format("dataset '{}' has shape {}, expected {}", shown(split_path(filename_, path)),
+                     shape_text(data.shape), shape_text(expected)));
+  return std::move(data.values);
+}
+
+#define ATTNLAB_H5_INSTANTIATE(T)                                           \
+  template void H5File::write<T>(const std::string&, const std::vector<T>&, \
+                                 const std::vector<int64_t>&);              \
+  template H5Data<T> H5File::read<T>(const std::string&) const;             \
+  template std::vector<T> H5File::read<T>(const std::string&, const std::vector<int64_t>&) const;
+ATTNLAB_H5_INSTANTIATE(double)
+ATTNLAB_H5_INSTANTIATE(float)
+ATTNLAB_H5_INSTANTIATE(int32_t)
+ATTNLAB_H5_INSTANTIATE(int64_t)
+ATTNLAB_H5_INSTANTIATE(uint8_t)
+#undef ATTNLAB_H5_INSTANTIATE
+
+void H5File::write_string(const std::string& path, const std::string& value) {
+  require_open();
+  const auto parts = split_path(filename_, path);
+  if (parts.empty()) fail(filename_, "cannot write a dataset at the root '/'");
+  if (object_type(file_, parts) != H5I_BADID)
+    fail(filename_, fmt::format("'{}' already exists", shown(parts)));
+  make_parents(filename_, file_, parts);
+  Handle type = variable_string_type();
+  Handle space(H5Screate(H5S_SCALAR), H5Sclose);
+  Handle dset(H5Dcreate2(file_, h5_path(parts).c_str(), type.get(), space.get(), H5P_DEFAULT,
+                         H5P_DEFAULT, H5P_DEFAULT),
+              H5Dclose);
+  const char* text = value.c_str();
+  if (!dset.valid() || H5Dwrite(dset.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, &text) < 0)
+    fail(filename_, fmt::format("cannot write string dataset '{}'{}", shown(parts), hdf5_reason()));
+}
+
+std::string H5File::read_string(const std::string& path) const {
+  require_open();
+  const auto parts = split_path(filename_, path);
+  Handle dset = open_object(filename_, file_, parts, H5I_DATASET);
+  const std::string where = fmt::format("dataset '{}'", shown(parts));
+  Handle type(H5Dget_type(dset.get()), H5Tclose);
+  if (H5Tget_class(type.get()) != H5T_STRING)
+    fail(filename_, fmt::format("{} holds {}, not a string", where, describe_type(type.get())));
+  Handle space(H5Dget_space(dset.get()), H5Sclose);
+  return read_one_string(filename_, where, dset.get(), false, type.get(), space.get());
+}
+
+// ---- attributes --------------------------------------------------------------------
+
+void H5File::set_attribute(const std::string& path, const std::string& name,
+                           const std::string& value) {
+  require_open();
+  const auto parts = split_path(filename_, path);
+  Handle obj = open_object(filename_, file_, parts, H5I_BADID);
+  if (H5Aexists(obj.get(), name.c_str()) > 0 && H5Adelete(obj.get(), name.c_str()) < 0)
+    fail(filename_,
+         fmt::format("cannot replace attribute '{}' on '{}'{}", name, shown(parts), hdf5_reason()));
+  Handle type = variable_string_type();
+  Handle space(H5Screate(H5S_SCALAR), H5Sclose);
+  Handle attr(
+      H5Acreate2(obj.get(), name.c_str(), type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT),
+      H5Aclose);
+  const char* text = value.c_str();
+  if (!attr.valid() || H5Awrite(attr.get(), type.get(), &text) < 0)
+    fail(filename_,
+         fmt::format("cannot write attribute '{}' on '{}'{}", name, shown(parts), hdf5_reason()));
+}
+
+std::string H5File::get_attribute(const std::string& path, const std::string& name) const {
+  require_open();
+  const auto parts = split_path(filename_, path);
+  Handle obj = open_object(filename_, file_, parts, H5I_BADID);
+  if (H5Aexists(obj.get(), name.c_str()) <= 0)
+    fail(filename_, fmt::format("attribute '{}' not found on '{}'", name, shown(parts)));
+  Handle attr(H5Aopen(obj.get(), name.c_str(), H5P_DEFAULT), H5Aclose);
+  const std::string where = fmt::format("attribute '{}' on '{}'", name, shown(parts));
+  if (!attr.valid()) fail(filename_, fmt::format("cannot open {}{}", where, hdf5_reason()));
+  Handle type(H5Aget_type(attr.get()), H5Tclose);
+  if (H5Tget_class(type.get()) != H5T_STRING)
+    fail(filename_, fmt::format("{} holds {}, not a string", where, describe_type(type.get())));
+  Handle space(H5Aget_space(attr.get()), H5Sclose);
+  return read_one_string(filename_, where, attr.get(), true, type.get(), space.get());
+}
+
+bool H5File::has_attribute(const std::string& path, const std::string& name) const {
+  require_open();
+  const auto parts = split_path(filename_, path);
+  Handle obj = open_object(filename_, file_, parts, H5I_BADID);
+  return H5Aexists(obj.get(), name.c_str()) > 0;
+}
+
+std::vector<std::string> H5File::attribute_names(const std::string& path) const {
+  require_open();
+  const auto parts = split_path(filename_, path);
+  Handle obj = open_object(filename_, file_, parts, H5I_BADID);
+  std::vector<std::string> names;
+  // The callback only collects: nothing may throw through HDF5's C frames.
+  const herr_t status = H5Aiterate2(
+      obj.get(), H5_INDEX_NAME, H5_ITER_INC, nullptr,
+      [](hid_t, const char* name, const H5A_info_t*, void* data) -> herr_t {
+        static_cast<std::vector<std::string>*>(data)->emplace_back(name);
+        return 0;
+      },
+      &names);
+  if (status < 0)
+    fail(filename_,
+         fmt::format("cannot list the attributes of '{}'{}", shown(parts), hdf5_reason()));
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+// ---- structure ---------------------------------------------------------------------
+
+bool H5File::exists(const std::string& path) const {
+  require_open();
+  return object_type(file_, split_path(filename_, path)) != H5I_BADID;
+}
+
+bool H5File::is_group(const std::string& path) const {
+  require_open();
+  return object_type(file_, split_path(filename_, path)) == H5I_GROUP;
+}
+
+bool H5File::is_dataset(const std::string& path) const {
+  require_open();
+  return object_type(file_, split_path(filename_, path)) == H5I_DATASET;
+}
+
+std::vector<std::string> H5File::list_datasets(const std::string& group) const {
+  require_open();
+  std::vector<std::string> out;
+  // Depth-first over hard links; children are collected first and visited
+  // afterwards so that no C++ code runs inside HDF5's iteration callback.
+  auto visit = [&](auto&& self, const std::vector<std::string>& parts) -> void {
+    Handle g = open_object(filename_, file_, parts, H5I_GROUP);
+    std::vector<std::string> children;
+    const herr_t status = H5Literate(
+        g.get(), H5_INDEX_NAME, H5_ITER_INC, nullptr,
+        [](hid_t, const char* name, const H5L_info_t* info, void* data) -> herr_t {
+          if (info->type == H5L_TYPE_HARD)
+            static_cast<std::vector<std::string>*>(data)->emplace_back(name);
+          return 0;
+        },
+        &children);
+    if (status < 0)
+      fail(filename_, fmt::format("cannot list group '{}'{}", shown(parts), hdf5_reason()));
+    for (const std::string& child : children) {
+      std::vector<std::string> sub = parts;
+      sub.push_back(child);
+      const H5I_type_t type = object_type(file_, sub);
+      if (type == H5I_DATASET) out.push_back(shown(sub));
+      if (type == H5I_GROUP) self(self, sub);
+    }
+  };
+  visit(visit, split_path(filename_, group));
+  return out;
+}
+
+std::vector<int64_t> H5File::shape(const std::string& path) const {
+  require_open();
+  const auto parts = split_path(filename_, path);
+  Handle dset = open_object(filename_, file_, parts, H5I_DATASET);
+  Handle space(H5Dget_space(dset.get()), H5Sclose);
+  return space_shape(filename_, fmt::format("dataset '{}'", shown(parts)), space.get());
+}
+
+void H5File::remove(const std::string& path) {
+  require_open();
+  const auto parts = split_path(filename_, path);
+  if (parts.empty()) fail(filename_, "cannot remove the root group");
+  open_object(filename_, file_, parts, H5I_BADID);  // throws "not found" with the path
+  if (H5Ldelete(file_, h5_path(parts).c_str(), H5P_DEFAULT) < 0)
+    fail(filename_, fmt::format("cannot remove '{}'{}", shown(parts), hdf5_reason()));
+}
+
+}  // namespace attnlab

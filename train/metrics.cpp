@@ -1,0 +1,36 @@
+#include "train/metrics.h"
+
+#include <fmt/format.h>
+
+namespace attnlab {
+
+std::string EvalMetrics::summary() const {
+  if (classification)
+    return fmt::format("loss {:.4f}  acc {:.2f}%  macro-F1 {:.2f}%", loss, 100 * accuracy,
+                       100 * macro_f1);
+  return fmt::format("loss {:.4f}  tok_acc {:.2f}%  exact {:.2f}%", loss, 100 * token_accuracy,
+                     100 * exact_match);
+}
+
+double macro_f1(const std::vector<int>& truth, const std::vector<int>& predicted, int num_labels) {
+  std::vector<int64_t> tp(num_labels, 0), fp(num_labels, 0), fn(num_labels, 0);
+  for (size_t i = 0; i < truth.size(); ++i) {
+    if (truth[i] == predicted[i]) {
+      ++tp[truth[i]];
+    } else {
+      ++fn[truth[i]];
+      if (predicted[i] >= 0 && predicted[i] < num_labels) ++fp[predicted[i]];
+    }
+  }
+  double sum = 0;
+  int present = 0;
+  for (int k = 0; k < num_labels; ++k) {
+    const int64_t denom = 2 * tp[k] + fp[k] + fn[k];
+    if (denom == 0) continue;  // label absent from both truth and predictions
+    sum += 2.0 * double(tp[k]) / double(denom);
+    ++present;
+  }
+  return present ? sum / present : 0.0;
+}
+
+}  // namespace attnlab

@@ -1,0 +1,52 @@
+#include "train/progress.h"
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <cstdio>
+
+namespace attnlab {
+
+Progress::Mode Progress::detect() {
+  return ::isatty(STDOUT_FILENO) ? Mode::Terminal : Mode::Plain;
+}
+
+std::string format_duration(double s) {
+  if (s < 0 || s != s) return "?";
+  const int64_t total = int64_t(s + 0.5);
+  if (total < 60) return fmt::format("{}s", total);
+  if (total < 3600) return fmt::format("{}m{:02}s", total / 60, total % 60);
+  return fmt::format("{}h{:02}m", total / 3600, (total % 3600) / 60);
+}
+
+void Progress::update(const ProgressLine& p) {
+  if (mode_ == Mode::Silent) return;
+  const std::string text = fmt::format(
+      "step {}/{}  loss {:.4f}  lr {:.2e}  {:.0f} tok/s  elapsed {}  eta {}", p.step, p.total,
+      p.loss, p.lr, p.tokens_per_s, format_duration(p.elapsed_s), format_duration(p.eta_s));
+  if (mode_ == Mode::Plain) {
+    if (p.step % every_ == 0 || p.step == p.total) fmt::print("{}\n", text);
+    return;
+  }
+  // Redraw at most 10 times a second: printing must not slow training.
+  if (p.step != p.total && last_draw_ >= 0 && p.elapsed_s - last_draw_ < 0.1) return;
+  last_draw_ = p.elapsed_s;
+  fmt::print("\r\033[K{}", text);
+  std::fflush(stdout);
+  live_ = true;
+}
+
+void Progress::message(const std::string& text) {
+  if (mode_ == Mode::Silent) return;
+  if (live_) fmt::print("\r\033[K");
+  fmt::print("{}\n", text);
+  live_ = false;
+  last_draw_ = -1;
+}
+
+void Progress::finish() {
+  if (live_) fmt::print("\n");
+  live_ = false;
+}
+
+}  // namespace attnlab

@@ -1,0 +1,76 @@
+// Everything `attnlab train` can be told, as one struct whose fields also
+// have text names: the command line (--batch-size), INI files (batch_size =)
+// and checkpoints all use the same table, so a value set one way reads back
+// the same way everywhere.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "models/config.h"
+
+namespace attnlab {
+
+struct TrainConfig {
+  // ---- data
+  std::string task;                       // built-in task name (see `attnlab tasks`), or ...
+  std::string train_file;                 // ... a TSV file of your own, with
+  std::string valid_file;                 //     an optional held-out TSV file
+  std::string task_kind = "translation";  // for TSV files: translation or classification
+  std::string tokenizer = "char";         // char (one token per Unicode character) or word
+  int64_t train_size = 20000;             // built-in tasks: training examples generated
+  int64_t valid_size = 1000;              // built-in tasks: held-out examples generated
+  uint64_t data_seed = 1234;              // built-in tasks: which examples are generated
+
+  // ---- model
+  std::string model = "t5";  // bert, gpt, t5 or perceiver
+  // Model config overrides, key=value in models/config.h names (d_model, n_layers, norm, ...).
+  std::map<std::string, std::string> model_overrides;
+
+  // ---- optimisation
+  int64_t steps = 3000;
+  int64_t batch_size = 64;
+  int64_t accumulation = 1;  // micro-batches per optimizer step
+  double lr = 1e-3;          // peak learning rate
+  std::string optimizer = "adamw";
+  std::string schedule = "cosine";  // constant, cosine (warmup + cosine decay) or noam
+  int64_t warmup = 200;
+  double min_lr_ratio = 0.05;  // cosine floor, as a fraction of lr
+  double weight_decay = 0.01;
+  double clip = 1.0;  // global gradient norm cap (0 = off)
+  double label_smoothing = 0.0;
+  uint64_t seed = 1;  // initialisation, dropout and batch order
+
+  // ---- run
+  int64_t eval_every = 500;         // steps between held-out evaluations (0 = only at the end)
+  int64_t eval_examples = 500;      // held-out examples per evaluation (0 = all)
+  int64_t log_every = 50;           // steps between progress lines when not on a terminal
+  int64_t save_every = 500;         // steps between checkpoints (0 = only at the end)
+  std::string out = "runs/latest";  // directory for checkpoint.h5 and metrics.jsonl
+};
+
+// Field access by name ("batch_size"). set_field throws std::invalid_argument
+// naming the key for unknown keys and unparsable values.
+void set_field(TrainConfig& config, const std::string& key, const std::string& value);
+std::map<std::string, std::string> to_map(const TrainConfig& config);
+std::vector<std::string> train_config_keys();
+// Throws std::invalid_argument naming the option for inconsistent values.
+void validate(const TrainConfig& config);
+
+// The tuned defaults for a (model, task) pair: start from these, then apply
+// what the user set. Unknown pairs get generic defaults.
+TrainConfig recipe(const std::string& model, const std::string& task);
+
+struct RecipeInfo {
+  std::string model, task, note;
+};
+// The pairs with a tuned recipe, for `attnlab tasks` and the README.
+std::vector<RecipeInfo> list_recipes();
+
+// The model config a run uses: the family preset, the recipe's and the
+// user's overrides, and the vocabulary and label counts from the data.
+ModelConfig model_config_for(const TrainConfig& config, int64_t vocab_size, int64_t num_classes);
+
+}  // namespace attnlab

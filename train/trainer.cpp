@@ -1,0 +1,298 @@
+#include "train/trainer.h"
+
+#include <fmt/format.h>
+#include <omp.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <csignal>
+#include <filesystem>
+#include <stdexcept>
+
+#include "data/batching.h"
+#include "data/tasks.h"
+#include "data/tsv.h"
+#include "train/progress.h"
+
+namespace attnlab {
+
+namespace {
+
+std::atomic<bool> g_interrupted{false};
+
+void on_sigint(int) {
+  g_interrupted = true;
+  std::signal(SIGINT, SIG_DFL);  // a second Ctrl-C ends the process at once
+}
+
+data::TaskKind kind_of(const TrainConfig& c) {
+  if (!c.task.empty()) return data::task_info(c.task).kind;
+  return c.task_kind == "classification" ? data::TaskKind::Classification
+                                         : data::TaskKind::Translation;
+}
+
+int64_t count_tokens(const std::vector<data::EncodedExample>& examples,
+                     std::span<const size_t> idx) {
+  int64_t n = 0;
+  for (size_t i : idx) n += int64_t(examples[i].source.size() + examples[i].target.size());
+  return n;
+}
+
+}  // namespace
+
+PreparedData prepare_data(const TrainConfig& c) {
+  PreparedData out;
+  if (!c.task.empty())
+    out.dataset = data::make_task(c.task, c.data_seed, size_t(c.train_size), size_t(c.valid_size));
+  else
+    out.dataset = data::load_tsv_dataset(kind_of(c), c.train_file, c.valid_file);
+  if (out.dataset.valid.empty()) {
+    // No held-out file: hold out up to 10% of the training examples (at least 1).
+    size_t n = std::max<size_t>(1, out.dataset.train.size() / 10);
+    if (out.dataset.train.size() < 2)
+      throw std::invalid_argument(fmt::format(
+          "{}: needs at least 2 examples to hold one out for evaluation", c.train_file));
+    out.dataset.valid.assign(out.dataset.train.end() - n, out.dataset.train.end());
+    out.dataset.train.resize(out.dataset.train.size() - n);
+  }
+  std::vector<std::string> texts;
+  for (const auto& e : out.dataset.train) {
+    texts.push_back(e.source);
+    if (out.dataset.kind == data::TaskKind::Translation) texts.push_back(e.target);
+  }
+  // Classification labels are text too for the text-to-text families.
+  for (const auto& label : out.dataset.labels) texts.push_back(label);
+  out.vocab = std::make_shared<data::Vocab>(
+      data::Vocab::build(data::parse_tokenizer_kind(c.tokenizer), texts));
+  return out;
+}
+
+Trainer::Trainer(TrainConfig config, TrainerOptions options)
+    : config_(std::move(config)), options_(options) {
+  CheckpointInfo resumed;
+  if (options_.resume) {
+    const std::string path = checkpoint_path();
+    if (!std::filesystem::exists(path))
+      throw std::invalid_argument(
+          fmt::format("--resume: no checkpoint at {} (train without --resume first)", path));
+    resumed = read_checkpoint_info(path);
+    const int64_t steps = config_.steps;
+    const std::string out = config_.out;
+    config_ = resumed.train;  // the run continues with the settings it started with
+    config_.out = out;
+    if (steps > config_.steps) config_.steps = steps;  // ... but may be extended
+  }
+  validate(config_);
+  data_ = prepare_data(config_);
+  if (options_.resume && data_.vocab->tokens() != resumed.vocab_tokens)
+    throw std::runtime_error(
+        "--resume: the regenerated data gives another vocabulary than the checkpoint's");
+  const auto& labels = data_.dataset.labels;
+  ModelConfig mc = options_.resume
+                       ? resumed.model
+                       : model_config_for(config_, data_.vocab->size(), int64_t(labels.size()));
+  model_ = make_model(mc);
+  workload_ = std::make_unique<Workload>(model_, *data_.vocab, data_.dataset.kind, labels);
+  train_ = workload_->encode(data_.dataset.train);
+  valid_ = workload_->encode(data_.dataset.valid);
+  train_lengths_ = data::sequence_lengths(train_, workload_->layout(), workload_->length_limit());
+  workload_->check_lengths(train_, "training");
+  workload_->check_lengths(valid_, "held-out");
+  OptimizerConfig oc;
+  oc.kind = optimizer_from_name(config_.optimizer);
+  oc.weight_decay = config_.weight_decay;
+  optimizer_ = std::make_unique<Optimizer>(model_->named_parameters(), oc);
+  state_.dropout_rng = model_->dropout_rng();
+  if (options_.resume) {
+    load_parameters(checkpoint_path(), *model_);
+    load_optimizer_state(checkpoint_path(), *optimizer_);
+    state_ = resumed.state;
+    model_->dropout_rng() = state_.dropout_rng;
+  }
+}
+
+Trainer::~Trainer() {
+  if (metrics_) std::fclose(metrics_);
+}
+
+std::string Trainer::checkpoint_path() const {
+  return (std::filesystem::path(config_.out) / "checkpoint.h5").string();
+}
+
+std::vector<size_t> Trainer::next_batch() {
+  for (;;) {
+    if (planned_epoch_ != state_.epoch) {
+      data::BatchingOptions bo;
+      bo.batch_size = size_t(config_.batch_size);
+      epoch_plan_ = data::make_batches(train_lengths_, bo, config_.seed, state_.epoch);
+      planned_epoch_ = state_.epoch;
+    }
+    if (state_.batch_in_epoch < epoch_plan_.size()) return epoch_plan_[state_.batch_in_epoch++];
+    ++state_.epoch;
+    state_.batch_in_epoch = 0;
+  }
+}
+
+void Trainer::reduce_gradients() {
+  // Single process: the gradients are already the full-batch gradients.
+}
+
+CheckpointInfo Trainer::checkpoint_info() const {
+  CheckpointInfo info;
+  info.model = model_->config();
+  info.train = config_;
+  info.task_kind = data_.dataset.kind;
+  info.vocab_kind = std::string(data_.vocab->kind_name());
+  info.vocab_tokens = data_.vocab->tokens();
+  info.labels = data_.dataset.labels;
+  info.state = state_;
+  info.state.dropout_rng = model_->dropout_rng();
+  return info;
+}
+
+void Trainer::save(const std::string& why) {
+  save_checkpoint(checkpoint_path(), checkpoint_info(), *model_, optimizer_.get());
+  if (!options_.quiet)
+    fmt::print("saved {} at step {} ({})\n", checkpoint_path(), state_.step, why);
+}
+
+void Trainer::log_json(const std::string& line) {
+  if (!metrics_) {
+    std::filesystem::create_directories(config_.out);
+    const auto path = std::filesystem::path(config_.out) / "metrics.jsonl";
+    metrics_ = std::fopen(path.c_str(), options_.resume ? "a" : "w");
+    if (!metrics_) throw std::runtime_error(fmt::format("cannot write {}", path.string()));
+  }
+  std::fputs((line + "\n").c_str(), metrics_);
+  std::fflush(metrics_);
+}
+
+TrainResult Trainer::run() {
+  TrainResult result;
+  const auto start = std::chrono::steady_clock::now();
+  auto elapsed = [&] {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  };
+  const ModelConfig& mc = model_->config();
+  if (!options_.quiet) {
+    const bool classification = data_.dataset.kind == data::TaskKind::Classification;
+    fmt::print("attnlab train: {} on {} ({}{}), {} train / {} held-out examples, vocab {}\n",
+               config_.model, config_.task.empty() ? config_.train_file : config_.task,
+               data::task_kind_name(data_.dataset.kind),
+               classification ? fmt::format(", {} labels", data_.dataset.labels.size()) : "",
+               train_.size(), valid_.size(), data_.vocab->size());
+    fmt::print("model: d_model {} heads {} d_ff {} layers {}{} | {} parameters | {} threads\n",
+               mc.d_model, mc.n_heads, mc.d_ff, mc.n_layers,
+               mc.family == Family::T5 ? fmt::format("+{}", mc.n_decoder_layers) : "",
+               model_->parameter_count(), omp_get_max_threads());
+    if (state_.step > 0) fmt::print("resuming at step {} of {}\n", state_.step, config_.steps);
+  }
+  g_interrupted = false;
+  auto previous_handler = std::signal(SIGINT, on_sigint);
+  Progress progress(options_.quiet ? Progress::Mode::Silent : Progress::detect(),
+                    config_.log_every);
+  const ScheduleKind schedule = schedule_from_name(config_.schedule);
+  const int64_t first_step = state_.step;
+  int64_t tokens_since = 0;
+  double window_start = elapsed();
+  model_->train();
+  while (state_.step < config_.steps) {
+    if (options_.stop_at > 0 && state_.step >= options_.stop_at) break;
+    // One optimizer step over `accumulation` micro-batches.
+    double step_loss = 0;
+    for (int64_t micro = 0; micro < config_.accumulation; ++micro) {
+      std::vector<size_t> idx = next_batch();
+      Tensor loss = workload_->loss(train_, idx, config_.label_smoothing);
+      const double value = loss.item();
+      if (!std::isfinite(value)) {
+        std::signal(SIGINT, previous_handler);
+        throw std::runtime_error(fmt::format(
+            "step {}: the loss is {}; training stopped without saving this state. The last good "
+            "checkpoint is {} (if one was saved). Try a lower --lr (now {}) or a tighter --clip "
+            "(now {}).",
+            state_.step + 1, value, checkpoint_path(), config_.lr, config_.clip));
+      }
+      step_loss += value / double(config_.accumulation);
+      if (config_.accumulation > 1) loss = mul_scalar(loss, 1.0 / double(config_.accumulation));
+      loss.backward();
+      tokens_since += count_tokens(train_, idx);
+    }
+    reduce_gradients();
+    const double norm = clip_grad_norm(optimizer_->params(), config_.clip);
+    if (!std::isfinite(norm)) {
+      std::signal(SIGINT, previous_handler);
+      throw std::runtime_error(fmt::format(
+          "step {}: the gradient norm is {}; training stopped without saving this state. The last "
+          "good checkpoint is {}. Try a lower --lr (now {}).",
+          state_.step + 1, norm, checkpoint_path(), config_.lr));
+    }
+    const double lr = schedule_lr(schedule, config_.lr, state_.step + 1, config_.warmup,
+                                  config_.steps, config_.min_lr_ratio);
+    optimizer_->step(lr);
+    optimizer_->zero_grad();
+    ++state_.step;
+    if (state_.step == first_step + 1) result.first_loss = step_loss;
+    result.last_loss = step_loss;
+
+    const double now = elapsed();
+    const double tokens_per_s = tokens_since / std::max(now - window_start, 1e-9);
+    progress.update(
+        ProgressLine{state_.step, config_.steps, step_loss, lr, tokens_per_s, now,
+                     now / double(state_.step - first_step) * double(config_.steps - state_.step)});
+    if (state_.step % config_.log_every == 0 || state_.step == config_.steps) {
+      log_json(fmt::format(
+          R"({{"step": {}, "split": "train", "loss": {:.6f}, "lr": {:.6g}, "grad_norm": {:.6g}, "tokens_per_s": {:.1f}, "elapsed_s": {:.2f}}})",
+          state_.step, step_loss, lr, norm, tokens_per_s, now));
+      tokens_since = 0;
+      window_start = now;
+    }
+    const bool last = state_.step == config_.steps;
+    if ((config_.eval_every > 0 && state_.step % config_.eval_every == 0) || last) {
+      EvalMetrics m = workload_->evaluate(valid_, size_t(config_.batch_size) * 2,
+                                          size_t(config_.eval_examples));
+      progress.message(
+          fmt::format("step {} held-out ({} examples): {}", state_.step, m.examples, m.summary()));
+      log_json(fmt::format(
+          R"({{"step": {}, "split": "valid", "examples": {}, "loss": {:.6f}, "{}": {:.6f}, "{}": {:.6f}, "elapsed_s": {:.2f}}})",
+          state_.step, m.examples, m.loss, m.classification ? "accuracy" : "token_accuracy",
+          m.classification ? m.accuracy : m.token_accuracy,
+          m.classification ? "macro_f1" : "exact_match",
+          m.classification ? m.macro_f1 : m.exact_match, elapsed()));
+      state_.best_metric = std::max(state_.best_metric, m.headline());
+      result.final_metrics = m;
+    }
+    if ((config_.save_every > 0 && state_.step % config_.save_every == 0 && !last))
+      save("periodic");
+    if (g_interrupted) {
+      progress.finish();
+      save("interrupted by Ctrl-C; continue with --resume");
+      result.interrupted = true;
+      break;
+    }
+  }
+  progress.finish();
+  std::signal(SIGINT, previous_handler);
+  if (!result.interrupted) save(state_.step == config_.steps ? "final" : "stopped early");
+  result.steps = state_.step;
+  result.seconds = elapsed();
+  result.checkpoint = checkpoint_path();
+  if (!options_.quiet && options_.show_predictions > 0 && !result.interrupted) {
+    std::vector<std::string> inputs;
+    for (size_t i = 0; i < valid_.size() && int(inputs.size()) < options_.show_predictions; ++i)
+      inputs.push_back(data_.dataset.valid[i].source);
+    auto predictions = workload_->predict(inputs);
+    fmt::print("\nheld-out examples (input -> prediction, expected):\n");
+    for (size_t i = 0; i < inputs.size(); ++i) {
+      const bool ok = predictions[i].text == data_.dataset.valid[i].target;
+      fmt::print("  {:<28} -> {:<28} {} {}\n", inputs[i], predictions[i].text, ok ? "ok  " : "MISS",
+                 ok ? "" : "expected " + data_.dataset.valid[i].target);
+    }
+    fmt::print("\ntrained {} steps in {:.1f} s; held-out {}\n", result.steps, result.seconds,
+               result.final_metrics.summary());
+  }
+  return result;
+}
+
+}  // namespace attnlab

@@ -1,0 +1,77 @@
+// The training loop behind `attnlab train`: data, model, optimizer,
+// evaluation, progress, metrics log and checkpoints, in one object.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "data/example.h"
+#include "data/tokenizer.h"
+#include "train/checkpoint.h"
+#include "train/metrics.h"
+#include "train/train_config.h"
+#include "train/workload.h"
+
+namespace attnlab {
+
+// A dataset with the vocabulary built from its training split.
+struct PreparedData {
+  data::Dataset dataset;
+  std::shared_ptr<data::Vocab> vocab;
+};
+
+// Generates the built-in task or reads the TSV files of `config`; the
+// vocabulary comes from the training texts (sources and targets).
+PreparedData prepare_data(const TrainConfig& config);
+
+struct TrainerOptions {
+  bool resume = false;  // continue from <out>/checkpoint.h5
+  int64_t stop_at = 0;  // stop (and save) after this step, to resume later (0 = run to the end)
+  bool quiet = false;   // no progress output (tests)
+  int show_predictions = 5;  // held-out examples shown at the end
+};
+
+struct TrainResult {
+  int64_t steps = 0;
+  double first_loss = 0, last_loss = 0;
+  EvalMetrics final_metrics;
+  double seconds = 0;
+  bool interrupted = false;
+  std::string checkpoint;
+};
+
+class Trainer {
+ public:
+  Trainer(TrainConfig config, TrainerOptions options);
+  ~Trainer();
+  TrainResult run();
+
+  const Model& model() const { return *model_; }
+  std::string checkpoint_path() const;
+
+ private:
+  std::vector<size_t> next_batch();
+  // The one place gradients are combined before the optimizer sees them:
+  // a no-op on one process, the all-reduce point for data-parallel training.
+  void reduce_gradients();
+  void save(const std::string& why);
+  void log_json(const std::string& line);
+  CheckpointInfo checkpoint_info() const;
+
+  TrainConfig config_;
+  TrainerOptions options_;
+  PreparedData data_;
+  std::shared_ptr<Model> model_;
+  std::unique_ptr<Workload> workload_;
+  std::unique_ptr<Optimizer> optimizer_;
+  std::vector<data::EncodedExample> train_, valid_;
+  std::vector<size_t> train_lengths_;
+  std::vector<std::vector<size_t>> epoch_plan_;
+  uint64_t planned_epoch_ = UINT64_MAX;
+  TrainingState state_;
+  std::FILE* metrics_ = nullptr;
+};
+
+}  // namespace attnlab

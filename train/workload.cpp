@@ -1,0 +1,441 @@
+#include "train/workload.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <stdexcept>
+
+namespace attnlab {
+
+namespace {
+
+IntTensor ids_tensor(const data::Batch& b) {
+  return IntTensor{{b.rows, b.cols}, b.ids};
+}
+Mask padding_of(const data::Batch& b) {
+  return Mask{{b.rows, b.cols}, b.padding_mask};
+}
+IntTensor targets_tensor(const std::vector<int32_t>& targets, int64_t rows, int64_t cols) {
+  return IntTensor{{rows, cols}, targets};
+}
+
+// Index lists [0, bs), [bs, 2bs), ... over the first n examples.
+std::vector<std::vector<size_t>> sequential_batches(size_t n, size_t batch_size) {
+  std::vector<std::vector<size_t>> out;
+  for (size_t start = 0; start < n; start += batch_size) {
+    std::vector<size_t> idx;
+    for (size_t i = start; i < std::min(n, start + batch_size); ++i) idx.push_back(i);
+    out.push_back(std::move(idx));
+  }
+  return out;
+}
+
+// log-softmax of one row of V logits, evaluated at `token`.
+double log_prob(const Tensor& logits, int64_t row_offset, int64_t v, int32_t token) {
+  double mx = -std::numeric_limits<double>::infinity();
+  for (int64_t j = 0; j < v; ++j) mx = std::max(mx, logits.item(row_offset + j));
+  double denom = 0;
+  for (int64_t j = 0; j < v; ++j) denom += std::exp(logits.item(row_offset + j) - mx);
+  return logits.item(row_offset + token) - mx - std::log(denom);
+}
+
+int32_t argmax_row(const Tensor& logits, int64_t row_offset, int64_t v) {
+  return dispatch(logits.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const T* p = logits.data<T>() + row_offset;
+    return static_cast<int32_t>(std::max_element(p, p + v) - p);
+  });
+}
+
+// Eval mode for the scope (no dropout), restoring the previous mode after.
+struct EvalScope {
+  Module& m;
+  bool was_training;
+  NoGradGuard no_grad;
+  explicit EvalScope(Module& module) : m(module), was_training(module.is_training()) { m.eval(); }
+  ~EvalScope() { m.train(was_training); }
+};
+
+// Pads rows of ids to a (rows, cols) batch with 1 in the mask where padded.
+data::Batch pad_rows(const std::vector<std::vector<int32_t>>& rows) {
+  data::Batch b;
+  b.rows = int64_t(rows.size());
+  for (const auto& r : rows) b.cols = std::max<int64_t>(b.cols, int64_t(r.size()));
+  b.ids.assign(b.rows * b.cols, data::kPadId);
+  b.padding_mask.assign(b.rows * b.cols, 1);
+  for (int64_t i = 0; i < b.rows; ++i)
+    for (size_t j = 0; j < rows[i].size(); ++j) {
+      b.ids[i * b.cols + j] = rows[i][j];
+      b.padding_mask[i * b.cols + j] = 0;
+    }
+  return b;
+}
+
+}  // namespace
+
+Workload::Workload(std::shared_ptr<Model> model, const data::Vocab& vocab, data::TaskKind kind,
+                   std::vector<std::string> labels)
+    : model_(std::move(model)), vocab_(vocab), kind_(kind), labels_(std::move(labels)) {
+  const Family family = model_->config().family;
+  const bool classification = kind == data::TaskKind::Classification;
+  switch (family) {
+    case Family::BERT:
+    case Family::Perceiver:
+      if (!classification)
+        throw std::invalid_argument(fmt::format(
+            "a {} model is an encoder without a decoder: it classifies but cannot translate; use "
+            "--model gpt or --model t5 for translation tasks",
+            family_name(family)));
+      mode_ = Mode::EncoderClassifier;
+      if (model_->config().num_classes != int64_t(labels_.size()))
+        throw std::invalid_argument(fmt::format("model has {} classes but the task has {} labels",
+                                                model_->config().num_classes, labels_.size()));
+      break;
+    case Family::GPT:
+      mode_ = Mode::PrefixLm;
+      break;
+    case Family::T5:
+      mode_ = Mode::Seq2Seq;
+      break;
+  }
+  if (classification && mode_ != Mode::EncoderClassifier)
+    for (const auto& label : labels_) label_tokens_.push_back(vocab_.encode(label, "label"));
+}
+
+data::Layout Workload::layout() const {
+  switch (mode_) {
+    case Mode::EncoderClassifier:
+      return data::Layout::EncoderClassifier;
+    case Mode::PrefixLm:
+      return data::Layout::PrefixLm;
+    case Mode::Seq2Seq:
+      return data::Layout::EncoderDecoder;
+  }
+  return data::Layout::PrefixLm;
+}
+
+void Workload::check_lengths(std::span<const data::EncodedExample> examples,
+                             const char* split) const {
+  const size_t max_len = size_t(model_->config().max_len);
+  for (size_t i = 0; i < examples.size(); ++i) {
+    const size_t src = examples[i].source.size(), tgt = examples[i].target.size();
+    size_t need = 0;
+    switch (mode_) {
+      case Mode::EncoderClassifier:
+        need = src + 1;
+        break;  // [CLS] src
+      case Mode::PrefixLm:
+        need = src + tgt + 3;
+        break;  // BOS src SEP tgt EOS
+      case Mode::Seq2Seq:
+        need = std::max(src + 1, tgt + 1);
+        break;  // src EOS | BOS tgt
+    }
+    if (need > max_len)
+      throw std::invalid_argument(
+          fmt::format("{} example {} needs {} positions but the model's max_len is {} (raise it "
+                      "with --max-len N)",
+                      split, i + 1, need, max_len));
+  }
+}
+
+data::LengthLimit Workload::length_limit() const {
+  return data::LengthLimit{size_t(model_->config().max_len), data::Overflow::Error};
+}
+
+std::vector<data::EncodedExample> Workload::encode(
+    const std::vector<data::Example>& examples) const {
+  if (kind_ == data::TaskKind::Translation)
+    return data::encode_translation(examples, vocab_, vocab_);
+  std::vector<data::EncodedExample> out = data::encode_classification(examples, vocab_, labels_);
+  if (mode_ != Mode::EncoderClassifier)  // text-to-text: the label's tokens are the target
+    for (auto& e : out) e.target = label_tokens_[e.label];
+  return out;
+}
+
+Tensor Workload::logits_prefix_lm(const data::PrefixLmBatch& b) const {
+  Mask pad = padding_of(b.input);
+  return static_cast<const GptModel&>(*model_).logits(ids_tensor(b.input), &pad);
+}
+
+Tensor Workload::logits_seq2seq(const data::Seq2SeqBatch& b) const {
+  Mask src_pad = padding_of(b.encoder), tgt_pad = padding_of(b.decoder);
+  return static_cast<const T5Model&>(*model_).logits(ids_tensor(b.encoder), &src_pad,
+                                                     ids_tensor(b.decoder), &tgt_pad);
+}
+
+Tensor Workload::logits_classifier(const data::ClassificationBatch& b) const {
+  Mask pad = padding_of(b.input);
+  if (model_->config().family == Family::BERT)
+    return static_cast<const BertModel&>(*model_).classify(ids_tensor(b.input), &pad);
+  return static_cast<const PerceiverModel&>(*model_).classify(ids_tensor(b.input), &pad);
+}
+
+Tensor Workload::loss(std::span<const data::EncodedExample> examples,
+                      std::span<const size_t> indices, double label_smoothing) const {
+  const data::LengthLimit limit = length_limit();
+  switch (mode_) {
+    case Mode::EncoderClassifier: {
+      auto b = data::collate_classification(examples, indices, limit);
+      return cross_entropy(logits_classifier(b), IntTensor{{b.input.rows}, b.labels},
+                           data::kIgnoreIndex, label_smoothing);
+    }
+    case Mode::PrefixLm: {
+      auto b = data::collate_prefix_lm(examples, indices, limit);
+      return cross_entropy(logits_prefix_lm(b),
+                           targets_tensor(b.targets, b.input.rows, b.input.cols),
+                           data::kIgnoreIndex, label_smoothing);
+    }
+    case Mode::Seq2Seq: {
+      auto b = data::collate_seq2seq(examples, indices, limit);
+      return cross_entropy(logits_seq2seq(b),
+                           targets_tensor(b.targets, b.decoder.rows, b.decoder.cols),
+                           data::kIgnoreIndex, label_smoothing);
+    }
+  }
+  return Tensor();
+}
+
+std::vector<std::vector<int32_t>> Workload::greedy_decode(
+    std::span<const data::EncodedExample> examples, std::span<const size_t> indices, size_t max_new,
+    std::vector<double>* sequence_probability) const {
+  const int64_t rows = int64_t(indices.size()), max_len = model_->config().max_len;
+  std::vector<std::vector<int32_t>> out(rows);
+  std::vector<double> log_p(rows, 0.0);
+  std::vector<bool> done(rows, false);
+  if (mode_ == Mode::PrefixLm) {
+    // Each row grows from BOS src SEP; right padding keeps earlier positions
+    // unaffected (causal + key padding masks).
+    std::vector<std::vector<int32_t>> seqs(rows);
+    for (int64_t r = 0; r < rows; ++r) {
+      seqs[r] = {data::kBosId};
+      const auto& src = examples[indices[r]].source;
+      seqs[r].insert(seqs[r].end(), src.begin(), src.end());
+      seqs[r].push_back(data::kSepId);
+      if (int64_t(seqs[r].size()) > max_len)
+        throw std::invalid_argument(
+            fmt::format("input {} has {} tokens with BOS and SEP, more than the model's max_len {}",
+                        indices[r], seqs[r].size(), max_len));
+    }
+    const auto& gpt = static_cast<const GptModel&>(*model_);
+    for (size_t step = 0; step < max_new; ++step) {
+      data::Batch b = pad_rows(seqs);
+      Mask pad = padding_of(b);
+      Tensor logits = gpt.logits(ids_tensor(b), &pad);  // (B,T,V)
+      const int64_t v = logits.size(-1);
+      bool any = false;
+      for (int64_t r = 0; r < rows; ++r) {
+        if (done[r]) continue;
+        const int64_t offset = (r * b.cols + int64_t(seqs[r].size()) - 1) * v;
+        const int32_t next = argmax_row(logits, offset, v);
+        log_p[r] += log_prob(logits, offset, v, next);
+        if (next == data::kEosId || int64_t(seqs[r].size()) + 1 > max_len) {
+          done[r] = true;
+          continue;
+        }
+        seqs[r].push_back(next);
+        out[r].push_back(next);
+        any = true;
+      }
+      if (!any) break;
+    }
+  } else {
+    const auto& t5 = static_cast<const T5Model&>(*model_);
+    std::vector<std::vector<int32_t>> sources(rows);
+    for (int64_t r = 0; r < rows; ++r) {
+      sources[r] = examples[indices[r]].source;
+      sources[r].push_back(data::kEosId);
+    }
+    data::Batch src = pad_rows(sources);
+    Mask src_pad = padding_of(src);
+    Tensor memory = t5.encode(ids_tensor(src), &src_pad);  // computed once for all steps
+    std::vector<std::vector<int32_t>> dec(rows, std::vector<int32_t>{data::kBosId});
+    for (size_t step = 0; step < max_new && int64_t(dec[0].size()) <= max_len; ++step) {
+      data::Batch d = pad_rows(dec);  // every row has the same length
+      Tensor logits = t5.decode(ids_tensor(d), nullptr, memory, &src_pad);  // (B,t,V)
+      const int64_t v = logits.size(-1), t = d.cols;
+      bool any = false;
+      for (int64_t r = 0; r < rows; ++r) {
+        const int64_t offset = (r * t + t - 1) * v;
+        const int32_t next = argmax_row(logits, offset, v);
+        dec[r].push_back(next);
+        if (done[r]) continue;
+        log_p[r] += log_prob(logits, offset, v, next);
+        if (next == data::kEosId) {
+          done[r] = true;
+          continue;
+        }
+        out[r].push_back(next);
+        any = true;
+      }
+      if (!any) break;
+    }
+  }
+  if (sequence_probability) {
+    sequence_probability->clear();
+    for (double lp : log_p) sequence_probability->push_back(std::exp(lp));
+  }
+  return out;
+}
+
+std::vector<std::vector<double>> Workload::label_log_likelihoods(
+    std::span<const data::EncodedExample> examples, std::span<const size_t> indices) const {
+  const size_t rows = indices.size(), k_labels = label_tokens_.size();
+  std::vector<std::vector<double>> ll(rows, std::vector<double>(k_labels, 0.0));
+  const data::LengthLimit limit = length_limit();
+  for (size_t k = 0; k < k_labels; ++k) {
+    std::vector<data::EncodedExample> candidates;
+    std::vector<size_t> idx;
+    for (size_t r = 0; r < rows; ++r) {
+      data::EncodedExample e = examples[indices[r]];
+      e.target = label_tokens_[k];
+      candidates.push_back(std::move(e));
+      idx.push_back(r);
+    }
+    Tensor logits;
+    std::vector<int32_t> targets;
+    int64_t cols = 0;
+    if (mode_ == Mode::PrefixLm) {
+      auto b = data::collate_prefix_lm(candidates, idx, limit);
+      logits = logits_prefix_lm(b);
+      targets = b.targets;
+      cols = b.input.cols;
+    } else {
+      auto b = data::collate_seq2seq(candidates, idx, limit);
+      logits = logits_seq2seq(b);
+      targets = b.targets;
+      cols = b.decoder.cols;
+    }
+    const int64_t v = logits.size(-1);
+    for (size_t r = 0; r < rows; ++r)
+      for (int64_t t = 0; t < cols; ++t) {
+        const int32_t tok = targets[r * cols + t];
+        if (tok != data::kIgnoreIndex)
+          ll[r][k] += log_prob(logits, (int64_t(r) * cols + t) * v, v, tok);
+      }
+  }
+  return ll;
+}
+
+EvalMetrics Workload::evaluate(std::span<const data::EncodedExample> encoded, size_t batch_size,
+                               size_t max_examples) const {
+  EvalScope scope(*model_);
+  const size_t n = max_examples ? std::min(max_examples, encoded.size()) : encoded.size();
+  EvalMetrics m;
+  m.examples = int64_t(n);
+  m.classification = kind_ == data::TaskKind::Classification;
+  if (n == 0) return m;
+  const data::LengthLimit limit = length_limit();
+  double loss_sum = 0, loss_count = 0, correct_tokens = 0, exact = 0;
+  std::vector<int> truth, predicted;
+  size_t max_target = 0;
+  for (size_t i = 0; i < n; ++i) max_target = std::max(max_target, encoded[i].target.size());
+  for (const auto& idx : sequential_batches(n, batch_size)) {
+    if (mode_ == Mode::EncoderClassifier) {
+      auto b = data::collate_classification(encoded, idx, limit);
+      Tensor logits = logits_classifier(b);  // (B,K)
+      loss_sum +=
+          cross_entropy(logits, IntTensor{{b.input.rows}, b.labels}).item() * double(idx.size());
+      loss_count += double(idx.size());
+      const int64_t k = logits.size(-1);
+      for (size_t r = 0; r < idx.size(); ++r) {
+        truth.push_back(b.labels[r]);
+        predicted.push_back(argmax_row(logits, int64_t(r) * k, k));
+      }
+      continue;
+    }
+    // Teacher-forced loss and token accuracy.
+    Tensor logits;
+    std::vector<int32_t> targets;
+    int64_t cols = 0;
+    if (mode_ == Mode::PrefixLm) {
+      auto b = data::collate_prefix_lm(encoded, idx, limit);
+      logits = logits_prefix_lm(b);
+      targets = b.targets;
+      cols = b.input.cols;
+    } else {
+      auto b = data::collate_seq2seq(encoded, idx, limit);
+      logits = logits_seq2seq(b);
+      targets = b.targets;
+      cols = b.decoder.cols;
+    }
+    const int64_t v = logits.size(-1);
+    int64_t tokens = 0;
+    for (size_t r = 0; r < idx.size(); ++r)
+      for (int64_t t = 0; t < cols; ++t) {
+        const int32_t tok = targets[r * cols + t];
+        if (tok == data::kIgnoreIndex) continue;
+        ++tokens;
+        correct_tokens += argmax_row(logits, (int64_t(r) * cols + t) * v, v) == tok;
+      }
+    loss_sum += cross_entropy(logits, IntTensor{{int64_t(idx.size()), cols}, targets}).item() *
+                double(tokens);
+    loss_count += double(tokens);
+    if (kind_ == data::TaskKind::Classification) {
+      auto ll = label_log_likelihoods(encoded, idx);
+      for (size_t r = 0; r < idx.size(); ++r) {
+        truth.push_back(encoded[idx[r]].label);
+        predicted.push_back(int(std::max_element(ll[r].begin(), ll[r].end()) - ll[r].begin()));
+      }
+    } else {
+      auto outputs = greedy_decode(encoded, idx, max_target + 1, nullptr);
+      for (size_t r = 0; r < idx.size(); ++r) exact += outputs[r] == encoded[idx[r]].target;
+    }
+  }
+  m.loss = loss_count ? loss_sum / loss_count : 0.0;
+  if (m.classification) {
+    size_t hits = 0;
+    for (size_t i = 0; i < truth.size(); ++i) hits += truth[i] == predicted[i];
+    m.accuracy = double(hits) / double(truth.size());
+    m.macro_f1 = macro_f1(truth, predicted, int(labels_.size()));
+  } else {
+    m.token_accuracy = loss_count ? correct_tokens / loss_count : 0.0;
+    m.exact_match = exact / double(n);
+  }
+  return m;
+}
+
+std::vector<Prediction> Workload::predict(const std::vector<std::string>& texts,
+                                          size_t batch_size) const {
+  EvalScope scope(*model_);
+  std::vector<data::EncodedExample> encoded;
+  for (size_t i = 0; i < texts.size(); ++i)
+    encoded.push_back(
+        data::EncodedExample{vocab_.encode(texts[i], fmt::format("input {}", i + 1)), {}, -1});
+  for (auto& e : encoded) e.label = 0;  // classifier collation wants a label; it is not read
+  std::vector<Prediction> out;
+  for (const auto& idx : sequential_batches(encoded.size(), batch_size)) {
+    if (kind_ == data::TaskKind::Translation) {
+      std::vector<double> prob;
+      size_t budget = size_t(model_->config().max_len);
+      auto ids = greedy_decode(encoded, idx, budget, &prob);
+      for (size_t r = 0; r < idx.size(); ++r) out.push_back({vocab_.decode(ids[r]), prob[r]});
+      continue;
+    }
+    // Classification: a distribution over the labels.
+    std::vector<std::vector<double>> scores;
+    if (mode_ == Mode::EncoderClassifier) {
+      auto b = data::collate_classification(encoded, idx, length_limit());
+      Tensor logits = logits_classifier(b);
+      const int64_t k = logits.size(-1);
+      for (size_t r = 0; r < idx.size(); ++r) {
+        scores.emplace_back();
+        for (int64_t j = 0; j < k; ++j) scores.back().push_back(logits.item(int64_t(r) * k + j));
+      }
+    } else {
+      scores = label_log_likelihoods(encoded, idx);
+    }
+    for (const auto& s : scores) {
+      const double mx = *std::max_element(s.begin(), s.end());
+      double denom = 0;
+      for (double x : s) denom += std::exp(x - mx);
+      const size_t best = size_t(std::max_element(s.begin(), s.end()) - s.begin());
+      out.push_back({labels_[best], 1.0 / denom});
+    }
+  }
+  return out;
+}
+
+}  // namespace attnlab

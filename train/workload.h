@@ -1,0 +1,91 @@
+// Workload: what a model family computes on a task kind. It is the one
+// place that knows how each (family, task) pair is framed:
+//
+//   family      translation                     classification
+//   BERT        -                               [CLS] text -> pooler -> label
+//   Perceiver   -                               latents read text -> label
+//   GPT         BOS src SEP tgt EOS, loss on    BOS text SEP label EOS (the label
+//               tgt only (prefix LM: the        is text; prediction ranks the
+//               condition is read by causal     labels by likelihood)
+//               self-attention, no cross-attn)
+//   T5          encoder src, decoder tgt        text-to-text: the label is the
+//               (teacher forcing)               target; ranked like GPT
+#pragma once
+
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "data/collate.h"
+#include "data/encoding.h"
+#include "data/tokenizer.h"
+#include "models/model.h"
+#include "train/metrics.h"
+
+namespace attnlab {
+
+struct Prediction {
+  std::string text;          // translation: the generated target; classification: the label
+  double probability = 0.0;  // classification: P(label | text); translation: P(greedy sequence)
+};
+
+class Workload {
+ public:
+  // Throws std::invalid_argument for pairs that make no sense (an encoder-only
+  // model cannot translate).
+  Workload(std::shared_ptr<Model> model, const data::Vocab& vocab, data::TaskKind kind,
+           std::vector<std::string> labels);
+
+  data::Layout layout() const;
+  data::TaskKind kind() const { return kind_; }
+  Model& model() const { return *model_; }
+  const std::vector<std::string>& labels() const { return labels_; }
+
+  // Encodes a split the way this workload trains on it (classification for
+  // GPT/T5 becomes text-to-text with the label as target).
+  std::vector<data::EncodedExample> encode(const std::vector<data::Example>& examples) const;
+
+  // Mean training loss over examples[indices]; records the graph.
+  Tensor loss(std::span<const data::EncodedExample> examples, std::span<const size_t> indices,
+              double label_smoothing) const;
+
+  // Held-out metrics on the first `max_examples` (0 = all) examples, in eval mode.
+  EvalMetrics evaluate(std::span<const data::EncodedExample> encoded, size_t batch_size,
+                       size_t max_examples = 0) const;
+
+  // Translate (greedy decoding) or classify raw texts.
+  std::vector<Prediction> predict(const std::vector<std::string>& texts,
+                                  size_t batch_size = 64) const;
+
+  // Throws std::invalid_argument naming the first example (1-based, of the
+  // `split`) whose rows do not fit the model's max_len.
+  void check_lengths(std::span<const data::EncodedExample> examples, const char* split) const;
+
+  // Longest sequence a row of this workload may have (the model's max_len).
+  data::LengthLimit length_limit() const;
+
+ private:
+  enum class Mode { EncoderClassifier, PrefixLm, Seq2Seq };
+
+  // Logits for a collated batch (no graph if grad mode is off).
+  Tensor logits_prefix_lm(const data::PrefixLmBatch& b) const;         // (B,T,V)
+  Tensor logits_seq2seq(const data::Seq2SeqBatch& b) const;            // (B,Tt,V)
+  Tensor logits_classifier(const data::ClassificationBatch& b) const;  // (B,K)
+  // Greedy decoding of a batch of encoded sources; returns token ids without EOS.
+  std::vector<std::vector<int32_t>> greedy_decode(std::span<const data::EncodedExample> examples,
+                                                  std::span<const size_t> indices, size_t max_new,
+                                                  std::vector<double>* sequence_probability) const;
+  // log P(label_k tokens + EOS | source) for each row and label: (rows, K).
+  std::vector<std::vector<double>> label_log_likelihoods(
+      std::span<const data::EncodedExample> examples, std::span<const size_t> indices) const;
+
+  std::shared_ptr<Model> model_;
+  const data::Vocab& vocab_;
+  data::TaskKind kind_;
+  std::vector<std::string> labels_;
+  Mode mode_;
+  std::vector<std::vector<int32_t>> label_tokens_;  // text-to-text classification
+};
+
+}  // namespace attnlab
