@@ -37,3 +37,13 @@ inline int64_t row_grain(int64_t cols) {
 }
 
 }  // namespace attnlab
+
+namespace attnlab {
+
+// Flushes denormal floats to zero on the calling thread and on every OpenMP
+// worker. Tiny values (Adam's second moments, exp of very negative attention
+// scores) otherwise fall into the denormal range, where x86 arithmetic is
+// ~100x slower and a training run slows to a crawl mid-way.
+void flush_denormals_to_zero();
+
+}  // namespace attnlab

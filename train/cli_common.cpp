@@ -5,6 +5,8 @@
 
 #include <iostream>
 
+#include "autograd/parallel.h"
+
 namespace attnlab::cli {
 
 bool parse_options(const std::string& command, const std::string& summary, int argc, char** argv,
@@ -31,6 +33,7 @@ bool parse_options(const std::string& command, const std::string& summary, int a
 void apply_threads(int threads) {
   if (threads < 0) throw UsageError(fmt::format("--threads must be >= 0, got {}", threads));
   if (threads > 0) omp_set_num_threads(threads);
+  flush_denormals_to_zero();  // again: a new thread count may start new workers
 }
 
 }  // namespace attnlab::cli

@@ -25,7 +25,10 @@ void Progress::update(const ProgressLine& p) {
       "step {}/{}  loss {:.4f}  lr {:.2e}  {:.0f} tok/s  elapsed {}  eta {}", p.step, p.total,
       p.loss, p.lr, p.tokens_per_s, format_duration(p.elapsed_s), format_duration(p.eta_s));
   if (mode_ == Mode::Plain) {
-    if (p.step % every_ == 0 || p.step == p.total) fmt::print("{}\n", text);
+    if (p.step % every_ == 0 || p.step == p.total) {
+      fmt::print("{}\n", text);
+      std::fflush(stdout);  // logs and pipes should see progress as it happens
+    }
     return;
   }
   // Redraw at most 10 times a second: printing must not slow training.
@@ -40,6 +43,7 @@ void Progress::message(const std::string& text) {
   if (mode_ == Mode::Silent) return;
   if (live_) fmt::print("\r\033[K");
   fmt::print("{}\n", text);
+  std::fflush(stdout);
   live_ = false;
   last_draw_ = -1;
 }

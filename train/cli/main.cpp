@@ -8,6 +8,7 @@
 #include <map>
 #include <string>
 
+#include "autograd/parallel.h"
 #include "train/cli_common.h"
 #include "train/commands.h"
 #include "train/gradcheck_command.h"
@@ -52,6 +53,7 @@ int main(int argc, char** argv) {
     print_usage();
     return cli::kExitUsage;
   }
+  attnlab::flush_denormals_to_zero();
   try {
     // The command sees its own name as argv[0], like a standalone program.
     return it->second.run(argc - 1, argv + 1);
