@@ -139,9 +139,8 @@ void micro_kernel(int64_t kc, const T* __restrict a /* (kc, MR) */,
 
 // Packs a rows x kc block whose rows are contiguous along k (src row r at src + r * ld) into
 // dst(kc, R): dst[k * R + r]. Rows >= rows are zero padding.
-template <typename T>
-void pack_transposed(const T* src, int64_t ld, int64_t rows, int64_t R, int64_t kc,
-                     T* dst /* (kc, R) */) {
+template <int64_t R, typename T>
+void pack_transposed(const T* src, int64_t ld, int64_t rows, int64_t kc, T* dst /* (kc, R) */) {
   int64_t r0 = 0;
   if constexpr (sizeof(T) <= 8) {
     // 4x4 register transposes: contiguous loads and stores instead of a scalar scatter per element.
@@ -173,9 +172,12 @@ void pack_transposed(const T* src, int64_t ld, int64_t rows, int64_t R, int64_t 
 
 // Packs kc rows of `cols` contiguous values (src row k at src + k * ld) into dst(kc, R),
 // zero-padded.
-template <typename T>
-void pack_direct(const T* src, int64_t ld, int64_t cols, int64_t R, int64_t kc,
-                 T* dst /* (kc, R) */) {
+template <int64_t R, typename T>
+void pack_direct(const T* src, int64_t ld, int64_t cols, int64_t kc, T* dst /* (kc, R) */) {
+  if (cols == R) {  // Fixed-size copies compile to a few vector moves instead of memcpy calls.
+    for (int64_t k = 0; k < kc; ++k) std::memcpy(dst + k * R, src + k * ld, R * sizeof(T));
+    return;
+  }
   for (int64_t k = 0; k < kc; ++k) {
     std::memcpy(dst + k * R, src + k * ld, cols * sizeof(T));
     for (int64_t j = cols; j < R; ++j) dst[k * R + j] = T(0);
@@ -200,13 +202,14 @@ struct Problem {
 template <typename T>
 void pack_a(const Problem<T>& p, int64_t i0, int64_t mc, int64_t k0, int64_t kc, T* dst) {
   constexpr int64_t MR = Blocking<T>::MR;
-  for (int64_t ir = 0; ir < mc; ir += MR) {
-    const int64_t mr = std::min(MR, mc - ir);
-    if (p.trans_a)
-      pack_direct(p.A + k0 * p.lda + i0 + ir, p.lda, mr, MR, kc, dst + ir * kc);
-    else
-      pack_transposed(p.A + (i0 + ir) * p.lda + k0, p.lda, mr, MR, kc, dst + ir * kc);
+  if (p.trans_a) {
+    for (int64_t ir = 0; ir < mc; ir += MR)
+      pack_direct<MR>(p.A + k0 * p.lda + i0 + ir, p.lda, std::min(MR, mc - ir), kc, dst + ir * kc);
+    return;
   }
+  for (int64_t ir = 0; ir < mc; ir += MR)
+    pack_transposed<MR>(p.A + (i0 + ir) * p.lda + k0, p.lda, std::min(MR, mc - ir), kc,
+                        dst + ir * kc);
 }
 
 // The NR-column micro-panel of op(B) starting at column j, all K rows: dst(K, NR).
@@ -214,9 +217,9 @@ template <typename T>
 void pack_b_strip(const Problem<T>& p, int64_t j, int64_t nr, T* dst) {
   constexpr int64_t NR = Blocking<T>::NR;
   if (p.trans_b)
-    pack_transposed(p.B + j * p.ldb, p.ldb, nr, NR, p.K, dst);
+    pack_transposed<NR>(p.B + j * p.ldb, p.ldb, nr, p.K, dst);
   else
-    pack_direct(p.B + j, p.ldb, nr, NR, p.K, dst);
+    pack_direct<NR>(p.B + j, p.ldb, nr, p.K, dst);
 }
 
 // Grow-only 64-byte-aligned scratch, one per thread and slot, so repeated calls do not touch the

@@ -9,7 +9,9 @@ This needs Debian's python3-torch and python3-h5py and writes
 tests/data/reference.h5. The C++ test only reads that file: building and
 running the test suite needs no Python.
 
-What is in the file (one group per case, float64 throughout):
+What is in the file (one group per case; everything is computed in float64
+and stored as float64, except parameters, which are drawn float32-exact and
+stored as float32 to keep the file under 200 KB):
 
 * seed_self_attention, seed_causal_self_attention, seed_cross_attention,
   seed_encoder_decoder_block: the four modules of the seed text
@@ -23,7 +25,8 @@ What is in the file (one group per case, float64 throughout):
   weights (grad/<path>) and the inputs (grad_inputs/<name>).
 
 * bert, gpt, t5, perceiver: PyTorch re-implementations of attnlab's four
-  presets at a tiny size (2 layers, 2 heads, d_model 8). The modules mirror
+  presets at a tiny size (2 layers per stack, 2 heads of width 3, d_model 6,
+  d_ff 12, vocabulary 7, padded batches of 2-3 rows). The modules mirror
   models/*.cpp and layers/*.cpp one to one and their attribute names are
   attnlab's registered names, so named_parameters() with '.' replaced by '/'
   gives attnlab's checkpoint keys. Each case holds config/ (attributes in
@@ -457,8 +460,11 @@ class PerceiverModel(nn.Module):
 
 
 # =============================================================================
-# Configs: attnlab's presets (models/config.cpp) at the size of tiny_config
-# (models/gradcheck_models.cpp) but with two layers per stack.
+# Configs: attnlab's presets (models/config.cpp) at about the size of
+# tiny_config (models/gradcheck_models.cpp), with two layers per stack so that
+# stacking is exercised, and d_model 6 rather than 8 so that parameters and
+# gradients of all four models fit in < 200 KB. Head width 3 != 2 heads keeps
+# a heads/width mix-up from going unnoticed.
 # =============================================================================
 
 BASE = dict(

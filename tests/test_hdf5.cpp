@@ -1,6 +1,7 @@
 // H5File: round trips of every element type, groups, strings, attributes,
 // listing, and that every failure (including truncated and non-HDF5 files) is
 // a std::runtime_error naming the file, the path and the problem.
+#include <hdf5.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
@@ -33,7 +34,7 @@ struct TempDir {
 
 }  // namespace
 
-TEST_CASE("hdf5: round trip of every element type and shape") {
+TEST_CASE("hdf5: round trip of every element type and shape", "[hdf5]") {
   TempDir dir;
   const std::string path = dir.file("types.h5");
   {
@@ -72,7 +73,7 @@ TEST_CASE("hdf5: round trip of every element type and shape") {
   CHECK(f.read<int32_t>("i32", {2, 2}) == i32.values);
 }
 
-TEST_CASE("hdf5: reading converts float to double and widens integers") {
+TEST_CASE("hdf5: reading converts float to double and widens integers", "[hdf5]") {
   TempDir dir;
   const std::string path = dir.file("convert.h5");
   H5File f = H5File::create(path);
@@ -87,7 +88,7 @@ TEST_CASE("hdf5: reading converts float to double and widens integers") {
   CHECK(f.read_float("u8").values == std::vector<float>{200, 3});
 }
 
-TEST_CASE("hdf5: nested groups are created on write; exists, listing and removal") {
+TEST_CASE("hdf5: nested groups are created on write; exists, listing and removal", "[hdf5]") {
   TempDir dir;
   const std::string path = dir.file("nested.h5");
   {
@@ -127,7 +128,24 @@ TEST_CASE("hdf5: nested groups are created on write; exists, listing and removal
         std::vector<double>{8, 9});
 }
 
-TEST_CASE("hdf5: string datasets and string attributes on root, groups and datasets") {
+TEST_CASE("hdf5: listing stops at hard-link cycles", "[hdf5]") {
+  // Legal in HDF5 and typical of corrupted files: a group linked below itself.
+  TempDir dir;
+  const std::string path = dir.file("cycle.h5");
+  {
+    H5File f = H5File::create(path);
+    f.write<double>("a/b/x", {1}, {1});
+  }
+  hid_t raw = H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+  REQUIRE(raw >= 0);
+  REQUIRE(H5Lcreate_hard(raw, "/a", raw, "/a/b/loop", H5P_DEFAULT, H5P_DEFAULT) >= 0);
+  H5Fclose(raw);
+  H5File f = H5File::open_read(path);
+  CHECK(f.list_datasets() == std::vector<std::string>{"a/b/x"});
+  CHECK(f.read_double("a/b/loop/b/x").values == std::vector<double>{1});
+}
+
+TEST_CASE("hdf5: string datasets and string attributes on root, groups and datasets", "[hdf5]") {
   TempDir dir;
   const std::string path = dir.file("strings.h5");
   {
@@ -157,7 +175,7 @@ TEST_CASE("hdf5: string datasets and string attributes on root, groups and datas
   CHECK(f.attribute_names("config/text").empty());
 }
 
-TEST_CASE("hdf5: H5File is movable and a moved-from file is closed") {
+TEST_CASE("hdf5: H5File is movable and a moved-from file is closed", "[hdf5]") {
   TempDir dir;
   const std::string path = dir.file("move.h5");
   H5File a = H5File::create(path);
@@ -172,7 +190,7 @@ TEST_CASE("hdf5: H5File is movable and a moved-from file is closed") {
   CHECK(c.read_int64("n").values == std::vector<int64_t>{3});
 }
 
-TEST_CASE("hdf5: errors name the file, the path and what went wrong") {
+TEST_CASE("hdf5: errors name the file, the path and what went wrong", "[hdf5]") {
   TempDir dir;
   const std::string path = dir.file("checkpoint.h5");
   H5File f = H5File::create(path);
@@ -220,7 +238,7 @@ TEST_CASE("hdf5: errors name the file, the path and what went wrong") {
   CHECK(f.read<double>("a/b", {3, 4}).size() == 12);
 }
 
-TEST_CASE("hdf5: truncated, garbage, empty and missing files are errors, not crashes") {
+TEST_CASE("hdf5: truncated, garbage, empty and missing files are errors, not crashes", "[hdf5]") {
   TempDir dir;
   const std::string good = dir.file("good.h5");
   {

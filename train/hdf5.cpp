@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <set>
 #include <stdexcept>
 #include <type_traits>
 
@@ -302,11 +303,21 @@ std::string read_one_string(const std::string& file, const std::string& where, h
   return out;
 }
 
-}  // namespace
+// Identifies a group independently of the path it was reached by, so that a
+// listing can stop at link cycles (legal in HDF5, and what a corrupted file
+// often looks like) instead of recursing forever.
+std::string object_identity(hid_t obj) {
+#if H5_VERSION_GE(1, 12, 0)
+  H5O_info2_t info;
+  if (H5Oget_info3(obj, &info, H5O_INFO_BASIC) < 0) return "";
+  return std::string(reinterpret_cast<const char*>(&info.token), sizeof info.token);
+#else
+  H5O_info_t info;
+  if (H5Oget_info2(obj, &info, H5O_INFO_BASIC) < 0) return "";
+  return std::to_string(info.addr);
+#endif
+}
 
-// ---- lifetime ----------------------------------------------------------------------
-
-namespace {
 // STRONG close: H5Fclose really closes the file even if a handle leaked, so
 // the file can be reopened, resized or deleted right after close().
 Handle strong_close_fapl() {
@@ -314,7 +325,10 @@ Handle strong_close_fapl() {
   H5Pset_fclose_degree(fapl.get(), H5F_CLOSE_STRONG);
   return fapl;
 }
+
 }  // namespace
+
+// ---- lifetime ----------------------------------------------------------------------
 
 H5File H5File::create(const std::string& path) {
   silence_hdf5();
@@ -577,10 +591,15 @@ bool H5File::is_dataset(const std::string& path) const {
 std::vector<std::string> H5File::list_datasets(const std::string& group) const {
   require_open();
   std::vector<std::string> out;
+  std::set<std::string> seen;  // groups already listed, by identity
   // Depth-first over hard links; children are collected first and visited
   // afterwards so that no C++ code runs inside HDF5's iteration callback.
   auto visit = [&](auto&& self, const std::vector<std::string>& parts) -> void {
     Handle g = open_object(filename_, file_, parts, H5I_GROUP);
+    const std::string identity = object_identity(g.get());
+    if (identity.empty())
+      fail(filename_, fmt::format("cannot identify group '{}'{}", shown(parts), hdf5_reason()));
+    if (!seen.insert(identity).second) return;  // reached again through another link
     std::vector<std::string> children;
     const herr_t status = H5Literate(
         g.get(), H5_INDEX_NAME, H5_ITER_INC, nullptr,
