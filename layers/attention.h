@@ -42,8 +42,8 @@ Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tens
 
 class MultiHeadAttention : public Module {
  public:
-  // scale_scores: divide scores by sqrt(D) (BERT/GPT); T5 folds the scale into
-  // its initialisation and does not.
+  // scale_scores: divide scores by sqrt(D). Original T5 does not (it folds
+  // the scale into its initialisation); see the T5 preset in models/config.cpp.
   MultiHeadAttention(int64_t dim, int64_t heads, bool bias, bool scale_scores, double dropout,
                      SharedGenerator rng, ParamInit& init);
 

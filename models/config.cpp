@@ -32,7 +32,11 @@ ModelConfig preset(Family family) {
       c.final_norm = true;
       c.positions = PositionScheme::Relative;
       c.bias = false;
-      c.scale_scores = false;
+      // T5 itself drops the 1/sqrt(D) score scale and folds it into a
+      // per-matrix initialisation. With the shared N(0, 0.02) init used here,
+      // unscaled scores train far worse (dates, 600 steps: 1% exact match
+      // unscaled vs 80% scaled), so the preset scales; --set
+      // scale_scores=false gives the original form.
       c.activation = Activation::ReLU;
       c.tie_embeddings = true;
       c.scale_tied_logits = true;

@@ -40,7 +40,7 @@ struct ModelConfig {
   bool embedding_norm = false;  // LayerNorm on the summed embeddings (BERT)
   Activation activation = Activation::GELU;
   bool bias = true;          // biases in attention projections and FFN (T5: none)
-  bool scale_scores = true;  // divide attention scores by sqrt(D) (T5: no)
+  bool scale_scores = true;  // divide attention scores by sqrt(D) (original T5: no; see preset)
 
   PositionScheme positions = PositionScheme::Learned;
   int64_t relative_buckets = 32;        // T5 relative position buckets

@@ -477,7 +477,7 @@ BASE = dict(
 PRESETS = {
     "bert": dict(placement="post", final_norm=False, embedding_norm=True, mlm_head=True),
     "gpt": dict(activation="gelu_tanh"),
-    "t5": dict(norm="rmsnorm", norm_eps=1e-6, positions="relative", bias=False, scale_scores=False,
+    "t5": dict(norm="rmsnorm", norm_eps=1e-6, positions="relative", bias=False,
                activation="relu", scale_tied_logits=True, embedding_std=1.0),
     "perceiver": dict(),
 }
