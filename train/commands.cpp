@@ -144,12 +144,14 @@ int train_command(int argc, char** argv) {
         set_config_field(probe, kv.substr(0, eq), kv.substr(eq + 1));
         config.model_overrides[kv.substr(0, eq)] = kv.substr(eq + 1);
       }
-    validate(config);
+    // A resumed run takes its settings from the checkpoint; Trainer checks them.
+    if (!vm.count("resume")) validate(config);
   } catch (const std::invalid_argument& e) {
     throw cli::UsageError(e.what());
   }
   TrainerOptions to;
   to.resume = vm.count("resume") > 0;
+  if (to.resume && vm.count("steps")) to.resume_steps = config.steps;
   to.stop_at = vm["stop-at"].as<int64_t>();
   to.quiet = vm.count("quiet") > 0;
   Trainer trainer(config, to);

@@ -78,11 +78,10 @@ Trainer::Trainer(TrainConfig config, TrainerOptions options)
       throw std::invalid_argument(
           fmt::format("--resume: no checkpoint at {} (train without --resume first)", path));
     resumed = read_checkpoint_info(path);
-    const int64_t steps = config_.steps;
     const std::string out = config_.out;
     config_ = resumed.train;  // the run continues with the settings it started with
     config_.out = out;
-    if (steps > config_.steps) config_.steps = steps;  // ... but may be extended
+    if (options_.resume_steps > 0) config_.steps = options_.resume_steps;  // ... or a new length
   }
   validate(config_);
   data_ = prepare_data(config_);

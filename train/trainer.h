@@ -27,7 +27,8 @@ struct PreparedData {
 PreparedData prepare_data(const TrainConfig& config);
 
 struct TrainerOptions {
-  bool resume = false;  // continue from <out>/checkpoint.h5
+  bool resume = false;       // continue from <out>/checkpoint.h5 with its stored settings
+  int64_t resume_steps = 0;  // with resume: a new total step count (0 = the stored one)
   int64_t stop_at = 0;  // stop (and save) after this step, to resume later (0 = run to the end)
   bool quiet = false;   // no progress output (tests)
   int show_predictions = 5;  // held-out examples shown at the end

@@ -1,0 +1,169 @@
+// The attnlab executable as a user runs it: exit codes and messages for bad
+// options, INI config files, Ctrl-C during training, predict and eval.
+#include <fmt/format.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "train/checkpoint.h"
+
+using Catch::Matchers::Contains;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Run {
+  int exit_code;
+  std::string output;  // stdout and stderr
+};
+
+Run run(const std::string& args) {
+  std::string cmd = fmt::format("OMP_NUM_THREADS=1 {} {} 2>&1", ATTNLAB_BINARY, args);
+  FILE* pipe = ::popen(cmd.c_str(), "r");
+  REQUIRE(pipe);
+  std::string out;
+  char buf[4096];
+  while (size_t n = std::fread(buf, 1, sizeof buf, pipe)) out.append(buf, n);
+  int status = ::pclose(pipe);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+fs::path fresh_dir(const std::string& name) {
+  fs::path dir = fs::temp_directory_path() / fmt::format("attnlab_cli_{}_{}", name, ::getpid());
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  return dir;
+}
+
+// A few seconds of training at most.
+const char* kTiny =
+    "--d-model 32 --heads 2 --d-ff 64 --layers 1 --decoder-layers 1 --train-size 300 "
+    "--valid-size 30 --batch-size 16 --eval-examples 30 --quiet";
+
+}  // namespace
+
+TEST_CASE("cli: unknown commands and options are rejected with a message") {
+  Run r = run("frobnicate");
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.output, Contains("unknown command 'frobnicate'"));
+  r = run("train --task dates --bogus 3");
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.output, Contains("bogus"));
+  r = run("train --task dates --batch-size abc");
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.output, Contains("batch_size") && Contains("'abc' is not a valid integer"));
+  r = run("train --task nosuchtask");
+  CHECK(r.exit_code != 0);
+  CHECK_THAT(r.output, Contains("nosuchtask") && Contains("dates"));
+  r = run("train --task dates --norm batchnorm");
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.output, Contains("'batchnorm' is not one of layernorm, rmsnorm"));
+  r = run("train --model bert --task dates --quiet");
+  CHECK(r.exit_code == 1);
+  CHECK_THAT(r.output, Contains("cannot translate"));
+  r = run("predict --ckpt /nonexistent/x.h5 hello");
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.output, Contains("/nonexistent/x.h5: no such file"));
+}
+
+TEST_CASE("cli: --help works for every command") {
+  for (const char* cmd : {"train", "eval", "predict", "tasks", "gradcheck"}) {
+    Run r = run(fmt::format("{} --help", cmd));
+    INFO(cmd);
+    CHECK(r.exit_code == 0);
+    CHECK_THAT(r.output, Contains(fmt::format("usage: attnlab {}", cmd)));
+  }
+}
+
+TEST_CASE("cli: an INI config sets options; the command line wins; unknown keys are errors") {
+  fs::path dir = fresh_dir("ini");
+  {
+    std::ofstream ini(dir / "run.ini");
+    ini << "# a comment\nmodel = gpt\ntask = reverse\nsteps = 3\nwarmup = 7\nlr = 0.01\n";
+  }
+  Run r = run(fmt::format("train --config {} --steps 4 --out {} {}", (dir / "run.ini").string(),
+                          (dir / "out").string(), kTiny));
+  REQUIRE(r.exit_code == 0);
+  auto info = attnlab::read_checkpoint_info((dir / "out" / "checkpoint.h5").string());
+  CHECK(info.train.model == "gpt");
+  CHECK(info.train.warmup == 7);
+  CHECK(info.train.lr == 0.01);
+  CHECK(info.state.step == 4);  // command line beat the file's 3
+  {
+    std::ofstream ini(dir / "bad.ini");
+    ini << "task = reverse\nbatch_sise = 8\n";
+  }
+  r = run(fmt::format("train --config {}", (dir / "bad.ini").string()));
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.output, Contains("bad.ini") && Contains("batch_sise"));
+  fs::remove_all(dir);
+}
+
+TEST_CASE("cli: Ctrl-C saves a checkpoint and exits cleanly; --resume continues") {
+  fs::path dir = fresh_dir("sigint");
+  std::string cmd = fmt::format(
+      "exec {} train --model gpt --task reverse --steps 100000 --save-every 0 --out {} {}",
+      ATTNLAB_BINARY, (dir / "out").string(), kTiny);
+  pid_t child = ::fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    ::setenv("OMP_NUM_THREADS", "1", 1);
+    ::execl("/bin/sh", "sh", "-c", cmd.c_str(), nullptr);
+    ::_exit(127);
+  }
+  // Wait until training is under way (the metrics log appears at step log_every).
+  const fs::path metrics = dir / "out" / "metrics.jsonl";
+  for (int i = 0; i < 600 && !fs::exists(metrics); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  REQUIRE(fs::exists(metrics));
+  ::kill(child, SIGINT);
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  REQUIRE(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 130);
+  auto info = attnlab::read_checkpoint_info((dir / "out" / "checkpoint.h5").string());
+  CHECK(info.state.step >= 50);
+  // --resume picks up the stored settings; extending --steps just past the
+  // interruption finishes quickly.
+  Run r = run(fmt::format("train --resume --out {} --steps {} --quiet", (dir / "out").string(),
+                          info.state.step + 2));
+  CHECK(r.exit_code == 0);
+  CHECK(attnlab::read_checkpoint_info((dir / "out" / "checkpoint.h5").string()).state.step ==
+        info.state.step + 2);
+  fs::remove_all(dir);
+}
+
+TEST_CASE("cli: predict and eval read a checkpoint; TSV errors name file:line") {
+  fs::path dir = fresh_dir("predict");
+  {
+    std::ofstream tsv(dir / "train.tsv");
+    for (int i = 0; i < 60; ++i) tsv << (i % 2 ? "pos\tgood film " : "neg\tbad film ") << i << "\n";
+  }
+  Run r = run(fmt::format(
+      "train --model bert --train-file {} --task-kind classification --steps 5 --out {} {}",
+      (dir / "train.tsv").string(), (dir / "out").string(), kTiny));
+  REQUIRE(r.exit_code == 0);
+  const std::string ckpt = (dir / "out" / "checkpoint.h5").string();
+  r = run(fmt::format("predict --ckpt {} \"good film 7\" \"bad film 8\"", ckpt));
+  CHECK(r.exit_code == 0);
+  CHECK_THAT(r.output, Contains("good film 7\t") && Contains("bad film 8\t"));
+  r = run(fmt::format("eval --ckpt {}", ckpt));
+  CHECK(r.exit_code == 0);
+  CHECK_THAT(r.output, Contains("acc") && Contains("macro-F1"));
+  {
+    std::ofstream bad(dir / "bad.tsv");
+    bad << "pos\tfine\nthis line has no tab\n";
+  }
+  r = run(fmt::format("train --model bert --train-file {} --task-kind classification --quiet",
+                      (dir / "bad.tsv").string()));
+  CHECK(r.exit_code != 0);
+  CHECK_THAT(r.output, Contains("bad.tsv:2"));
+  fs::remove_all(dir);
+}
