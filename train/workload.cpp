@@ -17,9 +17,6 @@ IntTensor ids_tensor(const data::Batch& b) {
 Mask padding_of(const data::Batch& b) {
   return Mask{{b.rows, b.cols}, b.padding_mask};
 }
-IntTensor targets_tensor(const std::vector<int32_t>& targets, int64_t rows, int64_t cols) {
-  return IntTensor{{rows, cols}, targets};
-}
 
 // Index lists [0, bs), [bs, 2bs), ... over the first n examples.
 std::vector<std::vector<size_t>> sequential_batches(size_t n, size_t batch_size) {
@@ -173,6 +170,17 @@ Tensor Workload::logits_classifier(const data::ClassificationBatch& b) const {
   return static_cast<const PerceiverModel&>(*model_).classify(ids_tensor(b.input), &pad);
 }
 
+Workload::TeacherForced Workload::teacher_forced(std::span<const data::EncodedExample> examples,
+                                                 std::span<const size_t> indices) const {
+  const data::LengthLimit limit = length_limit();
+  if (mode_ == Mode::PrefixLm) {
+    auto b = data::collate_prefix_lm(examples, indices, limit);
+    return {logits_prefix_lm(b), std::move(b.targets), b.input.cols};
+  }
+  auto b = data::collate_seq2seq(examples, indices, limit);
+  return {logits_seq2seq(b), std::move(b.targets), b.decoder.cols};
+}
+
 Tensor Workload::loss(std::span<const data::EncodedExample> examples,
                       std::span<const size_t> indices, double label_smoothing) const {
   const data::LengthLimit limit = length_limit();
@@ -182,16 +190,11 @@ Tensor Workload::loss(std::span<const data::EncodedExample> examples,
       return cross_entropy(logits_classifier(b), IntTensor{{b.input.rows}, b.labels},
                            data::kIgnoreIndex, label_smoothing);
     }
-    case Mode::PrefixLm: {
-      auto b = data::collate_prefix_lm(examples, indices, limit);
-      return cross_entropy(logits_prefix_lm(b),
-                           targets_tensor(b.targets, b.input.rows, b.input.cols),
-                           data::kIgnoreIndex, label_smoothing);
-    }
+    case Mode::PrefixLm:
     case Mode::Seq2Seq: {
-      auto b = data::collate_seq2seq(examples, indices, limit);
-      return cross_entropy(logits_seq2seq(b),
-                           targets_tensor(b.targets, b.decoder.rows, b.decoder.cols),
+      TeacherForced tf = teacher_forced(examples, indices);
+      const int64_t rows = int64_t(indices.size());
+      return cross_entropy(tf.logits, IntTensor{{rows, tf.cols}, std::move(tf.targets)},
                            data::kIgnoreIndex, label_smoothing);
     }
   }
@@ -284,7 +287,6 @@ std::vector<std::vector<double>> Workload::label_log_likelihoods(
     std::span<const data::EncodedExample> examples, std::span<const size_t> indices) const {
   const size_t rows = indices.size(), k_labels = label_tokens_.size();
   std::vector<std::vector<double>> ll(rows, std::vector<double>(k_labels, 0.0));
-  const data::LengthLimit limit = length_limit();
   for (size_t k = 0; k < k_labels; ++k) {
     std::vector<data::EncodedExample> candidates;
     std::vector<size_t> idx;
@@ -294,26 +296,13 @@ std::vector<std::vector<double>> Workload::label_log_likelihoods(
       candidates.push_back(std::move(e));
       idx.push_back(r);
     }
-    Tensor logits;
-    std::vector<int32_t> targets;
-    int64_t cols = 0;
-    if (mode_ == Mode::PrefixLm) {
-      auto b = data::collate_prefix_lm(candidates, idx, limit);
-      logits = logits_prefix_lm(b);
-      targets = b.targets;
-      cols = b.input.cols;
-    } else {
-      auto b = data::collate_seq2seq(candidates, idx, limit);
-      logits = logits_seq2seq(b);
-      targets = b.targets;
-      cols = b.decoder.cols;
-    }
-    const int64_t v = logits.size(-1);
+    const TeacherForced tf = teacher_forced(candidates, idx);
+    const int64_t v = tf.logits.size(-1);
     for (size_t r = 0; r < rows; ++r)
-      for (int64_t t = 0; t < cols; ++t) {
-        const int32_t tok = targets[r * cols + t];
+      for (int64_t t = 0; t < tf.cols; ++t) {
+        const int32_t tok = tf.targets[r * tf.cols + t];
         if (tok != data::kIgnoreIndex)
-          ll[r][k] += log_prob(logits, (int64_t(r) * cols + t) * v, v, tok);
+          ll[r][k] += log_prob(tf.logits, (int64_t(r) * tf.cols + t) * v, v, tok);
       }
   }
   return ll;
@@ -347,20 +336,10 @@ EvalMetrics Workload::evaluate(std::span<const data::EncodedExample> encoded, si
       continue;
     }
     // Teacher-forced loss and token accuracy.
-    Tensor logits;
-    std::vector<int32_t> targets;
-    int64_t cols = 0;
-    if (mode_ == Mode::PrefixLm) {
-      auto b = data::collate_prefix_lm(encoded, idx, limit);
-      logits = logits_prefix_lm(b);
-      targets = b.targets;
-      cols = b.input.cols;
-    } else {
-      auto b = data::collate_seq2seq(encoded, idx, limit);
-      logits = logits_seq2seq(b);
-      targets = b.targets;
-      cols = b.decoder.cols;
-    }
+    const TeacherForced tf = teacher_forced(encoded, idx);
+    const Tensor& logits = tf.logits;
+    const std::vector<int32_t>& targets = tf.targets;
+    const int64_t cols = tf.cols;
     const int64_t v = logits.size(-1);
     int64_t tokens = 0;
     for (size_t r = 0; r < idx.size(); ++r)

@@ -68,6 +68,15 @@ class Workload {
  private:
   enum class Mode { EncoderClassifier, PrefixLm, Seq2Seq };
 
+  // Logits of a prefix-LM or seq2seq batch with its targets (B rows, `cols`
+  // target positions each; kIgnoreIndex where nothing is predicted).
+  struct TeacherForced {
+    Tensor logits;  // (B, cols, V)
+    std::vector<int32_t> targets;
+    int64_t cols = 0;
+  };
+  TeacherForced teacher_forced(std::span<const data::EncodedExample> examples,
+                               std::span<const size_t> indices) const;
   // Logits for a collated batch (no graph if grad mode is off).
   Tensor logits_prefix_lm(const data::PrefixLmBatch& b) const;         // (B,T,V)
   Tensor logits_seq2seq(const data::Seq2SeqBatch& b) const;            // (B,Tt,V)
