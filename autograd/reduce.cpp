@@ -33,8 +33,8 @@ T sum_all_kernel(const T* x, int64_t n) {
 template <typename T>
 void sum_dim_kernel(const T* x, int64_t outer, int64_t n, int64_t inner, T scale, T* out) {
   const int64_t col_chunks = (inner + kColumnChunk - 1) / kColumnChunk;
-  parallel_for(outer * col_chunks,
-               std::max<int64_t>(1, 4096 / std::max<int64_t>(n * kColumnChunk / 64, 1)),
+  // Each job sums n rows of up to kColumnChunk columns.
+  parallel_for(outer * col_chunks, row_grain(n * std::min(inner, kColumnChunk)),
                [&](int64_t lo, int64_t hi) {
                  for (int64_t job = lo; job < hi; ++job) {
                    int64_t o = job / col_chunks, c0 = (job % col_chunks) * kColumnChunk;

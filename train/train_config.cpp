@@ -195,14 +195,14 @@ const std::vector<Recipe>& recipes() {
         {"max_len", "32"}}},
       {"bert",
        "sentiment",
-       "negation-aware sentiment of templated sentences",
-       {{"steps", "2000"}, {"batch_size", "64"}, {"lr", "1e-3"}, {"warmup", "200"}},
+       "negation-aware sentiment of templated sentences (word tokens)",
+       {{"steps", "1500"}, {"batch_size", "64"}, {"lr", "1e-3"}, {"warmup", "200"}, {"tokenizer", "word"}},
        {{"d_model", "64"},
         {"n_heads", "4"},
         {"d_ff", "256"},
         {"n_layers", "2"},
         {"dropout", "0.1"},
-        {"max_len", "96"}}},
+        {"max_len", "32"}}},
   };
   return all;
 }
