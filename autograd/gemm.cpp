@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <exception>
@@ -51,14 +52,17 @@ struct Blocking {
   static constexpr int64_t L = kVecBytes / sizeof(T);  // lanes per vector
   static constexpr int64_t MR = kMR;
   static constexpr int64_t NR = 2 * L;
-  // A KC x NR micro-panel of B (KC * 128 bytes with AVX-512) has to stay in the 48 KiB L1 next to
-  // the streamed A micro-panel; an MC x KC block of A fills about half of the 1 MiB L2.
-  static constexpr int64_t KC = 256;
-  static constexpr int64_t MC = MR * (sizeof(T) == 4 ? 40 : 20);
+  // Each kernel call loads and stores its C tile once per KC steps, so KC is long; the KC x NR
+  // slice of B (64 KiB with AVX-512) then streams from L2, which at 128 bytes per 12 cycles of FMAs
+  // is far below L2 bandwidth. An MC x KC block of A (~480 KiB) stays in half of the 1 MiB L2.
+  static constexpr int64_t KC = 512;
+  static constexpr int64_t MC = int64_t(480 * 1024 / (KC * sizeof(T))) / MR * MR;
+  // Widest column panel: its op(B) is packed whole (K x NC) and re-read from L3 per row block.
   static constexpr int64_t NC = 4096 / (sizeof(T) / 4);
 };
 
-// Explicit FMA: ISO C++ mode (-std=c++20) turns off contraction of a * b + c.
+// Explicit FMA rather than hoping the compiler contracts a * b + c (it may not, e.g. under
+// -ffp-contract=off or with clang defaults across statements).
 template <typename T, typename V>
 inline V fma_bcast(V acc, T a, V b) {
 #if defined(__AVX512F__)
@@ -97,9 +101,13 @@ void micro_kernel(int64_t kc, const T* __restrict a /* (kc, MR) */,
   using P = Blocking<T>;
   using V = typename P::vec;
   constexpr int64_t MR = P::MR, L = P::L;
-  for (int64_t i = 0; i < m; ++i) __builtin_prefetch(c + i * ldc, 1);
+  for (int64_t i = 0; i < m; ++i) {  // C is only needed after the k loop: fetch it meanwhile.
+    __builtin_prefetch(c + i * ldc, 1);
+    __builtin_prefetch(c + i * ldc + n - 1, 1);
+  }
 
   V acc[MR][2];
+#pragma GCC unroll 16
   for (int64_t i = 0; i < MR; ++i) acc[i][0] = acc[i][1] = V{};
   for (int64_t k = 0; k < kc; ++k) {
     const V b0 = *reinterpret_cast<const V*>(b);
@@ -113,8 +121,11 @@ void micro_kernel(int64_t kc, const T* __restrict a /* (kc, MR) */,
     b += P::NR;
   }
 
+  // Fully unrolled so that the accumulators stay in registers rather than in a stack array.
   if (m == MR && n == P::NR) {
+#pragma GCC unroll 16
     for (int64_t i = 0; i < MR; ++i) {
+#pragma GCC unroll 2
       for (int v = 0; v < 2; ++v) {
         T* p = c + i * ldc + v * L;
         V r = alpha * acc[i][v];
@@ -126,6 +137,7 @@ void micro_kernel(int64_t kc, const T* __restrict a /* (kc, MR) */,
   }
   // Edge tile: the padded lanes hold zeros; only the valid corner reaches C.
   alignas(kVecBytes) T tile[MR][P::NR];
+#pragma GCC unroll 16
   for (int64_t i = 0; i < MR; ++i) {
     store_unaligned(&tile[i][0], acc[i][0]);
     store_unaligned(&tile[i][L], acc[i][1]);
@@ -142,7 +154,7 @@ void micro_kernel(int64_t kc, const T* __restrict a /* (kc, MR) */,
 template <int64_t R, typename T>
 void pack_transposed(const T* src, int64_t ld, int64_t rows, int64_t kc, T* dst /* (kc, R) */) {
   int64_t r0 = 0;
-  if constexpr (sizeof(T) <= 8) {
+  if constexpr (4 * sizeof(T) <= kVecBytes) {
     // 4x4 register transposes: contiguous loads and stores instead of a scalar scatter per element.
     typedef T v4 __attribute__((vector_size(4 * sizeof(T))));
     const int64_t k4 = kc & ~int64_t(3);
@@ -212,14 +224,15 @@ void pack_a(const Problem<T>& p, int64_t i0, int64_t mc, int64_t k0, int64_t kc,
                         dst + ir * kc);
 }
 
-// The NR-column micro-panel of op(B) starting at column j, all K rows: dst(K, NR).
+// Rows [k0, k0 + kc) of the NR-column micro-panel of op(B) starting at column j, into its place
+// in the panel's (K, NR) strip.
 template <typename T>
-void pack_b_strip(const Problem<T>& p, int64_t j, int64_t nr, T* dst) {
+void pack_b_strip(const Problem<T>& p, int64_t j, int64_t nr, int64_t k0, int64_t kc, T* strip) {
   constexpr int64_t NR = Blocking<T>::NR;
   if (p.trans_b)
-    pack_transposed<NR>(p.B + j * p.ldb, p.ldb, nr, p.K, dst);
+    pack_transposed<NR>(p.B + j * p.ldb + k0, p.ldb, nr, kc, strip + k0 * NR);
   else
-    pack_direct<NR>(p.B + j, p.ldb, nr, p.K, dst);
+    pack_direct<NR>(p.B + k0 * p.ldb + j, p.ldb, nr, kc, strip + k0 * NR);
 }
 
 // Grow-only 64-byte-aligned scratch, one per thread and slot, so repeated calls do not touch the
@@ -243,26 +256,53 @@ T* scratch(int slot, int64_t count) {
   return static_cast<T*>(b.ptr);
 }
 
+// Contention backoff. On a machine shared with other work the OS deschedules threads for
+// milliseconds at a time, and a parallel product then mostly waits for its straggling teammate (or
+// for one that has not even started: OpenMP's idle threads spin, starving others). When a parallel
+// product spent a good part of its time waiting, products run on one thread for a while: 10 ms at
+// first, doubling (up to 0.2 s) while the contention persists. Results do not depend on the thread
+// count; only speed does.
+using Clock = std::chrono::steady_clock;
+constexpr int64_t kContendedWaitNs = 200'000, kMinBackoffNs = 10'000'000,
+                  kMaxBackoffNs = 200'000'000;
+std::atomic<int64_t> g_serial_until_ns{0}, g_backoff_ns{kMinBackoffNs};
+std::atomic<int> g_backoff_threads{0};
+
+inline int64_t nanoseconds(Clock::duration d) {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(d).count();
+}
+
 // Splits [0, n) into `parts` contiguous near-equal ranges; returns range `index`.
 inline void split_range(int64_t n, int64_t parts, int64_t index, int64_t& begin, int64_t& end) {
   begin = n * index / parts;
   end = n * (index + 1) / parts;
 }
 
-// Rows [r0, r1) x micro-panels [s0, s1) of the column panel starting at j0 (width columns), with
-// op(B) already packed as (K, NR) strips.
+struct Range {
+  int64_t begin, end;
+};
+
+// Rows x micro-panels (strips) of the column panel starting at j0 (width columns), over the KC
+// slices in ks, with op(B) already packed as (K, NR) strips.
 template <typename T>
 void compute_chunk(const Problem<T>& p, int64_t j0, int64_t width, const T* packed_b, T* packed_a,
-                   int64_t r0, int64_t r1, int64_t s0, int64_t s1) {
+                   Range rows, Range strips, Range ks) {
   using P = Blocking<T>;
-  for (int64_t pc = 0; pc < p.K; pc += P::KC) {
+  const int64_t r0 = rows.begin, r1 = rows.end;
+  for (int64_t pc = ks.begin; pc < ks.end; pc += P::KC) {
     const int64_t kc = std::min(P::KC, p.K - pc);
     // Later K slices accumulate onto the partial sums already in C.
     const T beta = pc == 0 ? p.beta : T(1);
-    for (int64_t ic = r0; ic < r1; ic += P::MC) {
-      const int64_t mc = std::min(P::MC, r1 - ic);
+    // Equal row blocks of at most MC rows: a short last block would reuse each B slice only
+    // briefly.
+    const int64_t tiles = (r1 - r0 + P::MR - 1) / P::MR,
+                  blocks = (tiles * P::MR + P::MC - 1) / P::MC;
+    for (int64_t blk = 0; blk < blocks; ++blk) {
+      int64_t t0, t1;
+      split_range(tiles, blocks, blk, t0, t1);
+      const int64_t ic = r0 + t0 * P::MR, mc = std::min(r1, r0 + t1 * P::MR) - ic;
       pack_a(p, ic, mc, pc, kc, packed_a);
-      for (int64_t s = s0; s < s1; ++s) {
+      for (int64_t s = strips.begin; s < strips.end; ++s) {
         const int64_t jr = s * P::NR, nr = std::min(P::NR, width - jr);
         const T* b = packed_b + s * P::NR * p.K + pc * P::NR;
         for (int64_t ir = 0; ir < mc; ir += P::MR) {
@@ -275,10 +315,10 @@ void compute_chunk(const Problem<T>& p, int64_t j0, int64_t width, const T* pack
 }
 
 // C[:, j0 : j0+width). op(B) is packed once, whole, into strips shared by all threads; then the
-// panel is cut into about 4 chunks per thread, handed out first come first served. Nothing waits on
-// a particular thread except the packing (short), so a thread that the OS delays on a busy machine
-// just takes fewer chunks. Chunks are whole MR x NR tiles of the global grid and K is never split,
-// so every C element gets the same operations whichever thread computes it.
+// panel is cut into about 4 chunks per thread, handed out first come first served, so a thread that
+// the OS delays on a busy machine just takes fewer chunks. Chunks are whole MR x NR tiles of the
+// global grid and K is never split, so every C element gets the same operations whichever thread
+// computes it.
 template <typename T>
 void gemm_panel(const Problem<T>& p, int64_t j0, int64_t width, int nt) {
   using P = Blocking<T>;
@@ -287,71 +327,82 @@ void gemm_panel(const Problem<T>& p, int64_t j0, int64_t width, int nt) {
   T* packed_b = scratch<T>(1, strips * P::NR * p.K);
   // Allocated up front for every thread: an exception must not escape the parallel region.
   T* packed_a = scratch<T>(0, nt * a_size);
-  const auto pack_strip = [&](int64_t s) {
-    pack_b_strip(p, j0 + s * P::NR, std::min(P::NR, width - s * P::NR), packed_b + s * P::NR * p.K);
+  const auto pack_strip = [&](int64_t s, int64_t k0, int64_t kc) {
+    pack_b_strip(p, j0 + s * P::NR, std::min(P::NR, width - s * P::NR), k0, kc,
+                 packed_b + s * P::NR * p.K);
   };
-  if (nt <= 1) {
-    for (int64_t s = 0; s < strips; ++s) pack_strip(s);
-    return compute_chunk(p, j0, width, packed_b, packed_a, 0, p.M, 0, strips);
+  if (nt <= 1) {  // Alone, pack each K slice of B just before its use, while it fits in cache.
+    for (int64_t pc = 0; pc < p.K; pc += P::KC) {
+      const int64_t kc = std::min(P::KC, p.K - pc);
+      for (int64_t s = 0; s < strips; ++s) pack_strip(s, pc, kc);
+      compute_chunk(p, j0, width, packed_b, packed_a, {0, p.M}, {0, strips}, {pc, pc + kc});
+    }
+    return;
   }
-  // Rows first: splitting columns makes each column chunk re-pack the same A rows.
-  const int64_t row_chunks = std::min<int64_t>(m_tiles, 4 * nt);
+  // Rows first (a column split re-packs the same A rows per chunk), but at least 4 row tiles per
+  // chunk, since every chunk streams all of packed B once per K slice.
+  const int64_t row_chunks = std::min<int64_t>((m_tiles + 3) / 4, 4 * nt);
   const int64_t col_chunks = std::min<int64_t>(strips, (4 * nt + row_chunks - 1) / row_chunks);
-  std::atomic<int64_t> next_strip{0}, packed{0}, next_chunk{0}, finished{0};
+  std::atomic<int64_t> next_strip{0}, packed{0}, next_chunk{0}, finished{0}, waited_ns{0};
+  const auto start = Clock::now();
+  // Waits yield (OpenMP's barriers spin without yielding, which can starve a descheduled teammate
+  // sharing this core) and are timed for the contention backoff.
+  const auto wait_for = [&](const std::atomic<int64_t>& counter, int64_t target) {
+    if (counter.load(std::memory_order_acquire) >= target) return;
+    const auto t0 = Clock::now();
+    while (counter.load(std::memory_order_acquire) < target) std::this_thread::yield();
+    waited_ns.fetch_add(nanoseconds(Clock::now() - t0), std::memory_order_relaxed);
+  };
 #pragma omp parallel num_threads(nt)
   {
     T* my_a = packed_a + omp_get_thread_num() * a_size;
     for (int64_t s; (s = next_strip.fetch_add(1, std::memory_order_relaxed)) < strips;) {
-      pack_strip(s);
+      pack_strip(s, 0, p.K);
       packed.fetch_add(1, std::memory_order_release);
     }
-    while (packed.load(std::memory_order_acquire) < strips) std::this_thread::yield();
+    wait_for(packed, strips);
     for (int64_t c;
          (c = next_chunk.fetch_add(1, std::memory_order_relaxed)) < row_chunks * col_chunks;) {
       int64_t r0, r1, s0, s1;
       split_range(m_tiles, row_chunks, c / col_chunks, r0, r1);
       split_range(strips, col_chunks, c % col_chunks, s0, s1);
-      compute_chunk(p, j0, width, packed_b, my_a, r0 * P::MR, std::min(r1 * P::MR, p.M), s0, s1);
+      compute_chunk(p, j0, width, packed_b, my_a, {r0 * P::MR, std::min(r1 * P::MR, p.M)}, {s0, s1},
+                    {0, p.K});
     }
-    // Wait here, yielding, rather than in OpenMP's closing barrier, which spins without yielding
-    // and so can keep a descheduled teammate sharing this core from finishing its chunk.
     finished.fetch_add(1, std::memory_order_acq_rel);
-    while (finished.load(std::memory_order_acquire) < omp_get_num_threads())
-      std::this_thread::yield();
+    wait_for(finished, omp_get_num_threads());
+  }
+  const int64_t elapsed = nanoseconds(Clock::now() - start), waited = waited_ns.load();
+  if (waited > kContendedWaitNs && waited > elapsed / 4) {
+    const int64_t length = g_backoff_ns.load(std::memory_order_relaxed);
+    g_serial_until_ns.store(nanoseconds(Clock::now().time_since_epoch()) + length,
+                            std::memory_order_relaxed);
+    g_backoff_ns.store(std::min(2 * length, kMaxBackoffNs), std::memory_order_relaxed);
+  } else {
+    g_backoff_ns.store(kMinBackoffNs, std::memory_order_relaxed);
   }
 }
 
-void check(bool ok, const char* name, const std::string& what) {
-  if (!ok) throw std::invalid_argument(std::string(name) + ": " + what);
-}
-
-std::string str(int64_t v) {
-  return std::to_string(v);
-}
-
-void validate(const char* name, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,
+void validate(const char* fn, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,
               int64_t lda, int64_t ldb, int64_t ldc) {
-  const std::string shape = "(M=" + str(M) + ",N=" + str(N) + ",K=" + str(K) + ")";
-  check(M >= 0 && N >= 0 && K >= 0, name, "negative dimension " + shape);
-  const auto ld_check = [&](int64_t ld, const char* ld_name, int64_t need, const char* need_name,
-                            const std::string& context) {
-    check(ld >= need, name,
-          std::string(ld_name) + "=" + str(ld) + " is smaller than " + need_name + "=" + str(need) +
-              " for " + context);
+  const auto s = [](int64_t v) { return std::to_string(v); };
+  const auto fail = [&](const std::string& what) {
+    throw std::invalid_argument(std::string(fn) + ": " + what);
   };
-  const std::string a_ctx =
-      "A (M=" + str(M) + ",K=" + str(K) + ", trans_a=" + (trans_a ? "true" : "false") + ")";
-  const std::string b_ctx =
-      "B (K=" + str(K) + ",N=" + str(N) + ", trans_b=" + (trans_b ? "true" : "false") + ")";
-  if (trans_a)
-    ld_check(lda, "lda", M, "M", a_ctx);
-  else
-    ld_check(lda, "lda", K, "K", a_ctx);
-  if (trans_b)
-    ld_check(ldb, "ldb", K, "K", b_ctx);
-  else
-    ld_check(ldb, "ldb", N, "N", b_ctx);
-  ld_check(ldc, "ldc", N, "N", "C (M=" + str(M) + ",N=" + str(N) + ")");
+  if (M < 0 || N < 0 || K < 0)
+    fail("negative dimension (M=" + s(M) + ",N=" + s(N) + ",K=" + s(K) + ")");
+  const auto check_ld = [&](int64_t ld, const char* ld_name, int64_t need, const char* need_name,
+                            const std::string& matrix) {
+    if (ld < need)
+      fail(std::string(ld_name) + "=" + s(ld) + " is smaller than " + need_name + "=" + s(need) +
+           " for " + matrix);
+  };
+  const auto flag = [](bool b) { return b ? "true)" : "false)"; };
+  check_ld(lda, "lda", trans_a ? M : K, trans_a ? "M" : "K",
+           "A (M=" + s(M) + ",K=" + s(K) + ", trans_a=" + flag(trans_a));
+  check_ld(ldb, "ldb", trans_b ? K : N, trans_b ? "K" : "N",
+           "B (K=" + s(K) + ",N=" + s(N) + ", trans_b=" + flag(trans_b));
+  check_ld(ldc, "ldc", N, "N", "C (M=" + s(M) + ",N=" + s(N) + ")");
 }
 
 // C = beta * C, with beta == 0 writing zeros without reading C.
@@ -374,9 +425,16 @@ int choose_threads(int64_t M, int64_t N, int64_t K) {
   if (omp_in_parallel()) return 1;
   const double work = double(M) * double(N) * double(K);
   if (work < kParallelMinWork) return 1;
+  const int max_threads = omp_get_max_threads();
+  // A new thread count (omp_set_num_threads) is taken as the caller's fresh intent.
+  if (g_backoff_threads.exchange(max_threads, std::memory_order_relaxed) != max_threads)
+    g_serial_until_ns.store(0, std::memory_order_relaxed);
+  if (nanoseconds(Clock::now().time_since_epoch()) <
+      g_serial_until_ns.load(std::memory_order_relaxed))
+    return 1;
   using P = Blocking<T>;
   const int64_t tiles = ((M + P::MR - 1) / P::MR) * ((N + P::NR - 1) / P::NR);
-  return static_cast<int>(std::min<int64_t>(omp_get_max_threads(), tiles));
+  return static_cast<int>(std::min<int64_t>(max_threads, tiles));
 }
 
 template <typename T>
@@ -404,10 +462,10 @@ void gemm_batched(bool trans_a, bool trans_b, int64_t batch, int64_t M, int64_t 
                   T alpha, const T* A, int64_t lda, int64_t stride_a, const T* B, int64_t ldb,
                   int64_t stride_b, T beta, T* C, int64_t ldc, int64_t stride_c) {
   validate("gemm_batched", trans_a, trans_b, M, N, K, lda, ldb, ldc);
-  check(batch >= 0, "gemm_batched", "negative batch=" + str(batch));
-  check(stride_a >= 0 && stride_b >= 0 && stride_c >= 0, "gemm_batched",
-        "negative stride (stride_a=" + str(stride_a) + ",stride_b=" + str(stride_b) +
-            ",stride_c=" + str(stride_c) + ")");
+  if (batch < 0 || stride_a < 0 || stride_b < 0 || stride_c < 0)
+    throw std::invalid_argument("gemm_batched: negative batch=" + std::to_string(batch) +
+                                " or stride (" + std::to_string(stride_a) + "," +
+                                std::to_string(stride_b) + "," + std::to_string(stride_c) + ")");
   if (batch == 0 || M == 0 || N == 0) return;
   const auto product = [&](int64_t i, int nt) {
     const Problem<T> p{

@@ -1,6 +1,7 @@
 // GFLOP/s of attnlab::gemm<float> against OpenBLAS cblas_sgemm, both measured in the same run on
 // the same buffers and thread counts. Prints a markdown table.
-//   bench_gemm [--quick] [--threads 1,2] [--reps N]
+//   bench_gemm [--quick] [--threads 1,2] [--reps N] [--best]
+// Reports the median time per call (--best: the fastest call) over at least N calls (default 20).
 #include <cblas.h>
 #include <omp.h>
 
@@ -62,38 +63,41 @@ std::vector<Shape> shape_set(bool quick) {
 
 using Clock = std::chrono::steady_clock;
 
-// Seconds per call of f and g: best of `reps` timed runs each, after a warmup. Each timed run
-// repeats the call for at least ~20 ms so small shapes do not measure timer noise. The two are
-// timed in alternating blocks (so load from other processes on a shared machine hits both alike)
-// with a pause between blocks: both libraries' idle worker threads busy-wait for a while after a
-// call, and would otherwise steal the cores from the other library's threads.
+// Seconds per call of f and g, each timed call by call: the median (or the best) over at least
+// `reps` calls and ~0.2 s per function, in 4 blocks. Per-call times let the median ignore the calls
+// that other processes on a shared machine stalled. The two are timed in alternating blocks, so
+// slower phases of that load hit both alike, with a pause after each block: both libraries' idle
+// worker threads busy-wait for a while after a call and would otherwise steal the cores from the
+// other's threads.
 template <typename F, typename G>
-std::pair<double, double> best_seconds(F&& f, G&& g, int reps) {
-  const auto quiesce = [] { std::this_thread::sleep_for(std::chrono::milliseconds(150)); };
-  const auto calls_for = [](auto& fn) {
-    fn();
-    const auto t0 = Clock::now();
-    fn();
-    const double once = std::chrono::duration<double>(Clock::now() - t0).count();
-    return std::max(1, static_cast<int>(0.02 / std::max(once, 1e-9)));
-  };
-  const auto best_of = [&](auto& fn, int runs) {
-    const int calls = calls_for(fn);
-    double best = 1e30;
-    for (int r = 0; r < runs; ++r) {
+std::pair<double, double> seconds_per_call(F&& f, G&& g, int reps, bool best) {
+  constexpr int kBlocks = 4;
+  const auto time_calls = [](auto& fn, int calls, std::vector<double>& out) {
+    for (int i = 0; i < calls; ++i) {
       const auto start = Clock::now();
-      for (int i = 0; i < calls; ++i) fn();
-      best = std::min(best, std::chrono::duration<double>(Clock::now() - start).count() / calls);
+      fn();
+      out.push_back(std::chrono::duration<double>(Clock::now() - start).count());
     }
-    quiesce();
-    return best;
   };
-  double best_f = 1e30, best_g = 1e30;
-  for (int block = 0; block < 2; ++block) {
-    best_f = std::min(best_f, best_of(f, (reps + 1) / 2));
-    best_g = std::min(best_g, best_of(g, (reps + 1) / 2));
+  const auto calls_per_block = [&](auto& fn) {
+    std::vector<double> warm;
+    time_calls(fn, 2, warm);
+    const int calls = static_cast<int>(0.05 / std::max(warm[1], 1e-7));
+    return std::clamp(calls, std::max(1, reps / kBlocks), 500);
+  };
+  const int nf = calls_per_block(f), ng = calls_per_block(g);
+  std::vector<double> tf, tg;
+  for (int block = 0; block < kBlocks; ++block) {
+    time_calls(f, nf, tf);
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));  // OpenMP spins ~ms
+    time_calls(g, ng, tg);
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));  // OpenBLAS polls ~0.1 s
   }
-  return {best_f, best_g};
+  const auto stat = [best](std::vector<double>& t) {
+    std::sort(t.begin(), t.end());
+    return best ? t.front() : t[t.size() / 2];
+  };
+  return {stat(tf), stat(tg)};
 }
 
 std::vector<int> parse_threads(const char* s) {
@@ -116,22 +120,26 @@ std::vector<int> parse_threads(const char* s) {
 int main(int argc, char** argv) {
   bool quick = false;
   std::vector<int> threads = {1, 2};
-  int reps = 5;
+  int reps = 20;
+  bool best = false;
   for (int i = 1; i < argc; ++i) {
     if (!std::strcmp(argv[i], "--quick")) {
       quick = true;
     } else if (!std::strcmp(argv[i], "--threads") && i + 1 < argc) {
       threads = parse_threads(argv[++i]);
+    } else if (!std::strcmp(argv[i], "--best")) {
+      best = true;
     } else if (!std::strcmp(argv[i], "--reps") && i + 1 < argc) {
       reps = std::max(1, std::atoi(argv[++i]));
     } else {
-      std::fprintf(stderr, "usage: %s [--quick] [--threads 1,2] [--reps N]\n", argv[0]);
+      std::fprintf(stderr, "usage: %s [--quick] [--threads 1,2] [--reps N] [--best]\n", argv[0]);
       return 2;
     }
   }
   const char* coretype = std::getenv("OPENBLAS_CORETYPE");
-  std::printf("OpenBLAS: %s (core %s, OPENBLAS_CORETYPE=%s)\n\n", openblas_get_config(),
-              openblas_get_corename(), coretype ? coretype : "unset");
+  std::printf("OpenBLAS: %s (core %s, OPENBLAS_CORETYPE=%s); %s time per call\n\n",
+              openblas_get_config(), openblas_get_corename(), coretype ? coretype : "unset",
+              best ? "best" : "median");
   std::printf("| shape (MxNxK) | op | threads | ours GFLOP/s | OpenBLAS GFLOP/s | ratio |\n");
   std::printf("|---|---|---|---|---|---|\n");
 
@@ -157,7 +165,7 @@ int main(int argc, char** argv) {
                     s.tb ? CblasTrans : CblasNoTrans, s.M, s.N, s.K, 1.0f, A.data(), lda, B.data(),
                     ldb, 0.0f, C_ref.data(), ldc);
       };
-      const auto [ours, theirs] = best_seconds(ours_fn, openblas_fn, reps);
+      const auto [ours, theirs] = seconds_per_call(ours_fn, openblas_fn, reps, best);
       // Guard against benchmarking a wrong kernel.
       double max_err = 0;
       for (size_t i = 0; i < C.size(); ++i)

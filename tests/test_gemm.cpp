@@ -92,8 +92,9 @@ void check_case(const Case& c, uint32_t seed) {
 }
 
 const int64_t kShapes[][3] = {
-    {1, 1, 1},    {7, 7, 7},    {63, 63, 63}, {65, 65, 65}, {257, 65, 63},  {1, 257, 65},
-    {65, 1, 257}, {63, 257, 1}, {13, 33, 17}, {12, 32, 8},  {100, 37, 300}, {24, 64, 513},
+    {1, 1, 1},      {7, 7, 7},     {63, 63, 63},  {65, 65, 65}, {257, 65, 63},
+    {1, 257, 65},   {65, 1, 257},  {63, 257, 1},  {13, 33, 17}, {12, 32, 8},
+    {100, 37, 300}, {24, 64, 513}, {37, 45, 600},
 };
 
 template <typename T>
@@ -119,10 +120,12 @@ TEST_CASE("gemm: double matches reference for all transposes and odd shapes", "[
   check_all_shapes<double>();
 }
 
-TEST_CASE("gemm: large shape crossing every blocking boundary", "[gemm]") {
-  // K > KC, N > NC (float NC 4096 needs too much time; double NC is 2048), M > MC.
-  check_case<double>({false, true, 257, 2100, 300, 1, 1.0, 1.0}, 99);
+TEST_CASE("gemm: shapes crossing every blocking boundary", "[gemm]") {
+  // K > KC (512) and M > MC in both precisions; N > NC (double: 2048) splits C into column
+  // panels, and so does a K long enough to cap the packed copy of op(B).
+  check_case<double>({false, true, 130, 2100, 600, 1, 1.0, 1.0}, 99);
   check_case<float>({true, false, 500, 130, 700, 0, 2.0, -1.0}, 98);
+  check_case<double>({true, true, 5, 500, 9000, 2, 1.0, 0.0}, 97);
 }
 
 TEST_CASE("gemm: zero sizes", "[gemm]") {
@@ -178,7 +181,7 @@ TEST_CASE("gemm: batched matches a loop of reference products, with shared opera
 }
 
 TEST_CASE("gemm: bit-identical results for 1 and 2 threads", "[gemm]") {
-  const int64_t M = 300, N = 500, K = 400;
+  const int64_t M = 300, N = 500, K = 700;  // edge tiles in M and N, K > KC
   const int saved = omp_get_max_threads();
   for (int t = 0; t < 4; ++t) {
     const bool ta = t & 1, tb = t & 2;
