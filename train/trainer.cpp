@@ -27,6 +27,12 @@ void on_sigint(int) {
   std::signal(SIGINT, SIG_DFL);  // a second Ctrl-C ends the process at once
 }
 
+// Ctrl-C asks the loop to save and stop for as long as a run is in progress.
+struct SigintScope {
+  void (*previous)(int) = std::signal(SIGINT, on_sigint);
+  ~SigintScope() { std::signal(SIGINT, previous); }
+};
+
 data::TaskKind kind_of(const TrainConfig& c) {
   if (!c.task.empty()) return data::task_info(c.task).kind;
   return c.task_kind == "classification" ? data::TaskKind::Classification
@@ -189,7 +195,7 @@ TrainResult Trainer::run() {
     if (state_.step > 0) fmt::print("resuming at step {} of {}\n", state_.step, config_.steps);
   }
   g_interrupted = false;
-  auto previous_handler = std::signal(SIGINT, on_sigint);
+  SigintScope sigint;  // restored on every exit path, exceptions included
   Progress progress(options_.quiet ? Progress::Mode::Silent : Progress::detect(),
                     config_.log_every);
   const ScheduleKind schedule = schedule_from_name(config_.schedule);
@@ -206,7 +212,6 @@ TrainResult Trainer::run() {
       Tensor loss = workload_->loss(train_, idx, config_.label_smoothing);
       const double value = loss.item();
       if (!std::isfinite(value)) {
-        std::signal(SIGINT, previous_handler);
         throw std::runtime_error(fmt::format(
             "step {}: the loss is {}; training stopped without saving this state. The last good "
             "checkpoint is {} (if one was saved). Try a lower --lr (now {}) or a tighter --clip "
@@ -221,7 +226,6 @@ TrainResult Trainer::run() {
     reduce_gradients();
     const double norm = clip_grad_norm(optimizer_->params(), config_.clip);
     if (!std::isfinite(norm)) {
-      std::signal(SIGINT, previous_handler);
       throw std::runtime_error(fmt::format(
           "step {}: the gradient norm is {}; training stopped without saving this state. The last "
           "good checkpoint is {}. Try a lower --lr (now {}).",
@@ -272,7 +276,6 @@ TrainResult Trainer::run() {
     }
   }
   progress.finish();
-  std::signal(SIGINT, previous_handler);
   if (!result.interrupted) save(state_.step == config_.steps ? "final" : "stopped early");
   result.steps = state_.step;
   result.seconds = elapsed();
