@@ -88,6 +88,18 @@ void change_counts(Rng& rng, std::string& text) {
   }
 }
 
+// Makes a balanced string unbalanced: half the time by reordering (counts kept), else by
+// changing the counts.
+void corrupt(Rng& rng, std::string& text) {
+  do {
+    if (rng.chance(1, 2)) {
+      permute_order(rng, text);
+    } else {
+      change_counts(rng, text);
+    }
+  } while (is_balanced(text));
+}
+
 uint64_t balanced_count() {
   // Catalan(n) nesting shapes, times 2 bracket types per pair.
   uint64_t total = 0;
@@ -111,19 +123,20 @@ TaskSpec brackets_task() {
       .unique_sources = 2 * balanced_count(),
       .generate =
           [](Rng& rng, int wanted_label) {
-            const int pairs = static_cast<int>(rng.between(1, kMaxPairs));
-            std::string text = random_balanced(rng, pairs);
-            if (wanted_label == 1) {
-              do {
-                if (rng.chance(1, 2)) {
-                  permute_order(rng, text);
-                } else {
-                  change_counts(rng, text);
-                }
-              } while (is_balanced(text));
-            }
+            std::string text = random_balanced(rng, static_cast<int>(rng.between(1, kMaxPairs)));
+            if (wanted_label == 1) corrupt(rng, text);
             std::string label = is_balanced(text) ? "balanced" : "unbalanced";
             return Example{std::move(text), std::move(label)};
+          },
+      // A balanced string and a corruption of it, kept or dropped together, so each split holds
+      // as many balanced as unbalanced strings of every length (see TaskSpec::generate_group).
+      .generate_group =
+          [](Rng& rng) {
+            std::string text = random_balanced(rng, static_cast<int>(rng.between(1, kMaxPairs)));
+            std::string corrupted = text;
+            corrupt(rng, corrupted);
+            return std::vector<Example>{{std::move(text), "balanced"},
+                                        {std::move(corrupted), "unbalanced"}};
           },
   };
 }

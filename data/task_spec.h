@@ -23,6 +23,12 @@ struct TaskSpec {
   // the generator should aim for it (the registry discards examples whose label differs, so
   // aiming only affects speed); translation generators get -1.
   std::function<Example(Rng& rng, int wanted_label)> generate;
+  // Optional, classification only: draws a minimal group, one example per label, that differ only
+  // in what decides the label (a balanced bracket string and a corruption of it). When set, the
+  // registry keeps or rejects whole groups. Drawing labels independently would let the rejection
+  // of repeated sources skew the label mix by length: short balanced strings run out long before
+  // short unbalanced ones, and a model then learns "short means unbalanced".
+  std::function<std::vector<Example>(Rng& rng)> generate_group;
 };
 
 TaskSpec dates_task();

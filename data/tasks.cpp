@@ -38,34 +38,53 @@ TaskInfo info_of(const detail::TaskSpec& spec) {
           spec.unique_sources};
 }
 
-// Draws `count` examples whose sources are not yet in `seen` (and adds them to it).
+// Draws one candidate: the spec's minimal group when it has one, else a single example (for
+// classification, of the label `wanted`; the caller keeps `wanted` until it gets one, so every
+// label is equally likely however often its candidates are rejected).
+std::vector<Example> draw_candidate(const detail::TaskSpec& spec, Rng& rng, int wanted) {
+  if (spec.generate_group) return spec.generate_group(rng);
+  Example example = spec.generate(rng, wanted);
+  if (wanted >= 0 && example.target != spec.labels[wanted]) return {};
+  return {std::move(example)};
+}
+
+// Draws `count` examples whose sources are not yet in `seen` (and adds them to it). A group is
+// kept only if all its sources are new, and the last one is cut to fit `count`.
 std::vector<Example> draw_distinct(const detail::TaskSpec& spec, Rng& rng, std::size_t count,
                                    std::unordered_set<std::string>& seen, std::size_t requested) {
-  const bool classification = spec.kind == TaskKind::Classification;
   // Generators are not uniform over their space (e.g. short strings are drawn as often as long
   // ones), so near the space size some sources are rarely hit. Giving up after this many
   // fruitless draws for one example turns an endless loop into an actionable error.
   const uint64_t max_attempts =
       std::clamp<uint64_t>(spec.unique_sources / 1000 * 4000, 100'000, 10'000'000);
+  const bool aim = spec.kind == TaskKind::Classification && !spec.generate_group;
+  auto pick_label = [&] { return aim ? static_cast<int>(rng.below(spec.labels.size())) : -1; };
   std::vector<Example> examples;
   examples.reserve(count);
+  uint64_t attempts = 0;
+  int wanted = count > 0 ? pick_label() : -1;
   while (examples.size() < count) {
-    const int wanted = classification ? static_cast<int>(rng.below(spec.labels.size())) : -1;
-    uint64_t attempts = 0;
-    while (true) {
-      if (++attempts > max_attempts) {
-        throw std::runtime_error(fmt::format(
-            "task '{}': found only {} distinct examples of the {} requested after {} draws without "
-            "a new one (the task has {} distinct sources, and the rarest are hard to reach); "
-            "request fewer examples",
-            spec.name, seen.size(), requested, max_attempts, spec.unique_sources));
-      }
-      Example example = spec.generate(rng, wanted);
-      if (classification && example.target != spec.labels[wanted]) continue;
-      if (!seen.insert(example.source).second) continue;
-      examples.push_back(std::move(example));
-      break;
+    if (++attempts > max_attempts) {
+      throw std::runtime_error(fmt::format(
+          "task '{}': found only {} distinct examples of the {} requested after {} draws without "
+          "a new one (the task has {} distinct sources, and the rarest are hard to reach); "
+          "request fewer examples",
+          spec.name, seen.size(), requested, max_attempts, spec.unique_sources));
     }
+    std::vector<Example> group = draw_candidate(spec, rng, wanted);
+    if (group.empty()) continue;
+    std::unordered_set<std::string_view> in_group;
+    const bool all_new = std::all_of(group.begin(), group.end(), [&](const Example& e) {
+      return !seen.count(e.source) && in_group.insert(e.source).second;
+    });
+    if (!all_new) continue;
+    attempts = 0;
+    for (Example& example : group) {
+      if (examples.size() == count) break;
+      seen.insert(example.source);
+      examples.push_back(std::move(example));
+    }
+    if (examples.size() < count) wanted = pick_label();
   }
   return examples;
 }

@@ -46,7 +46,8 @@ TaskInfo task_info(std::string_view name);
 // The held-out splits are drawn first, so valid depends only on (seed, n_valid) and test only on
 // (seed, n_valid, n_test): changing the training size never changes what a model is evaluated
 // on. For classification each example's label is drawn uniformly first, so labels are balanced
-// up to sampling noise.
+// up to sampling noise; tasks whose generator makes minimal groups (brackets: a balanced string
+// and a corruption of it) are drawn a group at a time, so labels are balanced at every length.
 //
 // Throws std::invalid_argument for an unknown task or when more examples are requested than the
 // task has distinct sources, and std::runtime_error if the distinct examples run out in practice

@@ -7,6 +7,7 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <chrono>
 #include <map>
@@ -285,6 +286,29 @@ TEST_CASE("data: brackets labels match an independent check and include hard neg
   }
   CHECK(same_counts > unbalanced * 4 / 10);
   CHECK(same_counts < unbalanced * 9 / 10);
+}
+
+// Short balanced strings are few (274 of length <= 8), so drawing labels independently
+// and rejecting repeated sources used them up and left the short end of the training set almost
+// all unbalanced: a model then learned "short means unbalanced" instead of the rule.
+TEST_CASE("data: brackets labels are balanced at every length, not just overall",
+          "[data][tasks][brackets]") {
+  const Dataset data = make_task("brackets", 5, 20000, 1000);
+  for (const auto* split : {&data.train, &data.valid}) {
+    std::map<bool, std::array<int, 2>> by_shortness;  // short (<= 8 chars) -> {balanced, total}
+    for (const Example& example : *split) {
+      auto& tally = by_shortness[example.source.size() <= 8];
+      tally[0] += example.target == "balanced";
+      tally[1] += 1;
+    }
+    for (const auto& [is_short, tally] : by_shortness) {
+      INFO((split == &data.train ? "train" : "valid")
+           << (is_short ? " short" : " long") << " balanced " << tally[0] << " of " << tally[1]);
+      CHECK(tally[1] > 50);
+      CHECK(tally[0] > tally[1] * 35 / 100);
+      CHECK(tally[0] < tally[1] * 65 / 100);
+    }
+  }
 }
 
 TEST_CASE("data: sentiment rule on hand-written sentences", "[data][tasks][sentiment]") {
