@@ -1,6 +1,7 @@
 // Length-bucketed batching and the per-family collate functions.
 #include "data/batching.h"
 #include "data/collate.h"
+#include "data/masking.h"
 #include "data/rng.h"
 
 #include <catch2/catch.hpp>
@@ -182,4 +183,69 @@ TEST_CASE("data: bucketing lengths match the collated row lengths", "[data][coll
   const Seq2SeqBatch seq2seq = collate_seq2seq(examples, first);
   CHECK(sequence_lengths(examples, Layout::EncoderDecoder)[0] ==
         static_cast<std::size_t>(seq2seq.encoder.cols + seq2seq.decoder.cols));
+}
+
+TEST_CASE("data: masked-LM corruption hides about 15% of the real tokens, never [CLS] or padding",
+          "[data][masking]") {
+  // 400 rows of [CLS] + 1..30 tokens from a 40-token vocabulary, padded to 31 columns.
+  Rng lengths(3);
+  std::vector<EncodedExample> examples;
+  for (int i = 0; i < 400; ++i) {
+    std::vector<int32_t> source(static_cast<std::size_t>(lengths.between(1, 30)));
+    for (auto& id : source) id = static_cast<int32_t>(kNumSpecialTokens + lengths.below(34));
+    examples.push_back({std::move(source), {}, 0});
+  }
+  std::vector<std::size_t> indices(examples.size());
+  for (std::size_t i = 0; i < indices.size(); ++i) indices[i] = i;
+  const Batch input = collate_classification(examples, indices).input;
+
+  Rng rng(11);
+  const MaskedBatch masked = mask_tokens(input, rng, 40, kUnkId);
+  REQUIRE(masked.input.ids.size() == input.ids.size());
+  CHECK(masked.input.padding_mask == input.padding_mask);
+  int real = 0, picked = 0, as_mask = 0, kept = 0, replaced = 0;
+  for (int64_t r = 0; r < input.rows; ++r) {
+    int picked_in_row = 0;
+    for (int64_t c = 0; c < input.cols; ++c) {
+      const std::size_t at = static_cast<std::size_t>(r * input.cols + c);
+      const int32_t target = masked.targets[at];
+      if (c == 0 || input.is_padding(r, c)) {  // [CLS] and padding: untouched, unscored
+        CHECK(target == kIgnoreIndex);
+        CHECK(masked.input.ids[at] == input.ids[at]);
+        continue;
+      }
+      ++real;
+      if (target == kIgnoreIndex) {
+        CHECK(masked.input.ids[at] == input.ids[at]);
+        continue;
+      }
+      CHECK(target == input.ids[at]);  // the target is the hidden original
+      ++picked;
+      ++picked_in_row;
+      const int32_t now = masked.input.ids[at];
+      if (now == kUnkId) {
+        ++as_mask;
+      } else if (now == target) {
+        ++kept;
+      } else {
+        ++replaced;
+        CHECK((now >= kNumSpecialTokens && now < 40));
+      }
+    }
+    CHECK(picked_in_row >= 1);
+  }
+  INFO("real " << real << " picked " << picked << " mask " << as_mask << " kept " << kept
+               << " replaced " << replaced);
+  CHECK(picked > real * 13 / 100);
+  CHECK(picked < real * 18 / 100);
+  CHECK(as_mask > picked * 75 / 100);
+  CHECK(as_mask < picked * 85 / 100);
+  CHECK(kept > picked * 6 / 100);  // 10% kept, plus random replacements that hit the original
+  CHECK(replaced > picked * 6 / 100);
+
+  Rng again(11);
+  CHECK(mask_tokens(input, again, 40, kUnkId).input.ids == masked.input.ids);
+  CHECK_THROWS_WITH(mask_tokens(input, rng, 40, kUnkId, 0.0), Contains("rate"));
+  CHECK_THROWS_WITH(mask_tokens(input, rng, kNumSpecialTokens, kUnkId),
+                    Contains("no ordinary token"));
 }

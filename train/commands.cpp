@@ -66,6 +66,7 @@ const char* help_for(const std::string& key) {
       {"weight_decay", "weight decay (not applied to biases, norms, embeddings)"},
       {"clip", "global gradient-norm clipping threshold (0 = off)"},
       {"label_smoothing", "label smoothing of the cross-entropy"},
+      {"mlm_weight", "bert: weight of an auxiliary masked-LM loss on the training texts (0 = off)"},
       {"seed", "seed of initialisation, dropout and batch order"},
       {"eval_every", "steps between held-out evaluations (0 = only at the end)"},
       {"eval_examples", "held-out examples per evaluation (0 = all)"},

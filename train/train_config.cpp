@@ -57,32 +57,15 @@ void assign(std::string& field, const char*, const std::string& v) {
 
 const std::vector<Field>& fields() {
   static const std::vector<Field> all = {
-      ATTNLAB_FIELD(task),
-      ATTNLAB_FIELD(train_file),
-      ATTNLAB_FIELD(valid_file),
-      ATTNLAB_FIELD(task_kind),
-      ATTNLAB_FIELD(tokenizer),
-      ATTNLAB_FIELD(train_size),
-      ATTNLAB_FIELD(valid_size),
-      ATTNLAB_FIELD(data_seed),
-      ATTNLAB_FIELD(model),
-      ATTNLAB_FIELD(steps),
-      ATTNLAB_FIELD(batch_size),
-      ATTNLAB_FIELD(accumulation),
-      ATTNLAB_FIELD(lr),
-      ATTNLAB_FIELD(optimizer),
-      ATTNLAB_FIELD(schedule),
-      ATTNLAB_FIELD(warmup),
-      ATTNLAB_FIELD(min_lr_ratio),
-      ATTNLAB_FIELD(weight_decay),
-      ATTNLAB_FIELD(clip),
-      ATTNLAB_FIELD(label_smoothing),
-      ATTNLAB_FIELD(seed),
-      ATTNLAB_FIELD(eval_every),
-      ATTNLAB_FIELD(eval_examples),
-      ATTNLAB_FIELD(log_every),
-      ATTNLAB_FIELD(save_every),
-      ATTNLAB_FIELD(out),
+      ATTNLAB_FIELD(task),       ATTNLAB_FIELD(train_file),      ATTNLAB_FIELD(valid_file),
+      ATTNLAB_FIELD(task_kind),  ATTNLAB_FIELD(tokenizer),       ATTNLAB_FIELD(train_size),
+      ATTNLAB_FIELD(valid_size), ATTNLAB_FIELD(data_seed),       ATTNLAB_FIELD(model),
+      ATTNLAB_FIELD(steps),      ATTNLAB_FIELD(batch_size),      ATTNLAB_FIELD(accumulation),
+      ATTNLAB_FIELD(lr),         ATTNLAB_FIELD(optimizer),       ATTNLAB_FIELD(schedule),
+      ATTNLAB_FIELD(warmup),     ATTNLAB_FIELD(min_lr_ratio),    ATTNLAB_FIELD(weight_decay),
+      ATTNLAB_FIELD(clip),       ATTNLAB_FIELD(label_smoothing), ATTNLAB_FIELD(mlm_weight),
+      ATTNLAB_FIELD(seed),       ATTNLAB_FIELD(eval_every),      ATTNLAB_FIELD(eval_examples),
+      ATTNLAB_FIELD(log_every),  ATTNLAB_FIELD(save_every),      ATTNLAB_FIELD(out),
   };
   return all;
 }
@@ -134,6 +117,9 @@ void validate(const TrainConfig& c) {
   require(c.weight_decay >= 0, "weight-decay", "must be >= 0");
   require(c.clip >= 0, "clip", "must be >= 0 (0 turns clipping off)");
   require(c.label_smoothing >= 0 && c.label_smoothing < 1, "label-smoothing", "must be in [0, 1)");
+  require(c.mlm_weight >= 0, "mlm-weight", fmt::format("must be >= 0, got {}", c.mlm_weight));
+  require(c.mlm_weight == 0 || c.model == "bert", "mlm-weight",
+          fmt::format("the masked-LM loss needs a BERT model (--model bert), not {}", c.model));
   require(c.eval_every >= 0 && c.save_every >= 0 && c.log_every > 0 && c.eval_examples >= 0,
           "eval-every", "eval/save intervals must be >= 0 and log-every > 0");
   require(!c.out.empty(), "out", "must name a directory");
@@ -196,7 +182,11 @@ const std::vector<Recipe>& recipes() {
       {"bert",
        "sentiment",
        "negation-aware sentiment of templated sentences (word tokens)",
-       {{"steps", "1500"}, {"batch_size", "64"}, {"lr", "1e-3"}, {"warmup", "200"}, {"tokenizer", "word"}},
+       {{"steps", "1500"},
+        {"batch_size", "64"},
+        {"lr", "1e-3"},
+        {"warmup", "200"},
+        {"tokenizer", "word"}},
        {{"d_model", "64"},
         {"n_heads", "4"},
         {"d_ff", "256"},
@@ -234,6 +224,7 @@ std::vector<RecipeInfo> list_recipes() {
 ModelConfig model_config_for(const TrainConfig& c, int64_t vocab_size, int64_t num_classes) {
   ModelConfig m = preset(family_from_name(c.model));
   for (const auto& [k, v] : c.model_overrides) set_config_field(m, k, v);
+  if (c.mlm_weight > 0) m.mlm_head = true;  // the auxiliary loss needs the prediction head
   m.vocab_size = vocab_size;
   m.num_classes = std::max<int64_t>(num_classes, 1);
   m.seed = c.seed;

@@ -41,6 +41,10 @@ struct TrainConfig {
   double weight_decay = 0.01;
   double clip = 1.0;  // global gradient norm cap (0 = off)
   double label_smoothing = 0.0;
+  // BERT only: weight of an auxiliary masked-LM loss on the training texts (0 = off). Each step
+  // also encodes a copy of the batch with 15% of its tokens hidden and adds this much of the loss
+  // of predicting them; it costs a second forward and backward pass.
+  double mlm_weight = 0.0;
   uint64_t seed = 1;  // initialisation, dropout and batch order
 
   // ---- run

@@ -1,5 +1,7 @@
 #include "train/trainer.h"
 
+#include "data/rng.h"
+
 #include <fmt/format.h>
 #include <omp.h>
 #include <unistd.h>
@@ -209,7 +211,12 @@ TrainResult Trainer::run() {
     double step_loss = 0;
     for (int64_t micro = 0; micro < config_.accumulation; ++micro) {
       std::vector<size_t> idx = next_batch();
-      Tensor loss = workload_->loss(train_, idx, config_.label_smoothing);
+      // The masking stream depends only on (seed, step, micro-batch): a resumed run redraws it.
+      const uint64_t mask_seed =
+          data::mix_seeds(data::mix_seeds(config_.seed, 0x6d6c6d /* "mlm" */),
+                          uint64_t(state_.step * config_.accumulation + micro));
+      Tensor loss =
+          workload_->loss(train_, idx, {config_.label_smoothing, config_.mlm_weight, mask_seed});
       const double value = loss.item();
       if (!std::isfinite(value)) {
         throw std::runtime_error(fmt::format(

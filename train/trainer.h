@@ -4,6 +4,7 @@
 
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -50,6 +51,10 @@ class Trainer {
   TrainResult run();
 
   const Model& model() const { return *model_; }
+  Model& model() { return *model_; }
+  // What the run trains on and how (for inspecting a run, e.g. in tests).
+  const Workload& workload() const { return *workload_; }
+  std::span<const data::EncodedExample> train_examples() const { return train_; }
   std::string checkpoint_path() const;
 
  private:

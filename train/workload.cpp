@@ -1,5 +1,7 @@
 #include "train/workload.h"
 
+#include "data/masking.h"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -170,6 +172,20 @@ Tensor Workload::logits_classifier(const data::ClassificationBatch& b) const {
   return static_cast<const PerceiverModel&>(*model_).classify(ids_tensor(b.input), &pad);
 }
 
+Tensor Workload::masked_lm_loss(const data::Batch& input, uint64_t mask_seed) const {
+  if (model_->config().family != Family::BERT || !model_->config().mlm_head)
+    throw std::invalid_argument(
+        "the masked-LM loss needs a BERT model with its masked-LM head (mlm_head=true)");
+  data::Rng rng(mask_seed);
+  const data::MaskedBatch masked =
+      data::mask_tokens(input, rng, vocab_.size(), data::kUnkId, 0.15, /*skip_prefix=*/1);
+  const auto& bert = static_cast<const BertModel&>(*model_);
+  Mask pad = padding_of(masked.input);
+  Tensor logits = bert.mlm_logits(bert.encode(ids_tensor(masked.input), &pad));  // (B,T,V)
+  return cross_entropy(logits, IntTensor{{input.rows, input.cols}, masked.targets},
+                       data::kIgnoreIndex);
+}
+
 Workload::TeacherForced Workload::teacher_forced(std::span<const data::EncodedExample> examples,
                                                  std::span<const size_t> indices) const {
   const data::LengthLimit limit = length_limit();
@@ -182,13 +198,18 @@ Workload::TeacherForced Workload::teacher_forced(std::span<const data::EncodedEx
 }
 
 Tensor Workload::loss(std::span<const data::EncodedExample> examples,
-                      std::span<const size_t> indices, double label_smoothing) const {
+                      std::span<const size_t> indices, const LossOptions& options) const {
   const data::LengthLimit limit = length_limit();
+  const double label_smoothing = options.label_smoothing;
   switch (mode_) {
     case Mode::EncoderClassifier: {
       auto b = data::collate_classification(examples, indices, limit);
-      return cross_entropy(logits_classifier(b), IntTensor{{b.input.rows}, b.labels},
-                           data::kIgnoreIndex, label_smoothing);
+      Tensor loss = cross_entropy(logits_classifier(b), IntTensor{{b.input.rows}, b.labels},
+                                  data::kIgnoreIndex, label_smoothing);
+      if (options.mlm_weight > 0)
+        loss =
+            add(loss, mul_scalar(masked_lm_loss(b.input, options.mask_seed), options.mlm_weight));
+      return loss;
     }
     case Mode::PrefixLm:
     case Mode::Seq2Seq: {

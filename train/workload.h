@@ -46,9 +46,17 @@ class Workload {
   // GPT/T5 becomes text-to-text with the label as target).
   std::vector<data::EncodedExample> encode(const std::vector<data::Example>& examples) const;
 
+  struct LossOptions {
+    double label_smoothing = 0.0;
+    // BERT: adds mlm_weight times the masked-LM loss of a copy of the batch whose tokens are
+    // hidden as data::mask_tokens does, drawn from mask_seed (so a resumed run masks alike).
+    // <unk> stands in for BERT's [MASK]: built-in tasks never produce it.
+    double mlm_weight = 0.0;
+    uint64_t mask_seed = 0;
+  };
   // Mean training loss over examples[indices]; records the graph.
   Tensor loss(std::span<const data::EncodedExample> examples, std::span<const size_t> indices,
-              double label_smoothing) const;
+              const LossOptions& options) const;
 
   // Held-out metrics on the first `max_examples` (0 = all) examples, in eval mode.
   EvalMetrics evaluate(std::span<const data::EncodedExample> encoded, size_t batch_size,
@@ -81,6 +89,8 @@ class Workload {
   Tensor logits_prefix_lm(const data::PrefixLmBatch& b) const;         // (B,T,V)
   Tensor logits_seq2seq(const data::Seq2SeqBatch& b) const;            // (B,Tt,V)
   Tensor logits_classifier(const data::ClassificationBatch& b) const;  // (B,K)
+  // Mean cross-entropy of the tokens mask_tokens hides in `input` (a [CLS] text batch).
+  Tensor masked_lm_loss(const data::Batch& input, uint64_t mask_seed) const;
   // Greedy decoding of a batch of encoded sources; returns token ids without EOS.
   std::vector<std::vector<int32_t>> greedy_decode(std::span<const data::EncodedExample> examples,
                                                   std::span<const size_t> indices, size_t max_new,
