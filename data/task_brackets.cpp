@@ -138,6 +138,7 @@ TaskSpec brackets_task() {
             return std::vector<Example>{{std::move(text), "balanced"},
                                         {std::move(corrupted), "unbalanced"}};
           },
+      .held_out_one_in = 8,
   };
 }
 

@@ -29,6 +29,12 @@ struct TaskSpec {
   // of repeated sources skew the label mix by length: short balanced strings run out long before
   // short unbalanced ones, and a model then learns "short means unbalanced".
   std::function<std::vector<Example>(Rng& rng)> generate_group;
+  // Optional (0 = off): reserves one source in this many, chosen by a hash of the source (of a
+  // group's first source), for the held-out splits, and the rest for training. Without it the
+  // held-out splits, drawn first, take every source of a small corner of the space (all 10
+  // bracket strings of up to 2 pairs) and leave none of it for training: a distribution shift
+  // between the splits, not a test of generalisation.
+  uint64_t held_out_one_in = 0;
 };
 
 TaskSpec dates_task();

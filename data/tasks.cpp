@@ -48,10 +48,22 @@ std::vector<Example> draw_candidate(const detail::TaskSpec& spec, Rng& rng, int 
   return {std::move(example)};
 }
 
-// Draws `count` examples whose sources are not yet in `seen` (and adds them to it). A group is
-// kept only if all its sources are new, and the last one is cut to fit `count`.
-std::vector<Example> draw_distinct(const detail::TaskSpec& spec, Rng& rng, std::size_t count,
-                                   std::unordered_set<std::string>& seen, std::size_t requested) {
+enum class Split { HeldOut, Train };
+
+// Whether a candidate may go to `split` under the spec's held_out_one_in partition.
+bool belongs_to(const detail::TaskSpec& spec, const Example& first, Split split) {
+  if (spec.held_out_one_in == 0) return true;
+  uint64_t hash = 0xcbf29ce484222325;  // FNV-1a, then a splitmix64 round to mix the low bits
+  for (const char c : first.source) hash = (hash ^ static_cast<unsigned char>(c)) * 0x100000001b3;
+  const bool held_out = splitmix64(hash) % spec.held_out_one_in == 0;
+  return held_out == (split == Split::HeldOut);
+}
+
+// Draws `count` examples of `split` whose sources are not yet in `seen` (and adds them to it). A
+// group is kept only if all its sources are new, and the last one is cut to fit `count`.
+std::vector<Example> draw_distinct(const detail::TaskSpec& spec, Split split, Rng& rng,
+                                   std::size_t count, std::unordered_set<std::string>& seen,
+                                   std::size_t requested) {
   // Generators are not uniform over their space (e.g. short strings are drawn as often as long
   // ones), so near the space size some sources are rarely hit. Giving up after this many
   // fruitless draws for one example turns an endless loop into an actionable error.
@@ -72,7 +84,7 @@ std::vector<Example> draw_distinct(const detail::TaskSpec& spec, Rng& rng, std::
           spec.name, seen.size(), requested, max_attempts, spec.unique_sources));
     }
     std::vector<Example> group = draw_candidate(spec, rng, wanted);
-    if (group.empty()) continue;
+    if (group.empty() || !belongs_to(spec, group.front(), split)) continue;
     std::unordered_set<std::string_view> in_group;
     const bool all_new = std::all_of(group.begin(), group.end(), [&](const Example& e) {
       return !seen.count(e.source) && in_group.insert(e.source).second;
@@ -122,9 +134,9 @@ Dataset make_task(std::string_view name, uint64_t seed, std::size_t n_train, std
   dataset.name = std::string(spec.name);
   dataset.kind = spec.kind;
   dataset.labels = spec.labels;
-  dataset.valid = draw_distinct(spec, rng, n_valid, seen, total);
-  dataset.test = draw_distinct(spec, rng, n_test, seen, total);
-  dataset.train = draw_distinct(spec, rng, n_train, seen, total);
+  dataset.valid = draw_distinct(spec, Split::HeldOut, rng, n_valid, seen, total);
+  dataset.test = draw_distinct(spec, Split::HeldOut, rng, n_test, seen, total);
+  dataset.train = draw_distinct(spec, Split::Train, rng, n_train, seen, total);
   return dataset;
 }
 

@@ -48,6 +48,9 @@ TaskInfo task_info(std::string_view name);
 // on. For classification each example's label is drawn uniformly first, so labels are balanced
 // up to sampling noise; tasks whose generator makes minimal groups (brackets: a balanced string
 // and a corruption of it) are drawn a group at a time, so labels are balanced at every length.
+// Tasks with a small corner of short inputs (brackets) also partition their sources by hash, one
+// in eight for the held-out splits, so that corner is shared between the splits rather than
+// swallowed whole by the held-out split drawn first.
 //
 // Throws std::invalid_argument for an unknown task or when more examples are requested than the
 // task has distinct sources, and std::runtime_error if the distinct examples run out in practice

@@ -311,6 +311,23 @@ TEST_CASE("data: brackets labels are balanced at every length, not just overall"
   }
 }
 
+// There are only 50 balanced strings of up to 6 characters. Drawn first, the held-out split used
+// to take nearly all of them, so a model never saw "()" as balanced and was then tested on it.
+TEST_CASE("data: the held-out split does not take the whole short corner of brackets",
+          "[data][tasks][brackets]") {
+  const Dataset data = make_task("brackets", 5, 20000, 1000);
+  auto short_balanced = [](const std::vector<Example>& split) {
+    std::set<std::string> found;
+    for (const Example& example : split)
+      if (example.source.size() <= 6 && example.target == "balanced") found.insert(example.source);
+    return found.size();
+  };
+  INFO("short balanced strings: train " << short_balanced(data.train) << ", valid "
+                                        << short_balanced(data.valid));
+  CHECK(short_balanced(data.train) >= 35);
+  CHECK(short_balanced(data.valid) <= 15);
+}
+
 TEST_CASE("data: sentiment rule on hand-written sentences", "[data][tasks][sentiment]") {
   auto label = [](const char* sentence) { return sentiment_label(sentence).value_or("none"); };
   CHECK(label("not bad at all") == "positive");
