@@ -162,7 +162,7 @@ const std::vector<Recipe>& recipes() {
        "numbers",
        "digits to English words",
        // 3000 steps took 414 s on one machine and 757 s on a busier one: 2000 steps (exact match
-       // 96.5%) keep the run well inside ten minutes; greedy-decoding evaluations are costly, so
+       // 96.5%) keep the run inside ten minutes; greedy-decoding evaluations are costly, so
        // every 1000 steps.
        {{"steps", "2000"},
         {"batch_size", "64"},
