@@ -19,6 +19,12 @@ uint64_t splitmix64(uint64_t& state) {
   return z ^ (z >> 31);
 }
 
+uint64_t fnv1a(uint64_t hash, const void* data, std::size_t bytes) {
+  const auto* p = static_cast<const unsigned char*>(data);
+  for (std::size_t i = 0; i < bytes; ++i) hash = (hash ^ p[i]) * 0x100000001B3ULL;
+  return hash;
+}
+
 uint64_t mix_seeds(uint64_t a, uint64_t b) {
   uint64_t state = a;
   const uint64_t first = splitmix64(state);

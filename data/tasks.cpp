@@ -53,8 +53,8 @@ enum class Split { HeldOut, Train };
 // Whether a candidate may go to `split` under the spec's held_out_one_in partition.
 bool belongs_to(const detail::TaskSpec& spec, const Example& first, Split split) {
   if (spec.held_out_one_in == 0) return true;
-  uint64_t hash = 0xcbf29ce484222325;  // FNV-1a, then a splitmix64 round to mix the low bits
-  for (const char c : first.source) hash = (hash ^ static_cast<unsigned char>(c)) * 0x100000001b3;
+  // A splitmix64 round on top of FNV-1a mixes the low bits that the modulo reads.
+  uint64_t hash = fnv1a(kFnvOffset, first.source.data(), first.source.size());
   const bool held_out = splitmix64(hash) % spec.held_out_one_in == 0;
   return held_out == (split == Split::HeldOut);
 }
@@ -85,10 +85,11 @@ std::vector<Example> draw_distinct(const detail::TaskSpec& spec, Split split, Rn
     }
     std::vector<Example> group = draw_candidate(spec, rng, wanted);
     if (group.empty() || !belongs_to(spec, group.front(), split)) continue;
-    std::unordered_set<std::string_view> in_group;
-    const bool all_new = std::all_of(group.begin(), group.end(), [&](const Example& e) {
-      return !seen.count(e.source) && in_group.insert(e.source).second;
-    });
+    bool all_new = true;  // groups hold one or two examples: pairwise checks beat a set
+    for (std::size_t i = 0; i < group.size() && all_new; ++i) {
+      all_new = !seen.count(group[i].source);
+      for (std::size_t j = 0; j < i && all_new; ++j) all_new = group[j].source != group[i].source;
+    }
     if (!all_new) continue;
     attempts = 0;
     for (Example& example : group) {

@@ -10,6 +10,7 @@
 #include <set>
 #include <stdexcept>
 
+#include "data/rng.h"
 #include "train/hdf5.h"
 
 namespace attnlab {
@@ -17,14 +18,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// FNV-1a over the parameter bytes in name order: HDF5 does not checksum raw
-// data, and a flipped bit in a weight would otherwise load silently.
-uint64_t fnv1a(uint64_t h, const void* data, size_t bytes) {
-  const auto* p = static_cast<const unsigned char*>(data);
-  for (size_t i = 0; i < bytes; ++i) h = (h ^ p[i]) * 0x100000001B3ULL;
-  return h;
-}
-constexpr uint64_t kFnvOffset = 0xCBF29CE484222325ULL;
+using data::fnv1a;
+using data::kFnvOffset;
 
 std::vector<float> as_floats(const Tensor& t) {
   std::vector<float> out(t.numel());
@@ -95,6 +90,8 @@ void fsync_path(const std::string& path, bool directory) {
   ::close(fd);
 }
 
+// FNV-1a over the parameter bytes in name order: HDF5 does not checksum raw
+// data, and a flipped bit in a weight would otherwise load silently.
 uint64_t parameter_checksum(const NamedTensors& params) {
   uint64_t h = kFnvOffset;
   for (const auto& [name, t] : params) {

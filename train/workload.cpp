@@ -173,9 +173,8 @@ Tensor Workload::logits_classifier(const data::ClassificationBatch& b) const {
 }
 
 Tensor Workload::masked_lm_loss(const data::Batch& input, uint64_t mask_seed) const {
-  if (model_->config().family != Family::BERT || !model_->config().mlm_head)
-    throw std::invalid_argument(
-        "the masked-LM loss needs a BERT model with its masked-LM head (mlm_head=true)");
+  if (model_->config().family != Family::BERT)  // mlm_logits reports a missing head itself
+    throw std::invalid_argument("the masked-LM loss needs a BERT model");
   data::Rng rng(mask_seed);
   const data::MaskedBatch masked =
       data::mask_tokens(input, rng, vocab_.size(), data::kUnkId, 0.15, /*skip_prefix=*/1);
