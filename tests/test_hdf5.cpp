@@ -8,7 +8,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "train/hdf5.h"
+#include "io/hdf5.h"
 
 using namespace attnlab;
 using Catch::Matchers::Contains;

@@ -4,7 +4,7 @@
 #include <cmath>
 
 #include "autograd/ops.h"
-#include "train/optim.h"
+#include "optim/optim.h"
 
 using namespace attnlab;
 

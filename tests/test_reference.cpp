@@ -20,7 +20,7 @@
 
 #include "layers/block.h"
 #include "models/model.h"
-#include "train/hdf5.h"
+#include "io/hdf5.h"
 
 using namespace attnlab;
 

@@ -14,7 +14,7 @@
 #include <fstream>
 
 #include "train/checkpoint.h"
-#include "train/hdf5.h"
+#include "io/hdf5.h"
 #include "train/trainer.h"
 
 using namespace attnlab;

@@ -11,7 +11,7 @@
 #include <stdexcept>
 
 #include "data/rng.h"
-#include "train/hdf5.h"
+#include "io/hdf5.h"
 
 namespace attnlab {
 namespace {

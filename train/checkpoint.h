@@ -16,7 +16,7 @@
 #include "data/example.h"
 #include "data/tokenizer.h"
 #include "models/model.h"
-#include "train/optim.h"
+#include "optim/optim.h"
 #include "train/train_config.h"
 
 namespace attnlab {

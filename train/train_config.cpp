@@ -5,7 +5,7 @@
 #include <functional>
 #include <stdexcept>
 
-#include "train/optim.h"
+#include "optim/optim.h"
 
 namespace attnlab {
 namespace {

@@ -1,6 +1,6 @@
 // `attnlab train | eval | predict | tasks`: option parsing (command line and
 // INI config files) on top of Trainer, Workload and the checkpoint reader.
-#include "train/commands.h"
+#include "cli/commands.h"
 
 #include <fmt/format.h>
 
@@ -10,7 +10,7 @@
 #include "data/tasks.h"
 #include "data/tsv.h"
 #include "models/stats.h"
-#include "train/cli_common.h"
+#include "cli/cli_common.h"
 #include "train/trainer.h"
 
 namespace attnlab {

@@ -9,9 +9,9 @@
 #include <string>
 
 #include "autograd/parallel.h"
-#include "train/cli_common.h"
-#include "train/commands.h"
-#include "train/gradcheck_command.h"
+#include "cli/cli_common.h"
+#include "cli/commands.h"
+#include "cli/gradcheck_command.h"
 
 namespace {
 

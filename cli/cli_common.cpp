@@ -1,4 +1,4 @@
-#include "train/cli_common.h"
+#include "cli/cli_common.h"
 
 #include <fmt/format.h>
 #include <omp.h>

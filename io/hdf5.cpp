@@ -1,4 +1,4 @@
-#include "train/hdf5.h"
+#include "io/hdf5.h"
 
 #include <fmt/format.h>
 #include <hdf5.h>
@@ -8,6 +8,8 @@
 #include <set>
 #include <stdexcept>
 #include <type_traits>
+
+#include "autograd/shape.h"
 
 namespace attnlab {
 
@@ -69,16 +71,6 @@ std::string hdf5_reason() {
 
 [[noreturn]] void fail(const std::string& file, const std::string& what) {
   throw std::runtime_error(fmt::format("{}: {}", file, what));
-}
-
-std::string shape_text(const std::vector<int64_t>& shape) {
-  std::string s = "(";
-  for (size_t i = 0; i < shape.size(); ++i) {
-    if (i) s += ',';
-    s += std::to_string(shape[i]);
-  }
-  s += ')';
-  return s;
 }
 
 // "a/b", "/a/b/" -> {"a", "b"}; "/" and "" -> {} (the root).
@@ -223,12 +215,6 @@ std::vector<int64_t> space_shape(const std::string& file, const std::string& whe
   return std::vector<int64_t>(dims.begin(), dims.end());
 }
 
-int64_t numel(const std::vector<int64_t>& shape) {
-  int64_t n = 1;
-  for (int64_t d : shape) n *= d;
-  return n;
-}
-
 Handle open_object(const std::string& file, hid_t fid, const std::vector<std::string>& parts,
                    H5I_type_t want) {
   const H5I_type_t type = object_type(fid, parts);
@@ -271,7 +257,7 @@ Handle variable_string_type(H5T_cset_t cset = H5T_CSET_UTF8) {
 // arrays are stored).
 std::string read_one_string(const std::string& file, const std::string& where, hid_t obj,
                             bool is_attribute, hid_t type, hid_t space) {
-  const int64_t count = numel(space_shape(file, where, space));
+  const int64_t count = shape_numel(space_shape(file, where, space));
   if (count != 1) fail(file, fmt::format("{} holds {} strings, expected one", where, count));
   auto do_read = [&](hid_t mem, void* buf) {
     return is_attribute ? H5Aread(obj, mem, buf)
@@ -410,10 +396,10 @@ void H5File::write(const std::string& path, const std::vector<T>& values,
   for (int64_t d : shape)
     if (d < 0)
       fail(filename_, fmt::format("dataset '{}': negative dimension in shape {}", shown(parts),
-                                  shape_text(shape)));
-  if (int64_t(values.size()) != numel(shape))
+                                  shape_str(shape)));
+  if (int64_t(values.size()) != shape_numel(shape))
     fail(filename_, fmt::format("dataset '{}': {} values do not fill shape {} ({} elements)",
-                                shown(parts), values.size(), shape_text(shape), numel(shape)));
+                                shown(parts), values.size(), shape_str(shape), shape_numel(shape)));
   if (object_type(file_, parts) != H5I_BADID)
     fail(filename_, fmt::format("'{}' already exists", shown(parts)));
   make_parents(filename_, file_, parts);
@@ -424,7 +410,7 @@ void H5File::write(const std::string& path, const std::vector<T>& values,
                H5Sclose);
   if (!space.valid())
     fail(filename_, fmt::format("dataset '{}': cannot make a dataspace of shape {}{}", shown(parts),
-                                shape_text(shape), hdf5_reason()));
+                                shape_str(shape), hdf5_reason()));
   Handle dset(H5Dcreate2(file_, h5_path(parts).c_str(), Element<T>::disk(), space.get(),
                          H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
               H5Dclose);
@@ -449,7 +435,7 @@ H5Data<T> H5File::read(const std::string& path) const {
   Handle space(H5Dget_space(dset.get()), H5Sclose);
   H5Data<T> out;
   out.shape = space_shape(filename_, where, space.get());
-  out.values.resize(numel(out.shape));
+  out.values.resize(shape_numel(out.shape));
   if (!out.values.empty() &&
       H5Dread(dset.get(), Element<T>::mem(), H5S_ALL, H5S_ALL, H5P_DEFAULT, out.values.data()) < 0)
     fail(filename_, fmt::format("cannot read {}{}", where, hdf5_reason()));
@@ -462,7 +448,7 @@ std::vector<T> H5File::read(const std::string& path, const std::vector<int64_t>&
   if (data.shape != expected)
     fail(filename_,
          fmt::format("dataset '{}' has shape {}, expected {}", shown(split_path(filename_, path)),
-                     shape_text(data.shape), shape_text(expected)));
+                     shape_str(data.shape), shape_str(expected)));
   return std::move(data.values);
 }
 

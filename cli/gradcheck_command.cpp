@@ -1,4 +1,4 @@
-#include "train/gradcheck_command.h"
+#include "cli/gradcheck_command.h"
 
 #include <fmt/format.h>
 
@@ -7,7 +7,7 @@
 
 #include "layers/gradcheck_layers.h"
 #include "models/gradcheck_models.h"
-#include "train/cli_common.h"
+#include "cli/cli_common.h"
 
 namespace attnlab {
 
