@@ -4,6 +4,7 @@
 #include <stdexcept>
 
 #include "autograd/broadcast.h"
+#include "autograd/op.h"
 #include "autograd/ops.h"
 #include "autograd/parallel.h"
 

@@ -6,6 +6,7 @@
 #include <stdexcept>
 #include <vector>
 
+#include "autograd/op.h"
 #include "autograd/ops.h"
 #include "autograd/parallel.h"
 

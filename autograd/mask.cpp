@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include "autograd/broadcast.h"
+#include "autograd/op.h"
 #include "autograd/ops.h"
 
 namespace attnlab {

@@ -8,7 +8,8 @@
 
 #include <stdexcept>
 
-#include "autograd/gemm.h"
+#include "autograd/kernels/gemm.h"
+#include "autograd/op.h"
 #include "autograd/ops.h"
 
 namespace attnlab {

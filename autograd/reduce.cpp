@@ -4,6 +4,7 @@
 
 #include <vector>
 
+#include "autograd/op.h"
 #include "autograd/ops.h"
 #include "autograd/parallel.h"
 

@@ -5,6 +5,7 @@
 #include <numeric>
 #include <stdexcept>
 
+#include "autograd/op.h"
 #include "autograd/ops.h"
 #include "autograd/parallel.h"
 

@@ -7,6 +7,7 @@
 #include <stdexcept>
 #include <unordered_set>
 
+#include "autograd/op.h"
 #include "autograd/parallel.h"
 
 namespace attnlab {
@@ -191,6 +192,7 @@ static std::vector<std::shared_ptr<TensorImpl>> topological_order(
     const auto& fn = node->grad_fn;
     if (fn && next_input < fn->inputs.size()) {
       const auto& child = fn->inputs[next_input++].impl_ptr();
+      if (!child || !child->requires_grad) continue;  // constants take no part
       if (child->graph_released)
         throw std::runtime_error(
             "backward: an input of this graph was computed by a graph that an earlier backward() "
@@ -202,6 +204,51 @@ static std::vector<std::shared_ptr<TensorImpl>> topological_order(
     stack.pop_back();
   }
   return order;  // children before parents: walk it backwards
+}
+
+// Adds `g` into the gradient of `input`. The first gradient is adopted when
+// nothing else shares its storage, and copied otherwise (an op may return
+// grad_output itself, or a view of it, which must not become another
+// tensor's gradient buffer).
+static void accumulate_grad(TensorImpl& input, Tensor g) {
+  if (!input.grad) {
+    const bool unshared = g.impl_ptr().use_count() == 1 && g.impl()->storage.use_count() == 1;
+    input.grad = unshared ? g.impl_ptr() : g.clone().impl_ptr();
+    return;
+  }
+  Tensor acc(input.grad);
+  dispatch(acc.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    T* dst = acc.data<T>();
+    const T* src = g.data<T>();
+    parallel_for(acc.numel(), kElementwiseGrain, [&](int64_t lo, int64_t hi) {
+      for (int64_t i = lo; i < hi; ++i) dst[i] += src[i];
+    });
+  });
+}
+
+// Runs one node's backward and accumulates what it returns, checking each
+// gradient against its input. Every error names the op.
+static void run_backward(const GradFn& fn, const Tensor& grad_output) {
+  std::vector<Tensor> grads;
+  try {
+    grads = fn.backward(BackwardContext{grad_output, fn.inputs, fn.saved_output});
+  } catch (const std::exception& e) {
+    throw std::runtime_error(fmt::format("backward of {}: {}", fn.op, e.what()));
+  }
+  if (grads.size() != fn.inputs.size())
+    throw std::logic_error(fmt::format("backward of {}: returned {} gradients for {} inputs", fn.op,
+                                       grads.size(), fn.inputs.size()));
+  for (size_t i = 0; i < grads.size(); ++i) {
+    const Tensor& input = fn.inputs[i];
+    if (!grads[i].defined() || !input.defined() || !input.requires_grad()) continue;
+    if (grads[i].shape() != input.shape() || grads[i].dtype() != input.dtype())
+      throw std::logic_error(
+          fmt::format("backward of {}: the gradient of input {} is {} but the "
+                      "input is {}",
+                      fn.op, i, grads[i].describe(), input.describe()));
+    accumulate_grad(*input.impl(), std::move(grads[i]));
+  }
 }
 
 void Tensor::backward(const Tensor& seed) const {
@@ -230,24 +277,20 @@ void Tensor::backward(const Tensor& seed) const {
     root_grad = Tensor::full(shape(), 1.0, dtype());
   }
   if (!root.grad_fn) {  // a leaf: its gradient w.r.t. itself
-    Tensor g = grad_buffer(*this);
     NoGradGuard no_grad;
-    dispatch(dtype(), [&](auto tag) {
-      using T = decltype(tag);
-      for (int64_t i = 0; i < numel(); ++i) g.data<T>()[i] += root_grad.data<T>()[i];
-    });
+    accumulate_grad(root, std::move(root_grad));
     return;
   }
   root.grad = root_grad.impl_ptr();
 
-  NoGradGuard no_grad;  // backward closures never build graph
+  NoGradGuard no_grad;  // backward functions never build graph
   auto order = topological_order(impl_);
   for (auto it = order.rbegin(); it != order.rend(); ++it) {
     std::shared_ptr<TensorImpl> node = std::move(*it);      // dropped once processed
     std::shared_ptr<GradFn> fn = std::move(node->grad_fn);  // releases the graph as we go
     node->graph_released = true;
     Tensor grad(std::move(node->grad));  // intermediate grads are not kept
-    if (fn && grad.defined()) fn->backward(grad);
+    if (fn && grad.defined()) run_backward(*fn, grad);
   }
 }
 
@@ -264,23 +307,30 @@ NoGradGuard::~NoGradGuard() {
   g_grad_enabled = previous_;
 }
 
-// ---- helpers for ops ----------------------------------------------------------
+// ---- recording ops ----------------------------------------------------------
 
-void record_grad_fn(Tensor& out, const char* op, std::vector<Tensor> inputs,
-                    std::function<void(const Tensor&)> backward) {
+void record_op(Tensor& out, const char* op, std::vector<Tensor> inputs, BackwardFn backward,
+               SaveOutput save_output) {
   if (!grad_enabled()) return;
   bool any = false;
   for (const Tensor& t : inputs) any = any || (t.defined() && t.requires_grad());
   if (!any) return;
   auto fn = std::make_shared<GradFn>();
   fn->op = op;
-  // Keep only inputs that take part in differentiation: the topological walk
-  // then never visits constant subgraphs.
-  for (Tensor& t : inputs)
-    if (t.defined() && t.requires_grad()) fn->inputs.push_back(std::move(t));
+  fn->inputs = std::move(inputs);
+  if (save_output == SaveOutput::Yes) fn->saved_output = out.detach();
   fn->backward = std::move(backward);
   out.impl()->requires_grad = true;
   out.impl()->grad_fn = std::move(fn);
+}
+
+void record_grad_fn(Tensor& out, const char* op, std::vector<Tensor> inputs,
+                    std::function<void(const Tensor&)> backward) {
+  const size_t n = inputs.size();
+  record_op(out, op, std::move(inputs), [backward, n](const BackwardContext& ctx) {
+    backward(ctx.grad_output);
+    return std::vector<Tensor>(n);
+  });
 }
 
 Tensor grad_buffer(const Tensor& t) {

@@ -10,12 +10,12 @@
 // - Storage is always contiguous. `reshape` is a view that shares storage;
 //   every other shape op copies, which keeps kernels simple (no strides).
 // - Define-by-run autograd: an op whose inputs require grad records a
-//   `GradFn` on its output: the inputs and a closure that *accumulates*
-//   d(loss)/d(input) into each input's `.grad()` given d(loss)/d(output).
+//   `GradFn` on its output (autograd/op.h): its inputs and a backward that
+//   returns d(loss)/d(input) for each input given d(loss)/d(output). The
+//   engine (Tensor::backward) checks and accumulates those gradients.
 #pragma once
 
 #include <cstdint>
-#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -54,16 +54,7 @@ class Storage {
 };
 
 class Tensor;
-struct TensorImpl;
-
-// The record an op leaves on its output: which tensors it read, and how to
-// push the output's gradient back into theirs.
-struct GradFn {
-  const char* op = "";
-  std::vector<Tensor> inputs;
-  // Called with d(loss)/d(output); must add (+=) into inputs' grads.
-  std::function<void(const Tensor& grad_output)> backward;
-};
+struct GradFn;  // autograd/op.h
 
 struct TensorImpl {
   Shape shape;
@@ -146,13 +137,7 @@ class NoGradGuard {
   bool previous_;
 };
 
-// ---- helpers for writing ops (used by autograd/*.cpp) -------------------------
-// Records `backward` on `out` if grad mode is on and any input requires grad.
-void record_grad_fn(Tensor& out, const char* op, std::vector<Tensor> inputs,
-                    std::function<void(const Tensor& grad_output)> backward);
-// The gradient buffer of `t`, allocated as zeros on first use; an undefined
-// tensor if `t` does not require grad (so backward code can skip it).
-Tensor grad_buffer(const Tensor& t);
+// ---- argument checks for ops (used by autograd/*.cpp) ---------------------------
 // Throws std::invalid_argument naming `op` unless a and b have one dtype.
 void check_same_dtype(const char* op, const Tensor& a, const Tensor& b);
 void check_defined(const char* op, const char* arg, const Tensor& t);

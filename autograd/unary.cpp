@@ -3,6 +3,7 @@
 #include <cmath>
 #include <numbers>
 
+#include "autograd/op.h"
 #include "autograd/ops.h"
 #include "autograd/parallel.h"
 

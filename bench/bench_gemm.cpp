@@ -18,7 +18,7 @@
 #include <utility>
 #include <vector>
 
-#include "autograd/gemm.h"
+#include "autograd/kernels/gemm.h"
 
 extern "C" void openblas_set_num_threads(int);
 extern "C" char* openblas_get_config(void);

@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include "autograd/gradcheck.h"
+#include "autograd/op.h"
 #include "autograd/ops.h"
 
 using namespace attnlab;
@@ -21,11 +22,21 @@ Tensor wrong_square(const Tensor& x) {
   Tensor y = Tensor::empty(x.shape(), x.dtype());
   for (int64_t i = 0; i < x.numel(); ++i)
     y.data<double>()[i] = x.data<double>()[i] * x.data<double>()[i];
-  record_grad_fn(y, "wrong_square", {x}, [x](const Tensor& g) {
-    Tensor gx = grad_buffer(x);
-    for (int64_t i = 0; i < x.numel(); ++i)
-      gx.data<double>()[i] += g.data<double>()[i] * x.data<double>()[i];
+  record_op(y, "wrong_square", {x}, [](const BackwardContext& ctx) -> std::vector<Tensor> {
+    Tensor dx = ctx.new_grad(0);
+    for (int64_t i = 0; i < dx.numel(); ++i)
+      dx.data<double>()[i] = ctx.grad_output.data<double>()[i] * ctx.inputs[0].data<double>()[i];
+    return {dx};
   });
+  return y;
+}
+
+// An identity op whose backward returns what `make_grad` builds from the
+// output gradient: lets a test hand the engine a malformed gradient.
+Tensor identity_with(const Tensor& x, std::function<std::vector<Tensor>(const Tensor&)> make_grad) {
+  Tensor y = x.clone();
+  record_op(y, "identity_with", {x},
+            [make_grad](const BackwardContext& ctx) { return make_grad(ctx.grad_output); });
   return y;
 }
 }  // namespace
@@ -163,4 +174,44 @@ TEST_CASE("dropout: seeded, scaled, identity in eval") {
   REQUIRE(zeros < 300);
   Generator g3{42, 0};
   REQUIRE(dropout(x, 0.25, g3, false).raw_data() == x.raw_data());
+}
+
+TEST_CASE("autograd: the engine checks every gradient a backward returns and names the op") {
+  Tensor x = leaf({1.0, 2.0}, {2});
+  SECTION("wrong shape") {
+    Tensor y = identity_with(
+        x, [](const Tensor&) { return std::vector<Tensor>{Tensor::zeros({3}, DType::F64)}; });
+    REQUIRE_THROWS_WITH(sum(y).backward(), Contains("backward of identity_with") &&
+                                               Contains("input 0 is f64(3)") &&
+                                               Contains("input is f64(2)"));
+  }
+  SECTION("wrong dtype") {
+    Tensor y = identity_with(
+        x, [](const Tensor& g) { return std::vector<Tensor>{Tensor::zeros({2}, DType::F32)}; });
+    REQUIRE_THROWS_WITH(sum(y).backward(),
+                        Contains("backward of identity_with") && Contains("f32(2)"));
+  }
+  SECTION("wrong count") {
+    Tensor y = identity_with(x, [](const Tensor& g) { return std::vector<Tensor>{g, g}; });
+    REQUIRE_THROWS_WITH(sum(y).backward(), Contains("returned 2 gradients for 1 inputs"));
+  }
+  SECTION("an error inside a backward") {
+    Tensor y = identity_with(x, [](const Tensor& g) -> std::vector<Tensor> {
+      throw std::invalid_argument("kernel refused");
+    });
+    REQUIRE_THROWS_WITH(sum(y).backward(), Contains("backward of identity_with: kernel refused"));
+  }
+}
+
+TEST_CASE("autograd: a gradient tensor returned for two inputs does not become a shared buffer") {
+  Tensor x = leaf({1.0, 2.0}, {2}), z = leaf({3.0, 4.0}, {2});
+  Tensor y = x.clone();
+  record_op(y, "same_grad_twice", {x, z}, [](const BackwardContext& ctx) -> std::vector<Tensor> {
+    Tensor t = ctx.grad_output.clone();
+    return {t, t};
+  });
+  sum(y).backward();
+  sum(x).backward();  // adds 1 to x.grad only
+  REQUIRE(x.grad().to_vector() == std::vector<double>{2.0, 2.0});
+  REQUIRE(z.grad().to_vector() == std::vector<double>{1.0, 1.0});
 }

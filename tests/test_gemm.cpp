@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "autograd/gemm.h"
+#include "autograd/kernels/gemm.h"
 
 using attnlab::gemm;
 using attnlab::gemm_batched;

@@ -7,7 +7,7 @@
 //                    ir: MR rows -> micro_kernel: MR x NR register tile, KC-long FMA chains
 // An element's value depends only on the KC split and on whether its tile is an edge tile, neither
 // of which depends on the thread count, so results are bit-identical for any number of threads.
-#include "autograd/gemm.h"
+#include "autograd/kernels/gemm.h"
 
 #include <omp.h>
 

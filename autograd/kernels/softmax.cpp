@@ -1,0 +1,83 @@
+#include "autograd/kernels/softmax.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "autograd/parallel.h"
+
+namespace attnlab {
+namespace {
+
+template <typename T>
+void softmax_row(T* y, const T* x, int64_t c, bool log_space) {
+  const T neg_inf = -std::numeric_limits<T>::infinity();
+  T mx = neg_inf;
+  for (int64_t j = 0; j < c; ++j) mx = std::max(mx, x[j]);
+  if (mx == neg_inf) {  // every entry blocked
+    for (int64_t j = 0; j < c; ++j) y[j] = log_space ? neg_inf : T(0);
+    return;
+  }
+  T denom = 0;
+  for (int64_t j = 0; j < c; ++j) denom += std::exp(x[j] - mx);
+  if (log_space) {
+    const T log_denom = std::log(denom) + mx;
+    for (int64_t j = 0; j < c; ++j) y[j] = x[j] - log_denom;
+  } else {
+    const T inv = T(1) / denom;
+    for (int64_t j = 0; j < c; ++j) y[j] = std::exp(x[j] - mx) * inv;
+  }
+}
+
+}  // namespace
+
+template <typename T>
+void softmax_forward(T* y, const T* x, int64_t rows, int64_t c) {
+  parallel_for(rows, row_grain(c), [&](int64_t lo, int64_t hi) {
+    for (int64_t r = lo; r < hi; ++r) softmax_row(y + r * c, x + r * c, c, false);
+  });
+}
+
+template <typename T>
+void softmax_backward(T* dx, const T* dy, const T* y, int64_t rows, int64_t c) {
+  parallel_for(rows, row_grain(c), [&](int64_t lo, int64_t hi) {
+    for (int64_t r = lo; r < hi; ++r) {
+      const T *yr = y + r * c, *gr = dy + r * c;
+      T* dr = dx + r * c;
+      T dot = 0;
+      for (int64_t j = 0; j < c; ++j) dot += gr[j] * yr[j];
+      for (int64_t j = 0; j < c; ++j) dr[j] = yr[j] * (gr[j] - dot);
+    }
+  });
+}
+
+template <typename T>
+void log_softmax_forward(T* y, const T* x, int64_t rows, int64_t c) {
+  parallel_for(rows, row_grain(c), [&](int64_t lo, int64_t hi) {
+    for (int64_t r = lo; r < hi; ++r) softmax_row(y + r * c, x + r * c, c, true);
+  });
+}
+
+template <typename T>
+void log_softmax_backward(T* dx, const T* dy, const T* y, int64_t rows, int64_t c) {
+  parallel_for(rows, row_grain(c), [&](int64_t lo, int64_t hi) {
+    for (int64_t r = lo; r < hi; ++r) {
+      const T *yr = y + r * c, *gr = dy + r * c;
+      T* dr = dx + r * c;
+      T total = 0;
+      for (int64_t j = 0; j < c; ++j) total += gr[j];
+      for (int64_t j = 0; j < c; ++j) dr[j] = gr[j] - std::exp(yr[j]) * total;
+    }
+  });
+}
+
+#define ATTNLAB_INSTANTIATE(T)                                                 \
+  template void softmax_forward<T>(T*, const T*, int64_t, int64_t);            \
+  template void softmax_backward<T>(T*, const T*, const T*, int64_t, int64_t); \
+  template void log_softmax_forward<T>(T*, const T*, int64_t, int64_t);        \
+  template void log_softmax_backward<T>(T*, const T*, const T*, int64_t, int64_t);
+ATTNLAB_INSTANTIATE(float)
+ATTNLAB_INSTANTIATE(double)
+#undef ATTNLAB_INSTANTIATE
+
+}  // namespace attnlab
