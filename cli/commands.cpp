@@ -7,10 +7,10 @@
 #include <filesystem>
 #include <iostream>
 
+#include "cli/cli_common.h"
 #include "data/tasks.h"
 #include "data/tsv.h"
 #include "models/stats.h"
-#include "cli/cli_common.h"
 #include "train/trainer.h"
 
 namespace attnlab {
@@ -44,40 +44,6 @@ const std::vector<std::pair<const char*, const char*>>& model_shortcuts() {
   return all;
 }
 
-const char* help_for(const std::string& key) {
-  static const std::map<std::string, const char*> help = {
-      {"task", "built-in task (see 'attnlab tasks')"},
-      {"train_file", "your own training data: TSV, source<TAB>target or label<TAB>text"},
-      {"valid_file", "held-out TSV (default: the last 10% of --train-file)"},
-      {"task_kind", "for TSV files: translation or classification"},
-      {"tokenizer", "char (one token per Unicode character) or word (whitespace)"},
-      {"train_size", "built-in tasks: training examples to generate"},
-      {"valid_size", "built-in tasks: held-out examples to generate"},
-      {"data_seed", "built-in tasks: seed of the generated examples"},
-      {"model", "bert, gpt, t5 or perceiver"},
-      {"steps", "optimizer steps"},
-      {"batch_size", "examples per micro-batch"},
-      {"accumulation", "micro-batches per optimizer step (gradient accumulation)"},
-      {"lr", "peak learning rate"},
-      {"optimizer", "sgd (momentum 0.9), adam or adamw"},
-      {"schedule", "constant, cosine (linear warmup + cosine decay) or noam (inverse sqrt)"},
-      {"warmup", "linear warmup steps"},
-      {"min_lr_ratio", "cosine floor as a fraction of --lr"},
-      {"weight_decay", "weight decay (not applied to biases, norms, embeddings)"},
-      {"clip", "global gradient-norm clipping threshold (0 = off)"},
-      {"label_smoothing", "label smoothing of the cross-entropy"},
-      {"mlm_weight", "bert: weight of an auxiliary masked-LM loss on the training texts (0 = off)"},
-      {"seed", "seed of initialisation, dropout and batch order"},
-      {"eval_every", "steps between held-out evaluations (0 = only at the end)"},
-      {"eval_examples", "held-out examples per evaluation (0 = all)"},
-      {"log_every", "steps between progress lines when output is not a terminal"},
-      {"save_every", "steps between checkpoints (0 = only at the end)"},
-      {"out", "run directory: checkpoint.h5 and metrics.jsonl go here"},
-  };
-  auto it = help.find(key);
-  return it == help.end() ? "" : it->second;
-}
-
 // Reads `--config FILE` (INI, same option names) beneath the command line.
 void merge_config_file(const po::options_description& options, po::variables_map& vm) {
   if (!vm.count("config")) return;
@@ -99,11 +65,12 @@ int train_command(int argc, char** argv) {
       "train options (every option can also be set in an INI file given with --config)");
   options.add_options()("config", po::value<std::string>(),
                         "INI file with option = value lines; the command line wins");
-  for (const std::string& key : train_config_keys())
-    options.add_options()(dashed(key).c_str(), po::value<std::string>(), help_for(key));
+  for (const auto& field : train_config_fields().fields())
+    options.add_options()(dashed(field.name).c_str(), po::value<std::string>(), field.help.c_str());
   for (const auto& [opt, key] : model_shortcuts())
-    options.add_options()(opt, po::value<std::string>(),
-                          fmt::format("model config {}", key).c_str());
+    options.add_options()(
+        opt, po::value<std::string>(),
+        fmt::format("model config {}: {}", key, model_config_fields().find(key)->help).c_str());
   options.add_options()  //
       ("set", po::value<std::vector<std::string>>()->composing(),
        "any model config field, key=value (repeatable), e.g. --set tie_embeddings=false")  //
@@ -127,11 +94,14 @@ int train_command(int argc, char** argv) {
     if (vm.count(opt)) return vm[opt].as<std::string>();
     return std::nullopt;
   };
-  TrainConfig config = recipe(get("model").value_or("t5"), get("task").value_or(""));
+  TrainConfig config;
   try {
-    for (const std::string& key : train_config_keys())
-      if (auto v = get(key)) set_field(config, key, *v);
-    ModelConfig probe = preset(family_from_name(config.model));
+    TrainConfig chosen;  // the model first: it picks the recipe the other options adjust
+    train_config_fields().set(chosen, "model", get("model").value_or("t5"));
+    config = recipe(chosen.model, get("task").value_or(""));
+    for (const auto& field : train_config_fields().fields())
+      if (auto v = get(field.name)) train_config_fields().set(config, field.name, *v);
+    ModelConfig probe = preset(config.model);
     for (const auto& [opt, key] : model_shortcuts())
       if (vm.count(opt)) {
         set_config_field(probe, key, vm[opt].as<std::string>());  // validates the value now
@@ -146,7 +116,10 @@ int train_command(int argc, char** argv) {
         config.model_overrides[kv.substr(0, eq)] = kv.substr(eq + 1);
       }
     // A resumed run takes its settings from the checkpoint; Trainer checks them.
-    if (!vm.count("resume")) validate(config);
+    if (!vm.count("resume")) {
+      validate(config);
+      validate(probe);  // combinations of model fields, before any data is made
+    }
   } catch (const std::invalid_argument& e) {
     throw cli::UsageError(e.what());
   }
@@ -225,8 +198,9 @@ int eval_command(int argc, char** argv) {
   }
   auto encoded = run.workload->encode(held_out);
   EvalMetrics m = run.workload->evaluate(encoded, size_t(batch), size_t(examples));
-  fmt::print("{} ({} at step {}) on {} ({} examples):\n  {}\n", ckpt, run.info.train.model,
-             run.info.state.step, source, m.examples, m.summary());
+  fmt::print("{} ({} at step {}) on {} ({} examples):\n  {}\n", ckpt,
+             family_name(run.info.train.model), run.info.state.step, source, m.examples,
+             m.summary());
   return cli::kExitOk;
 }
 
@@ -277,7 +251,7 @@ int tasks_command(int argc, char** argv) {
     fmt::print("  {:<10} {:<15} {}\n", t.name, data::task_kind_name(t.kind), t.description);
   fmt::print("\ntuned recipes (attnlab train --model M --task T uses them as defaults):\n");
   for (const auto& r : list_recipes())
-    fmt::print("  --model {:<9} --task {:<10} {}\n", r.model, r.task, r.note);
+    fmt::print("  --model {:<9} --task {:<10} {}\n", family_name(r.model), r.task, r.note);
   fmt::print("\nother pairs train with generic defaults; bert and perceiver classify only.\n");
   return cli::kExitOk;
 }

@@ -4,10 +4,6 @@
 
 namespace attnlab::data {
 
-std::string_view task_kind_name(TaskKind kind) {
-  return kind == TaskKind::Translation ? "translation" : "classification";
-}
-
 std::vector<std::string> collect_labels(const std::vector<Example>& examples) {
   std::vector<std::string> labels;
   labels.reserve(examples.size());

@@ -1,6 +1,8 @@
 // The text-level data types shared by the built-in tasks and the TSV readers.
 #pragma once
 
+#include "common/enum_names.h"
+
 #include <string>
 #include <string_view>
 #include <vector>
@@ -16,9 +18,11 @@ struct Example {
 };
 
 enum class TaskKind { Translation, Classification };
-
-// "translation" / "classification".
-std::string_view task_kind_name(TaskKind kind);
+inline constexpr EnumName<TaskKind> kTaskKindNames[] = {
+    {TaskKind::Translation, "translation"}, {TaskKind::Classification, "classification"}};
+inline std::string_view task_kind_name(TaskKind kind) {
+  return enum_name(kTaskKindNames, kind);
+}
 
 struct Dataset {
   std::string name;

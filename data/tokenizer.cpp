@@ -22,17 +22,6 @@ bool is_special_token(std::string_view token) {
 
 }  // namespace
 
-std::string_view tokenizer_kind_name(TokenizerKind kind) {
-  return kind == TokenizerKind::Char ? "char" : "word";
-}
-
-TokenizerKind parse_tokenizer_kind(std::string_view name) {
-  if (name == "char") return TokenizerKind::Char;
-  if (name == "word") return TokenizerKind::Word;
-  throw std::invalid_argument(
-      fmt::format("unknown tokenizer kind '{}' (expected 'char' or 'word')", name));
-}
-
 std::vector<std::string> split_whitespace(std::string_view text) {
   std::vector<std::string> words;
   std::size_t pos = 0;
@@ -88,7 +77,7 @@ Vocab Vocab::build(TokenizerKind kind, std::span<const std::string> texts,
 }
 
 Vocab Vocab::from_tokens(std::string_view kind_name, std::vector<std::string> tokens) {
-  const TokenizerKind kind = parse_tokenizer_kind(kind_name);
+  const TokenizerKind kind = enum_from_name(kTokenizerKindNames, kind_name, "tokenizer kind");
   if (tokens.size() < kNumSpecialTokens) {
     throw std::invalid_argument(
         fmt::format("vocabulary has {} tokens; it must start with the {} special tokens",

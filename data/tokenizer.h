@@ -3,6 +3,8 @@
 // its token list, which is what a checkpoint stores to rebuild it.
 #pragma once
 
+#include "common/enum_names.h"
+
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -27,11 +29,11 @@ inline constexpr std::array<std::string_view, kNumSpecialTokens> kSpecialTokens 
     "<pad>", "<bos>", "<eos>", "<unk>", "<sep>", "<cls>"};
 
 enum class TokenizerKind { Char, Word };
-
-// "char" / "word".
-std::string_view tokenizer_kind_name(TokenizerKind kind);
-// Inverse of tokenizer_kind_name; throws std::invalid_argument naming the accepted names.
-TokenizerKind parse_tokenizer_kind(std::string_view name);
+inline constexpr EnumName<TokenizerKind> kTokenizerKindNames[] = {{TokenizerKind::Char, "char"},
+                                                                  {TokenizerKind::Word, "word"}};
+inline std::string_view tokenizer_kind_name(TokenizerKind kind) {
+  return enum_name(kTokenizerKindNames, kind);
+}
 
 struct VocabOptions {
   // Tokens seen fewer times than this in the training texts map to <unk>.

@@ -38,10 +38,6 @@ Tensor Embedding::forward(const IntTensor& ids) const {
 
 // ---- Norm ----------------------------------------------------------------------
 
-const char* norm_kind_name(NormKind kind) {
-  return kind == NormKind::LayerNorm ? "layernorm" : "rmsnorm";
-}
-
 Norm::Norm(int64_t dim, NormKind kind, double eps, ParamInit& init) : kind_(kind), eps_(eps) {
   weight = register_parameter("weight", init.ones({dim}));
   if (kind == NormKind::LayerNorm) bias = register_parameter("bias", init.zeros({dim}));
@@ -69,18 +65,6 @@ Tensor Dropout::forward(const Tensor& x) const {
 }
 
 // ---- FeedForward ---------------------------------------------------------------
-
-const char* activation_name(Activation a) {
-  switch (a) {
-    case Activation::GELU:
-      return "gelu";
-    case Activation::GELUTanh:
-      return "gelu_tanh";
-    case Activation::ReLU:
-      return "relu";
-  }
-  return "?";
-}
 
 FeedForward::FeedForward(int64_t dim, int64_t hidden, Activation act, bool bias, double p,
                          SharedGenerator rng, ParamInit& init)

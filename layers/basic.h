@@ -2,6 +2,8 @@
 // and the position-wise FFN. Shape letters as in autograd/ops.h.
 #pragma once
 
+#include "common/enum_names.h"
+
 #include "layers/init.h"
 #include "layers/module.h"
 
@@ -28,7 +30,11 @@ class Embedding : public Module {
 };
 
 enum class NormKind { LayerNorm, RMSNorm };
-const char* norm_kind_name(NormKind kind);
+inline constexpr EnumName<NormKind> kNormKindNames[] = {{NormKind::LayerNorm, "layernorm"},
+                                                        {NormKind::RMSNorm, "rmsnorm"}};
+inline const char* norm_kind_name(NormKind kind) {
+  return enum_name(kNormKindNames, kind);
+}
 
 // LayerNorm (weight and bias) or RMSNorm (weight only, T5).
 class Norm : public Module {
@@ -56,7 +62,11 @@ class Dropout : public Module {
 // GELU is the exact erf form (PyTorch nn.GELU default, BERT); GELUTanh the
 // tanh approximation (GPT-2).
 enum class Activation { GELU, GELUTanh, ReLU };
-const char* activation_name(Activation a);
+inline constexpr EnumName<Activation> kActivationNames[] = {
+    {Activation::GELU, "gelu"}, {Activation::GELUTanh, "gelu_tanh"}, {Activation::ReLU, "relu"}};
+inline const char* activation_name(Activation a) {
+  return enum_name(kActivationNames, a);
+}
 
 // Position-wise feed-forward: fc2(dropout(act(fc1(x)))), C -> F -> C.
 class FeedForward : public Module {

@@ -6,18 +6,6 @@
 
 namespace attnlab {
 
-const char* block_kind_name(BlockKind kind) {
-  switch (kind) {
-    case BlockKind::Encoder:
-      return "encoder";
-    case BlockKind::Decoder:
-      return "decoder";
-    case BlockKind::EncoderDecoder:
-      return "encoder-decoder";
-  }
-  return "?";
-}
-
 TransformerBlock::TransformerBlock(BlockKind kind, const BlockConfig& c, SharedGenerator rng,
                                    ParamInit& init)
     : kind_(kind), placement_(c.placement) {

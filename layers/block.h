@@ -13,7 +13,17 @@
 namespace attnlab {
 
 enum class BlockKind { Encoder, Decoder, EncoderDecoder };
+inline constexpr EnumName<BlockKind> kBlockKindNames[] = {
+    {BlockKind::Encoder, "encoder"},
+    {BlockKind::Decoder, "decoder"},
+    {BlockKind::EncoderDecoder, "encoder-decoder"}};
+inline const char* block_kind_name(BlockKind kind) {
+  return enum_name(kBlockKindNames, kind);
+}
+
 enum class NormPlacement { Pre, Post };
+inline constexpr EnumName<NormPlacement> kNormPlacementNames[] = {{NormPlacement::Pre, "pre"},
+                                                                  {NormPlacement::Post, "post"}};
 
 struct BlockConfig {
   int64_t dim = 64;       // C
@@ -61,7 +71,5 @@ class TransformerBlock : public Module {
   std::shared_ptr<FeedForward> ffn_;
   std::shared_ptr<Dropout> dropout_;
 };
-
-const char* block_kind_name(BlockKind kind);
 
 }  // namespace attnlab

@@ -2,7 +2,6 @@
 
 #include <fmt/format.h>
 
-#include <functional>
 #include <stdexcept>
 #include <vector>
 
@@ -52,190 +51,50 @@ ModelConfig preset(Family family) {
   return c;
 }
 
-const char* family_name(Family f) {
-  switch (f) {
-    case Family::BERT:
-      return "bert";
-    case Family::GPT:
-      return "gpt";
-    case Family::T5:
-      return "t5";
-    case Family::Perceiver:
-      return "perceiver";
-  }
-  return "?";
+const FieldTable<ModelConfig>& model_config_fields() {
+  using C = ModelConfig;
+  static const FieldTable<C> table = [] {
+    FieldTable<C> t("model config");
+    t.add("family", &C::family, kFamilyNames, "architecture family")
+        .add("vocab_size", &C::vocab_size, "V, tokens in the vocabulary (set from the data)")
+        .add("num_classes", &C::num_classes, "classification labels (set from the data)")
+        .add("d_model", &C::d_model, "C, the residual stream width")
+        .add("n_heads", &C::n_heads, "H, attention heads (head dim C/H)")
+        .add("d_ff", &C::d_ff, "F, the feed-forward hidden width")
+        .add("n_layers", &C::n_layers, "encoder (BERT, T5), decoder (GPT) or latent blocks")
+        .add("n_decoder_layers", &C::n_decoder_layers, "T5 decoder blocks")
+        .add("max_len", &C::max_len, "longest sequence the model accepts")
+        .add("dropout", &C::dropout, "dropout probability everywhere in the model")
+        .add("norm", &C::norm, kNormKindNames, "normalisation")
+        .add("norm_eps", &C::norm_eps, "epsilon inside the norm's square root")
+        .add("placement", &C::placement, kNormPlacementNames, "norm before or after each sublayer")
+        .add("final_norm", &C::final_norm, "a norm after the last block")
+        .add("embedding_norm", &C::embedding_norm, "a LayerNorm on the summed embeddings (BERT)")
+        .add("activation", &C::activation, kActivationNames, "feed-forward activation")
+        .add("bias", &C::bias, "biases in attention projections and feed-forward layers")
+        .add("scale_scores", &C::scale_scores, "divide attention scores by sqrt(head dim)")
+        .add("positions", &C::positions, kPositionNames, "position information")
+        .add("relative_buckets", &C::relative_buckets, "T5 relative-position buckets")
+        .add("relative_max_distance", &C::relative_max_distance,
+             "distance at which relative buckets saturate")
+        .add("tie_embeddings", &C::tie_embeddings, "output head reuses the token embeddings")
+        .add("scale_tied_logits", &C::scale_tied_logits, "T5: hidden * C^-0.5 before a tied head")
+        .add("mlm_head", &C::mlm_head, "BERT: a masked-LM head tied to the embeddings")
+        .add("num_latents", &C::num_latents, "Perceiver: learned latent queries")
+        .add("init_std", &C::init_std, "standard deviation of weight initialisation")
+        .add("embedding_std", &C::embedding_std, "standard deviation of token embeddings")
+        .add("seed", &C::seed, "initialisation and dropout seed");
+    return t;
+  }();
+  return table;
 }
-
-Family family_from_name(const std::string& name) {
-  for (Family f : {Family::BERT, Family::GPT, Family::T5, Family::Perceiver})
-    if (name == family_name(f)) return f;
-  throw std::invalid_argument(
-      fmt::format("unknown model family '{}' (choose bert, gpt, t5 or perceiver)", name));
-}
-
-namespace {
-
-const char* position_name(PositionScheme p) {
-  switch (p) {
-    case PositionScheme::Learned:
-      return "learned";
-    case PositionScheme::Sinusoidal:
-      return "sinusoidal";
-    case PositionScheme::Relative:
-      return "relative";
-    case PositionScheme::None:
-      return "none";
-  }
-  return "?";
-}
-
-// Each field once: its name, how to print it and how to parse it.
-struct Field {
-  const char* name;
-  std::function<std::string(const ModelConfig&)> get;
-  std::function<void(ModelConfig&, const std::string&)> set;
-};
-
-int64_t parse_int(const std::string& key, const std::string& v) {
-  size_t used = 0;
-  int64_t out = 0;
-  try {
-    out = std::stoll(v, &used);
-  } catch (const std::exception&) {
-    used = 0;
-  }
-  if (used != v.size() || v.empty())
-    throw std::invalid_argument(fmt::format("config '{}': '{}' is not an integer", key, v));
-  return out;
-}
-
-double parse_double(const std::string& key, const std::string& v) {
-  size_t used = 0;
-  double out = 0;
-  try {
-    out = std::stod(v, &used);
-  } catch (const std::exception&) {
-    used = 0;
-  }
-  if (used != v.size() || v.empty())
-    throw std::invalid_argument(fmt::format("config '{}': '{}' is not a number", key, v));
-  return out;
-}
-
-bool parse_bool(const std::string& key, const std::string& v) {
-  if (v == "true" || v == "1" || v == "yes") return true;
-  if (v == "false" || v == "0" || v == "no") return false;
-  throw std::invalid_argument(fmt::format("config '{}': '{}' is not true/false", key, v));
-}
-
-template <typename E>
-E parse_choice(const std::string& key, const std::string& v,
-               std::vector<std::pair<const char*, E>> choices) {
-  std::string names;
-  for (auto& [n, e] : choices) {
-    if (v == n) return e;
-    names += names.empty() ? n : std::string(", ") + n;
-  }
-  throw std::invalid_argument(fmt::format("config '{}': '{}' is not one of {}", key, v, names));
-}
-
-#define ATTNLAB_INT_FIELD(f)                                                             \
-  Field {                                                                                \
-#f, [](const ModelConfig&                                                            \
-               c) { return std::to_string(c.f); }, [](ModelConfig & c,                   \
-                                                      const std::string&                 \
-                                                          v) { c.f = parse_int(#f, v); } \
-  }
-#define ATTNLAB_DOUBLE_FIELD(f)                                                                \
-  Field {                                                                                      \
-#f, [](const ModelConfig&                                                                  \
-               c) { return fmt::format("{}", c.f); }, [](ModelConfig & c,                      \
-                                                         const std::string&                    \
-                                                             v) { c.f = parse_double(#f, v); } \
-  }
-#define ATTNLAB_BOOL_FIELD(f)                                                   \
-  Field {                                                                       \
-#f, [](const ModelConfig& c) { return std::string(c.f ? "true" : "false"); }, \
-        [](ModelConfig& c, const std::string& v) { c.f = parse_bool(#f, v); } \
-  }
-
-const std::vector<Field>& fields() {
-  static const std::vector<Field> all = {
-      {"family", [](const ModelConfig& c) { return std::string(family_name(c.family)); },
-       [](ModelConfig& c, const std::string& v) { c.family = family_from_name(v); }},
-      ATTNLAB_INT_FIELD(vocab_size),
-      ATTNLAB_INT_FIELD(num_classes),
-      ATTNLAB_INT_FIELD(d_model),
-      ATTNLAB_INT_FIELD(n_heads),
-      ATTNLAB_INT_FIELD(d_ff),
-      ATTNLAB_INT_FIELD(n_layers),
-      ATTNLAB_INT_FIELD(n_decoder_layers),
-      ATTNLAB_INT_FIELD(max_len),
-      ATTNLAB_DOUBLE_FIELD(dropout),
-      {"norm", [](const ModelConfig& c) { return std::string(norm_kind_name(c.norm)); },
-       [](ModelConfig& c, const std::string& v) {
-         c.norm = parse_choice<NormKind>(
-             "norm", v, {{"layernorm", NormKind::LayerNorm}, {"rmsnorm", NormKind::RMSNorm}});
-       }},
-      ATTNLAB_DOUBLE_FIELD(norm_eps),
-      {"placement",
-       [](const ModelConfig& c) {
-         return std::string(c.placement == NormPlacement::Pre ? "pre" : "post");
-       },
-       [](ModelConfig& c, const std::string& v) {
-         c.placement = parse_choice<NormPlacement>(
-             "placement", v, {{"pre", NormPlacement::Pre}, {"post", NormPlacement::Post}});
-       }},
-      ATTNLAB_BOOL_FIELD(final_norm),
-      ATTNLAB_BOOL_FIELD(embedding_norm),
-      {"activation",
-       [](const ModelConfig& c) { return std::string(activation_name(c.activation)); },
-       [](ModelConfig& c, const std::string& v) {
-         c.activation = parse_choice<Activation>("activation", v,
-                                                 {{"gelu", Activation::GELU},
-                                                  {"gelu_tanh", Activation::GELUTanh},
-                                                  {"relu", Activation::ReLU}});
-       }},
-      ATTNLAB_BOOL_FIELD(bias),
-      ATTNLAB_BOOL_FIELD(scale_scores),
-      {"positions", [](const ModelConfig& c) { return std::string(position_name(c.positions)); },
-       [](ModelConfig& c, const std::string& v) {
-         c.positions = parse_choice<PositionScheme>("positions", v,
-                                                    {{"learned", PositionScheme::Learned},
-                                                     {"sinusoidal", PositionScheme::Sinusoidal},
-                                                     {"relative", PositionScheme::Relative},
-                                                     {"none", PositionScheme::None}});
-       }},
-      ATTNLAB_INT_FIELD(relative_buckets),
-      ATTNLAB_INT_FIELD(relative_max_distance),
-      ATTNLAB_BOOL_FIELD(tie_embeddings),
-      ATTNLAB_BOOL_FIELD(scale_tied_logits),
-      ATTNLAB_BOOL_FIELD(mlm_head),
-      ATTNLAB_INT_FIELD(num_latents),
-      ATTNLAB_DOUBLE_FIELD(init_std),
-      ATTNLAB_DOUBLE_FIELD(embedding_std),
-      {"seed", [](const ModelConfig& c) { return std::to_string(c.seed); },
-       [](ModelConfig& c, const std::string& v) {
-         c.seed = static_cast<uint64_t>(parse_int("seed", v));
-       }},
-  };
-  return all;
-}
-
-}  // namespace
 
 std::map<std::string, std::string> config_to_map(const ModelConfig& config) {
-  std::map<std::string, std::string> out;
-  for (const Field& f : fields()) out[f.name] = f.get(config);
-  return out;
+  return model_config_fields().to_map(config);
 }
 
 void set_config_field(ModelConfig& config, const std::string& key, const std::string& value) {
-  for (const Field& f : fields())
-    if (key == f.name) return f.set(config, value);
-  std::string names;
-  for (const Field& f : fields()) names += (names.empty() ? "" : ", ") + std::string(f.name);
-  throw std::invalid_argument(fmt::format("unknown model config key '{}' (known: {})", key, names));
+  model_config_fields().set(config, key, value);
 }
 
 ModelConfig config_from_map(const std::map<std::string, std::string>& values) {
@@ -268,6 +127,12 @@ void validate(const ModelConfig& c) {
   require(c.relative_max_distance >= c.relative_buckets / 2, "relative_max_distance",
           "must be at least relative_buckets / 2");
   require(c.norm_eps > 0, "norm_eps", "must be positive");
+  // Relative positions live in attention biases between query and key
+  // positions; a Perceiver's latents have no position in the input, so its
+  // input would carry no order at all ("aabbb" and "bbbaa" alike).
+  require(c.family != Family::Perceiver || c.positions != PositionScheme::Relative, "positions",
+          "a Perceiver cannot use relative positions (its latents have no place in the input, so "
+          "the input would get no order at all); use learned, sinusoidal or none");
   require(c.init_std > 0 && c.embedding_std > 0, "init_std",
           "standard deviations must be positive");
 }

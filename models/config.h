@@ -8,6 +8,7 @@
 #include <map>
 #include <string>
 
+#include "common/fields.h"
 #include "layers/block.h"
 #include "layers/positions.h"
 
@@ -19,7 +20,17 @@ enum class Family {
   T5,         // encoder + decoder with cross-attention, tied LM head
   Perceiver,  // learned latents cross-attend to the input, latent self-attention
 };
+inline constexpr EnumName<Family> kFamilyNames[] = {{Family::BERT, "bert"},
+                                                    {Family::GPT, "gpt"},
+                                                    {Family::T5, "t5"},
+                                                    {Family::Perceiver, "perceiver"}};
+
 enum class PositionScheme { Learned, Sinusoidal, Relative, None };
+inline constexpr EnumName<PositionScheme> kPositionNames[] = {
+    {PositionScheme::Learned, "learned"},
+    {PositionScheme::Sinusoidal, "sinusoidal"},
+    {PositionScheme::Relative, "relative"},
+    {PositionScheme::None, "none"}};
 
 struct ModelConfig {
   Family family = Family::GPT;
@@ -60,11 +71,17 @@ struct ModelConfig {
 // The family's defining choices at a small default size (see models/config.cpp).
 ModelConfig preset(Family family);
 
-const char* family_name(Family family);
-Family family_from_name(const std::string& name);  // "bert", "gpt", "t5", "perceiver"
+inline const char* family_name(Family family) {
+  return enum_name(kFamilyNames, family);
+}
+// Throws std::invalid_argument listing the families.
+inline Family family_from_name(std::string_view name) {
+  return enum_from_name(kFamilyNames, name, "model family");
+}
 
-// Field-by-field text form: checkpoints store it and CLI overrides use the
-// same names (e.g. "d_model" = "128", "norm" = "rmsnorm").
+// The fields by name: checkpoints store them, `--set key=value` and the CLI
+// shortcuts (--d-model) write them (e.g. "d_model" = "128", "norm" = "rmsnorm").
+const FieldTable<ModelConfig>& model_config_fields();
 std::map<std::string, std::string> config_to_map(const ModelConfig& config);
 // Throws std::invalid_argument naming the key for unknown keys or bad values.
 ModelConfig config_from_map(const std::map<std::string, std::string>& values);

@@ -11,17 +11,6 @@
 
 namespace attnlab {
 
-OptimizerKind optimizer_from_name(const std::string& name) {
-  if (name == "sgd") return OptimizerKind::SGD;
-  if (name == "adam") return OptimizerKind::Adam;
-  if (name == "adamw") return OptimizerKind::AdamW;
-  throw std::invalid_argument(
-      fmt::format("unknown optimizer '{}' (choose sgd, adam or adamw)", name));
-}
-const char* optimizer_name(OptimizerKind k) {
-  return k == OptimizerKind::SGD ? "sgd" : k == OptimizerKind::Adam ? "adam" : "adamw";
-}
-
 bool decays(const std::string& name) {
   auto ends_with = [&](const std::string& s) {
     return name.size() >= s.size() && name.compare(name.size() - s.size(), s.size(), s) == 0;
@@ -124,19 +113,6 @@ void Optimizer::load_state(const NamedTensors& state, int64_t steps) {
                 t.numel() * dtype_size(converted.dtype()));
   }
   steps_ = steps;
-}
-
-ScheduleKind schedule_from_name(const std::string& name) {
-  if (name == "constant") return ScheduleKind::Constant;
-  if (name == "cosine") return ScheduleKind::WarmupCosine;
-  if (name == "noam" || name == "inverse_sqrt") return ScheduleKind::InverseSqrt;
-  throw std::invalid_argument(
-      fmt::format("unknown schedule '{}' (choose constant, cosine or noam)", name));
-}
-const char* schedule_name(ScheduleKind k) {
-  return k == ScheduleKind::Constant       ? "constant"
-         : k == ScheduleKind::WarmupCosine ? "cosine"
-                                           : "noam";
 }
 
 double schedule_lr(ScheduleKind kind, double peak, int64_t step, int64_t warmup, int64_t total,

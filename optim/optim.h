@@ -8,12 +8,16 @@
 #include <vector>
 
 #include "autograd/tensor.h"
+#include "common/enum_names.h"
 
 namespace attnlab {
 
 enum class OptimizerKind { SGD, Adam, AdamW };
-OptimizerKind optimizer_from_name(const std::string& name);  // "sgd", "adam", "adamw"
-const char* optimizer_name(OptimizerKind kind);
+inline constexpr EnumName<OptimizerKind> kOptimizerNames[] = {
+    {OptimizerKind::SGD, "sgd"}, {OptimizerKind::Adam, "adam"}, {OptimizerKind::AdamW, "adamw"}};
+inline const char* optimizer_name(OptimizerKind kind) {
+  return enum_name(kOptimizerNames, kind);
+}
 
 struct OptimizerConfig {
   OptimizerKind kind = OptimizerKind::AdamW;
@@ -54,8 +58,12 @@ class Optimizer {
 };
 
 enum class ScheduleKind { Constant, WarmupCosine, InverseSqrt };
-ScheduleKind schedule_from_name(const std::string& name);  // "constant", "cosine", "noam"
-const char* schedule_name(ScheduleKind kind);
+inline constexpr EnumName<ScheduleKind> kScheduleNames[] = {{ScheduleKind::Constant, "constant"},
+                                                            {ScheduleKind::WarmupCosine, "cosine"},
+                                                            {ScheduleKind::InverseSqrt, "noam"}};
+inline const char* schedule_name(ScheduleKind kind) {
+  return enum_name(kScheduleNames, kind);
+}
 
 // Learning rate at `step` (1-based), peaking at `peak` after `warmup` linear
 // warmup steps: constant after it; cosine decay to min_ratio*peak at `total`;

@@ -146,6 +146,7 @@ TEST_CASE("data: tokenizers report invalid UTF-8 with the caller's context", "[d
   CHECK_THROWS_WITH(Vocab::build(TokenizerKind::Char, texts), Contains("text 1"));
   const Vocab vocab = Vocab::build(TokenizerKind::Word, std::vector<std::string>{"ok"});
   CHECK_THROWS_WITH(vocab.encode("\xFF", "valid.tsv:3"), Contains("valid.tsv:3"));
-  CHECK(parse_tokenizer_kind("word") == TokenizerKind::Word);
-  CHECK_THROWS_WITH(parse_tokenizer_kind("bytes"), Contains("'char' or 'word'"));
+  CHECK(enum_from_name(kTokenizerKindNames, "word", "tokenizer") == TokenizerKind::Word);
+  CHECK_THROWS_WITH(enum_from_name(kTokenizerKindNames, "bytes", "tokenizer"),
+                    Contains("tokenizer: 'bytes' is not one of char or word"));
 }

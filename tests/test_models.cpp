@@ -98,6 +98,35 @@ TEST_CASE("models: presets carry each family's defining choices") {
   CHECK(t5.scale_tied_logits);
 }
 
+TEST_CASE(
+    "models: a Perceiver with relative positions is refused, since its input would get no order") {
+  ModelConfig c = preset(Family::Perceiver);
+  c.positions = PositionScheme::Relative;
+  CHECK_THROWS_WITH(validate(c), Contains("model config 'positions'") && Contains("Perceiver"));
+  for (PositionScheme p :
+       {PositionScheme::Learned, PositionScheme::Sinusoidal, PositionScheme::None}) {
+    c.positions = p;
+    CHECK_NOTHROW(validate(c));
+  }
+}
+
+TEST_CASE(
+    "models: config fields refuse partial, negative-unsigned and unknown values and keep the old "
+    "value") {
+  ModelConfig c = preset(Family::GPT);
+  const int64_t before = c.d_model;
+  CHECK_THROWS_WITH(set_config_field(c, "d_model", "12x"), Contains("'12x' is not an integer"));
+  CHECK_THROWS_WITH(set_config_field(c, "d_model", ""), Contains("'' is not an integer"));
+  CHECK(c.d_model == before);
+  CHECK_THROWS_WITH(set_config_field(c, "seed", "-1"),
+                    Contains("'-1' is not a non-negative integer"));
+  CHECK_THROWS_WITH(set_config_field(c, "dropout", "0.1.2"), Contains("'0.1.2' is not a number"));
+  CHECK_THROWS_WITH(set_config_field(c, "bias", "maybe"), Contains("'maybe' is not true/false"));
+  set_config_field(c, "positions", "sinusoidal");
+  CHECK(c.positions == PositionScheme::Sinusoidal);
+  CHECK(config_to_map(c).at("positions") == "sinusoidal");
+}
+
 TEST_CASE("models: config round-trips through its text form and rejects bad values") {
   ModelConfig c = small(Family::T5);
   c.dropout = 0.25;
@@ -105,10 +134,12 @@ TEST_CASE("models: config round-trips through its text form and rejects bad valu
   ModelConfig back = config_from_map(config_to_map(c));
   CHECK(config_to_map(back) == config_to_map(c));
   CHECK_THROWS_WITH(set_config_field(c, "d_modle", "3"),
-                    Contains("unknown model config key 'd_modle'"));
-  CHECK_THROWS_WITH(set_config_field(c, "norm", "batchnorm"),
-                    Contains("'batchnorm' is not one of layernorm, rmsnorm"));
-  CHECK_THROWS_WITH(set_config_field(c, "d_model", "12x"), Contains("'12x' is not an integer"));
+                    Contains("unknown model config 'd_modle'"));
+  CHECK_THROWS_WITH(
+      set_config_field(c, "norm", "batchnorm"),
+      Contains("model config 'norm': 'batchnorm' is not one of layernorm or rmsnorm"));
+  CHECK_THROWS_WITH(set_config_field(c, "d_model", "12x"),
+                    Contains("model config 'd_model': '12x' is not an integer"));
   c.n_heads = 5;
   CHECK_THROWS_WITH(validate(c), Contains("d_model 32 must be divisible by n_heads 5"));
 }

@@ -99,7 +99,8 @@ TEST_CASE("optim: schedules") {
   CHECK(schedule_lr(ScheduleKind::WarmupCosine, 1.0, 100, 10, 100, 0.1) == Approx(0.1));
   // Noam: peak * sqrt(warmup / step).
   CHECK(schedule_lr(ScheduleKind::InverseSqrt, 1.0, 40, 10, 100) == Approx(0.5));
-  CHECK_THROWS_WITH(schedule_from_name("linear"), Catch::Contains("unknown schedule 'linear'"));
+  CHECK_THROWS_WITH(enum_from_name(kScheduleNames, "linear", "schedule"),
+                    Catch::Contains("schedule: 'linear' is not one of constant, cosine or noam"));
 }
 
 TEST_CASE("optim: global-norm clipping scales every gradient by one factor") {

@@ -18,9 +18,9 @@
 #include <map>
 #include <set>
 
+#include "io/hdf5.h"
 #include "layers/block.h"
 #include "models/model.h"
-#include "io/hdf5.h"
 
 using namespace attnlab;
 

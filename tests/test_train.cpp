@@ -7,14 +7,15 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 
-#include "train/checkpoint.h"
 #include "io/hdf5.h"
+#include "train/checkpoint.h"
 #include "train/trainer.h"
 
 using namespace attnlab;
@@ -32,7 +33,7 @@ fs::path fresh_dir(const std::string& name) {
 
 // A run small enough to take well under a second per few dozen steps.
 TrainConfig tiny_run(const std::string& model, const std::string& task, const fs::path& out) {
-  TrainConfig c = recipe(model, task);
+  TrainConfig c = recipe(family_from_name(model), task);
   c.model_overrides = {{"d_model", "32"}, {"n_heads", "2"},          {"d_ff", "64"},
                        {"n_layers", "1"}, {"n_decoder_layers", "1"}, {"dropout", "0.1"},
                        {"max_len", "80"}};
@@ -183,6 +184,69 @@ TEST_CASE("train: a checkpoint round-trips config, vocabulary, labels and parame
   H5File f = H5File::open_read(path);
   CHECK(f.is_dataset("params/encoder/layers/0/self_attn/q_proj/weight"));
   CHECK(f.get_attribute("/", "format") == "attnlab-checkpoint");
+  // A built-in classification task is stored as what it is.
+  CHECK(f.get_attribute("train_config", "task_kind") == "classification");
+  CHECK(info.train.task_kind == data::TaskKind::Classification);
+  CHECK(f.read_string("train_config/model") == "bert");
+  fs::remove_all(dir);
+}
+
+namespace {
+// FNV-1a 64 written out here, independently of train/checkpoint.cpp, as a
+// reader of docs/checkpoint.md would: each parameter's path, then its float32
+// bytes, parameters sorted by path.
+uint64_t documented_checksum(const H5File& f, std::vector<std::string> paths) {
+  uint64_t h = 0xcbf29ce484222325ull;
+  auto feed = [&](const void* data, size_t n) {
+    const auto* p = static_cast<const unsigned char*>(data);
+    for (size_t i = 0; i < n; ++i) h = (h ^ p[i]) * 0x100000001b3ull;
+  };
+  for (const std::string& path : paths) {
+    const std::string name = path.substr(std::string("params/").size());
+    feed(name.data(), name.size());
+    auto values = f.read<float>(path);
+    feed(values.values.data(), values.values.size() * sizeof(float));
+  }
+  return h;
+}
+}  // namespace
+
+TEST_CASE("train: the checkpoint checksum is the documented one; format 1 files still load") {
+  fs::path dir = fresh_dir("checksum");
+  TrainConfig c = tiny_run("t5", "reverse", dir);
+  c.steps = 1;
+  Trainer t(c, quiet());
+  t.run();
+  const std::string path = t.checkpoint_path();
+  std::vector<std::string> sorted;
+  {
+    H5File f = H5File::open_read(path);
+    sorted = f.list_datasets("params");
+    std::sort(sorted.begin(), sorted.end());
+    CHECK(f.get_attribute("/", "format_version") == "2");
+    CHECK(f.get_attribute("/", "checksum") ==
+          fmt::format("{:016x}", documented_checksum(f, sorted)));
+  }
+  // Format 1 summed in registration order: such a file still loads, and a
+  // format-1 file with a sorted-order checksum is refused.
+  std::vector<std::string> registration;
+  for (const auto& [name, tensor] : t.model().named_parameters())
+    registration.push_back("params/" + name);
+  REQUIRE(registration != sorted);
+  fs::path v1 = dir / "v1.h5";
+  fs::copy_file(path, v1);
+  {
+    H5File f = H5File::open_rw(v1.string());
+    f.set_attribute("/", "format_version", "1");
+    f.set_attribute("/", "checksum", fmt::format("{:016x}", documented_checksum(f, registration)));
+  }
+  auto model = make_model(read_checkpoint_info(v1.string()).model);
+  CHECK_NOTHROW(load_parameters(v1.string(), *model));
+  {
+    H5File f = H5File::open_rw(v1.string());
+    f.set_attribute("/", "checksum", fmt::format("{:016x}", documented_checksum(f, sorted)));
+  }
+  CHECK_THROWS_WITH(load_parameters(v1.string(), *model), Contains("checksum mismatch"));
   fs::remove_all(dir);
 }
 

@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
@@ -90,9 +91,15 @@ void fsync_path(const std::string& path, bool directory) {
   ::close(fd);
 }
 
-// FNV-1a over the parameter bytes in name order: HDF5 does not checksum raw
-// data, and a flipped bit in a weight would otherwise load silently.
-uint64_t parameter_checksum(const NamedTensors& params) {
+// FNV-1a (64-bit) over each parameter's path and then its float32 bytes:
+// HDF5 does not checksum raw data, and a flipped bit in a weight would
+// otherwise load silently. Format 2 walks the parameters sorted by path (the
+// order h5py and h5dump list them, so other tools can recompute it); format
+// 1 walked them in the model's registration order.
+uint64_t parameter_checksum(NamedTensors params, int format_version) {
+  if (format_version >= 2)
+    std::sort(params.begin(), params.end(),
+              [](const auto& a, const auto& b) { return a.first < b.first; });
   uint64_t h = kFnvOffset;
   for (const auto& [name, t] : params) {
     h = fnv1a(h, name.data(), name.size());
@@ -100,6 +107,18 @@ uint64_t parameter_checksum(const NamedTensors& params) {
     h = fnv1a(h, v.data(), v.size() * sizeof(float));
   }
   return h;
+}
+
+// The file's format version; throws naming the file for versions this
+// build cannot read (1 differs from 2 only in the checksum's order).
+int format_version(const H5File& f, const std::string& path) {
+  const std::string version =
+      f.has_attribute("/", "format_version") ? f.get_attribute("/", "format_version") : "?";
+  if (version == "1" || version == std::to_string(kCheckpointVersion))
+    return version == "1" ? 1 : kCheckpointVersion;
+  throw std::runtime_error(fmt::format(
+      "{}: checkpoint format version {} is not supported (this attnlab reads versions 1 to {})",
+      path, version, kCheckpointVersion));
 }
 
 }  // namespace
@@ -115,8 +134,9 @@ void save_checkpoint(const std::string& path, const CheckpointInfo& info, const 
     f.set_attribute("/", "format_version", std::to_string(kCheckpointVersion));
     f.write_string("model_config/family", family_name(info.model.family));  // makes the group
     for (const auto& [k, v] : config_to_map(info.model)) f.set_attribute("model_config", k, v);
-    f.write_string("train_config/model", info.train.model);
-    for (const auto& [k, v] : to_map(info.train)) f.set_attribute("train_config", k, v);
+    f.write_string("train_config/model", family_name(info.train.model));
+    for (const auto& [k, v] : train_config_fields().to_map(info.train))
+      f.set_attribute("train_config", k, v);
     for (const auto& [k, v] : info.train.model_overrides)
       f.set_attribute("train_config", "set." + k, v);
     f.write_string("data/task_kind", std::string(data::task_kind_name(info.task_kind)));
@@ -125,7 +145,8 @@ void save_checkpoint(const std::string& path, const CheckpointInfo& info, const 
     write_strings(f, "data/labels", info.labels);
     NamedTensors params = model.named_parameters();
     for (const auto& [name, t] : params) f.write<float>("params/" + name, as_floats(t), t.shape());
-    f.set_attribute("/", "checksum", fmt::format("{:016x}", parameter_checksum(params)));
+    f.set_attribute("/", "checksum",
+                    fmt::format("{:016x}", parameter_checksum(params, kCheckpointVersion)));
     if (optimizer) {
       f.write_string("optimizer/kind", optimizer_name(optimizer->config().kind));
       f.write<int64_t>("optimizer/steps", {optimizer->steps()}, {});
@@ -151,11 +172,7 @@ CheckpointInfo read_checkpoint_info(const std::string& path) {
         "{}: not an attnlab checkpoint (the root has no format=\"{}\" attribute; is it another "
         "program's HDF5 file?)",
         path, kCheckpointFormat));
-  const std::string version = f.get_attribute("/", "format_version");
-  if (version != std::to_string(kCheckpointVersion))
-    throw std::runtime_error(fmt::format(
-        "{}: checkpoint format version {} is not supported (this attnlab reads version {})", path,
-        version, kCheckpointVersion));
+  format_version(f, path);  // refuses versions this build cannot read
   CheckpointInfo info;
   try {
     std::map<std::string, std::string> model_fields;
@@ -167,17 +184,17 @@ CheckpointInfo read_checkpoint_info(const std::string& path) {
       if (name.rfind("set.", 0) == 0)
         info.train.model_overrides[name.substr(4)] = value;
       else
-        set_field(info.train, name, value);
+        train_config_fields().set(info.train, name, value);
     }
   } catch (const std::invalid_argument& e) {
     throw std::runtime_error(fmt::format("{}: invalid stored config: {}", path, e.what()));
   }
-  const std::string kind = f.read_string("data/task_kind");
-  if (kind != "translation" && kind != "classification")
-    throw std::runtime_error(
-        fmt::format("{}: data/task_kind '{}' is not translation or classification", path, kind));
-  info.task_kind =
-      kind == "translation" ? data::TaskKind::Translation : data::TaskKind::Classification;
+  try {
+    info.task_kind =
+        enum_from_name(data::kTaskKindNames, f.read_string("data/task_kind"), "data/task_kind");
+  } catch (const std::invalid_argument& e) {
+    throw std::runtime_error(fmt::format("{}: {}", path, e.what()));
+  }
   info.vocab_kind = f.read_string("data/vocab_kind");
   info.vocab_tokens = read_strings(f, "data/vocab");
   info.labels = read_strings(f, "data/labels");
@@ -222,7 +239,8 @@ void load_parameters(const std::string& path, Model& model) {
   }
   if (f.has_attribute("/", "checksum")) {
     const std::string want = f.get_attribute("/", "checksum");
-    const std::string got = fmt::format("{:016x}", parameter_checksum(params));
+    const std::string got =
+        fmt::format("{:016x}", parameter_checksum(params, format_version(f, path)));
     if (model.config().dtype == DType::F32 && want != got)
       throw std::runtime_error(fmt::format(
           "{}: parameter checksum mismatch (stored {}, computed {}): the file is corrupted", path,

@@ -1,12 +1,12 @@
 // Checkpoints: one HDF5 file with everything needed to predict, evaluate or
 // resume training bit-for-bit. The layout is documented in docs/checkpoint.md:
 //   /                   attributes format, format_version, checksum
-//   /model_config       attributes, one per ModelConfig field
-//   /train_config       attributes, one per TrainConfig field
-//   /data               task_kind, vocab (kind, tokens), labels
+//   /model_config       attributes, one per ModelConfig field; dataset family
+//   /train_config       attributes, one per TrainConfig field; dataset model
+//   /data               datasets task_kind, vocab_kind, vocab/*, labels/*
 //   /params/<path>      float32, e.g. params/decoder/layers/0/cross_attn/q_proj/weight
-//   /optimizer/<slot>/<path>, attributes kind, steps
-//   /state              attributes step, epoch, batch_in_epoch, dropout RNG
+//   /optimizer          datasets kind, steps and <slot>/<path> per parameter
+//   /state              datasets step, epoch, batch_in_epoch, dropout RNG, best metric
 // Saving is atomic: the file is written beside the target and renamed over it.
 #pragma once
 
@@ -22,7 +22,8 @@
 namespace attnlab {
 
 inline constexpr const char* kCheckpointFormat = "attnlab-checkpoint";
-inline constexpr int kCheckpointVersion = 1;
+// 2: the parameter checksum walks parameters sorted by path (1: registration order).
+inline constexpr int kCheckpointVersion = 2;
 
 // Where a run is: enough to continue exactly where it stopped.
 struct TrainingState {

@@ -2,92 +2,51 @@
 
 #include <fmt/format.h>
 
-#include <functional>
 #include <stdexcept>
 
-#include "optim/optim.h"
-
 namespace attnlab {
-namespace {
-
-struct Field {
-  const char* name;
-  std::function<std::string(const TrainConfig&)> get;
-  std::function<void(TrainConfig&, const std::string&)> set;
-};
-
-template <typename T>
-T parse_number(const std::string& key, const std::string& v) {
-  size_t used = 0;
-  T out{};
-  try {
-    if constexpr (std::is_floating_point_v<T>)
-      out = std::stod(v, &used);
-    else if constexpr (std::is_unsigned_v<T>)
-      out = std::stoull(v, &used);
-    else
-      out = std::stoll(v, &used);
-  } catch (const std::exception&) {
-    used = 0;
-  }
-  if (v.empty() || used != v.size())
-    throw std::invalid_argument(fmt::format("option '{}': '{}' is not a valid {}", key, v,
-                                            std::is_floating_point_v<T> ? "number" : "integer"));
-  if constexpr (std::is_unsigned_v<T>)
-    if (v[0] == '-')
-      throw std::invalid_argument(fmt::format("option '{}': '{}' must not be negative", key, v));
-  return out;
-}
-
-template <typename T>
-void assign(T& field, const char* key, const std::string& v) {
-  field = parse_number<T>(key, v);
-}
-void assign(std::string& field, const char*, const std::string& v) {
-  field = v;
-}
-
-#define ATTNLAB_FIELD(f)                                                                \
-  Field {                                                                               \
-#f, [](const TrainConfig&                                                           \
-               c) { return fmt::format("{}", c.f); }, [](TrainConfig & c,               \
-                                                         const std::string&             \
-                                                             v) { assign(c.f, #f, v); } \
-  }
-
-const std::vector<Field>& fields() {
-  static const std::vector<Field> all = {
-      ATTNLAB_FIELD(task),       ATTNLAB_FIELD(train_file),      ATTNLAB_FIELD(valid_file),
-      ATTNLAB_FIELD(task_kind),  ATTNLAB_FIELD(tokenizer),       ATTNLAB_FIELD(train_size),
-      ATTNLAB_FIELD(valid_size), ATTNLAB_FIELD(data_seed),       ATTNLAB_FIELD(model),
-      ATTNLAB_FIELD(steps),      ATTNLAB_FIELD(batch_size),      ATTNLAB_FIELD(accumulation),
-      ATTNLAB_FIELD(lr),         ATTNLAB_FIELD(optimizer),       ATTNLAB_FIELD(schedule),
-      ATTNLAB_FIELD(warmup),     ATTNLAB_FIELD(min_lr_ratio),    ATTNLAB_FIELD(weight_decay),
-      ATTNLAB_FIELD(clip),       ATTNLAB_FIELD(label_smoothing), ATTNLAB_FIELD(mlm_weight),
-      ATTNLAB_FIELD(seed),       ATTNLAB_FIELD(eval_every),      ATTNLAB_FIELD(eval_examples),
-      ATTNLAB_FIELD(log_every),  ATTNLAB_FIELD(save_every),      ATTNLAB_FIELD(out),
-  };
-  return all;
-}
-
-}  // namespace
-
-void set_field(TrainConfig& config, const std::string& key, const std::string& value) {
-  for (const Field& f : fields())
-    if (key == f.name) return f.set(config, value);
-  throw std::invalid_argument(fmt::format("unknown training option '{}'", key));
-}
-
-std::map<std::string, std::string> to_map(const TrainConfig& config) {
-  std::map<std::string, std::string> out;
-  for (const Field& f : fields()) out[f.name] = f.get(config);
-  return out;
-}
-
-std::vector<std::string> train_config_keys() {
-  std::vector<std::string> keys;
-  for (const Field& f : fields()) keys.push_back(f.name);
-  return keys;
+const FieldTable<TrainConfig>& train_config_fields() {
+  using C = TrainConfig;
+  static const FieldTable<C> table = [] {
+    FieldTable<C> t("option");
+    t.add("task", &C::task, "built-in task (see 'attnlab tasks')")
+        .add("train_file", &C::train_file,
+             "your own training data: TSV, source<TAB>target or label<TAB>text")
+        .add("valid_file", &C::valid_file, "held-out TSV (default: the last 10% of --train-file)")
+        .add("task_kind", &C::task_kind, data::kTaskKindNames, "for TSV files")
+        .add("tokenizer", &C::tokenizer, data::kTokenizerKindNames,
+             "char: one token per Unicode character; word: split on whitespace")
+        .add("train_size", &C::train_size, "built-in tasks: training examples to generate")
+        .add("valid_size", &C::valid_size, "built-in tasks: held-out examples to generate")
+        .add("data_seed", &C::data_seed, "built-in tasks: seed of the generated examples")
+        .add("model", &C::model, kFamilyNames, "architecture family")
+        .add("steps", &C::steps, "optimizer steps")
+        .add("batch_size", &C::batch_size, "examples per micro-batch")
+        .add("accumulation", &C::accumulation,
+             "micro-batches per optimizer step (gradient accumulation)")
+        .add("lr", &C::lr, "peak learning rate")
+        .add("optimizer", &C::optimizer, kOptimizerNames, "sgd has momentum 0.9")
+        .add("schedule", &C::schedule, kScheduleNames,
+             "cosine: linear warmup + cosine decay; noam: inverse square root")
+        .add("warmup", &C::warmup, "linear warmup steps")
+        .add("min_lr_ratio", &C::min_lr_ratio, "cosine floor as a fraction of --lr")
+        .add("weight_decay", &C::weight_decay,
+             "weight decay (not applied to biases, norms, embeddings)")
+        .add("clip", &C::clip, "global gradient-norm clipping threshold (0 = off)")
+        .add("label_smoothing", &C::label_smoothing, "label smoothing of the cross-entropy")
+        .add("mlm_weight", &C::mlm_weight,
+             "bert: weight of an auxiliary masked-LM loss on the training texts (0 = off)")
+        .add("seed", &C::seed, "seed of initialisation, dropout and batch order")
+        .add("eval_every", &C::eval_every,
+             "steps between held-out evaluations (0 = only at the end)")
+        .add("eval_examples", &C::eval_examples, "held-out examples per evaluation (0 = all)")
+        .add("log_every", &C::log_every,
+             "steps between progress lines when output is not a terminal")
+        .add("save_every", &C::save_every, "steps between checkpoints (0 = only at the end)")
+        .add("out", &C::out, "run directory: checkpoint.h5 and metrics.jsonl go here");
+    return t;
+  }();
+  return table;
 }
 
 void validate(const TrainConfig& c) {
@@ -98,28 +57,22 @@ void validate(const TrainConfig& c) {
           "give a built-in --task or a --train-file");
   require(c.task.empty() || c.train_file.empty(), "task",
           "give either --task or --train-file, not both");
-  require(c.task_kind == "translation" || c.task_kind == "classification", "task-kind",
-          fmt::format("'{}' is not translation or classification", c.task_kind));
-  require(c.tokenizer == "char" || c.tokenizer == "word", "tokenizer",
-          fmt::format("'{}' is not char or word", c.tokenizer));
   require(c.train_size > 0, "train-size", fmt::format("must be positive, got {}", c.train_size));
   require(c.valid_size > 0, "valid-size", fmt::format("must be positive, got {}", c.valid_size));
-  family_from_name(c.model);
   require(c.steps > 0, "steps", fmt::format("must be positive, got {}", c.steps));
   require(c.batch_size > 0, "batch-size", fmt::format("must be positive, got {}", c.batch_size));
   require(c.accumulation > 0, "accumulation",
           fmt::format("must be positive, got {}", c.accumulation));
   require(c.lr > 0 && c.lr < 10, "lr", fmt::format("must be in (0, 10), got {}", c.lr));
-  optimizer_from_name(c.optimizer);
-  schedule_from_name(c.schedule);
   require(c.warmup >= 0, "warmup", fmt::format("must be >= 0, got {}", c.warmup));
   require(c.min_lr_ratio >= 0 && c.min_lr_ratio <= 1, "min-lr-ratio", "must be in [0, 1]");
   require(c.weight_decay >= 0, "weight-decay", "must be >= 0");
   require(c.clip >= 0, "clip", "must be >= 0 (0 turns clipping off)");
   require(c.label_smoothing >= 0 && c.label_smoothing < 1, "label-smoothing", "must be in [0, 1)");
   require(c.mlm_weight >= 0, "mlm-weight", fmt::format("must be >= 0, got {}", c.mlm_weight));
-  require(c.mlm_weight == 0 || c.model == "bert", "mlm-weight",
-          fmt::format("the masked-LM loss needs a BERT model (--model bert), not {}", c.model));
+  require(c.mlm_weight == 0 || c.model == Family::BERT, "mlm-weight",
+          fmt::format("the masked-LM loss needs a BERT model (--model bert), not {}",
+                      family_name(c.model)));
   require(c.eval_every >= 0 && c.save_every >= 0 && c.log_every > 0 && c.eval_examples >= 0,
           "eval-every", "eval/save intervals must be >= 0 and log-every > 0");
   require(!c.out.empty(), "out", "must name a directory");
@@ -128,7 +81,7 @@ void validate(const TrainConfig& c) {
 namespace {
 
 struct Recipe {
-  const char* model;
+  Family model;
   const char* task;
   const char* note;
   std::map<std::string, std::string> train;  // TrainConfig fields
@@ -137,7 +90,7 @@ struct Recipe {
 
 const std::vector<Recipe>& recipes() {
   static const std::vector<Recipe> all = {
-      {"t5",
+      {Family::T5,
        "dates",
        "encoder-decoder translation of date formats",
        {{"steps", "1500"}, {"batch_size", "64"}, {"lr", "2e-3"}, {"warmup", "200"}},
@@ -148,7 +101,7 @@ const std::vector<Recipe>& recipes() {
         {"n_decoder_layers", "2"},
         {"dropout", "0.0"},
         {"max_len", "48"}}},
-      {"gpt",
+      {Family::GPT,
        "dates",
        "decoder-only prefix LM on the same task",
        {{"steps", "1500"}, {"batch_size", "64"}, {"lr", "2e-3"}, {"warmup", "200"}},
@@ -158,7 +111,7 @@ const std::vector<Recipe>& recipes() {
         {"n_layers", "3"},
         {"dropout", "0.0"},
         {"max_len", "64"}}},
-      {"t5",
+      {Family::T5,
        "numbers",
        "digits to English words",
        // 3000 steps took 414 s on one machine and 757 s on a busier one: 2000 steps (exact match
@@ -180,7 +133,7 @@ const std::vector<Recipe>& recipes() {
       // find bracket matching in minutes. The auxiliary masked-LM loss (filling in a hidden
       // closer means finding its opener) gets 99%. Post-norm (the BERT preset) collapsed to
       // chance at these learning rates; relative positions let a head look left or right.
-      {"bert",
+      {Family::BERT,
        "brackets",
        "is a bracket string balanced (with an auxiliary masked-LM loss)",
        {{"steps", "3000"},
@@ -198,7 +151,7 @@ const std::vector<Recipe>& recipes() {
         {"positions", "relative"},
         {"activation", "relu"},
         {"max_len", "32"}}},
-      {"bert",
+      {Family::BERT,
        "sentiment",
        "negation-aware sentiment of templated sentences (word tokens)",
        {{"steps", "1500"},
@@ -218,13 +171,13 @@ const std::vector<Recipe>& recipes() {
 
 }  // namespace
 
-TrainConfig recipe(const std::string& model, const std::string& task) {
+TrainConfig recipe(Family model, const std::string& task) {
   TrainConfig c;
   c.model = model;
   c.task = task;
   for (const Recipe& r : recipes()) {
     if (model != r.model || task != r.task) continue;
-    for (const auto& [k, v] : r.train) set_field(c, k, v);
+    for (const auto& [k, v] : r.train) train_config_fields().set(c, k, v);
     c.model_overrides = r.model_overrides;
   }
   if (c.model_overrides.empty())  // generic small model for pairs without a tuned recipe
@@ -241,7 +194,7 @@ std::vector<RecipeInfo> list_recipes() {
 }
 
 ModelConfig model_config_for(const TrainConfig& c, int64_t vocab_size, int64_t num_classes) {
-  ModelConfig m = preset(family_from_name(c.model));
+  ModelConfig m = preset(c.model);
   for (const auto& [k, v] : c.model_overrides) set_config_field(m, k, v);
   if (c.mlm_weight > 0) m.mlm_head = true;  // the auxiliary loss needs the prediction head
   m.vocab_size = vocab_size;

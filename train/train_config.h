@@ -9,23 +9,26 @@
 #include <string>
 #include <vector>
 
+#include "data/example.h"
+#include "data/tokenizer.h"
 #include "models/config.h"
+#include "optim/optim.h"
 
 namespace attnlab {
 
 struct TrainConfig {
   // ---- data
-  std::string task;                       // built-in task name (see `attnlab tasks`), or ...
-  std::string train_file;                 // ... a TSV file of your own, with
-  std::string valid_file;                 //     an optional held-out TSV file
-  std::string task_kind = "translation";  // for TSV files: translation or classification
-  std::string tokenizer = "char";         // char (one token per Unicode character) or word
-  int64_t train_size = 20000;             // built-in tasks: training examples generated
-  int64_t valid_size = 1000;              // built-in tasks: held-out examples generated
-  uint64_t data_seed = 1234;              // built-in tasks: which examples are generated
+  std::string task;        // built-in task name (see `attnlab tasks`), or ...
+  std::string train_file;  // ... a TSV file of your own, with
+  std::string valid_file;  //     an optional held-out TSV file
+  data::TaskKind task_kind = data::TaskKind::Translation;  // set by built-in tasks themselves
+  data::TokenizerKind tokenizer = data::TokenizerKind::Char;
+  int64_t train_size = 20000;  // built-in tasks: training examples generated
+  int64_t valid_size = 1000;   // built-in tasks: held-out examples generated
+  uint64_t data_seed = 1234;   // built-in tasks: which examples are generated
 
   // ---- model
-  std::string model = "t5";  // bert, gpt, t5 or perceiver
+  Family model = Family::T5;
   // Model config overrides, key=value in models/config.h names (d_model, n_layers, norm, ...).
   std::map<std::string, std::string> model_overrides;
 
@@ -34,8 +37,8 @@ struct TrainConfig {
   int64_t batch_size = 64;
   int64_t accumulation = 1;  // micro-batches per optimizer step
   double lr = 1e-3;          // peak learning rate
-  std::string optimizer = "adamw";
-  std::string schedule = "cosine";  // constant, cosine (warmup + cosine decay) or noam
+  OptimizerKind optimizer = OptimizerKind::AdamW;
+  ScheduleKind schedule = ScheduleKind::WarmupCosine;
   int64_t warmup = 200;
   double min_lr_ratio = 0.05;  // cosine floor, as a fraction of lr
   double weight_decay = 0.01;
@@ -55,20 +58,19 @@ struct TrainConfig {
   std::string out = "runs/latest";  // directory for checkpoint.h5 and metrics.jsonl
 };
 
-// Field access by name ("batch_size"). set_field throws std::invalid_argument
-// naming the key for unknown keys and unparsable values.
-void set_field(TrainConfig& config, const std::string& key, const std::string& value);
-std::map<std::string, std::string> to_map(const TrainConfig& config);
-std::vector<std::string> train_config_keys();
+// The fields by name ("batch_size"), with their help lines: the command line
+// (--batch-size), INI files and checkpoints all use this table.
+const FieldTable<TrainConfig>& train_config_fields();
 // Throws std::invalid_argument naming the option for inconsistent values.
 void validate(const TrainConfig& config);
 
 // The tuned defaults for a (model, task) pair: start from these, then apply
 // what the user set. Unknown pairs get generic defaults.
-TrainConfig recipe(const std::string& model, const std::string& task);
+TrainConfig recipe(Family model, const std::string& task);
 
 struct RecipeInfo {
-  std::string model, task, note;
+  Family model;
+  std::string task, note;
 };
 // The pairs with a tuned recipe, for `attnlab tasks` and the README.
 std::vector<RecipeInfo> list_recipes();

@@ -35,12 +35,6 @@ struct SigintScope {
   ~SigintScope() { std::signal(SIGINT, previous); }
 };
 
-data::TaskKind kind_of(const TrainConfig& c) {
-  if (!c.task.empty()) return data::task_info(c.task).kind;
-  return c.task_kind == "classification" ? data::TaskKind::Classification
-                                         : data::TaskKind::Translation;
-}
-
 int64_t count_tokens(const std::vector<data::EncodedExample>& examples,
                      std::span<const size_t> idx) {
   int64_t n = 0;
@@ -55,7 +49,7 @@ PreparedData prepare_data(const TrainConfig& c) {
   if (!c.task.empty())
     out.dataset = data::make_task(c.task, c.data_seed, size_t(c.train_size), size_t(c.valid_size));
   else
-    out.dataset = data::load_tsv_dataset(kind_of(c), c.train_file, c.valid_file);
+    out.dataset = data::load_tsv_dataset(c.task_kind, c.train_file, c.valid_file);
   if (out.dataset.valid.empty()) {
     // No held-out file: hold out up to 10% of the training examples (at least 1).
     size_t n = std::max<size_t>(1, out.dataset.train.size() / 10);
@@ -72,8 +66,7 @@ PreparedData prepare_data(const TrainConfig& c) {
   }
   // Classification labels are text too for the text-to-text families.
   for (const auto& label : out.dataset.labels) texts.push_back(label);
-  out.vocab = std::make_shared<data::Vocab>(
-      data::Vocab::build(data::parse_tokenizer_kind(c.tokenizer), texts));
+  out.vocab = std::make_shared<data::Vocab>(data::Vocab::build(c.tokenizer, texts));
   return out;
 }
 
@@ -91,6 +84,9 @@ Trainer::Trainer(TrainConfig config, TrainerOptions options)
     config_.out = out;
     if (options_.resume_steps > 0) config_.steps = options_.resume_steps;  // ... or a new length
   }
+  // A built-in task knows its kind; record it, so the stored config says
+  // what the run was.
+  if (!config_.task.empty()) config_.task_kind = data::task_info(config_.task).kind;
   validate(config_);
   data_ = prepare_data(config_);
   if (options_.resume && data_.vocab->tokens() != resumed.vocab_tokens)
@@ -108,7 +104,7 @@ Trainer::Trainer(TrainConfig config, TrainerOptions options)
   workload_->check_lengths(train_, "training");
   workload_->check_lengths(valid_, "held-out");
   OptimizerConfig oc;
-  oc.kind = optimizer_from_name(config_.optimizer);
+  oc.kind = config_.optimizer;
   oc.weight_decay = config_.weight_decay;
   optimizer_ = std::make_unique<Optimizer>(model_->named_parameters(), oc);
   state_.dropout_rng = model_->dropout_rng();
@@ -186,7 +182,7 @@ TrainResult Trainer::run() {
   if (!options_.quiet) {
     const bool classification = data_.dataset.kind == data::TaskKind::Classification;
     fmt::print("attnlab train: {} on {} ({}{}), {} train / {} held-out examples, vocab {}\n",
-               config_.model, config_.task.empty() ? config_.train_file : config_.task,
+               family_name(config_.model), config_.task.empty() ? config_.train_file : config_.task,
                data::task_kind_name(data_.dataset.kind),
                classification ? fmt::format(", {} labels", data_.dataset.labels.size()) : "",
                train_.size(), valid_.size(), data_.vocab->size());
@@ -200,7 +196,7 @@ TrainResult Trainer::run() {
   SigintScope sigint;  // restored on every exit path, exceptions included
   Progress progress(options_.quiet ? Progress::Mode::Silent : Progress::detect(),
                     config_.log_every);
-  const ScheduleKind schedule = schedule_from_name(config_.schedule);
+  const ScheduleKind schedule = config_.schedule;
   const int64_t first_step = state_.step;
   int64_t tokens_since = 0;
   double window_start = elapsed();
