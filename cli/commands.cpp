@@ -153,7 +153,7 @@ LoadedRun load_run(const std::string& ckpt) {
   run.model = make_model(run.info.model);
   load_parameters(ckpt, *run.model);
   run.workload =
-      std::make_unique<Workload>(run.model, *run.vocab, run.info.task_kind, run.info.labels);
+      std::make_unique<Workload>(run.model, run.vocab, run.info.task_kind, run.info.labels);
   return run;
 }
 

@@ -86,35 +86,18 @@ MultiHeadAttention::MultiHeadAttention(int64_t dim, int64_t heads, bool bias, bo
 }
 
 Tensor MultiHeadAttention::forward(const Tensor& query_input, const Tensor& kv_input,
-                                   const AttentionMasks& masks, Tensor* weights,
-                                   KVCache* cache) const {
-  const bool reuse_cache = cache && cache->fixed && cache->k.defined();
+                                   const AttentionMasks& masks, Tensor* weights) const {
   if (query_input.dim() != 3 || query_input.size(2) != dim_)
     throw std::invalid_argument(fmt::format("{}: expected queries (B,Tq,{}), got {}", where(), dim_,
                                             shape_str(query_input.shape())));
-  if (!reuse_cache &&
-      (kv_input.dim() != 3 || kv_input.size(2) != dim_ || kv_input.size(0) != query_input.size(0)))
+  if (kv_input.dim() != 3 || kv_input.size(2) != dim_ || kv_input.size(0) != query_input.size(0))
     throw std::invalid_argument(fmt::format(
         "{}: expected keys/values (B={},Tk,{}) to match the queries {}, got {}", where(),
         query_input.size(0), dim_, shape_str(query_input.shape()), shape_str(kv_input.shape())));
 
   Tensor q = split_heads(q_proj_->forward(query_input), heads_);  // (B,H,Tq,D)
-  Tensor k, v;                                                    // (B,H,Tk,D)
-  if (reuse_cache) {
-    k = cache->k;
-    v = cache->v;
-  } else {
-    k = split_heads(k_proj_->forward(kv_input), heads_);
-    v = split_heads(v_proj_->forward(kv_input), heads_);
-    if (cache && !cache->fixed && cache->k.defined()) {  // append after earlier steps
-      k = concat({cache->k, k}, 2);
-      v = concat({cache->v, v}, 2);
-    }
-    if (cache) {
-      cache->k = k;
-      cache->v = v;
-    }
-  }
+  Tensor k = split_heads(k_proj_->forward(kv_input), heads_);     // (B,H,Tk,D)
+  Tensor v = split_heads(v_proj_->forward(kv_input), heads_);     // (B,H,Tk,D)
   const double scale = scale_scores_ ? 1.0 / std::sqrt(double(dim_ / heads_)) : 1.0;
   Tensor out = scaled_dot_product_attention(q, k, v, masks, scale, attn_dropout_.get(), weights,
                                             where());  // (B,H,Tq,D)

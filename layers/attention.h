@@ -22,14 +22,6 @@ struct AttentionMasks {
   const Tensor* score_bias = nullptr;  // additive (1 or B, H, Tq, Tk), e.g. T5 relative bias
 };
 
-// Keys and values kept between calls, for generation. A `fixed` cache
-// (cross-attention: the encoder output never changes) is filled once and then
-// reused; otherwise each call appends its new keys and values (self-attention).
-struct KVCache {
-  Tensor k, v;  // (B, H, T_cached, D)
-  bool fixed = false;
-};
-
 // Scaled dot-product attention.
 //   q (B,H,Tq,D), k (B,H,Tk,D), v (B,H,Tk,D) -> (B,H,Tq,D)
 // `weights`, if given, receives softmax probabilities (B,H,Tq,Tk) (before
@@ -50,7 +42,7 @@ class MultiHeadAttention : public Module {
   // query_input (B,Tq,C); kv_input (B,Tk,C): the same tensor for
   // self-attention, the encoder output for cross-attention -> (B,Tq,C).
   Tensor forward(const Tensor& query_input, const Tensor& kv_input, const AttentionMasks& masks,
-                 Tensor* weights = nullptr, KVCache* cache = nullptr) const;
+                 Tensor* weights = nullptr) const;
 
   int64_t heads() const { return heads_; }
 

@@ -44,7 +44,7 @@ Tensor BertModel::classify(const IntTensor& ids, const Mask* padding,
   return classifier_->forward(dropout_->forward(pooled));  // (B,classes)
 }
 
-Tensor BertModel::mlm_logits(const Tensor& hidden) const {
+Tensor BertModel::masked_lm_logits(const Tensor& hidden) const {
   if (!mlm_dense_)
     throw std::logic_error(
         fmt::format("{}: this BERT has no masked-LM head (set mlm_head=true)", where()));

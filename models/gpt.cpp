@@ -1,3 +1,7 @@
+#include <fmt/format.h>
+
+#include <stdexcept>
+
 #include "models/model.h"
 
 namespace attnlab {
@@ -14,8 +18,13 @@ GptModel::GptModel(const ModelConfig& c) : Model(c) {
         register_module("lm_head", std::make_shared<Linear>(c.d_model, c.vocab_size, false, init_));
 }
 
-Tensor GptModel::logits(const IntTensor& ids, const Mask* padding,
-                        std::vector<BlockAttention>* attention) const {
+Tensor GptModel::decode(const IntTensor& ids, const Mask* padding, const Tensor* memory,
+                        const Mask* memory_padding, std::vector<BlockAttention>* attention) const {
+  if (memory || memory_padding)
+    throw std::logic_error(fmt::format(
+        "{}: a decoder-only model reads its condition from the sequence; it takes no encoder "
+        "output",
+        where()));
   check_ids(where(), "ids", ids, padding);
   Tensor h = decoder_->forward(embeddings_->forward(ids), padding, nullptr, nullptr, attention);
   return lm_logits(h, *tokens_, lm_head_.get());  // (B,T,V)

@@ -53,12 +53,12 @@ std::vector<GradCheckCase> model_gradcheck_cases() {
   cases.push_back(model_case<BertModel>(
       "model/bert_mlm", "ids (2,4) padded, tied MLM head", Family::BERT, [](const BertModel& m) {
         IntTensor targets{{2, 4}, {-100, 3, -100, 1, 6, -100, -100, -100}};
-        return cross_entropy(m.mlm_logits(m.encode(kIds, &kPadding)), targets);
+        return cross_entropy(m.masked_lm_logits(m.encode(kIds, &kPadding)), targets);
       }));
   cases.push_back(model_case<GptModel>(
       "model/gpt_lm", "ids (2,4) padded, next-token loss", Family::GPT, [](const GptModel& m) {
         IntTensor targets{{2, 4}, {5, 2, 6, 1, 4, -100, -100, -100}};
-        return cross_entropy(m.logits(kIds, &kPadding), targets);
+        return cross_entropy(m.decode(kIds, &kPadding), targets);
       }));
   cases.push_back(model_case<T5Model>(
       "model/t5_seq2seq", "src (2,4) padded, tgt (2,3) padded", Family::T5, [](const T5Model& m) {

@@ -1,6 +1,9 @@
 #include "models/model.h"
 
+#include <fmt/format.h>
+
 #include <cmath>
+#include <stdexcept>
 
 namespace attnlab {
 
@@ -11,6 +14,27 @@ Model::Model(const ModelConfig& config)
       rng_(std::make_shared<Generator>(Generator{config.seed ^ 0xD80F0D80F0ULL, 0})),
       init_{Generator{config.seed, 0}, config.init_std, config.dtype} {
   validate(config_);
+}
+
+namespace {
+[[noreturn]] void unsupported(const Model& m, const char* method, const char* why) {
+  throw std::logic_error(
+      fmt::format("a {} model has no {}(): {}", family_name(m.config().family), method, why));
+}
+}  // namespace
+
+Tensor Model::classify(const IntTensor&, const Mask*, std::vector<BlockAttention>*) const {
+  unsupported(*this, "classify", "it generates text; classify by ranking the labels as text");
+}
+Tensor Model::encode(const IntTensor&, const Mask*, std::vector<BlockAttention>*) const {
+  unsupported(*this, "encode", "it has no separate encoder");
+}
+Tensor Model::decode(const IntTensor&, const Mask*, const Tensor*, const Mask*,
+                     std::vector<BlockAttention>*) const {
+  unsupported(*this, "decode", "it is an encoder-only classifier and cannot generate");
+}
+Tensor Model::masked_lm_logits(const Tensor&) const {
+  unsupported(*this, "masked_lm_logits", "only BERT has a masked-LM head");
 }
 
 Tensor Model::lm_logits(const Tensor& h, const Embedding& tokens, const Linear* untied_head) const {

@@ -1,8 +1,16 @@
-// The four model families. Each is a Module whose parameter paths are its
-// checkpoint keys (e.g. "decoder/layers/0/cross_attn/q_proj/weight").
-// Inputs: ids (B,T) as IntTensor; padding masks (B,T) with 1 = padding (may
-// be null when nothing is padded). Every forward can hand back the attention
-// weights of each block, for study.
+// The four model families behind one interface. Training, evaluation and
+// decoding talk to `Model` only: they ask for its Architecture and call the
+// methods that architecture supports, never switching on the family.
+//
+//   architecture    methods                     families
+//   Classifier      classify                    BERT (+ encode, masked_lm_logits), Perceiver
+//   DecoderOnly     decode                      GPT
+//   EncoderDecoder  encode, then decode         T5
+//
+// Each family is a Module whose parameter paths are its checkpoint keys (e.g.
+// "decoder/layers/0/cross_attn/q_proj/weight"). Inputs: ids (B,T) as
+// IntTensor; padding masks (B,T) with 1 = padding (null when nothing is
+// padded). Every forward can hand back the attention weights of each block.
 #pragma once
 
 #include <vector>
@@ -11,12 +19,38 @@
 
 namespace attnlab {
 
+enum class Architecture { Classifier, DecoderOnly, EncoderDecoder };
+
 class Model : public Module {
  public:
   explicit Model(const ModelConfig& config);
   const ModelConfig& config() const { return config_; }
+  virtual Architecture architecture() const = 0;
+
+  // The methods an architecture does not support throw std::logic_error
+  // naming the family and the method.
+
+  // Classifier: ids (B,T) -> logits (B,K).
+  virtual Tensor classify(const IntTensor& ids, const Mask* padding,
+                          std::vector<BlockAttention>* attention = nullptr) const;
+  // The encoder's output (B,T,C): what an encoder-decoder's decoder attends
+  // to, or a classifier encoder's hidden states.
+  virtual Tensor encode(const IntTensor& ids, const Mask* padding,
+                        std::vector<BlockAttention>* attention = nullptr) const;
+  // Next-token logits (B,T,V) at every position of `tokens` (B,T): the whole
+  // sequence for a decoder-only model; for an encoder-decoder, the decoder
+  // input, attending to `memory` = encode(source) (B,Ts,C) whose padding is
+  // `memory_padding` (B,Ts).
+  virtual Tensor decode(const IntTensor& tokens, const Mask* padding,
+                        const Tensor* memory = nullptr, const Mask* memory_padding = nullptr,
+                        std::vector<BlockAttention>* attention = nullptr) const;
+  // Masked-LM logits (B,T,V) from encode()'s hidden states (B,T,C); needs a
+  // model built with mlm_head.
+  virtual Tensor masked_lm_logits(const Tensor& hidden) const;
+
   // The dropout stream (seed, offset): saved in checkpoints for exact resume.
-  Generator& dropout_rng() const { return *rng_; }
+  const Generator& dropout_rng() const { return *rng_; }
+  void set_dropout_rng(const Generator& state) { *rng_ = state; }
 
  protected:
   ModelConfig config_;
@@ -31,11 +65,12 @@ class Model : public Module {
 class BertModel : public Model {
  public:
   explicit BertModel(const ModelConfig& config);
+  Architecture architecture() const override { return Architecture::Classifier; }
   Tensor encode(const IntTensor& ids, const Mask* padding,
-                std::vector<BlockAttention>* attention = nullptr) const;  // (B,T,C)
+                std::vector<BlockAttention>* attention = nullptr) const override;  // (B,T,C)
   Tensor classify(const IntTensor& ids, const Mask* padding,
-                  std::vector<BlockAttention>* attention = nullptr) const;  // (B,classes)
-  Tensor mlm_logits(const Tensor& hidden) const;  // (B,T,C) -> (B,T,V); needs mlm_head
+                  std::vector<BlockAttention>* attention = nullptr) const override;  // (B,K)
+  Tensor masked_lm_logits(const Tensor& hidden) const override;  // (B,T,C) -> (B,T,V)
 
  private:
   std::shared_ptr<Embedding> tokens_;
@@ -51,8 +86,11 @@ class BertModel : public Model {
 class GptModel : public Model {
  public:
   explicit GptModel(const ModelConfig& config);
-  Tensor logits(const IntTensor& ids, const Mask* padding,
-                std::vector<BlockAttention>* attention = nullptr) const;  // (B,T,V)
+  Architecture architecture() const override { return Architecture::DecoderOnly; }
+  // ids (B,T) -> (B,T,V); there is no encoder, so `memory` must be null.
+  Tensor decode(const IntTensor& ids, const Mask* padding, const Tensor* memory = nullptr,
+                const Mask* memory_padding = nullptr,
+                std::vector<BlockAttention>* attention = nullptr) const override;
 
  private:
   std::shared_ptr<Embedding> tokens_;
@@ -65,13 +103,16 @@ class GptModel : public Model {
 class T5Model : public Model {
  public:
   explicit T5Model(const ModelConfig& config);
+  Architecture architecture() const override { return Architecture::EncoderDecoder; }
   Tensor encode(const IntTensor& src, const Mask* src_padding,
-                std::vector<BlockAttention>* attention = nullptr) const;  // (B,Ts,C)
-  Tensor decode(const IntTensor& tgt, const Mask* tgt_padding, const Tensor& memory,
-                const Mask* src_padding,
-                std::vector<BlockAttention>* attention = nullptr) const;  // (B,Tt,V)
+                std::vector<BlockAttention>* attention = nullptr) const override;  // (B,Ts,C)
+  // tgt (B,Tt) -> (B,Tt,V); memory (B,Ts,C) is required.
+  Tensor decode(const IntTensor& tgt, const Mask* tgt_padding, const Tensor* memory = nullptr,
+                const Mask* src_padding = nullptr,
+                std::vector<BlockAttention>* attention = nullptr) const override;
+  // encode then decode: teacher-forced logits (B,Tt,V).
   Tensor logits(const IntTensor& src, const Mask* src_padding, const IntTensor& tgt,
-                const Mask* tgt_padding) const;  // (B,Tt,V)
+                const Mask* tgt_padding) const;
 
  private:
   std::shared_ptr<Embedding> shared_;
@@ -86,8 +127,9 @@ class T5Model : public Model {
 class PerceiverModel : public Model {
  public:
   explicit PerceiverModel(const ModelConfig& config);
+  Architecture architecture() const override { return Architecture::Classifier; }
   Tensor classify(const IntTensor& ids, const Mask* padding,
-                  std::vector<BlockAttention>* attention = nullptr) const;  // (B,classes)
+                  std::vector<BlockAttention>* attention = nullptr) const override;  // (B,K)
   // The latents after the cross-attention and latent blocks: (B,L,C).
   Tensor latents(const IntTensor& ids, const Mask* padding,
                  std::vector<BlockAttention>* attention = nullptr) const;

@@ -31,21 +31,25 @@ Tensor T5Model::encode(const IntTensor& src, const Mask* src_padding,
                            attention);
 }
 
-Tensor T5Model::decode(const IntTensor& tgt, const Mask* tgt_padding, const Tensor& memory,
+Tensor T5Model::decode(const IntTensor& tgt, const Mask* tgt_padding, const Tensor* memory,
                        const Mask* src_padding, std::vector<BlockAttention>* attention) const {
   check_ids(where(), "target ids", tgt, tgt_padding);
-  if (memory.dim() != 3 || memory.size(0) != tgt.shape[0] || memory.size(2) != config_.d_model)
+  if (!memory)
+    throw std::invalid_argument(
+        fmt::format("{}: decode needs the encoder output (memory = encode(source))", where()));
+  if (memory->dim() != 3 || memory->size(0) != tgt.shape[0] || memory->size(2) != config_.d_model)
     throw std::invalid_argument(fmt::format("{}: encoder output must be (B={},Ts,C={}), got {}",
                                             where(), tgt.shape[0], config_.d_model,
-                                            shape_str(memory.shape())));
-  Tensor h = decoder_->forward(decoder_embeddings_->forward(tgt), tgt_padding, &memory, src_padding,
+                                            shape_str(memory->shape())));
+  Tensor h = decoder_->forward(decoder_embeddings_->forward(tgt), tgt_padding, memory, src_padding,
                                attention);
   return lm_logits(h, *shared_, lm_head_.get());  // (B,Tt,V)
 }
 
 Tensor T5Model::logits(const IntTensor& src, const Mask* src_padding, const IntTensor& tgt,
                        const Mask* tgt_padding) const {
-  return decode(tgt, tgt_padding, encode(src, src_padding), src_padding);
+  const Tensor memory = encode(src, src_padding);  // (B,Ts,C)
+  return decode(tgt, tgt_padding, &memory, src_padding);
 }
 
 }  // namespace attnlab

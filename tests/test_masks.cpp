@@ -50,11 +50,11 @@ double max_diff(const Tensor& a, int64_t arow, const Tensor& b, int64_t brow, in
 TEST_CASE("masks: GPT output at positions < j ignores the token at j") {
   GptModel gpt(test_config(Family::GPT));
   IntTensor ids = ids_of({{1, 2, 3, 4, 5, 1}}, 6);
-  Tensor before = gpt.logits(ids, nullptr);
+  Tensor before = gpt.decode(ids, nullptr);
   for (int64_t j = 1; j < 6; ++j) {
     IntTensor changed = ids;
     changed.data[j] = (changed.data[j] + 3) % 7;
-    Tensor after = gpt.logits(changed, nullptr);
+    Tensor after = gpt.decode(changed, nullptr);
     INFO("changed position " << j);
     CHECK(max_diff(before, 0, after, 0, j) < kTol);
     CHECK(max_diff(before, 0, after, 0, 6) > 1e-6);  // the change is visible from j on
@@ -66,11 +66,11 @@ TEST_CASE("masks: T5 decoder output at positions < j ignores the target token at
   IntTensor src = ids_of({{1, 2, 3, 4}}, 4);
   IntTensor tgt = ids_of({{1, 5, 4, 3, 2}}, 5);
   Tensor memory = t5.encode(src, nullptr);
-  Tensor before = t5.decode(tgt, nullptr, memory, nullptr);
+  Tensor before = t5.decode(tgt, nullptr, &memory, nullptr);
   for (int64_t j = 1; j < 5; ++j) {
     IntTensor changed = tgt;
     changed.data[j] = (changed.data[j] + 2) % 7;
-    Tensor after = t5.decode(changed, nullptr, memory, nullptr);
+    Tensor after = t5.decode(changed, nullptr, &memory, nullptr);
     INFO("changed target position " << j);
     CHECK(max_diff(before, 0, after, 0, j) < kTol);
     CHECK(max_diff(before, 0, after, 0, 5) > 1e-6);
@@ -95,13 +95,13 @@ TEST_CASE("masks: a padded batch equals the same sequences run one by one") {
   GptModel gpt(test_config(Family::GPT));
   IntTensor batch = ids_of({{1, 2, 3, 4, 5}, {5, 4}, {2, 3, 1}}, 5);
   Mask pad = mask_of({5, 2, 3}, 5);
-  Tensor eb = bert.encode(batch, &pad), gb = gpt.logits(batch, &pad);
+  Tensor eb = bert.encode(batch, &pad), gb = gpt.decode(batch, &pad);
   std::vector<std::vector<int32_t>> rows = {{1, 2, 3, 4, 5}, {5, 4}, {2, 3, 1}};
   for (int64_t r = 0; r < 3; ++r) {
     IntTensor one = ids_of({rows[r]}, int64_t(rows[r].size()));
     INFO("row " << r);
     CHECK(max_diff(eb, r, bert.encode(one, nullptr), 0, rows[r].size()) < kTol);
-    CHECK(max_diff(gb, r, gpt.logits(one, nullptr), 0, rows[r].size()) < kTol);
+    CHECK(max_diff(gb, r, gpt.decode(one, nullptr), 0, rows[r].size()) < kTol);
   }
 }
 
@@ -113,13 +113,13 @@ TEST_CASE("masks: T5 encoder and decoder ignore encoder padding") {
   Tensor m1 = t5.encode(src, nullptr), m2 = t5.encode(src_padded, &src_pad);
   CHECK(max_diff(m1, 0, m2, 0, 3) < kTol);
   // The decoder cross-attends to the padded encoder output.
-  Tensor d1 = t5.decode(tgt, nullptr, m1, nullptr), d2 = t5.decode(tgt, nullptr, m2, &src_pad);
+  Tensor d1 = t5.decode(tgt, nullptr, &m1, nullptr), d2 = t5.decode(tgt, nullptr, &m2, &src_pad);
   CHECK(max_diff(d1, 0, d2, 0, 4) < kTol);
-  CHECK(max_diff(d1, 0, t5.decode(tgt, nullptr, m2, nullptr), 0, 4) > 1e-6);
+  CHECK(max_diff(d1, 0, t5.decode(tgt, nullptr, &m2, nullptr), 0, 4) > 1e-6);
   // Decoder padding too: a padded target batch equals the unpadded one.
   IntTensor tgt_padded = ids_of({{1, 4, 5, 2}}, 6);
   Mask tgt_pad = mask_of({4}, 6);
-  CHECK(max_diff(d1, 0, t5.decode(tgt_padded, &tgt_pad, m1, nullptr), 0, 4) < kTol);
+  CHECK(max_diff(d1, 0, t5.decode(tgt_padded, &tgt_pad, &m1, nullptr), 0, 4) < kTol);
 }
 
 TEST_CASE("masks: Perceiver latents ignore a padded input") {
@@ -138,7 +138,8 @@ TEST_CASE("masks: cross-attention weights are (B,H,T_dec,T_enc), rows sum to 1, 
   Mask src_pad = mask_of({5, 2}, 5);
   IntTensor tgt = ids_of({{1, 2, 3}, {1, 4, 4}}, 3);
   std::vector<BlockAttention> attn;
-  t5.decode(tgt, nullptr, t5.encode(src, &src_pad), &src_pad, &attn);
+  const Tensor memory = t5.encode(src, &src_pad);
+  t5.decode(tgt, nullptr, &memory, &src_pad, &attn);
   REQUIRE(attn.size() == size_t(c.n_decoder_layers));
   for (const BlockAttention& layer : attn) {
     const Tensor& w = layer.cross_weights;

@@ -147,25 +147,25 @@ TEST_CASE("models: config round-trips through its text form and rejects bad valu
 TEST_CASE("models: shape errors name the module path and the shapes") {
   GptModel gpt(small(Family::GPT));
   IntTensor too_long{{1, 30}, std::vector<int32_t>(30, 1)};
-  CHECK_THROWS_WITH(gpt.logits(too_long, nullptr), Contains("embeddings/position") &&
+  CHECK_THROWS_WITH(gpt.decode(too_long, nullptr), Contains("embeddings/position") &&
                                                        Contains("[0, 30)") &&
                                                        Contains("24 entries"));
   IntTensor ids{{2, 3}, {1, 2, 3, 4, 5, 6}};
   Mask wrong{{2, 4}, std::vector<uint8_t>(8, 0)};
-  CHECK_THROWS_WITH(gpt.logits(ids, &wrong),
+  CHECK_THROWS_WITH(gpt.decode(ids, &wrong),
                     Contains("padding mask (2,4) does not match ids (2,3)"));
   IntTensor bad_id{{1, 2}, {1, 40}};
-  CHECK_THROWS_WITH(gpt.logits(bad_id, nullptr), Contains("token_embedding") && Contains("id 40"));
+  CHECK_THROWS_WITH(gpt.decode(bad_id, nullptr), Contains("token_embedding") && Contains("id 40"));
 
   T5Model t5(small(Family::T5));
   IntTensor src{{2, 5}, std::vector<int32_t>(10, 1)}, tgt{{2, 3}, std::vector<int32_t>(6, 1)};
   Tensor memory = t5.encode(src, nullptr);
   Mask enc_pad_wrong{{2, 4}, std::vector<uint8_t>(8, 0)};
-  CHECK_THROWS_WITH(t5.decode(tgt, nullptr, memory, &enc_pad_wrong),
+  CHECK_THROWS_WITH(t5.decode(tgt, nullptr, &memory, &enc_pad_wrong),
                     Contains("decoder/layers/0/cross_attn") && Contains("key padding mask (2,4)") &&
                         Contains("Tk=5"));
   Tensor narrow = Tensor::zeros({2, 5, 16});
-  CHECK_THROWS_WITH(t5.decode(tgt, nullptr, narrow, nullptr),
+  CHECK_THROWS_WITH(t5.decode(tgt, nullptr, &narrow, nullptr),
                     Contains("encoder output must be (B=2,Ts,C=32)") && Contains("(2,5,16)"));
 }
 

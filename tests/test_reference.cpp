@@ -304,7 +304,7 @@ TEST_CASE("reference: BERT preset logits, loss and gradients", "[reference]") {
   const IntTensor ids = load_ids(c + "/inputs/ids");
   const Mask pad = load_mask(c + "/inputs/padding");
   Tensor logits = m.classify(ids, &pad);
-  Tensor mlm_logits = m.mlm_logits(m.encode(ids, &pad));
+  Tensor mlm_logits = m.masked_lm_logits(m.encode(ids, &pad));
   Tensor loss = add(cross_entropy(logits, load_ids(c + "/inputs/labels")),
                     cross_entropy(mlm_logits, load_ids(c + "/inputs/mlm_targets"), -100));
   compare(logits, c + "/outputs/logits", dev);
@@ -321,7 +321,7 @@ TEST_CASE("reference: GPT preset logits, loss and gradients", "[reference]") {
   m.eval();
   load_parameters(m, c + "/params");
   const Mask pad = load_mask(c + "/inputs/padding");
-  Tensor logits = m.logits(load_ids(c + "/inputs/ids"), &pad);
+  Tensor logits = m.decode(load_ids(c + "/inputs/ids"), &pad);
   Tensor loss = cross_entropy(logits, load_ids(c + "/inputs/targets"), -100);
   compare(logits, c + "/outputs/logits", dev);
   compare(loss, c + "/outputs/loss", dev);

@@ -97,7 +97,7 @@ Trainer::Trainer(TrainConfig config, TrainerOptions options)
                        ? resumed.model
                        : model_config_for(config_, data_.vocab->size(), int64_t(labels.size()));
   model_ = make_model(mc);
-  workload_ = std::make_unique<Workload>(model_, *data_.vocab, data_.dataset.kind, labels);
+  workload_ = std::make_unique<Workload>(model_, data_.vocab, data_.dataset.kind, labels);
   train_ = workload_->encode(data_.dataset.train);
   valid_ = workload_->encode(data_.dataset.valid);
   train_lengths_ = data::sequence_lengths(train_, workload_->layout(), workload_->length_limit());
@@ -112,7 +112,7 @@ Trainer::Trainer(TrainConfig config, TrainerOptions options)
     load_parameters(checkpoint_path(), *model_);
     load_optimizer_state(checkpoint_path(), *optimizer_);
     state_ = resumed.state;
-    model_->dropout_rng() = state_.dropout_rng;
+    model_->set_dropout_rng(state_.dropout_rng);
   }
 }
 

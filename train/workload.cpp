@@ -74,45 +74,31 @@ data::Batch pad_rows(const std::vector<std::vector<int32_t>>& rows) {
 
 }  // namespace
 
-Workload::Workload(std::shared_ptr<Model> model, const data::Vocab& vocab, data::TaskKind kind,
-                   std::vector<std::string> labels)
-    : model_(std::move(model)), vocab_(vocab), kind_(kind), labels_(std::move(labels)) {
-  const Family family = model_->config().family;
+Workload::Workload(std::shared_ptr<Model> model, std::shared_ptr<const data::Vocab> vocab,
+                   data::TaskKind kind, std::vector<std::string> labels)
+    : model_(std::move(model)), vocab_(std::move(vocab)), kind_(kind), labels_(std::move(labels)) {
   const bool classification = kind == data::TaskKind::Classification;
-  switch (family) {
-    case Family::BERT:
-    case Family::Perceiver:
+  switch (model_->architecture()) {
+    case Architecture::Classifier:
       if (!classification)
         throw std::invalid_argument(fmt::format(
             "a {} model is an encoder without a decoder: it classifies but cannot translate; use "
             "--model gpt or --model t5 for translation tasks",
-            family_name(family)));
-      mode_ = Mode::EncoderClassifier;
+            family_name(model_->config().family)));
       if (model_->config().num_classes != int64_t(labels_.size()))
         throw std::invalid_argument(fmt::format("model has {} classes but the task has {} labels",
                                                 model_->config().num_classes, labels_.size()));
+      layout_ = data::Layout::EncoderClassifier;
       break;
-    case Family::GPT:
-      mode_ = Mode::PrefixLm;
+    case Architecture::DecoderOnly:
+      layout_ = data::Layout::PrefixLm;
       break;
-    case Family::T5:
-      mode_ = Mode::Seq2Seq;
+    case Architecture::EncoderDecoder:
+      layout_ = data::Layout::EncoderDecoder;
       break;
   }
-  if (classification && mode_ != Mode::EncoderClassifier)
-    for (const auto& label : labels_) label_tokens_.push_back(vocab_.encode(label, "label"));
-}
-
-data::Layout Workload::layout() const {
-  switch (mode_) {
-    case Mode::EncoderClassifier:
-      return data::Layout::EncoderClassifier;
-    case Mode::PrefixLm:
-      return data::Layout::PrefixLm;
-    case Mode::Seq2Seq:
-      return data::Layout::EncoderDecoder;
-  }
-  return data::Layout::PrefixLm;
+  if (classification && layout_ != data::Layout::EncoderClassifier)
+    for (const auto& label : labels_) label_tokens_.push_back(vocab_->encode(label, "label"));
 }
 
 void Workload::check_lengths(std::span<const data::EncodedExample> examples,
@@ -121,14 +107,14 @@ void Workload::check_lengths(std::span<const data::EncodedExample> examples,
   for (size_t i = 0; i < examples.size(); ++i) {
     const size_t src = examples[i].source.size(), tgt = examples[i].target.size();
     size_t need = 0;
-    switch (mode_) {
-      case Mode::EncoderClassifier:
+    switch (layout_) {
+      case data::Layout::EncoderClassifier:
         need = src + 1;
         break;  // [CLS] src
-      case Mode::PrefixLm:
+      case data::Layout::PrefixLm:
         need = src + tgt + 3;
         break;  // BOS src SEP tgt EOS
-      case Mode::Seq2Seq:
+      case data::Layout::EncoderDecoder:
         need = std::max(src + 1, tgt + 1);
         break;  // src EOS | BOS tgt
     }
@@ -147,40 +133,37 @@ data::LengthLimit Workload::length_limit() const {
 std::vector<data::EncodedExample> Workload::encode(
     const std::vector<data::Example>& examples) const {
   if (kind_ == data::TaskKind::Translation)
-    return data::encode_translation(examples, vocab_, vocab_);
-  std::vector<data::EncodedExample> out = data::encode_classification(examples, vocab_, labels_);
-  if (mode_ != Mode::EncoderClassifier)  // text-to-text: the label's tokens are the target
+    return data::encode_translation(examples, *vocab_, *vocab_);
+  std::vector<data::EncodedExample> out = data::encode_classification(examples, *vocab_, labels_);
+  if (layout_ !=
+      data::Layout::EncoderClassifier)  // text-to-text: the label's tokens are the target
     for (auto& e : out) e.target = label_tokens_[e.label];
   return out;
 }
 
 Tensor Workload::logits_prefix_lm(const data::PrefixLmBatch& b) const {
   Mask pad = padding_of(b.input);
-  return static_cast<const GptModel&>(*model_).logits(ids_tensor(b.input), &pad);
+  return model_->decode(ids_tensor(b.input), &pad);  // (B,T,V)
 }
 
 Tensor Workload::logits_seq2seq(const data::Seq2SeqBatch& b) const {
   Mask src_pad = padding_of(b.encoder), tgt_pad = padding_of(b.decoder);
-  return static_cast<const T5Model&>(*model_).logits(ids_tensor(b.encoder), &src_pad,
-                                                     ids_tensor(b.decoder), &tgt_pad);
+  const Tensor memory = model_->encode(ids_tensor(b.encoder), &src_pad);      // (B,Ts,C)
+  return model_->decode(ids_tensor(b.decoder), &tgt_pad, &memory, &src_pad);  // (B,Tt,V)
 }
 
 Tensor Workload::logits_classifier(const data::ClassificationBatch& b) const {
   Mask pad = padding_of(b.input);
-  if (model_->config().family == Family::BERT)
-    return static_cast<const BertModel&>(*model_).classify(ids_tensor(b.input), &pad);
-  return static_cast<const PerceiverModel&>(*model_).classify(ids_tensor(b.input), &pad);
+  return model_->classify(ids_tensor(b.input), &pad);  // (B,K)
 }
 
 Tensor Workload::masked_lm_loss(const data::Batch& input, uint64_t mask_seed) const {
-  if (model_->config().family != Family::BERT)  // mlm_logits reports a missing head itself
-    throw std::invalid_argument("the masked-LM loss needs a BERT model");
   data::Rng rng(mask_seed);
   const data::MaskedBatch masked =
-      data::mask_tokens(input, rng, vocab_.size(), data::kUnkId, 0.15, /*skip_prefix=*/1);
-  const auto& bert = static_cast<const BertModel&>(*model_);
+      data::mask_tokens(input, rng, vocab_->size(), data::kUnkId, 0.15, /*skip_prefix=*/1);
   Mask pad = padding_of(masked.input);
-  Tensor logits = bert.mlm_logits(bert.encode(ids_tensor(masked.input), &pad));  // (B,T,V)
+  const Tensor hidden = model_->encode(ids_tensor(masked.input), &pad);  // (B,T,C)
+  Tensor logits = model_->masked_lm_logits(hidden);                      // (B,T,V)
   return cross_entropy(logits, IntTensor{{input.rows, input.cols}, masked.targets},
                        data::kIgnoreIndex);
 }
@@ -188,7 +171,7 @@ Tensor Workload::masked_lm_loss(const data::Batch& input, uint64_t mask_seed) co
 Workload::TeacherForced Workload::teacher_forced(std::span<const data::EncodedExample> examples,
                                                  std::span<const size_t> indices) const {
   const data::LengthLimit limit = length_limit();
-  if (mode_ == Mode::PrefixLm) {
+  if (layout_ == data::Layout::PrefixLm) {
     auto b = data::collate_prefix_lm(examples, indices, limit);
     return {logits_prefix_lm(b), std::move(b.targets), b.input.cols};
   }
@@ -200,8 +183,8 @@ Tensor Workload::loss(std::span<const data::EncodedExample> examples,
                       std::span<const size_t> indices, const LossOptions& options) const {
   const data::LengthLimit limit = length_limit();
   const double label_smoothing = options.label_smoothing;
-  switch (mode_) {
-    case Mode::EncoderClassifier: {
+  switch (layout_) {
+    case data::Layout::EncoderClassifier: {
       auto b = data::collate_classification(examples, indices, limit);
       Tensor loss = cross_entropy(logits_classifier(b), IntTensor{{b.input.rows}, b.labels},
                                   data::kIgnoreIndex, label_smoothing);
@@ -210,8 +193,8 @@ Tensor Workload::loss(std::span<const data::EncodedExample> examples,
             add(loss, mul_scalar(masked_lm_loss(b.input, options.mask_seed), options.mlm_weight));
       return loss;
     }
-    case Mode::PrefixLm:
-    case Mode::Seq2Seq: {
+    case data::Layout::PrefixLm:
+    case data::Layout::EncoderDecoder: {
       TeacherForced tf = teacher_forced(examples, indices);
       const int64_t rows = int64_t(indices.size());
       return cross_entropy(tf.logits, IntTensor{{rows, tf.cols}, std::move(tf.targets)},
@@ -221,85 +204,78 @@ Tensor Workload::loss(std::span<const data::EncodedExample> examples,
   return Tensor();
 }
 
-std::vector<std::vector<int32_t>> Workload::greedy_decode(
-    std::span<const data::EncodedExample> examples, std::span<const size_t> indices, size_t max_new,
-    std::vector<double>* sequence_probability) const {
+Workload::DecoderStart Workload::start_decoding(std::span<const data::EncodedExample> examples,
+                                                std::span<const size_t> indices) const {
   const int64_t rows = int64_t(indices.size()), max_len = model_->config().max_len;
-  std::vector<std::vector<int32_t>> out(rows);
-  std::vector<double> log_p(rows, 0.0);
-  std::vector<bool> done(rows, false);
-  if (mode_ == Mode::PrefixLm) {
-    // Each row grows from BOS src SEP; right padding keeps earlier positions
-    // unaffected (causal + key padding masks).
-    std::vector<std::vector<int32_t>> seqs(rows);
+  DecoderStart start;
+  if (layout_ == data::Layout::PrefixLm) {
+    // The condition is part of the decoder's own sequence: BOS src SEP.
     for (int64_t r = 0; r < rows; ++r) {
-      seqs[r] = {data::kBosId};
       const auto& src = examples[indices[r]].source;
-      seqs[r].insert(seqs[r].end(), src.begin(), src.end());
-      seqs[r].push_back(data::kSepId);
-      if (int64_t(seqs[r].size()) > max_len)
+      std::vector<int32_t> prompt{data::kBosId};
+      prompt.insert(prompt.end(), src.begin(), src.end());
+      prompt.push_back(data::kSepId);
+      if (int64_t(prompt.size()) > max_len)
         throw std::invalid_argument(
             fmt::format("input {} has {} tokens with BOS and SEP, more than the model's max_len {}",
-                        indices[r], seqs[r].size(), max_len));
+                        indices[r] + 1, prompt.size(), max_len));
+      start.prompts.push_back(std::move(prompt));
     }
-    const auto& gpt = static_cast<const GptModel&>(*model_);
-    for (size_t step = 0; step < max_new; ++step) {
-      data::Batch b = pad_rows(seqs);
-      Mask pad = padding_of(b);
-      Tensor logits = gpt.logits(ids_tensor(b), &pad);  // (B,T,V)
-      const int64_t v = logits.size(-1);
-      bool any = false;
-      for (int64_t r = 0; r < rows; ++r) {
-        if (done[r]) continue;
-        const int64_t offset = (r * b.cols + int64_t(seqs[r].size()) - 1) * v;
-        const int32_t next = argmax_row(logits, offset, v);
-        log_p[r] += log_prob(logits, offset, v, next);
-        if (next == data::kEosId || int64_t(seqs[r].size()) + 1 > max_len) {
-          done[r] = true;
-          continue;
-        }
-        seqs[r].push_back(next);
-        out[r].push_back(next);
-        any = true;
-      }
-      if (!any) break;
-    }
-  } else {
-    const auto& t5 = static_cast<const T5Model&>(*model_);
-    std::vector<std::vector<int32_t>> sources(rows);
+    return start;
+  }
+  // Encoder-decoder: the source is encoded once, for every step.
+  std::vector<std::vector<int32_t>> sources(rows);
+  for (int64_t r = 0; r < rows; ++r) {
+    sources[r] = examples[indices[r]].source;
+    sources[r].push_back(data::kEosId);
+  }
+  data::Batch src = pad_rows(sources);
+  start.memory_mask = padding_of(src);
+  start.memory = model_->encode(ids_tensor(src), &start.memory_mask);  // (B,Ts,C)
+  start.prompts.assign(rows, std::vector<int32_t>{data::kBosId});
+  return start;
+}
+
+std::vector<std::vector<int32_t>> Workload::greedy_decode(
+    std::span<const data::EncodedExample> examples, std::span<const size_t> indices, size_t max_new,
+    std::vector<std::vector<double>>* token_log_probs) const {
+  const int64_t rows = int64_t(indices.size()), max_len = model_->config().max_len;
+  DecoderStart start = start_decoding(examples, indices);
+  const Tensor* memory = start.memory.defined() ? &start.memory : nullptr;
+  const Mask* memory_mask = memory ? &start.memory_mask : nullptr;
+  std::vector<std::vector<int32_t>>& seqs = start.prompts;  // grow by one token per step
+  std::vector<std::vector<int32_t>> out(rows);
+  std::vector<std::vector<double>> log_p(rows);
+  std::vector<bool> done(rows, false);
+  for (size_t step = 0; step < max_new; ++step) {
+    // Rows of different lengths are right-padded: causal and key-padding
+    // masks keep every real position as if the row were alone.
+    data::Batch b = pad_rows(seqs);
+    Mask pad = padding_of(b);
+    Tensor logits = model_->decode(ids_tensor(b), &pad, memory, memory_mask);  // (B,T,V)
+    const int64_t v = logits.size(-1);
+    bool any = false;
     for (int64_t r = 0; r < rows; ++r) {
-      sources[r] = examples[indices[r]].source;
-      sources[r].push_back(data::kEosId);
-    }
-    data::Batch src = pad_rows(sources);
-    Mask src_pad = padding_of(src);
-    Tensor memory = t5.encode(ids_tensor(src), &src_pad);  // computed once for all steps
-    std::vector<std::vector<int32_t>> dec(rows, std::vector<int32_t>{data::kBosId});
-    for (size_t step = 0; step < max_new && int64_t(dec[0].size()) <= max_len; ++step) {
-      data::Batch d = pad_rows(dec);  // every row has the same length
-      Tensor logits = t5.decode(ids_tensor(d), nullptr, memory, &src_pad);  // (B,t,V)
-      const int64_t v = logits.size(-1), t = d.cols;
-      bool any = false;
-      for (int64_t r = 0; r < rows; ++r) {
-        const int64_t offset = (r * t + t - 1) * v;
-        const int32_t next = argmax_row(logits, offset, v);
-        dec[r].push_back(next);
-        if (done[r]) continue;
-        log_p[r] += log_prob(logits, offset, v, next);
-        if (next == data::kEosId) {
-          done[r] = true;
-          continue;
-        }
-        out[r].push_back(next);
-        any = true;
+      if (done[r]) continue;
+      const int64_t offset = (r * b.cols + int64_t(seqs[r].size()) - 1) * v;
+      const int32_t next = argmax_row(logits, offset, v);
+      if (next == data::kEosId) {
+        log_p[r].push_back(log_prob(logits, offset, v, next));
+        done[r] = true;
+        continue;
       }
-      if (!any) break;
+      if (int64_t(seqs[r].size()) >= max_len) {  // no room for the token: it is not output
+        done[r] = true;
+        continue;
+      }
+      log_p[r].push_back(log_prob(logits, offset, v, next));
+      seqs[r].push_back(next);
+      out[r].push_back(next);
+      any = true;
     }
+    if (!any) break;
   }
-  if (sequence_probability) {
-    sequence_probability->clear();
-    for (double lp : log_p) sequence_probability->push_back(std::exp(lp));
-  }
+  if (token_log_probs) *token_log_probs = std::move(log_p);
   return out;
 }
 
@@ -342,7 +318,7 @@ EvalMetrics Workload::evaluate(std::span<const data::EncodedExample> encoded, si
   size_t max_target = 0;
   for (size_t i = 0; i < n; ++i) max_target = std::max(max_target, encoded[i].target.size());
   for (const auto& idx : sequential_batches(n, batch_size)) {
-    if (mode_ == Mode::EncoderClassifier) {
+    if (layout_ == data::Layout::EncoderClassifier) {
       auto b = data::collate_classification(encoded, idx, limit);
       Tensor logits = logits_classifier(b);  // (B,K)
       loss_sum +=
@@ -402,20 +378,27 @@ std::vector<Prediction> Workload::predict(const std::vector<std::string>& texts,
   std::vector<data::EncodedExample> encoded;
   for (size_t i = 0; i < texts.size(); ++i)
     encoded.push_back(
-        data::EncodedExample{vocab_.encode(texts[i], fmt::format("input {}", i + 1)), {}, -1});
+        data::EncodedExample{vocab_->encode(texts[i], fmt::format("input {}", i + 1)), {}, -1});
   for (auto& e : encoded) e.label = 0;  // classifier collation wants a label; it is not read
   std::vector<Prediction> out;
   for (const auto& idx : sequential_batches(encoded.size(), batch_size)) {
     if (kind_ == data::TaskKind::Translation) {
-      std::vector<double> prob;
-      size_t budget = size_t(model_->config().max_len);
-      auto ids = greedy_decode(encoded, idx, budget, &prob);
-      for (size_t r = 0; r < idx.size(); ++r) out.push_back({vocab_.decode(ids[r]), prob[r]});
+      std::vector<std::vector<double>> log_probs;
+      const size_t budget = size_t(model_->config().max_len);
+      auto ids = greedy_decode(encoded, idx, budget, &log_probs);
+      for (size_t r = 0; r < idx.size(); ++r) {
+        double total = 0;
+        for (double lp : log_probs[r]) total += lp;
+        Prediction p{vocab_->decode(ids[r]), std::exp(total)};
+        p.tokens = std::move(ids[r]);
+        p.token_log_probs = std::move(log_probs[r]);
+        out.push_back(std::move(p));
+      }
       continue;
     }
     // Classification: a distribution over the labels.
     std::vector<std::vector<double>> scores;
-    if (mode_ == Mode::EncoderClassifier) {
+    if (layout_ == data::Layout::EncoderClassifier) {
       auto b = data::collate_classification(encoded, idx, length_limit());
       Tensor logits = logits_classifier(b);
       const int64_t k = logits.size(-1);
@@ -426,12 +409,14 @@ std::vector<Prediction> Workload::predict(const std::vector<std::string>& texts,
     } else {
       scores = label_log_likelihoods(encoded, idx);
     }
-    for (const auto& s : scores) {
+    for (const auto& s : scores) {  // softmax over the labels' scores
       const double mx = *std::max_element(s.begin(), s.end());
       double denom = 0;
       for (double x : s) denom += std::exp(x - mx);
       const size_t best = size_t(std::max_element(s.begin(), s.end()) - s.begin());
-      out.push_back({labels_[best], 1.0 / denom});
+      Prediction p{labels_[best], 1.0 / denom};
+      for (double x : s) p.label_probabilities.push_back(std::exp(x - mx) / denom);
+      out.push_back(std::move(p));
     }
   }
   return out;

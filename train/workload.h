@@ -1,5 +1,6 @@
-// Workload: what a model family computes on a task kind. It is the one
-// place that knows how each (family, task) pair is framed:
+// Workload: what a model computes on a task kind. It is the one place that
+// knows how each (architecture, task) pair is framed, and it reaches the
+// model only through the Model interface (models/model.h):
 //
 //   family      translation                     classification
 //   BERT        -                               [CLS] text -> pooler -> label
@@ -28,18 +29,26 @@ namespace attnlab {
 struct Prediction {
   std::string text;          // translation: the generated target; classification: the label
   double probability = 0.0;  // classification: P(label | text); translation: P(greedy sequence)
+  // Translation: the generated ids (EOS not included) and the natural-log
+  // probability of each choice the greedy search made: one per token, plus
+  // one for EOS when it chose EOS (not when it ran out of max_len).
+  std::vector<int32_t> tokens;
+  std::vector<double> token_log_probs;
+  // Classification: P(label | text) for every label, in label-id order.
+  std::vector<double> label_probabilities;
 };
 
 class Workload {
  public:
   // Throws std::invalid_argument for pairs that make no sense (an encoder-only
   // model cannot translate).
-  Workload(std::shared_ptr<Model> model, const data::Vocab& vocab, data::TaskKind kind,
-           std::vector<std::string> labels);
+  Workload(std::shared_ptr<Model> model, std::shared_ptr<const data::Vocab> vocab,
+           data::TaskKind kind, std::vector<std::string> labels);
 
-  data::Layout layout() const;
+  data::Layout layout() const { return layout_; }
   data::TaskKind kind() const { return kind_; }
-  Model& model() const { return *model_; }
+  const Model& model() const { return *model_; }
+  Model& model() { return *model_; }
   const std::vector<std::string>& labels() const { return labels_; }
 
   // Encodes a split the way this workload trains on it (classification for
@@ -74,8 +83,6 @@ class Workload {
   data::LengthLimit length_limit() const;
 
  private:
-  enum class Mode { EncoderClassifier, PrefixLm, Seq2Seq };
-
   // Logits of a prefix-LM or seq2seq batch with its targets (B rows, `cols`
   // target positions each; kIgnoreIndex where nothing is predicted).
   struct TeacherForced {
@@ -89,21 +96,31 @@ class Workload {
   Tensor logits_prefix_lm(const data::PrefixLmBatch& b) const;         // (B,T,V)
   Tensor logits_seq2seq(const data::Seq2SeqBatch& b) const;            // (B,Tt,V)
   Tensor logits_classifier(const data::ClassificationBatch& b) const;  // (B,K)
+  // The decoder's starting rows for greedy decoding: BOS src SEP (prefix
+  // LM), or BOS with the encoded source as memory (encoder-decoder).
+  struct DecoderStart {
+    std::vector<std::vector<int32_t>> prompts;
+    Tensor memory;     // (B,Ts,C), encoder-decoder only
+    Mask memory_mask;  // (B,Ts)
+  };
+  DecoderStart start_decoding(std::span<const data::EncodedExample> examples,
+                              std::span<const size_t> indices) const;
   // Mean cross-entropy of the tokens mask_tokens hides in `input` (a [CLS] text batch).
   Tensor masked_lm_loss(const data::Batch& input, uint64_t mask_seed) const;
-  // Greedy decoding of a batch of encoded sources; returns token ids without EOS.
-  std::vector<std::vector<int32_t>> greedy_decode(std::span<const data::EncodedExample> examples,
-                                                  std::span<const size_t> indices, size_t max_new,
-                                                  std::vector<double>* sequence_probability) const;
+  // Greedy decoding of a batch of encoded sources; returns token ids without
+  // EOS and, if asked, each choice's log-probability (see Prediction).
+  std::vector<std::vector<int32_t>> greedy_decode(
+      std::span<const data::EncodedExample> examples, std::span<const size_t> indices,
+      size_t max_new, std::vector<std::vector<double>>* token_log_probs) const;
   // log P(label_k tokens + EOS | source) for each row and label: (rows, K).
   std::vector<std::vector<double>> label_log_likelihoods(
       std::span<const data::EncodedExample> examples, std::span<const size_t> indices) const;
 
   std::shared_ptr<Model> model_;
-  const data::Vocab& vocab_;
+  std::shared_ptr<const data::Vocab> vocab_;
   data::TaskKind kind_;
   std::vector<std::string> labels_;
-  Mode mode_;
+  data::Layout layout_;
   std::vector<std::vector<int32_t>> label_tokens_;  // text-to-text classification
 };
 

@@ -1,0 +1,107 @@
+// Workload: framing per architecture, reached only through the Model
+// interface, and what predict's numbers mean.
+#include <catch2/catch.hpp>
+#include <cmath>
+
+#include "train/workload.h"
+
+using namespace attnlab;
+using Catch::Matchers::Contains;
+
+namespace {
+
+std::shared_ptr<const data::Vocab> char_vocab() {
+  const std::vector<std::string> texts = {"abcdef"};
+  return std::make_shared<data::Vocab>(data::Vocab::build(data::TokenizerKind::Char, texts));
+}
+
+std::shared_ptr<Model> tiny(Family family, int64_t vocab, int64_t max_len) {
+  ModelConfig c = preset(family);
+  c.vocab_size = vocab;
+  c.d_model = 16;
+  c.n_heads = 2;
+  c.d_ff = 32;
+  c.n_layers = 1;
+  c.n_decoder_layers = 1;
+  c.max_len = max_len;
+  c.dropout = 0.0;
+  c.seed = 7;
+  return make_model(c);
+}
+
+// log softmax(logits[row])[token], in double, written out here.
+double log_prob_at(const Tensor& logits, int64_t row, int32_t token) {
+  const int64_t v = logits.size(-1);
+  double mx = -INFINITY, sum = 0;
+  for (int64_t j = 0; j < v; ++j) mx = std::max(mx, logits.item(row * v + j));
+  for (int64_t j = 0; j < v; ++j) sum += std::exp(logits.item(row * v + j) - mx);
+  return logits.item(row * v + token) - mx - std::log(sum);
+}
+
+}  // namespace
+
+TEST_CASE("workload: a translation's probability covers exactly the output tokens (and EOS)") {
+  // An untrained model rarely says EOS, so decoding runs into max_len: the
+  // token that no longer fits is neither output nor counted.
+  auto vocab = char_vocab();
+  for (Family family : {Family::GPT, Family::T5}) {
+    CAPTURE(family_name(family));
+    auto model = tiny(family, vocab->size(), 8);
+    Workload w(model, vocab, data::TaskKind::Translation, {});
+    const Prediction p = w.predict({"abc"})[0];
+    const std::vector<int32_t>& out = p.tokens;
+    // Recompute the chosen tokens' log-probabilities by teacher forcing.
+    NoGradGuard no_grad;
+    model->eval();
+    std::vector<int32_t> seq = {data::kBosId};
+    Tensor logits;
+    int64_t first = 0;  // the position that predicts the first output token
+    if (family == Family::GPT) {
+      for (int32_t id : vocab->encode("abc", "src")) seq.push_back(id);
+      seq.push_back(data::kSepId);
+      first = int64_t(seq.size()) - 1;
+      seq.insert(seq.end(), out.begin(), out.end());
+      logits = model->decode(IntTensor{{1, int64_t(seq.size())}, seq}, nullptr);
+    } else {
+      std::vector<int32_t> src = vocab->encode("abc", "src");
+      src.push_back(data::kEosId);
+      const Tensor memory = model->encode(IntTensor{{1, int64_t(src.size())}, src}, nullptr);
+      seq.insert(seq.end(), out.begin(), out.end());
+      logits = model->decode(IntTensor{{1, int64_t(seq.size())}, seq}, nullptr, &memory);
+    }
+    CHECK(int64_t(seq.size()) <= 8);  // what the decoder read never exceeds max_len
+    const bool chose_eos = p.token_log_probs.size() == out.size() + 1;
+    // With this seed neither untrained model says EOS: the max_len path, where
+    // the old code counted the dropped token, is the one exercised.
+    CHECK_FALSE(chose_eos);
+    REQUIRE((chose_eos || p.token_log_probs.size() == out.size()));
+    if (!chose_eos) CHECK(int64_t(seq.size()) == 8);  // stopped by max_len, not by EOS
+    double total = 0;
+    for (size_t i = 0; i < p.token_log_probs.size(); ++i) {
+      const int32_t token = i < out.size() ? out[i] : data::kEosId;
+      const double expected = log_prob_at(logits, first + int64_t(i), token);
+      CHECK(p.token_log_probs[i] == Approx(expected).margin(1e-5));
+      total += expected;
+    }
+    CHECK(std::log(p.probability) == Approx(total).margin(1e-5));
+  }
+}
+
+TEST_CASE("workload: an architecture is asked only for what it has") {
+  auto vocab = char_vocab();
+  auto bert = tiny(Family::BERT, vocab->size(), 8);
+  CHECK_THROWS_WITH(Workload(bert, vocab, data::TaskKind::Translation, {}),
+                    Contains("cannot translate"));
+  CHECK_THROWS_WITH(bert->decode(IntTensor{{1, 2}, {1, 2}}, nullptr),
+                    Contains("a bert model has no decode()"));
+  auto gpt = tiny(Family::GPT, vocab->size(), 8);
+  CHECK_THROWS_WITH(gpt->classify(IntTensor{{1, 2}, {1, 2}}, nullptr),
+                    Contains("a gpt model has no classify()"));
+  CHECK_THROWS_WITH(gpt->encode(IntTensor{{1, 2}, {1, 2}}, nullptr),
+                    Contains("a gpt model has no encode()"));
+  auto t5 = tiny(Family::T5, vocab->size(), 8);
+  CHECK_THROWS_WITH(t5->decode(IntTensor{{1, 2}, {1, 2}}, nullptr),
+                    Contains("needs the encoder output"));
+  CHECK_THROWS_WITH(t5->masked_lm_logits(Tensor::zeros({1, 2, 16})),
+                    Contains("only BERT has a masked-LM head"));
+}
