@@ -55,9 +55,9 @@ void matmul_backward(T* da, T* db, const T* dc, const T* a, const T* b, int64_t 
   if (batch == 0) std::fill(db, db + k * n, T(0));
   for (int64_t i = 0; i < batch; ++i) {
     const T beta = i == 0 ? T(0) : T(1);
-    if (!trans_b)
-      gemm<T>(true, false, k, n, m, T(1), a + i * sa, lda, dc + i * sc, ldc, beta, db, ldb);
-    else
+    if (!trans_b)  // db (K,N) += op(a)^T dc, and op(a)^T is a as stored (K,M)
+      gemm<T>(false, false, k, n, m, T(1), a + i * sa, lda, dc + i * sc, ldc, beta, db, ldb);
+    else  // b stored (N,K): db += dc^T (N,M) op(a) (M,K)
       gemm<T>(true, true, n, k, m, T(1), dc + i * sc, ldc, a + i * sa, lda, beta, db, ldb);
   }
 }
