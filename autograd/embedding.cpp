@@ -1,12 +1,13 @@
-// embedding: gather rows of the table; backward scatter-adds into them.
+// embedding: gather rows of the table; backward scatter-adds into them. The
+// arithmetic lives in named kernels (autograd/kernels/embedding.h); this file
+// checks the arguments and records the op.
 #include <fmt/format.h>
 
-#include <cstring>
 #include <stdexcept>
 
+#include "autograd/kernels/embedding.h"
 #include "autograd/op.h"
 #include "autograd/ops.h"
-#include "autograd/parallel.h"
 
 namespace attnlab {
 
@@ -30,31 +31,20 @@ Tensor embedding(const Tensor& weight, const IntTensor& ids) {
   Tensor out = Tensor::empty(out_shape, weight.dtype());  // (S..., C)
   dispatch(weight.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    const T* w = weight.data<T>();
-    T* o = out.data<T>();
-    parallel_for(n, row_grain(c), [&](int64_t lo, int64_t hi) {
-      for (int64_t i = lo; i < hi; ++i) std::memcpy(o + i * c, w + ids.data[i] * c, sizeof(T) * c);
-    });
+    embedding_forward<T>(out.data<T>(), weight.data<T>(), ids.data.data(), n, c);
   });
-  record_grad_fn(out, "embedding", {weight}, [weight, ids, c, n](const Tensor& g) {
-    Tensor gw = grad_buffer(weight);
-    dispatch(g.dtype(), [&](auto tag) {
-      using T = decltype(tag);
-      const T* pg = g.data<T>();
-      T* pw = gw.data<T>();
-      // Parallel over column blocks: every thread walks the ids in order, so
-      // repeated ids accumulate in the same order for any thread count.
-      constexpr int64_t kCols = 64;
-      parallel_for((c + kCols - 1) / kCols, 1, [&](int64_t lo, int64_t hi) {
-        const int64_t c0 = lo * kCols, c1 = std::min(c, hi * kCols);
-        for (int64_t i = 0; i < n; ++i) {
-          T* dst = pw + ids.data[i] * c;
-          const T* src = pg + i * c;
-          for (int64_t j = c0; j < c1; ++j) dst[j] += src[j];
-        }
-      });
-    });
-  });
+  // The ids are not a Tensor input, so the backward keeps its own copy.
+  record_op(out, "embedding", {weight},
+            [ids = ids.data, n, c](const BackwardContext& ctx) -> std::vector<Tensor> {
+              // Zeroed: the kernel scatter-adds, and rows no id picks get no gradient.
+              Tensor dweight = ctx.new_zero_grad(0);  // (V,C)
+              dispatch(dweight.dtype(), [&](auto tag) {
+                using T = decltype(tag);
+                embedding_backward<T>(dweight.data<T>(), ctx.grad_output.data<T>(), ids.data(), n,
+                                      c);
+              });
+              return {dweight};
+            });
   return out;
 }
 

@@ -1,14 +1,14 @@
 // cross_entropy fused with log_softmax: forward keeps each row's
-// log-sum-exp so backward is softmax - target distribution in one pass.
+// log-sum-exp so backward is softmax - target distribution in one pass. The
+// arithmetic lives in named kernels (autograd/kernels/loss.h); this file
+// checks the arguments and records the op.
 #include <fmt/format.h>
 
-#include <cmath>
 #include <stdexcept>
-#include <vector>
 
+#include "autograd/kernels/loss.h"
 #include "autograd/op.h"
 #include "autograd/ops.h"
-#include "autograd/parallel.h"
 
 namespace attnlab {
 
@@ -37,59 +37,29 @@ Tensor cross_entropy(const Tensor& logits, const IntTensor& targets, int32_t ign
                       t, r, v, ignore_index));
     ++count;
   }
-  const double eps = label_smoothing;
-  auto lse = std::make_shared<std::vector<double>>(rows, 0.0);  // log-sum-exp per row
-  Tensor loss = Tensor::empty({}, logits.dtype());
+  Tensor loss = Tensor::empty({}, logits.dtype());     // ()
+  Tensor lse = Tensor::empty({rows}, logits.dtype());  // (N): reused by the backward
   dispatch(logits.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    const T* px = logits.data<T>();
-    std::vector<double> row_loss(rows, 0.0);
-    parallel_for(rows, row_grain(v), [&](int64_t lo, int64_t hi) {
-      for (int64_t r = lo; r < hi; ++r) {
-        const int32_t t = targets.data[r];
-        if (t == ignore_index) continue;
-        const T* xr = px + r * v;
-        T mx = xr[0], sum_x = 0;
-        for (int64_t j = 0; j < v; ++j) mx = std::max(mx, xr[j]);
-        T denom = 0;
-        for (int64_t j = 0; j < v; ++j) {
-          denom += std::exp(xr[j] - mx);
-          sum_x += xr[j];
-        }
-        const T l = std::log(denom) + mx;
-        (*lse)[r] = l;
-        // (1-e) * (-log p_t) + e * mean_j(-log p_j)
-        row_loss[r] = (1 - eps) * double(l - xr[t]) + eps * double(l - sum_x / T(v));
-      }
-    });
-    double total = 0;
-    for (double x : row_loss) total += x;
-    loss.data<T>()[0] = static_cast<T>(count ? total / double(count) : 0.0);
+    cross_entropy_forward<T>(loss.data<T>(), lse.data<T>(), logits.data<T>(), targets.data.data(),
+                             rows, v, ignore_index, label_smoothing);
   });
-  record_grad_fn(loss, "cross_entropy", {logits},
-                 [logits, targets, lse, ignore_index, eps, v, rows, count](const Tensor& g) {
-                   if (count == 0) return;
-                   Tensor gx = grad_buffer(logits);
-                   dispatch(g.dtype(), [&](auto tag) {
-                     using T = decltype(tag);
-                     const T scale = g.data<T>()[0] / T(count);
-                     const T* px = logits.data<T>();
-                     T* pd = gx.data<T>();
-                     parallel_for(rows, row_grain(v), [&](int64_t lo, int64_t hi) {
-                       for (int64_t r = lo; r < hi; ++r) {
-                         const int32_t t = targets.data[r];
-                         if (t == ignore_index) continue;
-                         const T l = T((*lse)[r]);
-                         const T* xr = px + r * v;
-                         T* dr = pd + r * v;
-                         for (int64_t j = 0; j < v; ++j) {
-                           const T target_p = (j == t ? T(1 - eps) : T(0)) + T(eps / double(v));
-                           dr[j] += scale * (std::exp(xr[j] - l) - target_p);
-                         }
-                       }
-                     });
-                   });
-                 });
+  // The targets are not a Tensor input, so the backward keeps its own copy.
+  record_op(loss, "cross_entropy", {logits},
+            [lse, targets = targets.data, ignore_index, label_smoothing, v, rows,
+             count](const BackwardContext& ctx) -> std::vector<Tensor> {
+              // Every target ignored: the loss is constant in the logits.
+              if (count == 0) return {Tensor()};
+              const Tensor& logits = ctx.inputs[0];
+              Tensor dlogits = ctx.new_grad(0);  // (..., V)
+              dispatch(logits.dtype(), [&](auto tag) {
+                using T = decltype(tag);
+                cross_entropy_backward<T>(dlogits.data<T>(), ctx.grad_output.data<T>(),
+                                          logits.data<T>(), lse.data<T>(), targets.data(), rows, v,
+                                          ignore_index, label_smoothing);
+              });
+              return {dlogits};
+            });
   return loss;
 }
 

@@ -1,75 +1,29 @@
 // reshape (a view), permute/transpose, the head split/merge, slice, concat.
+// The copies run in named kernels (autograd/kernels/shape_ops.h); this file
+// checks the arguments and records the ops. transpose and the head split/merge
+// are compositions of reshape and permute.
 #include <fmt/format.h>
 
-#include <cstring>
 #include <numeric>
 #include <stdexcept>
 
+#include "autograd/kernels/shape_ops.h"
 #include "autograd/op.h"
 #include "autograd/ops.h"
-#include "autograd/parallel.h"
 
 namespace attnlab {
 namespace {
 
-// Adds (or copies) src into dst with dst index = src index permuted: dst is
-// src with dims reordered by perm (dst.shape[i] = src.shape[perm[i]]).
-template <typename T>
-void permute_kernel(const T* src, const Shape& src_shape, const std::vector<int64_t>& perm, T* dst,
-                    bool accumulate) {
-  const int64_t rank = static_cast<int64_t>(perm.size());
-  Shape dst_shape(rank);
-  std::vector<int64_t> src_strides(rank), walk(rank);  // walk[i]: src stride of dst dim i
-  int64_t s = 1;
-  for (int64_t d = rank - 1; d >= 0; --d) {
-    src_strides[d] = s;
-    s *= src_shape[d];
-  }
-  for (int64_t i = 0; i < rank; ++i) {
-    dst_shape[i] = src_shape[perm[i]];
-    walk[i] = src_strides[perm[i]];
-  }
-  const int64_t last = rank ? dst_shape[rank - 1] : 1;
-  const int64_t last_stride = rank ? walk[rank - 1] : 0;
-  const int64_t rows = rank ? shape_numel(dst_shape) / std::max<int64_t>(last, 1) : 1;
-  if (last == 0) return;
-  parallel_for(rows, row_grain(last), [&](int64_t lo, int64_t hi) {
-    for (int64_t row = lo; row < hi; ++row) {
-      int64_t off = 0, rest = row;
-      for (int64_t d = rank - 2; d >= 0; --d) {
-        off += (rest % dst_shape[d]) * walk[d];
-        rest /= dst_shape[d];
-      }
-      T* out = dst + row * last;
-      if (accumulate)
-        for (int64_t j = 0; j < last; ++j) out[j] += src[off + j * last_stride];
-      else
-        for (int64_t j = 0; j < last; ++j) out[j] = src[off + j * last_stride];
-    }
-  });
-}
-
-// Copies blocks between a tensor viewed as (outer, dim, inner) and a slice
-// of it viewed as (outer, len, inner) starting at `start` along dim.
-template <typename T>
-void copy_slice(const Shape& shape, int64_t dim, int64_t start, int64_t len, T* whole, T* part,
-                bool to_part, bool accumulate) {
+// A tensor seen as (outer, shape[dim], inner) around `dim`, the view the
+// slice kernels take.
+struct AroundDim {
   int64_t outer = 1, inner = 1;
-  for (int64_t d = 0; d < dim; ++d) outer *= shape[d];
-  for (size_t d = dim + 1; d < shape.size(); ++d) inner *= shape[d];
-  const int64_t full = shape[dim];
-  parallel_for(outer, row_grain(len * inner), [&](int64_t lo, int64_t hi) {
-    for (int64_t o = lo; o < hi; ++o) {
-      T* w = whole + (o * full + start) * inner;
-      T* p = part + o * len * inner;
-      T* dst = to_part ? p : w;
-      const T* src = to_part ? w : p;
-      if (accumulate)
-        for (int64_t i = 0; i < len * inner; ++i) dst[i] += src[i];
-      else
-        std::memcpy(dst, src, sizeof(T) * len * inner);
-    }
-  });
+};
+AroundDim around_dim(const Shape& shape, int64_t dim) {
+  AroundDim a;
+  for (int64_t d = 0; d < dim; ++d) a.outer *= shape[d];
+  for (size_t d = dim + 1; d < shape.size(); ++d) a.inner *= shape[d];
+  return a;
 }
 
 }  // namespace
@@ -99,18 +53,12 @@ Tensor reshape(const Tensor& x, Shape shape) {
   if (shape_numel(shape) != x.numel())
     throw std::invalid_argument(fmt::format("reshape: cannot reshape {} ({} elements) to {}",
                                             shape_str(x.shape()), x.numel(), shape_str(shape)));
-  Tensor view = x.detach();  // shares storage
+  Tensor view = x.detach();  // the target shape, sharing x's storage
   view.impl()->shape = shape;
-  record_grad_fn(view, "reshape", {x}, [x](const Tensor& g) {
-    Tensor gx = grad_buffer(x);
-    dispatch(g.dtype(), [&](auto tag) {
-      using T = decltype(tag);
-      const T* pg = g.data<T>();
-      T* pd = gx.data<T>();
-      parallel_for(g.numel(), kElementwiseGrain, [&](int64_t lo, int64_t hi) {
-        for (int64_t i = lo; i < hi; ++i) pd[i] += pg[i];
-      });
-    });
+  record_op(view, "reshape", {x}, [](const BackwardContext& ctx) -> std::vector<Tensor> {
+    // A view of grad_output (backward records no graph); the engine copies it
+    // rather than adopt storage that grad_output still owns.
+    return {reshape(ctx.grad_output, ctx.inputs[0].shape())};
   });
   return view;
 }
@@ -130,18 +78,21 @@ Tensor permute(const Tensor& x, const std::vector<int64_t>& perm_in) {
   }
   Shape out_shape(rank);
   for (int64_t i = 0; i < rank; ++i) out_shape[i] = x.size(perm[i]);
-  Tensor out = Tensor::empty(out_shape, x.dtype());
+  Tensor out = Tensor::empty(out_shape, x.dtype());  // x's dims in perm order
   dispatch(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    permute_kernel<T>(x.data<T>(), x.shape(), perm, out.data<T>(), false);
+    permute_copy<T>(out.data<T>(), x.data<T>(), x.shape().data(), perm.data(), rank);
   });
-  record_grad_fn(out, "permute", {x}, [x, inverse](const Tensor& g) {
-    Tensor gx = grad_buffer(x);
-    dispatch(g.dtype(), [&](auto tag) {
-      using T = decltype(tag);
-      permute_kernel<T>(g.data<T>(), g.shape(), inverse, gx.data<T>(), true);
-    });
-  });
+  record_op(
+      out, "permute", {x}, [inverse, rank](const BackwardContext& ctx) -> std::vector<Tensor> {
+        const Tensor& dout = ctx.grad_output;  // x's dims in perm order
+        Tensor dx = ctx.new_grad(0);           // x's shape
+        dispatch(dx.dtype(), [&](auto tag) {
+          using T = decltype(tag);
+          permute_copy<T>(dx.data<T>(), dout.data<T>(), dout.shape().data(), inverse.data(), rank);
+        });
+        return {dx};
+      });
   return out;
 }
 
@@ -181,18 +132,23 @@ Tensor slice(const Tensor& x, int64_t dim, int64_t start, int64_t end) {
                                             start, end, d, shape_str(x.shape())));
   Shape out_shape = x.shape();
   out_shape[d] = end - start;
-  Tensor out = Tensor::empty(out_shape, x.dtype());
+  Tensor out = Tensor::empty(out_shape, x.dtype());  // x's shape with end - start along d
+  const AroundDim around = around_dim(x.shape(), d);
+  const int64_t full = x.size(d), len = end - start;
   dispatch(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    copy_slice<T>(x.shape(), d, start, end - start, x.data<T>(), out.data<T>(), true, false);
+    copy_slice<T>(out.data<T>(), x.data<T>(), around.outer, full, around.inner, start, len);
   });
-  record_grad_fn(out, "slice", {x}, [x, d, start, end](const Tensor& g) {
-    Tensor gx = grad_buffer(x);
-    dispatch(g.dtype(), [&](auto tag) {
-      using T = decltype(tag);
-      copy_slice<T>(x.shape(), d, start, end - start, gx.data<T>(), g.data<T>(), false, true);
-    });
-  });
+  record_op(out, "slice", {x},
+            [around, full, start, len](const BackwardContext& ctx) -> std::vector<Tensor> {
+              Tensor dx = ctx.new_grad(0);  // x's shape
+              dispatch(dx.dtype(), [&](auto tag) {
+                using T = decltype(tag);
+                slice_backward<T>(dx.data<T>(), ctx.grad_output.data<T>(), around.outer, full,
+                                  around.inner, start, len);
+              });
+              return {dx};
+            });
   return out;
 }
 
@@ -213,28 +169,35 @@ Tensor concat(const std::vector<Tensor>& xs, int64_t dim) {
                       shape_str(got), shape_str(first.shape()), d));
     out_shape[d] += got[d];
   }
-  Tensor out = Tensor::empty(out_shape, first.dtype());
-  std::vector<int64_t> starts;
+  Tensor out = Tensor::empty(out_shape, first.dtype());  // the inputs end to end along d
+  const AroundDim around = around_dim(out_shape, d);
+  const int64_t full = out_shape[d];
+  std::vector<int64_t> starts;  // where each input begins along d
   int64_t at = 0;
   for (const Tensor& x : xs) {
     starts.push_back(at);
     dispatch(x.dtype(), [&](auto tag) {
       using T = decltype(tag);
-      copy_slice<T>(out_shape, d, at, x.size(d), out.data<T>(), x.data<T>(), false, false);
+      copy_into_slice<T>(out.data<T>(), x.data<T>(), around.outer, full, around.inner, at,
+                         x.size(d));
     });
     at += x.size(d);
   }
-  record_grad_fn(out, "concat", xs, [xs, d, starts](const Tensor& g) {
-    for (size_t i = 0; i < xs.size(); ++i) {
-      Tensor gx = grad_buffer(xs[i]);
-      if (!gx.defined()) continue;
-      dispatch(g.dtype(), [&](auto tag) {
-        using T = decltype(tag);
-        copy_slice<T>(g.shape(), d, starts[i], xs[i].size(d), g.data<T>(), gx.data<T>(), true,
-                      true);
-      });
-    }
-  });
+  record_op(out, "concat", xs,
+            [around, full, d, starts](const BackwardContext& ctx) -> std::vector<Tensor> {
+              std::vector<Tensor> dxs;  // one per input, each that input's shape
+              for (size_t i = 0; i < ctx.inputs.size(); ++i) {
+                Tensor dx = ctx.new_grad(i);  // input i's shape; undefined if it needs none
+                if (dx.defined())
+                  dispatch(dx.dtype(), [&](auto tag) {
+                    using T = decltype(tag);
+                    copy_slice<T>(dx.data<T>(), ctx.grad_output.data<T>(), around.outer, full,
+                                  around.inner, starts[i], ctx.inputs[i].size(d));
+                  });
+                dxs.push_back(dx);
+              }
+              return dxs;
+            });
   return out;
 }
 

@@ -1,0 +1,32 @@
+// Batched matrix products with transpose flags, forward and backward side by
+// side, on top of gemm (autograd/kernels/gemm.h). Shapes, per batch entry:
+//   op(a) (M,K): a is stored (M,K), or (K,M) when trans_a
+//   op(b) (K,N): b is stored (K,N), or (N,K) when trans_b
+//   c (M,N) = op(a) op(b)
+// a and c hold `batch` entries back to back. b does too, unless b_shared: then
+// one b serves every entry (a Linear weight). Results do not depend on the
+// thread count (gemm's guarantee; the shared-b gradient sums the batch
+// entries in a fixed order).
+#pragma once
+
+#include <cstdint>
+
+namespace attnlab {
+
+// c (batch,M,N) = op(a) (batch,M,K) @ op(b) (K,N), overwritten.
+template <typename T>
+void matmul_forward(T* c, const T* a, const T* b, int64_t batch, int64_t m, int64_t n, int64_t k,
+                    bool trans_a, bool trans_b, bool b_shared);
+
+// From dc (batch,M,N):
+//   d op(a) = dc op(b)^T (M,K)    d op(b) = op(a)^T dc (K,N)
+// each stored like its operand (a transposed operand receives the transpose).
+// da has a's shape; db has b's shape, and with b_shared it is the sum over
+// the batch entries. Both are overwritten (gemm with beta = 0, never added to
+// what they held); either may be null when that gradient is not wanted. da
+// reads b and db reads a.
+template <typename T>
+void matmul_backward(T* da, T* db, const T* dc, const T* a, const T* b, int64_t batch, int64_t m,
+                     int64_t n, int64_t k, bool trans_a, bool trans_b, bool b_shared);
+
+}  // namespace attnlab
