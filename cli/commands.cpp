@@ -8,6 +8,7 @@
 #include <iostream>
 
 #include "cli/cli_common.h"
+#include "cli/json.h"
 #include "data/tasks.h"
 #include "data/tsv.h"
 #include "models/stats.h"
@@ -135,6 +136,51 @@ int train_command(int argc, char** argv) {
 
 namespace {
 
+enum class OutputFormat { Text, Jsonl };
+constexpr EnumName<OutputFormat> kOutputFormatNames[] = {{OutputFormat::Text, "text"},
+                                                         {OutputFormat::Jsonl, "jsonl"}};
+
+OutputFormat output_format(const std::string& text) {
+  try {
+    return enum_from_name(kOutputFormatNames, text, "--format");
+  } catch (const std::invalid_argument& e) {
+    throw cli::UsageError(e.what());
+  }
+}
+
+const char* kFormatHelp =
+    "text: rounded, for people; jsonl: one JSON object per line with full-precision numbers, for "
+    "other tools";
+
+// One predict result as a JSON object (see docs/checkpoint.md).
+std::string prediction_json(const std::string& input, const Prediction& p, const data::Vocab& vocab,
+                            const std::vector<std::string>& labels) {
+  std::string out =
+      fmt::format("{{\"input\": {}, \"output\": {}, \"probability\": {}", cli::json_string(input),
+                  cli::json_string(p.text), cli::json_number(p.probability));
+  if (!p.label_probabilities.empty()) {
+    out += ", \"label_probabilities\": {";
+    for (size_t k = 0; k < labels.size(); ++k)
+      out += fmt::format("{}{}: {}", k ? ", " : "", cli::json_string(labels[k]),
+                         cli::json_number(p.label_probabilities[k]));
+    return out + "}}";
+  }
+  // Translation: one log-probability per output token, then EOS's if the
+  // search chose it (it stops without one when max_len leaves no room).
+  const bool chose_eos = p.token_log_probs.size() > p.tokens.size();
+  std::vector<double> token_lp(p.token_log_probs.begin(),
+                               p.token_log_probs.begin() + p.tokens.size());
+  out += fmt::format(
+      ", \"token_ids\": {}, \"tokens\": {}, \"token_log_probs\": {}, \"eos_log_prob\": {}, "
+      "\"stopped_by\": {}}}",
+      cli::json_array(p.tokens, [](int32_t id) { return std::to_string(id); }),
+      cli::json_array(p.tokens, [&](int32_t id) { return cli::json_string(vocab.token_of(id)); }),
+      cli::json_array(token_lp, cli::json_number),
+      chose_eos ? cli::json_number(p.token_log_probs.back()) : "null",
+      chose_eos ? "\"eos\"" : "\"max_len\"");
+  return out;
+}
+
 // A checkpoint with its workload rebuilt, ready to evaluate or predict.
 struct LoadedRun {
   CheckpointInfo info;
@@ -162,10 +208,12 @@ LoadedRun load_run(const std::string& ckpt) {
 int eval_command(int argc, char** argv) {
   po::options_description options("eval options");
   std::string ckpt, valid_file;
+  std::string format;
   int64_t examples = 0, batch = 128;
   int threads = 0;
   options.add_options()                                                                   //
       ("ckpt", po::value(&ckpt)->required(), "checkpoint file (runs/.../checkpoint.h5)")  //
+      ("format", po::value(&format)->default_value("text"), kFormatHelp)                  //
       ("valid-file", po::value(&valid_file),
        "evaluate on this TSV instead of the run's held-out split")  //
       ("examples", po::value(&examples)->default_value(0),
@@ -179,6 +227,7 @@ int eval_command(int argc, char** argv) {
   cli::apply_threads(threads);
   if (examples < 0 || batch <= 0)
     throw cli::UsageError("--examples must be >= 0 and --batch-size > 0");
+  const OutputFormat out_format = output_format(format);
   LoadedRun run = load_run(ckpt);
   std::vector<data::Example> held_out;
   std::string source;
@@ -198,6 +247,21 @@ int eval_command(int argc, char** argv) {
   }
   auto encoded = run.workload->encode(held_out);
   EvalMetrics m = run.workload->evaluate(encoded, size_t(batch), size_t(examples));
+  if (out_format == OutputFormat::Jsonl) {
+    std::string line = fmt::format(
+        "{{\"checkpoint\": {}, \"model\": {}, \"step\": {}, \"data\": {}, \"examples\": {}, "
+        "\"loss\": {}",
+        cli::json_string(ckpt), cli::json_string(family_name(run.info.train.model)),
+        run.info.state.step, cli::json_string(source), m.examples, cli::json_number(m.loss));
+    if (m.classification)
+      line += fmt::format(", \"accuracy\": {}, \"macro_f1\": {}}}", cli::json_number(m.accuracy),
+                          cli::json_number(m.macro_f1));
+    else
+      line += fmt::format(", \"token_accuracy\": {}, \"exact_match\": {}}}",
+                          cli::json_number(m.token_accuracy), cli::json_number(m.exact_match));
+    fmt::print("{}\n", line);
+    return cli::kExitOk;
+  }
   fmt::print("{} ({} at step {}) on {} ({} examples):\n  {}\n", ckpt,
              family_name(run.info.train.model), run.info.state.step, source, m.examples,
              m.summary());
@@ -206,10 +270,11 @@ int eval_command(int argc, char** argv) {
 
 int predict_command(int argc, char** argv) {
   po::options_description options("predict options");
-  std::string ckpt;
+  std::string ckpt, format;
   int threads = 0;
-  options.add_options()                                          //
-      ("ckpt", po::value(&ckpt)->required(), "checkpoint file")  //
+  options.add_options()                                                   //
+      ("ckpt", po::value(&ckpt)->required(), "checkpoint file")           //
+      ("format", po::value(&format)->default_value("text"), kFormatHelp)  //
       ("text", po::value<std::vector<std::string>>(),
        "input texts (positional); none: one per line from stdin")  //
       ("threads", po::value(&threads)->default_value(0), "OpenMP threads (0 = all cores)");
@@ -218,10 +283,12 @@ int predict_command(int argc, char** argv) {
   po::variables_map vm;
   if (!cli::parse_options("predict",
                           "Translates (greedy decoding) or classifies texts with a checkpoint.\n"
-                          "Prints input<TAB>output<TAB>probability per line.",
+                          "Prints input<TAB>output<TAB>probability per line (--format text), or\n"
+                          "one JSON object per input (--format jsonl).",
                           argc, argv, options, vm, &positional))
     return cli::kExitOk;
   cli::apply_threads(threads);
+  const OutputFormat out_format = output_format(format);
   LoadedRun run = load_run(ckpt);
   std::vector<std::string> texts;
   if (vm.count("text")) {
@@ -235,8 +302,12 @@ int predict_command(int argc, char** argv) {
   if (texts.empty())
     throw cli::UsageError("no input: give texts as arguments or one per line on stdin");
   auto predictions = run.workload->predict(texts);
-  for (size_t i = 0; i < texts.size(); ++i)
-    fmt::print("{}\t{}\t{:.4f}\n", texts[i], predictions[i].text, predictions[i].probability);
+  for (size_t i = 0; i < texts.size(); ++i) {
+    if (out_format == OutputFormat::Jsonl)
+      fmt::print("{}\n", prediction_json(texts[i], predictions[i], *run.vocab, run.info.labels));
+    else
+      fmt::print("{}\t{}\t{:.4f}\n", texts[i], predictions[i].text, predictions[i].probability);
+  }
   return cli::kExitOk;
 }
 

@@ -7,14 +7,17 @@
 
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <thread>
 
 #include "train/checkpoint.h"
 
 using Catch::Matchers::Contains;
+using Catch::Matchers::StartsWith;
 namespace fs = std::filesystem;
 
 namespace {
@@ -46,6 +49,25 @@ fs::path fresh_dir(const std::string& name) {
 const char* kTiny =
     "--d-model 32 --heads 2 --d-ff 64 --layers 1 --decoder-layers 1 --train-size 300 "
     "--valid-size 30 --batch-size 16 --eval-examples 30 --quiet";
+
+// The number after "key": in a JSON line (null as NaN).
+double json_number_at(const std::string& line, const std::string& key) {
+  const size_t at = line.find("\"" + key + "\": ");
+  REQUIRE(at != std::string::npos);
+  const std::string rest = line.substr(at + key.size() + 4);
+  return rest.rfind("null", 0) == 0 ? NAN : std::stod(rest);
+}
+
+// The numbers of the array after "key": in a JSON line.
+std::vector<double> json_numbers_at(const std::string& line, const std::string& key) {
+  const size_t at = line.find("\"" + key + "\": [");
+  REQUIRE(at != std::string::npos);
+  const size_t end = line.find(']', at);
+  std::vector<double> out;
+  std::stringstream items(line.substr(at + key.size() + 5, end - at - key.size() - 5));
+  for (std::string item; std::getline(items, item, ',');) out.push_back(std::stod(item));
+  return out;
+}
 
 }  // namespace
 
@@ -140,6 +162,26 @@ TEST_CASE("cli: Ctrl-C saves a checkpoint and exits cleanly; --resume continues"
   fs::remove_all(dir);
 }
 
+TEST_CASE("cli: predict --format jsonl gives each token's log-probability; they add up") {
+  fs::path dir = fresh_dir("jsonl");
+  Run r = run(fmt::format("train --model gpt --task reverse --steps 5 --out {} {}",
+                          (dir / "out").string(), kTiny));
+  REQUIRE(r.exit_code == 0);
+  const std::string ckpt = (dir / "out" / "checkpoint.h5").string();
+  r = run(fmt::format("predict --ckpt {} --format jsonl abc", ckpt));
+  REQUIRE(r.exit_code == 0);
+  CHECK_THAT(r.output, StartsWith("{\"input\": \"abc\", \"output\": "));
+  const std::vector<double> lp = json_numbers_at(r.output, "token_log_probs");
+  const std::vector<double> ids = json_numbers_at(r.output, "token_ids");
+  CHECK(lp.size() == ids.size());
+  double total = 0;
+  for (double x : lp) total += x;
+  const double eos = json_number_at(r.output, "eos_log_prob");
+  if (!std::isnan(eos)) total += eos;  // stopped by EOS, not by max_len
+  CHECK(std::log(json_number_at(r.output, "probability")) == Approx(total).epsilon(1e-9));
+  fs::remove_all(dir);
+}
+
 TEST_CASE("cli: predict and eval read a checkpoint; TSV errors name file:line") {
   fs::path dir = fresh_dir("predict");
   {
@@ -157,6 +199,20 @@ TEST_CASE("cli: predict and eval read a checkpoint; TSV errors name file:line") 
   r = run(fmt::format("eval --ckpt {}", ckpt));
   CHECK(r.exit_code == 0);
   CHECK_THAT(r.output, Contains("acc") && Contains("macro-F1"));
+  // jsonl: the label distribution in full precision, its maximum the reported probability.
+  r = run(fmt::format("predict --ckpt {} --format jsonl \"good film 7\"", ckpt));
+  CHECK(r.exit_code == 0);
+  const double p = json_number_at(r.output, "probability");
+  const double p_pos = json_number_at(r.output, "pos"), p_neg = json_number_at(r.output, "neg");
+  CHECK(p_pos + p_neg == Approx(1.0).epsilon(1e-12));
+  CHECK(p == std::max(p_pos, p_neg));
+  r = run(fmt::format("eval --ckpt {} --format jsonl", ckpt));
+  CHECK(r.exit_code == 0);
+  CHECK_THAT(r.output, StartsWith("{\"checkpoint\": ") && Contains("\"accuracy\": ") &&
+                           Contains("\"macro_f1\": "));
+  r = run(fmt::format("predict --ckpt {} --format csv x", ckpt));
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.output, Contains("--format: 'csv' is not one of text or jsonl"));
   {
     std::ofstream bad(dir / "bad.tsv");
     bad << "pos\tfine\nthis line has no tab\n";
