@@ -1,12 +1,14 @@
 // Seeded dropout: the mask is a pure function of (seed, offset, i), so it is
-// identical for any thread count and reproducible after a resume.
+// identical for any thread count and reproducible after a resume. The
+// arithmetic lives in named kernels (autograd/kernels/dropout.h); this file
+// checks the arguments, advances the generator and records the op.
 #include <fmt/format.h>
 
 #include <stdexcept>
 
+#include "autograd/kernels/dropout.h"
 #include "autograd/op.h"
 #include "autograd/ops.h"
-#include "autograd/parallel.h"
 
 namespace attnlab {
 
@@ -17,32 +19,23 @@ Tensor dropout(const Tensor& x, double p, Generator& gen, bool training) {
   if (!training || p == 0.0) return x;
   const uint64_t seed = gen.seed, offset = gen.offset;
   gen.offset += static_cast<uint64_t>(x.numel());
-  const double scale = 1.0 / (1.0 - p);
-  // The mask is recomputed in backward from (seed, offset) rather than stored.
-  auto keep_scale = [seed, offset, p, scale](int64_t i) {
-    return Generator::uniform(seed, offset + static_cast<uint64_t>(i)) < p ? 0.0 : scale;
-  };
-  Tensor out = Tensor::empty(x.shape(), x.dtype());
+  Tensor y = Tensor::empty(x.shape(), x.dtype());  // (...)
   dispatch(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    const T* px = x.data<T>();
-    T* po = out.data<T>();
-    parallel_for(x.numel(), kElementwiseGrain, [&](int64_t lo, int64_t hi) {
-      for (int64_t i = lo; i < hi; ++i) po[i] = px[i] * T(keep_scale(i));
-    });
+    dropout_forward<T>(y.data<T>(), x.data<T>(), x.numel(), p, seed, offset);
   });
-  record_grad_fn(out, "dropout", {x}, [x, keep_scale](const Tensor& g) {
-    Tensor gx = grad_buffer(x);
-    dispatch(g.dtype(), [&](auto tag) {
-      using T = decltype(tag);
-      const T* pg = g.data<T>();
-      T* pd = gx.data<T>();
-      parallel_for(g.numel(), kElementwiseGrain, [&](int64_t lo, int64_t hi) {
-        for (int64_t i = lo; i < hi; ++i) pd[i] += pg[i] * T(keep_scale(i));
-      });
-    });
-  });
-  return out;
+  // The backward recomputes the mask from (seed, offset) rather than storing it.
+  record_op(y, "dropout", {x},
+            [p, seed, offset](const BackwardContext& ctx) -> std::vector<Tensor> {
+              const Tensor& dy = ctx.grad_output;  // (...)
+              Tensor dx = ctx.new_grad(0);         // (...)
+              dispatch(dy.dtype(), [&](auto tag) {
+                using T = decltype(tag);
+                dropout_backward<T>(data_or_null<T>(dx), dy.data<T>(), dy.numel(), p, seed, offset);
+              });
+              return {dx};
+            });
+  return y;
 }
 
 }  // namespace attnlab

@@ -1,10 +1,12 @@
 // masked_fill and the causal mask. See ops.h for the mask convention
-// (1 = blocked).
+// (1 = blocked). The arithmetic lives in named kernels
+// (autograd/kernels/mask.h); this file checks the arguments and records the
+// op.
 #include <fmt/format.h>
 
 #include <stdexcept>
 
-#include "autograd/broadcast.h"
+#include "autograd/kernels/mask.h"
 #include "autograd/op.h"
 #include "autograd/ops.h"
 
@@ -24,30 +26,21 @@ Tensor masked_fill(const Tensor& x, const Mask& mask, double value) {
     throw std::invalid_argument(
         fmt::format("masked_fill: mask of shape {} does not broadcast to the tensor's shape {}",
                     shape_str(mask.shape), shape_str(x.shape())));
-  auto sx = broadcast_strides(x.shape(), x.shape());
-  auto sm = broadcast_strides(mask.shape, x.shape());
-  Tensor out = Tensor::empty(x.shape(), x.dtype());
-  const uint8_t* blocked = mask.blocked.data();
+  Tensor out = Tensor::empty(x.shape(), x.dtype());  // (...)
   dispatch(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    const T* px = x.data<T>();
-    T* po = out.data<T>();
-    const T fill = static_cast<T>(value);
-    broadcast_for_each(x.shape(), sx, sm, [&](int64_t o, int64_t ix, int64_t im) {
-      po[o] = blocked[im] ? fill : px[ix];
-    });
+    masked_fill_forward<T>(out.data<T>(), x.data<T>(), mask.blocked.data(), x.shape(), mask.shape,
+                           static_cast<T>(value));
   });
-  record_grad_fn(out, "masked_fill", {x}, [x, mask, sx, sm](const Tensor& g) {
-    Tensor gx = grad_buffer(x);
-    const uint8_t* blocked = mask.blocked.data();
-    dispatch(g.dtype(), [&](auto tag) {
+  record_op(out, "masked_fill", {x}, [mask](const BackwardContext& ctx) -> std::vector<Tensor> {
+    const Tensor& dout = ctx.grad_output;  // (...)
+    Tensor dx = ctx.new_grad(0);           // (...)
+    dispatch(dout.dtype(), [&](auto tag) {
       using T = decltype(tag);
-      const T* pg = g.data<T>();
-      T* pd = gx.data<T>();
-      broadcast_for_each(x.shape(), sx, sm, [&](int64_t o, int64_t, int64_t im) {
-        if (!blocked[im]) pd[o] += pg[o];
-      });
+      masked_fill_backward<T>(data_or_null<T>(dx), dout.data<T>(), mask.blocked.data(),
+                              dout.shape(), mask.shape);
     });
+    return {dx};
   });
   return out;
 }

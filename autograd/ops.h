@@ -70,8 +70,11 @@ Tensor log(const Tensor& x);
 Tensor sqrt(const Tensor& x);
 Tensor tanh(const Tensor& x);
 Tensor relu(const Tensor& x);
+// GELU, x * Phi(x): Erf is exact (BERT; PyTorch's default), Tanh is
+// GPT-2's tanh approximation (PyTorch's approximate="tanh"). No default, so
+// that every caller says which one it means.
 enum class GeluApprox { Tanh, Erf };
-Tensor gelu(const Tensor& x, GeluApprox approx = GeluApprox::Tanh);
+Tensor gelu(const Tensor& x, GeluApprox approx);
 
 // ---- matrix products (matmul.cpp) ---------------------------------------------
 // op(a) @ op(b) where op transposes the last two dims when its flag is set.

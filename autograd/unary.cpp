@@ -1,107 +1,93 @@
-// Element-wise functions: each is a forward formula and its derivative, side
-// by side, run through one shared loop.
-#include <cmath>
-#include <numbers>
-
+// Element-wise functions. The arithmetic lives in named kernels
+// (autograd/kernels/unary.h); this file checks the argument and records the
+// op.
+#include "autograd/kernels/unary.h"
 #include "autograd/op.h"
 #include "autograd/ops.h"
-#include "autograd/parallel.h"
 
 namespace attnlab {
 namespace {
 
-// Forward y = f(x); backward dx += g * df(x, y) (y is passed so exp/tanh/sqrt
-// reuse their output instead of recomputing).
-template <typename Fwd, typename Deriv>
-Tensor unary(const char* name, const Tensor& x, Fwd f, Deriv df) {
+// What a backward kernel reads besides dy: the op's input x, or its output y
+// (exp, sqrt and tanh have their derivative in terms of y, which is then kept
+// instead of recomputed).
+enum class DerivativeFrom { Input, Output };
+
+// The functions differ only in their kernel pair. `forward(y, x, n)` and
+// `backward(dx, dy, x_or_y, n)` are generic over the element type.
+template <typename Forward, typename Backward>
+Tensor unary(const char* name, const Tensor& x, DerivativeFrom from, Forward forward,
+             Backward backward) {
   check_defined(name, "x", x);
-  Tensor y = Tensor::empty(x.shape(), x.dtype());
+  Tensor y = Tensor::empty(x.shape(), x.dtype());  // (...)
   dispatch(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    const T* px = x.data<T>();
-    T* py = y.data<T>();
-    parallel_for(x.numel(), kElementwiseGrain, [&](int64_t lo, int64_t hi) {
-      for (int64_t i = lo; i < hi; ++i) py[i] = f(px[i]);
-    });
+    forward(y.data<T>(), x.data<T>(), x.numel());
   });
-  Tensor y_saved = y.detach();  // no cycle: the closure must not own `y` itself
-  record_grad_fn(y, name, {x}, [x, y_saved, df](const Tensor& g) {
-    Tensor gx = grad_buffer(x);
-    dispatch(g.dtype(), [&](auto tag) {
-      using T = decltype(tag);
-      const T* px = x.data<T>();
-      const T* py = y_saved.data<T>();
-      const T* pg = g.data<T>();
-      T* pd = gx.data<T>();
-      parallel_for(g.numel(), kElementwiseGrain, [&](int64_t lo, int64_t hi) {
-        for (int64_t i = lo; i < hi; ++i) pd[i] += pg[i] * df(px[i], py[i]);
-      });
-    });
-  });
+  record_op(
+      y, name, {x},
+      [backward, from](const BackwardContext& ctx) -> std::vector<Tensor> {
+        const Tensor& xy = from == DerivativeFrom::Output ? ctx.output : ctx.inputs[0];  // (...)
+        Tensor dx = ctx.new_grad(0);                                                     // (...)
+        dispatch(xy.dtype(), [&](auto tag) {
+          using T = decltype(tag);
+          backward(data_or_null<T>(dx), ctx.grad_output.data<T>(), xy.data<T>(), xy.numel());
+        });
+        return {dx};
+      },
+      from == DerivativeFrom::Output ? SaveOutput::Yes : SaveOutput::No);
   return y;
 }
-
-// GELU, tanh form: 0.5 x (1 + tanh(k (x + 0.044715 x^3))), k = sqrt(2/pi).
-constexpr double kGeluK = 0.7978845608028654;
-constexpr double kGeluC = 0.044715;
 
 }  // namespace
 
 Tensor exp(const Tensor& x) {
   return unary(
-      "exp", x, [](auto v) { return std::exp(v); }, [](auto, auto y) { return y; });
+      "exp", x, DerivativeFrom::Output,
+      [](auto* y, const auto* x, int64_t n) { exp_forward(y, x, n); },
+      [](auto* dx, const auto* dy, const auto* y, int64_t n) { exp_backward(dx, dy, y, n); });
 }
 
 Tensor log(const Tensor& x) {
   return unary(
-      "log", x, [](auto v) { return std::log(v); }, [](auto v, auto) { return 1 / v; });
+      "log", x, DerivativeFrom::Input,
+      [](auto* y, const auto* x, int64_t n) { log_forward(y, x, n); },
+      [](auto* dx, const auto* dy, const auto* x, int64_t n) { log_backward(dx, dy, x, n); });
 }
 
 Tensor sqrt(const Tensor& x) {
   return unary(
-      "sqrt", x, [](auto v) { return std::sqrt(v); },
-      [](auto, auto y) { return decltype(y)(0.5) / y; });
+      "sqrt", x, DerivativeFrom::Output,
+      [](auto* y, const auto* x, int64_t n) { sqrt_forward(y, x, n); },
+      [](auto* dx, const auto* dy, const auto* y, int64_t n) { sqrt_backward(dx, dy, y, n); });
 }
 
 Tensor tanh(const Tensor& x) {
   return unary(
-      "tanh", x, [](auto v) { return std::tanh(v); }, [](auto, auto y) { return 1 - y * y; });
+      "tanh", x, DerivativeFrom::Output,
+      [](auto* y, const auto* x, int64_t n) { tanh_forward(y, x, n); },
+      [](auto* dx, const auto* dy, const auto* y, int64_t n) { tanh_backward(dx, dy, y, n); });
 }
 
 Tensor relu(const Tensor& x) {
   return unary(
-      "relu", x, [](auto v) { return v > 0 ? v : decltype(v)(0); },
-      [](auto v, auto) { return v > 0 ? decltype(v)(1) : decltype(v)(0); });
+      "relu", x, DerivativeFrom::Input,
+      [](auto* y, const auto* x, int64_t n) { relu_forward(y, x, n); },
+      [](auto* dx, const auto* dy, const auto* x, int64_t n) { relu_backward(dx, dy, x, n); });
 }
 
 Tensor gelu(const Tensor& x, GeluApprox approx) {
-  if (approx == GeluApprox::Erf) {
-    // x * Phi(x); d/dx = Phi(x) + x * phi(x).
+  if (approx == GeluApprox::Erf)
     return unary(
-        "gelu_erf", x,
-        [](auto v) {
-          using T = decltype(v);
-          return T(0.5) * v * (1 + std::erf(v * T(std::numbers::sqrt2 / 2)));
-        },
-        [](auto v, auto) {
-          using T = decltype(v);
-          T cdf = T(0.5) * (1 + std::erf(v * T(std::numbers::sqrt2 / 2)));
-          T pdf = std::exp(T(-0.5) * v * v) * T(0.3989422804014327);  // 1/sqrt(2 pi)
-          return cdf + v * pdf;
+        "gelu_erf", x, DerivativeFrom::Input,
+        [](auto* y, const auto* x, int64_t n) { gelu_erf_forward(y, x, n); },
+        [](auto* dx, const auto* dy, const auto* x, int64_t n) {
+          gelu_erf_backward(dx, dy, x, n);
         });
-  }
   return unary(
-      "gelu_tanh", x,
-      [](auto v) {
-        using T = decltype(v);
-        return T(0.5) * v * (1 + std::tanh(T(kGeluK) * (v + T(kGeluC) * v * v * v)));
-      },
-      [](auto v, auto) {
-        using T = decltype(v);
-        T t = std::tanh(T(kGeluK) * (v + T(kGeluC) * v * v * v));
-        T dinner = T(kGeluK) * (1 + 3 * T(kGeluC) * v * v);
-        return T(0.5) * (1 + t) + T(0.5) * v * (1 - t * t) * dinner;
-      });
+      "gelu_tanh", x, DerivativeFrom::Input,
+      [](auto* y, const auto* x, int64_t n) { gelu_tanh_forward(y, x, n); },
+      [](auto* dx, const auto* dy, const auto* x, int64_t n) { gelu_tanh_backward(dx, dy, x, n); });
 }
 
 }  // namespace attnlab

@@ -48,8 +48,8 @@ Tensor BertModel::masked_lm_logits(const Tensor& hidden) const {
   if (!mlm_dense_)
     throw std::logic_error(
         fmt::format("{}: this BERT has no masked-LM head (set mlm_head=true)", where()));
-  // BERT's prediction-head transform uses the exact erf GELU (gelu()'s
-  // default is GPT-2's tanh approximation).
+  // BERT's prediction-head transform uses the exact erf GELU, whatever the
+  // encoder's activation.
   Tensor h = mlm_norm_->forward(gelu(mlm_dense_->forward(hidden), GeluApprox::Erf));
   if (mlm_decoder_) return mlm_decoder_->forward(h);
   return add(lm_logits(h, *tokens_, nullptr), mlm_bias_);  // tied, with its own output bias

@@ -41,7 +41,7 @@ RunResult run_once(int threads) {
   Tensor a = softmax(masked_fill(s, causal_mask(T, T), -INFINITY));
   Tensor o = merge_heads(matmul(a, v));  // (B,T,C)
   Generator drop{9, 0};
-  Tensor h = dropout(gelu(o), 0.1, drop, true);
+  Tensor h = dropout(gelu(o, GeluApprox::Tanh), 0.1, drop, true);
   Tensor logits = matmul(h, emb, false, true);  // (B,T,V)
   Tensor loss = add(cross_entropy(logits, targets, -100, 0.1), mean(rms_norm(h, gamma)));
   loss.backward();
