@@ -1,5 +1,5 @@
 // How an op joins the autograd graph. An op computes its result with named
-// kernels (autograd/kernels.h), then calls `record_op` with its inputs and a
+// kernels (autograd/kernels/<op>.h), then calls `record_op` with its inputs and a
 // backward function. The backward *returns* d(loss)/d(input) for each input;
 // the engine checks every returned gradient against its input (shape and
 // dtype) and accumulates it. An op never writes into a gradient buffer
@@ -64,11 +64,5 @@ struct GradFn {
 // otherwise does nothing (the backward is never called).
 void record_op(Tensor& out, const char* op, std::vector<Tensor> inputs, BackwardFn backward,
                SaveOutput save_output = SaveOutput::No);
-
-// TRANSITIONAL, removed once every op uses record_op: the old closure form,
-// whose backward adds into grad_buffer(input) itself.
-void record_grad_fn(Tensor& out, const char* op, std::vector<Tensor> inputs,
-                    std::function<void(const Tensor& grad_output)> backward);
-Tensor grad_buffer(const Tensor& t);
 
 }  // namespace attnlab

@@ -324,22 +324,6 @@ void record_op(Tensor& out, const char* op, std::vector<Tensor> inputs, Backward
   out.impl()->grad_fn = std::move(fn);
 }
 
-void record_grad_fn(Tensor& out, const char* op, std::vector<Tensor> inputs,
-                    std::function<void(const Tensor&)> backward) {
-  const size_t n = inputs.size();
-  record_op(out, op, std::move(inputs), [backward, n](const BackwardContext& ctx) {
-    backward(ctx.grad_output);
-    return std::vector<Tensor>(n);
-  });
-}
-
-Tensor grad_buffer(const Tensor& t) {
-  if (!t.defined() || !t.requires_grad()) return Tensor();
-  TensorImpl* impl = t.impl();
-  if (!impl->grad) impl->grad = Tensor::zeros(impl->shape, impl->dtype).impl_ptr();
-  return Tensor(impl->grad);
-}
-
 void check_same_dtype(const char* op, const Tensor& a, const Tensor& b) {
   if (a.dtype() != b.dtype())
     throw std::invalid_argument(
