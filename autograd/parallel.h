@@ -1,15 +1,46 @@
-// The one way kernels go parallel. Work is cut into chunks whose boundaries
-// depend only on the problem size (never on the thread count), so any kernel
-// that keeps each output element's arithmetic inside one chunk gives
-// bit-identical results with 1 or N threads.
+// Every threading policy of attnlab in one place: how many threads kernels
+// use, how work is split (parallel_for, parallel_for_dynamic, run_team), how
+// threads wait for each other (wait_until), and when parallel work backs off
+// to one thread on a busy machine (backing_off, report_parallel_run).
+//
+// Determinism: parallel_for cuts work into chunks whose boundaries depend
+// only on the problem size (never on the thread count), so any kernel that
+// keeps each output element's arithmetic inside one chunk gives bit-identical
+// results with 1 or N threads. GEMM (kernels/gemm.cpp) makes the same promise
+// with its own tiling on top of run_team.
 #pragma once
 
 #include <omp.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
+#include <exception>
 
 namespace attnlab {
+
+// ---- thread count ---------------------------------------------------------------
+// The threads a parallel kernel may use.
+inline int thread_count() {
+  return omp_get_max_threads();
+}
+// Sets it for the whole process (the CLI's --threads); n <= 0 leaves it alone.
+void set_thread_count(int n);
+
+// Kernels use `n` threads inside the scope; the previous count comes back at
+// its end. Tests compare 1 and 2 threads with it.
+class ThreadCountScope {
+ public:
+  explicit ThreadCountScope(int n) : previous_(thread_count()) { set_thread_count(n); }
+  ~ThreadCountScope() { set_thread_count(previous_); }
+  ThreadCountScope(const ThreadCountScope&) = delete;
+  ThreadCountScope& operator=(const ThreadCountScope&) = delete;
+
+ private:
+  int previous_;
+};
+
+// ---- splitting work ----------------------------------------------------------------
 
 // Calls body(begin, end) over [0, n) in chunks of at least `grain` items.
 // Runs serially when the whole range fits in one chunk or when already inside
@@ -19,13 +50,64 @@ void parallel_for(int64_t n, int64_t grain, Body&& body) {
   if (n <= 0) return;
   grain = std::max<int64_t>(grain, 1);
   int64_t chunks = (n + grain - 1) / grain;
-  if (chunks == 1 || omp_in_parallel() || omp_get_max_threads() == 1) {
+  if (chunks == 1 || omp_in_parallel() || thread_count() == 1) {
     body(int64_t{0}, n);
     return;
   }
 #pragma omp parallel for schedule(static)
   for (int64_t c = 0; c < chunks; ++c) body(c * grain, std::min(n, (c + 1) * grain));
 }
+
+// Calls body(i) for every i in [0, n), handing out one index at a time to
+// whichever thread is free: for a few large items of uneven cost (the
+// products of a batched GEMM). The first exception is rethrown after the
+// loop (an exception must not leave an OpenMP region).
+template <typename Body>
+void parallel_for_dynamic(int64_t n, Body&& body) {
+  std::exception_ptr error;
+#pragma omp parallel for schedule(dynamic, 1)
+  for (int64_t i = 0; i < n; ++i) {
+    try {
+      body(i);
+    } catch (...) {
+#pragma omp critical(attnlab_parallel_for_dynamic_error)
+      if (!error) error = std::current_exception();
+    }
+  }
+  if (error) std::rethrow_exception(error);
+}
+
+// Runs body(thread_index, team_size) on a team of `threads` threads (the
+// caller among them) and returns when all are done. The body must not throw:
+// allocate before the team starts.
+extern std::atomic<int64_t> g_teams_started;
+template <typename Body>
+void run_team(int threads, Body&& body) {
+  if (threads > 1) g_teams_started.fetch_add(1, std::memory_order_relaxed);
+#pragma omp parallel num_threads(threads)
+  body(omp_get_thread_num(), omp_get_num_threads());
+}
+// How many teams of more than one thread run_team has started: lets a test
+// see that a "2 threads" run really ran in parallel.
+inline int64_t teams_started() {
+  return g_teams_started.load(std::memory_order_relaxed);
+}
+
+// ---- waiting ------------------------------------------------------------------------
+// Waits until counter >= target and returns the nanoseconds spent waiting.
+// It yields the core while it waits: OpenMP's own barriers spin without
+// yielding, which starves a descheduled teammate that shares this core.
+int64_t wait_until(const std::atomic<int64_t>& counter, int64_t target);
+
+// ---- contention back-off ----------------------------------------------------------
+// On a machine shared with other work the OS deschedules threads for
+// milliseconds at a time, and a parallel kernel then mostly waits for a
+// straggling teammate. A kernel reports each parallel run; when a run spent a
+// good part of its time waiting, backing_off() is true for a while (10 ms at
+// first, doubling up to 0.2 s while the contention persists) and kernels run
+// on one thread meanwhile. Results do not depend on it; only speed does.
+bool backing_off();
+void report_parallel_run(int64_t elapsed_ns, int64_t waited_ns);
 
 // Elements per chunk for cheap element-wise loops: enough work to amortise
 // waking a thread.

@@ -1,7 +1,6 @@
 #include "cli/cli_common.h"
 
 #include <fmt/format.h>
-#include <omp.h>
 
 #include <iostream>
 
@@ -32,7 +31,7 @@ bool parse_options(const std::string& command, const std::string& summary, int a
 
 void apply_threads(int threads) {
   if (threads < 0) throw UsageError(fmt::format("--threads must be >= 0, got {}", threads));
-  if (threads > 0) omp_set_num_threads(threads);
+  set_thread_count(threads);
   flush_denormals_to_zero();  // again: a new thread count may start new workers
 }
 

@@ -1,6 +1,6 @@
 // The same seed gives bit-identical outputs and gradients with 1 and 2
 // OpenMP threads: every reduction has a fixed order (autograd/parallel.h).
-#include <omp.h>
+#include "autograd/parallel.h"
 
 #include <catch2/catch.hpp>
 #include <cstring>
@@ -18,8 +18,7 @@ struct RunResult {
 // A transformer-shaped computation large enough that every kernel splits
 // its work across threads.
 RunResult run_once(int threads) {
-  int saved = omp_get_max_threads();
-  omp_set_num_threads(threads);
+  ThreadCountScope scope(threads);
   Generator gen{2024, 0};
   const int64_t B = 4, T = 64, C = 96, V = 50, H = 4;
   Tensor emb = rand_normal({V, C}, gen, 0, 0.5).set_requires_grad(true);
@@ -49,7 +48,6 @@ RunResult run_once(int threads) {
   r.loss.push_back(float(loss.item()));
   for (const Tensor& p : {emb, w, bias, gamma, beta})
     for (int64_t i = 0; i < p.numel(); ++i) r.grads.push_back(p.grad().data<float>()[i]);
-  omp_set_num_threads(saved);
   return r;
 }
 

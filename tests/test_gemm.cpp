@@ -1,6 +1,6 @@
 // The blocked GEMM against the naive reference: all transpose cases, edge tiles, alpha/beta,
 // padded leading dimensions, batching, thread-count determinism and argument errors.
-#include <omp.h>
+#include "autograd/parallel.h"
 
 #include <array>
 #include <catch2/catch.hpp>
@@ -17,6 +17,8 @@
 using attnlab::gemm;
 using attnlab::gemm_batched;
 using attnlab::gemm_reference;
+using attnlab::teams_started;
+using attnlab::ThreadCountScope;
 
 namespace {
 
@@ -180,37 +182,58 @@ TEST_CASE("gemm: batched matches a loop of reference products, with shared opera
   for (size_t i = 0; i < C.size(); ++i) REQUIRE(std::abs(C[i] - expected[i]) < 1e-12);
 }
 
-TEST_CASE("gemm: bit-identical results for 1 and 2 threads", "[gemm]") {
+TEST_CASE("gemm: bit-identical results for 1 and 2 threads, and both agree with the reference",
+          "[gemm]") {
   const int64_t M = 300, N = 500, K = 700;  // edge tiles in M and N, K > KC
-  const int saved = omp_get_max_threads();
   for (int t = 0; t < 4; ++t) {
     const bool ta = t & 1, tb = t & 2;
+    INFO("ta=" << ta << " tb=" << tb);
     const auto A = random_vector<float>(M * K, 21), B = random_vector<float>(K * N, 22);
     const auto C0 = random_vector<float>(M * N, 23);
-    std::vector<float> C1 = C0, C2 = C0;
-    omp_set_num_threads(1);
-    gemm<float>(ta, tb, M, N, K, 1.0f, A.data(), ta ? M : K, B.data(), tb ? K : N, 1.0f, C1.data(),
-                N);
-    omp_set_num_threads(2);
-    gemm<float>(ta, tb, M, N, K, 1.0f, A.data(), ta ? M : K, B.data(), tb ? K : N, 1.0f, C2.data(),
-                N);
-    omp_set_num_threads(saved);
-    INFO("ta=" << ta << " tb=" << tb);
+    std::vector<float> C1 = C0, C2 = C0, expected = C0;
+    {
+      ThreadCountScope one(1);
+      gemm<float>(ta, tb, M, N, K, 1.0f, A.data(), ta ? M : K, B.data(), tb ? K : N, 1.0f,
+                  C1.data(), N);
+    }
+    {
+      // A new thread count also ends any contention back-off, so this run is
+      // a parallel one; teams_started() proves it.
+      ThreadCountScope two(2);
+      const int64_t teams = teams_started();
+      gemm<float>(ta, tb, M, N, K, 1.0f, A.data(), ta ? M : K, B.data(), tb ? K : N, 1.0f,
+                  C2.data(), N);
+      CHECK(teams_started() > teams);
+    }
     REQUIRE(std::memcmp(C1.data(), C2.data(), C1.size() * sizeof(float)) == 0);
+    gemm_reference<float>(ta, tb, M, N, K, 1.0f, A.data(), ta ? M : K, B.data(), tb ? K : N, 1.0f,
+                          expected.data(), N);
+    float worst = 0;  // sums of 700 products in another order: float rounding only
+    for (size_t i = 0; i < C1.size(); ++i)
+      worst = std::max(worst, std::abs(C1[i] - expected[i]) / (1.0f + std::abs(expected[i])));
+    CHECK(worst < 1e-4f);
   }
-  // Batched: the parallel-over-batch path must agree with the per-product path.
+  // Batched: the parallel-over-batch path must agree with the per-product path and the reference.
   const int64_t batch = 64, m = 32, n = 48, k = 24;
   const auto A = random_vector<float>(batch * m * k, 31),
              B = random_vector<float>(batch * k * n, 32);
-  std::vector<float> C1(batch * m * n), C2(batch * m * n);
-  omp_set_num_threads(1);
-  gemm_batched<float>(false, true, batch, m, n, k, 1.0f, A.data(), k, m * k, B.data(), k, n * k,
-                      0.0f, C1.data(), n, m * n);
-  omp_set_num_threads(2);
-  gemm_batched<float>(false, true, batch, m, n, k, 1.0f, A.data(), k, m * k, B.data(), k, n * k,
-                      0.0f, C2.data(), n, m * n);
-  omp_set_num_threads(saved);
+  std::vector<float> C1(batch * m * n), C2(batch * m * n), expected(batch * m * n);
+  {
+    ThreadCountScope one(1);
+    gemm_batched<float>(false, true, batch, m, n, k, 1.0f, A.data(), k, m * k, B.data(), k, n * k,
+                        0.0f, C1.data(), n, m * n);
+  }
+  {
+    ThreadCountScope two(2);
+    gemm_batched<float>(false, true, batch, m, n, k, 1.0f, A.data(), k, m * k, B.data(), k, n * k,
+                        0.0f, C2.data(), n, m * n);
+  }
   REQUIRE(std::memcmp(C1.data(), C2.data(), C1.size() * sizeof(float)) == 0);
+  for (int64_t i = 0; i < batch; ++i)
+    gemm_reference<float>(false, true, m, n, k, 1.0f, A.data() + i * m * k, k, B.data() + i * n * k,
+                          k, 0.0f, expected.data() + i * m * n, n);
+  for (size_t i = 0; i < C1.size(); ++i)
+    REQUIRE(std::abs(C1[i] - expected[i]) < 1e-4f * (1.0f + std::abs(expected[i])));
 }
 
 TEST_CASE("gemm: argument errors name the argument and the shape", "[gemm]") {

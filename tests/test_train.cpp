@@ -1,9 +1,9 @@
 // Training end to end on tiny runs: learning happens, checkpoints round-trip,
 // resume is bit-identical, saves are atomic, bad checkpoints are refused.
-#include <omp.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include "autograd/parallel.h"
 
 #include <fmt/format.h>
 
@@ -315,8 +315,8 @@ TEST_CASE("train: killing the process while saving never breaks the previous che
   for (int attempt = 0; attempt < 6; ++attempt) {
     pid_t child = ::fork();
     REQUIRE(child >= 0);
-    if (child == 0) {          // save over and over until killed
-      omp_set_num_threads(1);  // the thread pool does not survive fork()
+    if (child == 0) {       // save over and over until killed
+      set_thread_count(1);  // the thread pool does not survive fork()
       for (;;) save_checkpoint(path, info, t.model(), nullptr);
     }
     ::usleep(useconds_t(3000 + attempt * 7000));

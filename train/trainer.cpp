@@ -1,9 +1,9 @@
 #include "train/trainer.h"
 
+#include "autograd/parallel.h"
 #include "data/rng.h"
 
 #include <fmt/format.h>
-#include <omp.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -189,7 +189,7 @@ TrainResult Trainer::run() {
     fmt::print("model: d_model {} heads {} d_ff {} layers {}{} | {} parameters | {} threads\n",
                mc.d_model, mc.n_heads, mc.d_ff, mc.n_layers,
                mc.family == Family::T5 ? fmt::format("+{}", mc.n_decoder_layers) : "",
-               model_->parameter_count(), omp_get_max_threads());
+               model_->parameter_count(), thread_count());
     if (state_.step > 0) fmt::print("resuming at step {} of {}\n", state_.step, config_.steps);
   }
   g_interrupted = false;

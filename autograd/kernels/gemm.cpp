@@ -9,7 +9,7 @@
 // of which depends on the thread count, so results are bit-identical for any number of threads.
 #include "autograd/kernels/gemm.h"
 
-#include <omp.h>
+#include "autograd/parallel.h"
 
 #include <algorithm>
 #include <atomic>
@@ -20,7 +20,6 @@
 #include <new>
 #include <stdexcept>
 #include <string>
-#include <thread>
 #include <type_traits>
 
 #if defined(__AVX512F__) || defined(__FMA__)
@@ -256,18 +255,7 @@ T* scratch(int slot, int64_t count) {
   return static_cast<T*>(b.ptr);
 }
 
-// Contention backoff. On a machine shared with other work the OS deschedules threads for
-// milliseconds at a time, and a parallel product then mostly waits for its straggling teammate (or
-// for one that has not even started: OpenMP's idle threads spin, starving others). When a parallel
-// product spent a good part of its time waiting, products run on one thread for a while: 10 ms at
-// first, doubling (up to 0.2 s) while the contention persists. Results do not depend on the thread
-// count; only speed does.
 using Clock = std::chrono::steady_clock;
-constexpr int64_t kContendedWaitNs = 200'000, kMinBackoffNs = 10'000'000,
-                  kMaxBackoffNs = 200'000'000;
-std::atomic<int64_t> g_serial_until_ns{0}, g_backoff_ns{kMinBackoffNs};
-std::atomic<int> g_backoff_threads{0};
-
 inline int64_t nanoseconds(Clock::duration d) {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(d).count();
 }
@@ -345,17 +333,12 @@ void gemm_panel(const Problem<T>& p, int64_t j0, int64_t width, int nt) {
   const int64_t col_chunks = std::min<int64_t>(strips, (4 * nt + row_chunks - 1) / row_chunks);
   std::atomic<int64_t> next_strip{0}, packed{0}, next_chunk{0}, finished{0}, waited_ns{0};
   const auto start = Clock::now();
-  // Waits yield (OpenMP's barriers spin without yielding, which can starve a descheduled teammate
-  // sharing this core) and are timed for the contention backoff.
+  // Waits are timed for the contention back-off (autograd/parallel.h).
   const auto wait_for = [&](const std::atomic<int64_t>& counter, int64_t target) {
-    if (counter.load(std::memory_order_acquire) >= target) return;
-    const auto t0 = Clock::now();
-    while (counter.load(std::memory_order_acquire) < target) std::this_thread::yield();
-    waited_ns.fetch_add(nanoseconds(Clock::now() - t0), std::memory_order_relaxed);
+    waited_ns.fetch_add(wait_until(counter, target), std::memory_order_relaxed);
   };
-#pragma omp parallel num_threads(nt)
-  {
-    T* my_a = packed_a + omp_get_thread_num() * a_size;
+  run_team(nt, [&](int thread, int team_size) {
+    T* my_a = packed_a + thread * a_size;
     for (int64_t s; (s = next_strip.fetch_add(1, std::memory_order_relaxed)) < strips;) {
       pack_strip(s, 0, p.K);
       packed.fetch_add(1, std::memory_order_release);
@@ -370,17 +353,9 @@ void gemm_panel(const Problem<T>& p, int64_t j0, int64_t width, int nt) {
                     {0, p.K});
     }
     finished.fetch_add(1, std::memory_order_acq_rel);
-    wait_for(finished, omp_get_num_threads());
-  }
-  const int64_t elapsed = nanoseconds(Clock::now() - start), waited = waited_ns.load();
-  if (waited > kContendedWaitNs && waited > elapsed / 4) {
-    const int64_t length = g_backoff_ns.load(std::memory_order_relaxed);
-    g_serial_until_ns.store(nanoseconds(Clock::now().time_since_epoch()) + length,
-                            std::memory_order_relaxed);
-    g_backoff_ns.store(std::min(2 * length, kMaxBackoffNs), std::memory_order_relaxed);
-  } else {
-    g_backoff_ns.store(kMinBackoffNs, std::memory_order_relaxed);
-  }
+    wait_for(finished, team_size);
+  });
+  report_parallel_run(nanoseconds(Clock::now() - start), waited_ns.load());
 }
 
 void validate(const char* fn, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,
@@ -425,13 +400,8 @@ int choose_threads(int64_t M, int64_t N, int64_t K) {
   if (omp_in_parallel()) return 1;
   const double work = double(M) * double(N) * double(K);
   if (work < kParallelMinWork) return 1;
-  const int max_threads = omp_get_max_threads();
-  // A new thread count (omp_set_num_threads) is taken as the caller's fresh intent.
-  if (g_backoff_threads.exchange(max_threads, std::memory_order_relaxed) != max_threads)
-    g_serial_until_ns.store(0, std::memory_order_relaxed);
-  if (nanoseconds(Clock::now().time_since_epoch()) <
-      g_serial_until_ns.load(std::memory_order_relaxed))
-    return 1;
+  const int max_threads = thread_count();
+  if (backing_off()) return 1;
   using P = Blocking<T>;
   const int64_t tiles = ((M + P::MR - 1) / P::MR) * ((N + P::NR - 1) / P::NR);
   return static_cast<int>(std::min<int64_t>(max_threads, tiles));
@@ -477,20 +447,10 @@ void gemm_batched(bool trans_a, bool trans_b, int64_t batch, int64_t M, int64_t 
   // Only when the C blocks are disjoint, since overlapping ones must be applied in order.
   const bool disjoint = stride_c >= (M - 1) * ldc + N;
   const double work = double(M) * double(N) * double(K);
-  const int max_threads = omp_in_parallel() ? 1 : omp_get_max_threads();
+  const int max_threads = omp_in_parallel() ? 1 : thread_count();
   if (disjoint && batch >= 2 * max_threads && work < 256.0 * 256.0 * 256.0 &&
       work * double(batch) >= kParallelMinWork && max_threads > 1) {
-    std::exception_ptr error;
-#pragma omp parallel for schedule(dynamic, 1)
-    for (int64_t i = 0; i < batch; ++i) {
-      try {
-        product(i, 1);
-      } catch (...) {  // Exceptions must not leave the parallel region.
-#pragma omp critical(attnlab_gemm_error)
-        if (!error) error = std::current_exception();
-      }
-    }
-    if (error) std::rethrow_exception(error);
+    parallel_for_dynamic(batch, [&](int64_t i) { product(i, 1); });
     return;
   }
   const int nt = choose_threads<T>(M, N, K);
