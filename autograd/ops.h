@@ -23,7 +23,7 @@ struct IntTensor {
 };
 
 // Mask convention for the whole code base: `true` (1) means BLOCKED, i.e. the
-// position is padding or must not be attended to (the seeds' padding_mask).
+// position is padding or must not be attended to.
 // Broadcasts against the tensor it masks like a binary op operand (trailing
 // dimensions aligned; size-1 dimensions repeat). E.g. a key padding mask for
 // scores (B,H,Tq,Tk) has shape (B,1,1,Tk).

@@ -4,14 +4,12 @@
 #include <numbers>
 
 #include "autograd/parallel.h"
+#include "common/hash.h"
 
 namespace attnlab {
 
 double Generator::uniform(uint64_t seed, uint64_t counter) {
-  uint64_t z = seed * 0x9E3779B97F4A7C15ULL + counter + 0x632BE59BD9B4E019ULL;
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-  z ^= z >> 31;
+  const uint64_t z = splitmix64_mix(seed * kSplitmix64Step + counter + 0x632BE59BD9B4E019ULL);
   return static_cast<double>(z >> 11) * 0x1.0p-53;  // 53 random bits -> [0, 1)
 }
 

@@ -12,17 +12,8 @@ uint64_t rotate_left(uint64_t x, int k) {
 }  // namespace
 
 uint64_t splitmix64(uint64_t& state) {
-  state += 0x9E3779B97F4A7C15ULL;
-  uint64_t z = state;
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-  return z ^ (z >> 31);
-}
-
-uint64_t fnv1a(uint64_t hash, const void* data, std::size_t bytes) {
-  const auto* p = static_cast<const unsigned char*>(data);
-  for (std::size_t i = 0; i < bytes; ++i) hash = (hash ^ p[i]) * 0x100000001B3ULL;
-  return hash;
+  state += kSplitmix64Step;
+  return splitmix64_mix(state);
 }
 
 uint64_t mix_seeds(uint64_t a, uint64_t b) {

@@ -9,6 +9,8 @@
 #include <iterator>
 #include <utility>
 
+#include "common/hash.h"
+
 namespace attnlab::data {
 
 // Advances `state` and returns the next splitmix64 output (a good 64-bit mixer on its own).
@@ -17,10 +19,8 @@ uint64_t splitmix64(uint64_t& state);
 // Combines two seeds (e.g. run seed and epoch) into one, so each pair gets its own stream.
 uint64_t mix_seeds(uint64_t a, uint64_t b);
 
-// FNV-1a over `bytes` bytes, continuing from `hash` (start with kFnvOffset): a stable hash of
-// byte strings, the same on every platform (std::hash is not).
-inline constexpr uint64_t kFnvOffset = 0xCBF29CE484222325ULL;
-uint64_t fnv1a(uint64_t hash, const void* data, std::size_t bytes);
+using attnlab::fnv1a;  // common/hash.h
+using attnlab::kFnvOffset;
 
 class Rng {
  public:

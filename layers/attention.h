@@ -1,4 +1,4 @@
-// Multi-head attention: ONE routine for the three routings of the seeds.
+// Multi-head attention: ONE routine for the three routings of the transformer families.
 //
 //   routing                     queries from   keys/values from   mask
 //   bidirectional self (BERT)   x              x                  key padding
@@ -9,7 +9,7 @@
 // the same scaled dot-product attention.
 //
 // Mask convention (see autograd/ops.h): a key padding mask is (B, Tk) with 1
-// where the key is PADDING (the seeds' padding_mask); causal is a flag.
+// where the key is PADDING; causal is a flag.
 #pragma once
 
 #include "layers/basic.h"

@@ -1,4 +1,4 @@
-// The three transformer blocks of the seeds, as one class whose `BlockKind`
+// The three transformer blocks, as one class whose `BlockKind`
 // picks the routing:
 //   Encoder         self-attention (bidirectional) -> FFN       BERT, T5 encoder
 //   Decoder         causal self-attention -> FFN                GPT

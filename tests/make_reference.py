@@ -13,9 +13,10 @@ What is in the file (one group per case; everything is computed in float64
 and stored as float64, except parameters, which are drawn float32-exact and
 stored as float32 to keep the file under 200 KB):
 
-* seed_self_attention, seed_causal_self_attention, seed_cross_attention,
-  seed_encoder_decoder_block: the four modules of the seed text
-  (/work/shared/seeds/001_*.txt) re-typed below with their exact semantics:
+* single_head_self_attention, single_head_causal_self_attention,
+  single_head_cross_attention, single_head_encoder_decoder_block: the
+  textbook single-head forms of the three attention routings and of the
+  encoder-decoder block, written below as a reader would first meet them:
   one head, bias-free W_Q/W_K/W_V, scores / sqrt(d_k), -inf on padded or
   future keys, W_O only in CrossAttention, and the pre-norm decoder block
   (causal self-attention without W_O, cross-attention, Linear-GELU(erf)-Linear
@@ -52,7 +53,7 @@ OUT = os.path.join(HERE, "data", "reference.h5")
 
 
 # =============================================================================
-# The seed modules (single head, as the seed text defines them)
+# Single-head textbook modules: the three routings and the decoder block
 # =============================================================================
 
 
@@ -136,13 +137,13 @@ class EncoderDecoderBlock(nn.Module):
         ca, cross_weights = self.cross_attn(self.norm2(x), encoder_output, encoder_mask)
         x = x + self.dropout(ca)
         x = x + self.dropout(self.ff(self.norm3(x)))
-        # The seed returns (x, cross_weights); the self-attention weights are
-        # kept as well since attnlab's block reports both.
+        # The textbook block returns (x, cross_weights); the self-attention
+        # weights are kept as well since attnlab's block reports both.
         return x, cross_weights, self_weights
 
 
-# Seed module/parameter names -> attnlab's (MultiHeadAttention, TransformerBlock).
-SEED_TO_OURS = {
+# Textbook module/parameter names -> attnlab's (MultiHeadAttention, TransformerBlock).
+TEXTBOOK_TO_OURS = {
     "W_Q": "q_proj",
     "W_K": "k_proj",
     "W_V": "v_proj",
@@ -151,14 +152,14 @@ SEED_TO_OURS = {
     "norm2": "cross_attn_norm",
     "norm3": "ffn_norm",
     "ff": "ffn",
-    "0": "fc1",  # ff.0 (inside ff only: the seeds have no other numbered modules)
+    "0": "fc1",  # ff.0 (inside ff only: these modules have no other numbered children)
     "2": "fc2",  # ff.2
 }
 
 
-def seed_param_path(name):
+def textbook_param_path(name):
     """'cross_attn.W_O.weight' -> 'cross_attn/out_proj/weight', 'ff.0.bias' -> 'ffn/fc1/bias'."""
-    return "/".join(SEED_TO_OURS.get(part, part) for part in name.split("."))
+    return "/".join(TEXTBOOK_TO_OURS.get(part, part) for part in name.split("."))
 
 
 # =============================================================================
@@ -627,11 +628,11 @@ def named_params(module, rename=lambda n: n.replace(".", "/")):
 # Cases
 # =============================================================================
 
-D, D_FF, B = 4, 6, 2  # the seeds' d_model = d_k and d_ff
+D, D_FF, B = 4, 6, 2  # the single-head modules' d_model = d_k, and d_ff
 
 
-def seed_weights(module):
-    """Every seed weight drawn from `gen` (not torch's global stream), LayerNorms
+def textbook_weights(module):
+    """Every weight drawn from `gen` (not torch's global stream), LayerNorms
     away from their 1/0 initial values so that they matter."""
     with torch.no_grad():
         for name, p in module.named_parameters():
@@ -645,43 +646,43 @@ def seed_weights(module):
     return module
 
 
-def seed_cases(out):
+def single_head_cases(out):
     size = f"d_model=d_k={D}"
-    m = seed_weights(SelfAttention(D, D))
+    m = textbook_weights(SelfAttention(D, D))
     x = randn(B, 5, D).requires_grad_()
     pad = padding_mask([5, 3], 5)
     r = randn(B, 5, D)
     y, attn = m(x, pad)
     (y * r).sum().backward()
-    write_case(out, "seed_self_attention", f"seed SelfAttention({size}), key padding; loss sum(out * R)",
+    write_case(out, "single_head_self_attention", f"single-head SelfAttention({size}), key padding; loss sum(out * R)",
                inputs=[("x", x), ("padding_mask", pad), ("R", r)],
-               params=named_params(m, seed_param_path), outputs=[("out", y), ("attn", attn)],
+               params=named_params(m, textbook_param_path), outputs=[("out", y), ("attn", attn)],
                grad_inputs=[("x", x)])
 
-    m = seed_weights(CausalSelfAttention(D, D))
+    m = textbook_weights(CausalSelfAttention(D, D))
     x = randn(B, 5, D).requires_grad_()
     r = randn(B, 5, D)
     y, attn = m(x)
     (y * r).sum().backward()
-    write_case(out, "seed_causal_self_attention", f"seed CausalSelfAttention({size}); loss sum(out * R)",
-               inputs=[("x", x), ("R", r)], params=named_params(m, seed_param_path),
+    write_case(out, "single_head_causal_self_attention", f"single-head CausalSelfAttention({size}); loss sum(out * R)",
+               inputs=[("x", x), ("R", r)], params=named_params(m, textbook_param_path),
                outputs=[("out", y), ("attn", attn)], grad_inputs=[("x", x)])
 
-    m = seed_weights(CrossAttention(D, D))
+    m = textbook_weights(CrossAttention(D, D))
     dec = randn(B, 4, D).requires_grad_()
     enc = randn(B, 6, D).requires_grad_()
     pad = padding_mask([6, 4], 6)
     r = randn(B, 4, D)
     y, attn = m(dec, enc, pad)
     (y * r).sum().backward()
-    write_case(out, "seed_cross_attention",
-               f"seed CrossAttention({size}), encoder padding; loss sum(out * R)",
+    write_case(out, "single_head_cross_attention",
+               f"single-head CrossAttention({size}), encoder padding; loss sum(out * R)",
                inputs=[("decoder_hidden", dec), ("encoder_output", enc), ("encoder_padding_mask", pad),
                        ("R", r)],
-               params=named_params(m, seed_param_path), outputs=[("out", y), ("attn", attn)],
+               params=named_params(m, textbook_param_path), outputs=[("out", y), ("attn", attn)],
                grad_inputs=[("decoder_hidden", dec), ("encoder_output", enc)])
 
-    m = seed_weights(EncoderDecoderBlock(D, D, D_FF))
+    m = textbook_weights(EncoderDecoderBlock(D, D, D_FF))
     m.eval()  # dropout off
     dec = randn(B, 5, D).requires_grad_()
     enc = randn(B, 6, D).requires_grad_()
@@ -689,11 +690,11 @@ def seed_cases(out):
     r = randn(B, 5, D)
     y, cross, self_w = m(dec, enc, pad)
     (y * r).sum().backward()
-    write_case(out, "seed_encoder_decoder_block",
-               f"seed EncoderDecoderBlock({size}, d_ff={D_FF}), eval mode, encoder padding; "
+    write_case(out, "single_head_encoder_decoder_block",
+               f"single-head EncoderDecoderBlock({size}, d_ff={D_FF}), eval mode, encoder padding; "
                "loss sum(out * R)",
                inputs=[("decoder_input", dec), ("encoder_output", enc), ("encoder_mask", pad), ("R", r)],
-               params=named_params(m, seed_param_path),
+               params=named_params(m, textbook_param_path),
                outputs=[("out", y), ("cross_weights", cross), ("self_weights", self_w)],
                grad_inputs=[("decoder_input", dec), ("encoder_output", enc)])
 
@@ -778,7 +779,7 @@ def main():
     out = CompactFile(OUT)
     out.f.attrs["generator"] = "tests/make_reference.py"
     out.f.attrs["torch_version"] = str(torch.__version__)
-    seed_cases(out)
+    single_head_cases(out)
     bert_case(out)
     gpt_case(out)
     t5_case(out)

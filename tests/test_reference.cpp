@@ -1,5 +1,5 @@
 // attnlab against PyTorch: the numbers in tests/data/reference.h5 come from
-// tests/make_reference.py (the seeds' four attention modules, and PyTorch
+// tests/make_reference.py (the textbook single-head attention modules, and PyTorch
 // re-implementations of the four model presets). Here we load the same
 // weights into our modules BY NAME, run forward and backward in float64, and
 // require outputs, attention weights, losses and every parameter gradient to
@@ -154,7 +154,7 @@ Tensor leaf_input(const std::string& path) {
   return t;
 }
 
-// (B,1,Tq,Tk) single-head weights -> the seeds' (B,Tq,Tk).
+// (B,1,Tq,Tk) single-head weights -> the single-head modules' (B,Tq,Tk).
 Tensor drop_head_dim(const Tensor& w) {
   return reshape(w, {w.size(0), w.size(2), w.size(3)});
 }
@@ -163,13 +163,13 @@ ParamInit f64_init() {
   return ParamInit{Generator{1, 0}, 0.02, DType::F64};
 }
 
-// ---- the seeds: single head, bias-free projections -----------------------------------
+// ---- textbook single-head modules, bias-free projections -----------------------------------
 
-// One of the seed attention modules as our MultiHeadAttention: heads 1,
-// dim = d_model = d_k, no biases, 1/sqrt(d_k) scaling; without the seed's
+// One of the single-head attention modules as our MultiHeadAttention: heads 1,
+// dim = d_model = d_k, no biases, 1/sqrt(d_k) scaling; without the module's
 // W_O (SelfAttention, CausalSelfAttention) out_proj is the identity.
-void check_seed_attention(const std::string& c, bool cross, bool causal, const char* padding,
-                          bool has_out_proj) {
+void check_single_head_attention(const std::string& c, bool cross, bool causal, const char* padding,
+                                 bool has_out_proj) {
   Deviation dev{c};
   const std::string q_name = cross ? "decoder_hidden" : "x";
   Tensor x = leaf_input(c + "/inputs/" + q_name);
@@ -200,26 +200,27 @@ void check_seed_attention(const std::string& c, bool cross, bool causal, const c
 
 }  // namespace
 
-TEST_CASE("reference: seed SelfAttention", "[reference]") {
-  check_seed_attention("seed_self_attention", false, false, "padding_mask", false);
+TEST_CASE("reference: single-head SelfAttention", "[reference]") {
+  check_single_head_attention("single_head_self_attention", false, false, "padding_mask", false);
 }
 
-TEST_CASE("reference: seed CausalSelfAttention", "[reference]") {
-  check_seed_attention("seed_causal_self_attention", false, true, nullptr, false);
+TEST_CASE("reference: single-head CausalSelfAttention", "[reference]") {
+  check_single_head_attention("single_head_causal_self_attention", false, true, nullptr, false);
 }
 
-TEST_CASE("reference: seed CrossAttention", "[reference]") {
-  check_seed_attention("seed_cross_attention", true, false, "encoder_padding_mask", true);
+TEST_CASE("reference: single-head CrossAttention", "[reference]") {
+  check_single_head_attention("single_head_cross_attention", true, false, "encoder_padding_mask",
+                              true);
 }
 
-TEST_CASE("reference: seed EncoderDecoderBlock", "[reference]") {
-  const std::string c = "seed_encoder_decoder_block";
+TEST_CASE("reference: single-head EncoderDecoderBlock", "[reference]") {
+  const std::string c = "single_head_encoder_decoder_block";
   Deviation dev{c};
   Tensor x = leaf_input(c + "/inputs/decoder_input");
   Tensor mem = leaf_input(c + "/inputs/encoder_output");
   const Mask mem_pad = load_mask(c + "/inputs/encoder_mask");
   // Pre-norm LayerNorm block, exact GELU, dropout off. Biases must be on for
-  // the FFN, so the seed's bias-free attention projections get zero biases.
+  // the FFN, so the single-head module's bias-free attention projections get zero biases.
   BlockConfig bc;
   bc.dim = x.size(2);
   bc.heads = 1;
@@ -234,7 +235,8 @@ TEST_CASE("reference: seed EncoderDecoderBlock", "[reference]") {
   ParamInit init = f64_init();
   TransformerBlock block(BlockKind::EncoderDecoder, bc, nullptr, init);
   block.eval();
-  std::set<std::string> not_in_file{"self_attn/out_proj/weight"};  // the seed has no W_O there
+  std::set<std::string> not_in_file{
+      "self_attn/out_proj/weight"};  // the textbook block has no W_O there
   for (const char* attn : {"self_attn", "cross_attn"})
     for (const char* proj : {"q_proj", "k_proj", "v_proj", "out_proj"})
       not_in_file.insert(fmt::format("{}/{}/bias", attn, proj));
@@ -248,7 +250,7 @@ TEST_CASE("reference: seed EncoderDecoderBlock", "[reference]") {
   load_parameters(block, c + "/params", not_in_file);
 
   BlockAttention attention;
-  // The seed's decoder self-attention has no padding mask: causal only.
+  // The textbook block's decoder self-attention has no padding mask: causal only.
   Tensor out = block.forward(x, BlockInputs{nullptr, nullptr, &mem, &mem_pad}, &attention);
   compare(out, c + "/outputs/out", dev);
   compare(drop_head_dim(attention.cross_weights), c + "/outputs/cross_weights", dev);

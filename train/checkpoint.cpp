@@ -11,16 +11,13 @@
 #include <set>
 #include <stdexcept>
 
-#include "data/rng.h"
+#include "common/hash.h"
 #include "io/hdf5.h"
 
 namespace attnlab {
 namespace {
 
 namespace fs = std::filesystem;
-
-using data::fnv1a;
-using data::kFnvOffset;
 
 std::vector<float> as_floats(const Tensor& t) {
   std::vector<float> out(t.numel());
