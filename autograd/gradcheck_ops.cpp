@@ -97,6 +97,8 @@ std::vector<GradCheckCase> op_gradcheck_cases() {
                  [](In x) { return matmul(x[0], x[1], false, true); }));
   add_case(check("matmul/shared_b", "a (2,3,4), b (4,5)", {{2, 3, 4}, {4, 5}},
                  [](In x) { return matmul(x[0], x[1]); }));
+  add_case(check("matmul/shared_b_tn", "a^T (2,4,3), b (4,5)", {{2, 4, 3}, {4, 5}},
+                 [](In x) { return matmul(x[0], x[1], true, false); }));
   add_case(check("matmul/shared_b_ta", "a^T (2,4,3), b^T (5,4)", {{2, 4, 3}, {5, 4}},
                  [](In x) { return matmul(x[0], x[1], true, true); }));
   add_case(check("linear", "x (2,3,4), W (5,4), b (5)", {{2, 3, 4}, {5, 4}, {5}},

@@ -124,8 +124,10 @@ void validate(const ModelConfig& c) {
   require(c.num_latents >= 1, "num_latents", fmt::format("must be >= 1, got {}", c.num_latents));
   require(c.relative_buckets >= 4, "relative_buckets",
           fmt::format("must be >= 4, got {}", c.relative_buckets));
-  require(c.relative_max_distance >= c.relative_buckets / 2, "relative_max_distance",
-          "must be at least relative_buckets / 2");
+  // The logarithmic buckets divide by log(max_distance / (relative_buckets / 2)).
+  require(c.relative_max_distance > c.relative_buckets / 2, "relative_max_distance",
+          fmt::format("must be greater than relative_buckets / 2 = {}, got {}",
+                      c.relative_buckets / 2, c.relative_max_distance));
   require(c.norm_eps > 0, "norm_eps", "must be positive");
   // Relative positions live in attention biases between query and key
   // positions; a Perceiver's latents have no position in the input, so its

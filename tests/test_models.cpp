@@ -122,6 +122,10 @@ TEST_CASE(
                     Contains("'-1' is not a non-negative integer"));
   CHECK_THROWS_WITH(set_config_field(c, "dropout", "0.1.2"), Contains("'0.1.2' is not a number"));
   CHECK_THROWS_WITH(set_config_field(c, "bias", "maybe"), Contains("'maybe' is not true/false"));
+  ModelConfig r = preset(Family::T5);  // the bucket formula divides by log(max / (buckets/2))
+  r.relative_max_distance = r.relative_buckets / 2;
+  CHECK_THROWS_WITH(validate(r), Contains("model config 'relative_max_distance'") &&
+                                     Contains("greater than relative_buckets / 2 = 16"));
   set_config_field(c, "positions", "sinusoidal");
   CHECK(c.positions == PositionScheme::Sinusoidal);
   CHECK(config_to_map(c).at("positions") == "sinusoidal");

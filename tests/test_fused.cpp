@@ -1,0 +1,111 @@
+// Every fused kernel against the same arithmetic composed from elementary
+// ops, value and gradient, in float64: the fused forms (cross_entropy with
+// its log-softmax, the norms with their saved statistics, softmax and
+// log_softmax with the max subtracted) must compute what their definitions say.
+#include <catch2/catch.hpp>
+#include <cmath>
+
+#include "autograd/ops.h"
+
+using namespace attnlab;
+
+namespace {
+
+Tensor leaf(const Shape& shape, uint64_t seed, double mean = 0, double stddev = 1) {
+  Generator gen{seed, 0};
+  Tensor t = rand_normal(shape, gen, mean, stddev, DType::F64);
+  t.set_requires_grad(true);
+  return t;
+}
+
+// Runs f on fresh copies of the inputs, backpropagates sum(f * R) and returns
+// the value followed by every input's gradient, flattened.
+std::vector<std::vector<double>> value_and_grads(
+    const std::vector<Tensor>& inputs, const std::function<Tensor(std::vector<Tensor>&)>& f) {
+  std::vector<Tensor> xs;
+  for (const Tensor& t : inputs) {
+    Tensor c = t.clone();
+    c.set_requires_grad(true);
+    xs.push_back(c);
+  }
+  Tensor y = f(xs);
+  Generator gen{99, 0};
+  Tensor r = rand_normal(y.shape(), gen, 0, 1, DType::F64);  // weights every output differently
+  sum(mul(y, r)).backward();
+  std::vector<std::vector<double>> out{y.to_vector()};
+  for (const Tensor& x : xs) out.push_back(x.grad().to_vector());
+  return out;
+}
+
+void require_close(const std::vector<std::vector<double>>& fused,
+                   const std::vector<std::vector<double>>& composed) {
+  REQUIRE(fused.size() == composed.size());
+  for (size_t k = 0; k < fused.size(); ++k) {
+    INFO("k = " << k << " (0 is the value, then the inputs' gradients)");
+    REQUIRE(fused[k].size() == composed[k].size());
+    for (size_t i = 0; i < fused[k].size(); ++i)
+      REQUIRE(fused[k][i] == Approx(composed[k][i]).margin(1e-12).epsilon(1e-10));
+  }
+}
+
+// log(sum(exp(x))) over the last dim, keepdim, without max subtraction
+// (inputs here are small).
+Tensor logsumexp_composed(const Tensor& x) {
+  return log(sum(exp(x), -1, true));
+}
+
+}  // namespace
+
+TEST_CASE("fused: softmax and log_softmax equal their composed definitions") {
+  const Tensor x = leaf({3, 4, 7}, 1);
+  require_close(
+      value_and_grads({x}, [](auto& v) { return softmax(v[0]); }),
+      value_and_grads({x}, [](auto& v) { return exp(sub(v[0], logsumexp_composed(v[0]))); }));
+  require_close(value_and_grads({x}, [](auto& v) { return log_softmax(v[0]); }),
+                value_and_grads({x}, [](auto& v) { return sub(v[0], logsumexp_composed(v[0])); }));
+}
+
+TEST_CASE("fused: layer_norm and rms_norm equal their composed definitions") {
+  const Tensor x = leaf({2, 5, 6}, 2, 0.5, 2.0), gamma = leaf({6}, 3, 1.0, 0.3),
+               beta = leaf({6}, 4);
+  const double eps = 1e-5;
+  require_close(
+      value_and_grads({x, gamma, beta}, [&](auto& v) { return layer_norm(v[0], v[1], v[2], eps); }),
+      value_and_grads({x, gamma, beta}, [&](auto& v) {
+        Tensor centred = sub(v[0], mean(v[0], -1, true));                       // (B,T,C)
+        Tensor var = mean(mul(centred, centred), -1, true);                     // (B,T,1)
+        return add(mul(div(centred, sqrt(add_scalar(var, eps))), v[1]), v[2]);  // (B,T,C)
+      }));
+  require_close(value_and_grads({x, gamma}, [&](auto& v) { return rms_norm(v[0], v[1], eps); }),
+                value_and_grads({x, gamma}, [&](auto& v) {
+                  Tensor ms = mean(mul(v[0], v[0]), -1, true);  // (B,T,1)
+                  return mul(div(v[0], sqrt(add_scalar(ms, eps))), v[1]);
+                }));
+}
+
+TEST_CASE(
+    "fused: cross_entropy equals -mean(target weights * log_softmax), with smoothing and ignored "
+    "rows") {
+  const int64_t n = 6, v = 5;
+  const Tensor logits = leaf({n, v}, 5);
+  const IntTensor targets{{n}, {0, 4, -100, 2, 2, 1}};
+  for (double smoothing : {0.0, 0.1}) {
+    CAPTURE(smoothing);
+    // Target distribution per row: (1-e) one-hot + e/V; ignored rows weigh nothing.
+    std::vector<double> w(n * v, 0.0);
+    int64_t counted = 0;
+    for (int64_t i = 0; i < n; ++i) {
+      if (targets.data[i] == -100) continue;
+      ++counted;
+      for (int64_t j = 0; j < v; ++j)
+        w[i * v + j] = (j == targets.data[i] ? 1.0 - smoothing : 0.0) + smoothing / double(v);
+    }
+    const Tensor weights = Tensor::from_vector(w, {n, v}, DType::F64);
+    require_close(
+        value_and_grads({logits},
+                        [&](auto& x) { return cross_entropy(x[0], targets, -100, smoothing); }),
+        value_and_grads({logits}, [&](auto& x) {
+          return mul_scalar(sum(mul(log_softmax(x[0]), weights)), -1.0 / double(counted));
+        }));
+  }
+}
