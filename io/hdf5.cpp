@@ -186,12 +186,18 @@ template <typename T>
 std::string conversion_problem(hid_t type) {
   const H5T_class_t cls = H5Tget_class(type);
   if (cls == H5T_FLOAT) {
-    if constexpr (std::is_floating_point_v<T>) return "";
+    if constexpr (std::is_floating_point_v<T>) {
+      if (H5Tget_size(type) <= sizeof(T)) return "";
+      return "reading them as " + std::string(Element<T>::name) + " would round them";
+    }
     return "reading them as " + std::string(Element<T>::name) + " would truncate";
   }
   if (cls == H5T_INTEGER) {
     if constexpr (std::is_floating_point_v<T>) {
-      return "";
+      // Every integer of a narrower type is exact in float32 (up to 16 bits)
+      // and in float64 (up to 32 bits).
+      if (H5Tget_size(type) < sizeof(T)) return "";
+      return "reading them as " + std::string(Element<T>::name) + " could round them";
     } else {
       const size_t size = H5Tget_size(type);
       const bool file_signed = H5Tget_sign(type) != H5T_SGN_NONE;

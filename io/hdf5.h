@@ -9,9 +9,10 @@
 //   Writing a dataset creates the groups above it.
 // - A shape is std::vector<int64_t> in row-major order; {} is a scalar.
 // - Element types: double, float, int32_t, int64_t, uint8_t. Reading converts
-//   what converts without loss of meaning (float32 -> double, int32 -> double,
-//   uint8 -> int32, ...); reading strings as numbers, floats as integers or a
-//   wider integer into a narrower one is refused.
+//   only what converts exactly (float32 -> double, int32 -> double, uint8 ->
+//   int32, ...); reading strings as numbers, float64 as float32, floats as
+//   integers, integers into a float type that cannot hold them all (int32 ->
+//   float32, int64 -> double) or a wider integer into a narrower one is refused.
 // - Every failure throws std::runtime_error naming the file, the dataset or
 //   attribute path and what went wrong; HDF5's own error printing to stderr
 //   is switched off, and its innermost message is appended where useful.

@@ -88,6 +88,19 @@ TEST_CASE("hdf5: reading converts float to double and widens integers", "[hdf5]"
   CHECK(f.read_float("u8").values == std::vector<float>{200, 3});
 }
 
+TEST_CASE("hdf5: conversions that could lose precision are refused, naming the dataset", "[hdf5]") {
+  TempDir dir;
+  const std::string path = dir.file("lossy.h5");
+  H5File f = H5File::create(path);
+  f.write<double>("f64", {0.1, 1e300}, {2});
+  f.write<int32_t>("i32", {16777217, 1}, {2});  // 2^24 + 1 has no float32
+  f.write<int64_t>("i64", {(int64_t(1) << 53) + 1}, {1});
+  CHECK_THROWS_WITH(f.read_float("f64"), Contains("f64") && Contains("would round"));
+  CHECK_THROWS_WITH(f.read_float("i32"), Contains("i32") && Contains("could round"));
+  CHECK_THROWS_WITH(f.read_double("i64"), Contains("i64") && Contains("could round"));
+  CHECK(f.read_double("f64").values == std::vector<double>{0.1, 1e300});
+}
+
 TEST_CASE("hdf5: nested groups are created on write; exists, listing and removal", "[hdf5]") {
   TempDir dir;
   const std::string path = dir.file("nested.h5");
