@@ -118,6 +118,15 @@ inline int64_t row_grain(int64_t cols) {
   return std::max<int64_t>(1, (1 << 14) / std::max<int64_t>(cols, 1));
 }
 
+// Calls row(r) for every row of a (rows, cols) problem, rows split as
+// parallel_for splits them: for kernels whose rows are independent.
+template <typename Row>
+void parallel_rows(int64_t rows, int64_t cols, Row&& row) {
+  parallel_for(rows, row_grain(cols), [&](int64_t lo, int64_t hi) {
+    for (int64_t r = lo; r < hi; ++r) row(r);
+  });
+}
+
 }  // namespace attnlab
 
 namespace attnlab {

@@ -33,41 +33,31 @@ void softmax_row(T* y, const T* x, int64_t c, bool log_space) {
 
 template <typename T>
 void softmax_forward(T* y, const T* x, int64_t rows, int64_t c) {
-  parallel_for(rows, row_grain(c), [&](int64_t lo, int64_t hi) {
-    for (int64_t r = lo; r < hi; ++r) softmax_row(y + r * c, x + r * c, c, false);
-  });
+  parallel_rows(rows, c, [&](int64_t r) { softmax_row(y + r * c, x + r * c, c, false); });
 }
 
 template <typename T>
 void softmax_backward(T* dx, const T* dy, const T* y, int64_t rows, int64_t c) {
-  parallel_for(rows, row_grain(c), [&](int64_t lo, int64_t hi) {
-    for (int64_t r = lo; r < hi; ++r) {
-      const T *yr = y + r * c, *gr = dy + r * c;
-      T* dr = dx + r * c;
-      T dot = 0;
-      for (int64_t j = 0; j < c; ++j) dot += gr[j] * yr[j];
-      for (int64_t j = 0; j < c; ++j) dr[j] = yr[j] * (gr[j] - dot);
-    }
+  parallel_rows(rows, c, [&](int64_t r) {
+    const T *yr = y + r * c, *gr = dy + r * c;
+    T dot = 0;
+    for (int64_t j = 0; j < c; ++j) dot += gr[j] * yr[j];
+    for (int64_t j = 0; j < c; ++j) dx[r * c + j] = yr[j] * (gr[j] - dot);
   });
 }
 
 template <typename T>
 void log_softmax_forward(T* y, const T* x, int64_t rows, int64_t c) {
-  parallel_for(rows, row_grain(c), [&](int64_t lo, int64_t hi) {
-    for (int64_t r = lo; r < hi; ++r) softmax_row(y + r * c, x + r * c, c, true);
-  });
+  parallel_rows(rows, c, [&](int64_t r) { softmax_row(y + r * c, x + r * c, c, true); });
 }
 
 template <typename T>
 void log_softmax_backward(T* dx, const T* dy, const T* y, int64_t rows, int64_t c) {
-  parallel_for(rows, row_grain(c), [&](int64_t lo, int64_t hi) {
-    for (int64_t r = lo; r < hi; ++r) {
-      const T *yr = y + r * c, *gr = dy + r * c;
-      T* dr = dx + r * c;
-      T total = 0;
-      for (int64_t j = 0; j < c; ++j) total += gr[j];
-      for (int64_t j = 0; j < c; ++j) dr[j] = gr[j] - std::exp(yr[j]) * total;
-    }
+  parallel_rows(rows, c, [&](int64_t r) {
+    const T *yr = y + r * c, *gr = dy + r * c;
+    T total = 0;
+    for (int64_t j = 0; j < c; ++j) total += gr[j];
+    for (int64_t j = 0; j < c; ++j) dx[r * c + j] = gr[j] - std::exp(yr[j]) * total;
   });
 }
 
