@@ -74,8 +74,9 @@ int train_command(int argc, char** argv) {
         fmt::format("model config {}: {}", key, model_config_fields().find(key)->help).c_str());
   options.add_options()  //
       ("set", po::value<std::vector<std::string>>()->composing(),
-       "any model config field, key=value (repeatable), e.g. --set tie_embeddings=false")  //
-      ("resume", "continue the run in --out from its checkpoint")                          //
+       "any model config field, key=value (repeatable), e.g. --set tie_embeddings=false")      //
+      ("resume", "continue the run in --out from its checkpoint")                              //
+      ("overwrite", "replace the run already in --out (its checkpoint, best model, metrics)")  //
       ("stop-at", po::value<int64_t>()->default_value(0),
        "stop and save after this step (resume later with --resume)")                     //
       ("threads", po::value<int>()->default_value(0), "OpenMP threads (0 = all cores)")  //
@@ -126,12 +127,16 @@ int train_command(int argc, char** argv) {
   }
   TrainerOptions to;
   to.resume = vm.count("resume") > 0;
+  to.overwrite = vm.count("overwrite") > 0;
+  if (to.resume && to.overwrite)
+    throw cli::UsageError("--resume and --overwrite contradict each other: choose one");
   if (to.resume && vm.count("steps")) to.resume_steps = config.steps;
   to.stop_at = vm["stop-at"].as<int64_t>();
   to.quiet = vm.count("quiet") > 0;
   Trainer trainer(config, to);
   TrainResult r = trainer.run();
-  return r.interrupted ? 130 : cli::kExitOk;
+  // Stopped by a signal (after saving): the shell's convention, 128 + its number.
+  return r.interrupted ? 128 + r.stop_signal : cli::kExitOk;
 }
 
 namespace {

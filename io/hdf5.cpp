@@ -9,6 +9,12 @@
 #include <stdexcept>
 #include <type_traits>
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
 #include "autograd/shape.h"
 
 namespace attnlab {
@@ -324,11 +330,20 @@ Handle strong_close_fapl() {
 
 H5File H5File::create(const std::string& path) {
   silence_hdf5();
+  // Fail now, not at close(), when the file cannot be created at all.
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0)
+    throw std::runtime_error(
+        fmt::format("cannot create HDF5 file '{}': {}", path, std::strerror(errno)));
+  ::close(fd);
   Handle fapl = strong_close_fapl();
+  // The core driver without a backing store keeps the whole file in memory;
+  // close() writes its image with plain POSIX calls whose errors we see.
+  H5Pset_fapl_core(fapl.get(), 1 << 20, /*backing_store=*/0);
   hid_t f = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get());
   if (f < 0)
     throw std::runtime_error(fmt::format("cannot create HDF5 file '{}'{}", path, hdf5_reason()));
-  return H5File(f, path);
+  return H5File(f, path, /*in_memory=*/true);
 }
 
 H5File H5File::open_read(const std::string& path) {
@@ -362,29 +377,76 @@ H5File H5File::open(const std::string& path, unsigned flags) {
 }
 
 H5File::H5File(H5File&& other) noexcept
-    : file_(other.file_), filename_(std::move(other.filename_)) {
+    : file_(other.file_), filename_(std::move(other.filename_)), in_memory_(other.in_memory_) {
   other.file_ = -1;
 }
 
 H5File& H5File::operator=(H5File&& other) noexcept {
   if (this != &other) {
-    if (file_ >= 0) H5Fclose(file_);
+    close_quietly();
     file_ = other.file_;
     filename_ = std::move(other.filename_);
+    in_memory_ = other.in_memory_;
     other.file_ = -1;
   }
   return *this;
 }
 
 H5File::~H5File() {
-  if (file_ >= 0) H5Fclose(file_);
+  close_quietly();
 }
 
 void H5File::close() {
-  if (file_ < 0) return;
+  const std::string problem = close_quietly();
+  if (!problem.empty()) fail(filename_, problem);
+}
+
+namespace {
+
+// Writes all of `bytes` to `path` (created or truncated); "" or the reason
+// it failed, in which case no partial file is left.
+std::string write_whole_file(const std::string& path, const std::vector<char>& bytes) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return fmt::format("cannot create the file: {}", std::strerror(errno));
+  size_t done = 0;
+  std::string problem;
+  while (done < bytes.size()) {
+    const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      problem = fmt::format("cannot write the file ({} of {} bytes written): {}", done,
+                            bytes.size(), std::strerror(n < 0 ? errno : ENOSPC));
+      break;
+    }
+    done += size_t(n);
+  }
+  if (::close(fd) != 0 && problem.empty())
+    problem = fmt::format("cannot write the file: {}", std::strerror(errno));
+  if (!problem.empty()) ::unlink(path.c_str());
+  return problem;
+}
+
+}  // namespace
+
+std::string H5File::close_quietly() {
+  if (file_ < 0) return "";
   const hid_t f = file_;
   file_ = -1;
-  if (H5Fclose(f) < 0) fail(filename_, "cannot close the file" + hdf5_reason());
+  if (!in_memory_) return H5Fclose(f) < 0 ? "cannot close the file" + hdf5_reason() : "";
+  std::vector<char> image;
+  std::string problem;
+  if (H5Fflush(f, H5F_SCOPE_GLOBAL) < 0) {
+    problem = "cannot finish the file" + hdf5_reason();
+  } else {
+    const ssize_t size = H5Fget_file_image(f, nullptr, 0);
+    image.resize(size > 0 ? size_t(size) : 0);
+    if (size <= 0 || H5Fget_file_image(f, image.data(), image.size()) != size)
+      problem = "cannot take the file's image" + hdf5_reason();
+  }
+  // Memory only: closing cannot fail on the disk, so HDF5 keeps no file open.
+  H5Fclose(f);
+  if (problem.empty()) problem = write_whole_file(filename_, image);
+  return problem;
 }
 
 void H5File::require_open() const {

@@ -33,6 +33,10 @@ struct H5Data {
 class H5File {
  public:
   // Creates `path`, replacing any existing file.
+  // A new file, built in memory and written to `path` whole by close() (or,
+  // ignoring errors, by the destructor): a full disk or a write error is
+  // then an error of close(), reported with the path, and never leaves the
+  // HDF5 library holding a file it cannot flush.
   static H5File create(const std::string& path);
   // Opens an existing file; throws if it is missing, not HDF5, or truncated.
   static H5File open_read(const std::string& path);
@@ -44,7 +48,8 @@ class H5File {
   H5File& operator=(const H5File&) = delete;
   ~H5File();  // closes without throwing; call close() to see errors
 
-  // Flushes and closes; the object is unusable afterwards.
+  // Flushes and closes (a created file is written out now); the object is
+  // unusable afterwards, also when close() throws.
   void close();
   bool is_open() const { return file_ >= 0; }
   const std::string& filename() const { return filename_; }
@@ -89,11 +94,16 @@ class H5File {
   void remove(const std::string& path);
 
  private:
-  H5File(int64_t file, std::string filename) : file_(file), filename_(std::move(filename)) {}
+  H5File(int64_t file, std::string filename, bool in_memory = false)
+      : file_(file), filename_(std::move(filename)), in_memory_(in_memory) {}
   static H5File open(const std::string& path, unsigned flags);
   void require_open() const;
+  // Closes the file; for a created file, first writes its image to
+  // filename_. Returns what went wrong ("" if nothing).
+  std::string close_quietly();
   int64_t file_ = -1;  // hid_t; int64_t keeps hdf5.h out of this header
   std::string filename_;
+  bool in_memory_ = false;  // made by create(): the disk is written at close
 };
 
 extern template void H5File::write<double>(const std::string&, const std::vector<double>&,

@@ -14,6 +14,7 @@
 #include <sstream>
 #include <thread>
 
+#include "cli_process.h"
 #include "train/checkpoint.h"
 
 using Catch::Matchers::Contains;
@@ -22,33 +23,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct Run {
-  int exit_code;
-  std::string output;  // stdout and stderr
-};
-
-Run run(const std::string& args) {
-  std::string cmd = fmt::format("OMP_NUM_THREADS=1 {} {} 2>&1", ATTNLAB_BINARY, args);
-  FILE* pipe = ::popen(cmd.c_str(), "r");
-  REQUIRE(pipe);
-  std::string out;
-  char buf[4096];
-  while (size_t n = std::fread(buf, 1, sizeof buf, pipe)) out.append(buf, n);
-  int status = ::pclose(pipe);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
-
-fs::path fresh_dir(const std::string& name) {
-  fs::path dir = fs::temp_directory_path() / fmt::format("attnlab_cli_{}_{}", name, ::getpid());
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir;
-}
-
-// A few seconds of training at most.
-const char* kTiny =
-    "--d-model 32 --heads 2 --d-ff 64 --layers 1 --decoder-layers 1 --train-size 300 "
-    "--valid-size 30 --batch-size 16 --eval-examples 30 --quiet";
+using namespace cli_test;
 
 // The number after "key": in a JSON line (null as NaN).
 double json_number_at(const std::string& line, const std::string& key) {
@@ -104,7 +79,7 @@ TEST_CASE("cli: --help works for every command") {
   }
 }
 
-TEST_CASE("cli: an INI config sets options; the command line wins; unknown keys are errors") {
+TEST_CASE("cli: an INI config sets options, the command line wins, unknown keys are errors") {
   fs::path dir = fresh_dir("ini");
   {
     std::ofstream ini(dir / "run.ini");
@@ -128,28 +103,16 @@ TEST_CASE("cli: an INI config sets options; the command line wins; unknown keys 
   fs::remove_all(dir);
 }
 
-TEST_CASE("cli: Ctrl-C saves a checkpoint and exits cleanly; --resume continues") {
+TEST_CASE("cli: Ctrl-C saves a checkpoint and exits cleanly, --resume continues") {
   fs::path dir = fresh_dir("sigint");
-  std::string cmd = fmt::format(
-      "exec {} train --model gpt --task reverse --steps 100000 --save-every 0 --out {} {}",
-      ATTNLAB_BINARY, (dir / "out").string(), kTiny);
-  pid_t child = ::fork();
-  REQUIRE(child >= 0);
-  if (child == 0) {
-    ::setenv("OMP_NUM_THREADS", "1", 1);
-    ::execl("/bin/sh", "sh", "-c", cmd.c_str(), nullptr);
-    ::_exit(127);
-  }
-  // Wait until training is under way (the metrics log appears at step log_every).
-  const fs::path metrics = dir / "out" / "metrics.jsonl";
-  for (int i = 0; i < 600 && !fs::exists(metrics); ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  REQUIRE(fs::exists(metrics));
+  pid_t child = spawn(fmt::format("train --model gpt --task reverse --steps 100000 --save-every "
+                                  "0 --out {} {}",
+                                  (dir / "out").string(), kTiny),
+                      dir / "log");
+  // Wait until training is under way (the first log line comes at step log_every).
+  REQUIRE(wait_until([&] { return training_logged(dir / "out"); }));
   ::kill(child, SIGINT);
-  int status = 0;
-  ::waitpid(child, &status, 0);
-  REQUIRE(WIFEXITED(status));
-  CHECK(WEXITSTATUS(status) == 130);
+  CHECK(wait_exit(child) == 130);
   auto info = attnlab::read_checkpoint_info((dir / "out" / "checkpoint.h5").string());
   CHECK(info.state.step >= 50);
   // --resume picks up the stored settings; extending --steps just past the
@@ -162,7 +125,7 @@ TEST_CASE("cli: Ctrl-C saves a checkpoint and exits cleanly; --resume continues"
   fs::remove_all(dir);
 }
 
-TEST_CASE("cli: predict --format jsonl gives each token's log-probability; they add up") {
+TEST_CASE("cli: predict --format jsonl gives each token's log-probability, they add up") {
   fs::path dir = fresh_dir("jsonl");
   Run r = run(fmt::format("train --model gpt --task reverse --steps 5 --out {} {}",
                           (dir / "out").string(), kTiny));
@@ -182,7 +145,7 @@ TEST_CASE("cli: predict --format jsonl gives each token's log-probability; they 
   fs::remove_all(dir);
 }
 
-TEST_CASE("cli: predict and eval read a checkpoint; TSV errors name file:line") {
+TEST_CASE("cli: predict and eval read a checkpoint, TSV errors name file:line") {
   fs::path dir = fresh_dir("predict");
   {
     std::ofstream tsv(dir / "train.tsv");

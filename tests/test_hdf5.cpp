@@ -101,7 +101,7 @@ TEST_CASE("hdf5: conversions that could lose precision are refused, naming the d
   CHECK(f.read_double("f64").values == std::vector<double>{0.1, 1e300});
 }
 
-TEST_CASE("hdf5: nested groups are created on write; exists, listing and removal", "[hdf5]") {
+TEST_CASE("hdf5: nested groups are created on write, exists, listing and removal", "[hdf5]") {
   TempDir dir;
   const std::string path = dir.file("nested.h5");
   {

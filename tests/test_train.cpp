@@ -211,7 +211,7 @@ uint64_t documented_checksum(const H5File& f, std::vector<std::string> paths) {
 }
 }  // namespace
 
-TEST_CASE("train: the checkpoint checksum is the documented one; format 1 files still load") {
+TEST_CASE("train: the checkpoint checksum is the documented one, format 1 files still load") {
   fs::path dir = fresh_dir("checksum");
   TrainConfig c = tiny_run("t5", "reverse", dir);
   c.steps = 1;

@@ -7,9 +7,11 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <csignal>
+#include <cstring>
 #include <filesystem>
 #include <stdexcept>
 
@@ -17,23 +19,11 @@
 #include "data/tasks.h"
 #include "data/tsv.h"
 #include "train/progress.h"
+#include "train/stop_signals.h"
 
 namespace attnlab {
 
 namespace {
-
-std::atomic<bool> g_interrupted{false};
-
-void on_sigint(int) {
-  g_interrupted = true;
-  std::signal(SIGINT, SIG_DFL);  // a second Ctrl-C ends the process at once
-}
-
-// Ctrl-C asks the loop to save and stop for as long as a run is in progress.
-struct SigintScope {
-  void (*previous)(int) = std::signal(SIGINT, on_sigint);
-  ~SigintScope() { std::signal(SIGINT, previous); }
-};
 
 int64_t count_tokens(const std::vector<data::EncodedExample>& examples,
                      std::span<const size_t> idx) {
@@ -72,6 +62,13 @@ PreparedData prepare_data(const TrainConfig& c) {
 
 Trainer::Trainer(TrainConfig config, TrainerOptions options)
     : config_(std::move(config)), options_(options) {
+  if (options_.resume && options_.overwrite)
+    throw std::invalid_argument("--resume and --overwrite contradict each other: choose one");
+  // The lock comes first: nothing may read or write the directory before.
+  dir_ = std::make_unique<RunDirectory>(config_.out, options_.resume ? RunDirectory::Mode::Resume
+                                                     : options_.overwrite
+                                                         ? RunDirectory::Mode::Overwrite
+                                                         : RunDirectory::Mode::Fresh);
   CheckpointInfo resumed;
   if (options_.resume) {
     const std::string path = checkpoint_path();
@@ -114,6 +111,16 @@ Trainer::Trainer(TrainConfig config, TrainerOptions options)
     state_ = resumed.state;
     model_->set_dropout_rng(state_.dropout_rng);
   }
+  dir_->check_writable(save_bytes());  // before hours of training, not after
+}
+
+int64_t Trainer::save_bytes() const {
+  int64_t params = 0;
+  for (const auto& [name, t] : model_->named_parameters()) params += t.numel();
+  const int64_t slots = config_.optimizer == OptimizerKind::SGD ? 1 : 2;
+  // checkpoint.h5 (weights and optimizer slots) and best.h5 (weights), each
+  // written beside the old file before replacing it, plus room for metadata.
+  return params * int64_t(sizeof(float)) * (1 + slots + 1) + (int64_t(1) << 20);
 }
 
 Trainer::~Trainer() {
@@ -121,7 +128,7 @@ Trainer::~Trainer() {
 }
 
 std::string Trainer::checkpoint_path() const {
-  return (std::filesystem::path(config_.out) / "checkpoint.h5").string();
+  return dir_->checkpoint();
 }
 
 std::vector<size_t> Trainer::next_batch() {
@@ -156,20 +163,45 @@ CheckpointInfo Trainer::checkpoint_info() const {
 }
 
 void Trainer::save(const std::string& why) {
-  save_checkpoint(checkpoint_path(), checkpoint_info(), *model_, optimizer_.get());
+  StopSignals::SavingScope saving;  // a signal now must not cut the save short
+  try {
+    save_checkpoint(checkpoint_path(), checkpoint_info(), *model_, optimizer_.get());
+  } catch (const std::exception& e) {
+    throw std::runtime_error(fmt::format(
+        "could not save the checkpoint at step {}: {}. The previous {} is kept as it was.",
+        state_.step, e.what(), checkpoint_path()));
+  }
   if (!options_.quiet)
     fmt::print("saved {} at step {} ({})\n", checkpoint_path(), state_.step, why);
 }
 
-void Trainer::log_json(const std::string& line) {
-  if (!metrics_) {
-    std::filesystem::create_directories(config_.out);
-    const auto path = std::filesystem::path(config_.out) / "metrics.jsonl";
-    metrics_ = std::fopen(path.c_str(), options_.resume ? "a" : "w");
-    if (!metrics_) throw std::runtime_error(fmt::format("cannot write {}", path.string()));
+void Trainer::open_metrics_log() {
+  const std::string path = dir_->metrics();
+  if (options_.resume) {
+    // Append after what the run logged so far; a last line that a crash cut
+    // off is reported and dropped, so the file stays one object per line.
+    const MetricsLog log = read_metrics_log(path);
+    if (log.torn_line > 0) {
+      std::filesystem::resize_file(path, std::filesystem::file_size(path) - log.torn_text.size());
+      if (!options_.quiet)
+        fmt::print(
+            "note: {} line {} was cut off (the run stopped while writing it); it is "
+            "dropped\n",
+            path, log.torn_line);
+    }
   }
-  std::fputs((line + "\n").c_str(), metrics_);
-  std::fflush(metrics_);
+  metrics_ = std::fopen(path.c_str(), options_.resume ? "a" : "w");
+  if (!metrics_)
+    throw std::runtime_error(fmt::format("cannot write {}: {}", path, std::strerror(errno)));
+  if (options_.resume)
+    log_json(fmt::format(R"({{"event": "resume", "step": {}, "steps": {}}})", state_.step,
+                         config_.steps));
+}
+
+void Trainer::log_json(const std::string& line) {
+  if (std::fputs((line + "\n").c_str(), metrics_) < 0 || std::fflush(metrics_) != 0)
+    throw std::runtime_error(
+        fmt::format("cannot write {}: {}", dir_->metrics(), std::strerror(errno)));
 }
 
 TrainResult Trainer::run() {
@@ -192,8 +224,9 @@ TrainResult Trainer::run() {
                model_->parameter_count(), thread_count());
     if (state_.step > 0) fmt::print("resuming at step {} of {}\n", state_.step, config_.steps);
   }
-  g_interrupted = false;
-  SigintScope sigint;  // restored on every exit path, exceptions included
+  StopSignals stop_signals;  // restored on every exit path, exceptions included
+  if (options_.overwrite) dir_->start_over();
+  open_metrics_log();
   Progress progress(options_.quiet ? Progress::Mode::Silent : Progress::detect(),
                     config_.log_every);
   const ScheduleKind schedule = config_.schedule;
@@ -271,10 +304,15 @@ TrainResult Trainer::run() {
     }
     if ((config_.save_every > 0 && state_.step % config_.save_every == 0 && !last))
       save("periodic");
-    if (g_interrupted) {
+    if (const int signal = StopSignals::received()) {
       progress.finish();
-      save("interrupted by Ctrl-C; continue with --resume");
+      // Said even with --quiet: whoever sent the signal wants to know it was heeded.
+      fmt::print(stderr,
+                 "attnlab train: stopped by {} at step {}; saving, continue with --resume\n",
+                 StopSignals::name(signal), state_.step);
+      save(fmt::format("stopped by {}; continue with --resume", StopSignals::name(signal)));
       result.interrupted = true;
+      result.stop_signal = signal;
       break;
     }
   }

@@ -12,6 +12,7 @@
 #include "data/tokenizer.h"
 #include "train/checkpoint.h"
 #include "train/metrics.h"
+#include "train/run_dir.h"
 #include "train/train_config.h"
 #include "train/workload.h"
 
@@ -29,6 +30,7 @@ PreparedData prepare_data(const TrainConfig& config);
 
 struct TrainerOptions {
   bool resume = false;       // continue from <out>/checkpoint.h5 with its stored settings
+  bool overwrite = false;    // replace a previous run's files in <out> instead of refusing
   int64_t resume_steps = 0;  // with resume: a new total step count (0 = the stored one)
   int64_t stop_at = 0;  // stop (and save) after this step, to resume later (0 = run to the end)
   bool quiet = false;   // no progress output (tests)
@@ -40,7 +42,8 @@ struct TrainResult {
   double first_loss = 0, last_loss = 0;
   EvalMetrics final_metrics;
   double seconds = 0;
-  bool interrupted = false;
+  bool interrupted = false;  // a stop signal ended the run (it saved first)
+  int stop_signal = 0;       // which one (SIGINT, SIGTERM, SIGHUP)
   std::string checkpoint;
 };
 
@@ -63,11 +66,15 @@ class Trainer {
   // a no-op on one process, the all-reduce point for data-parallel training.
   void reduce_gradients();
   void save(const std::string& why);
+  // Estimated bytes the run's saves need on disk (checkpoint and best model).
+  int64_t save_bytes() const;
+  void open_metrics_log();
   void log_json(const std::string& line);
   CheckpointInfo checkpoint_info() const;
 
   TrainConfig config_;
   TrainerOptions options_;
+  std::unique_ptr<RunDirectory> dir_;  // locked for the life of the trainer
   PreparedData data_;
   std::shared_ptr<Model> model_;
   std::unique_ptr<Workload> workload_;

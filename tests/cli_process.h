@@ -1,0 +1,88 @@
+// Running the attnlab executable from tests, as a user would: in the
+// foreground with its output captured, or in the background to signal it.
+#pragma once
+
+#include <fmt/format.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <thread>
+
+namespace cli_test {
+
+namespace fs = std::filesystem;
+
+struct Run {
+  int exit_code;
+  std::string output;  // stdout and stderr
+};
+
+// Runs `attnlab <args>` with one OpenMP thread and waits for it.
+inline Run run(const std::string& args) {
+  std::string cmd = fmt::format("OMP_NUM_THREADS=1 {} {} 2>&1", ATTNLAB_BINARY, args);
+  FILE* pipe = ::popen(cmd.c_str(), "r");
+  REQUIRE(pipe);
+  std::string out;
+  char buf[4096];
+  while (size_t n = std::fread(buf, 1, sizeof buf, pipe)) out.append(buf, n);
+  int status = ::pclose(pipe);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+inline fs::path fresh_dir(const std::string& name) {
+  fs::path dir = fs::temp_directory_path() / fmt::format("attnlab_cli_{}_{}", name, ::getpid());
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  return dir;
+}
+
+// Starts `attnlab <args>` in the background (output to `log`); returns its pid.
+inline pid_t spawn(const std::string& args, const fs::path& log) {
+  const std::string cmd = fmt::format("exec {} {} > {} 2>&1", ATTNLAB_BINARY, args, log.string());
+  pid_t child = ::fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    ::setenv("OMP_NUM_THREADS", "1", 1);
+    ::execl("/bin/sh", "sh", "-c", cmd.c_str(), nullptr);
+    ::_exit(127);
+  }
+  return child;
+}
+
+// Polls `done` every 50 ms for up to `seconds`; returns whether it came true.
+inline bool wait_until(const std::function<bool()>& done, double seconds = 60) {
+  const auto end = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > end) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return true;
+}
+
+// A background run's exit: its code, or 128 + the signal that killed it.
+inline int wait_exit(pid_t child) {
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+// Training is under way once the first progress line reached metrics.jsonl.
+inline bool training_logged(const fs::path& run_dir) {
+  std::error_code ec;
+  const fs::path metrics = run_dir / "metrics.jsonl";
+  return fs::exists(metrics, ec) && fs::file_size(metrics, ec) > 0;
+}
+
+// A few seconds of training at most.
+inline const char* kTiny =
+    "--d-model 32 --heads 2 --d-ff 64 --layers 1 --decoder-layers 1 --train-size 300 "
+    "--valid-size 30 --batch-size 16 --eval-examples 30 --quiet";
+
+}  // namespace cli_test

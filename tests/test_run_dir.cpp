@@ -1,0 +1,190 @@
+// Run directories as a user meets them, through the executable: a trained
+// model is never replaced silently, two runs never share a directory, every
+// stop signal saves, a full or read-only disk is reported with the path and
+// the previous checkpoint survives, and metrics.jsonl continues on resume.
+#include <sys/mount.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "cli_process.h"
+#include "io/hdf5.h"
+#include "models/model.h"
+#include "train/checkpoint.h"
+#include "train/run_dir.h"
+
+using namespace cli_test;
+using Catch::Matchers::Contains;
+
+namespace {
+
+std::string read_file(const fs::path& p) {
+  std::ifstream in(p);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+std::string train_args(const fs::path& out, int64_t steps, const std::string& extra = "") {
+  return fmt::format("train --model gpt --task reverse --steps {} --out {} {} {}", steps,
+                     out.string(), kTiny, extra);
+}
+
+// A small tmpfs mounted for one test (root only), unmounted at the end.
+struct SmallFilesystem {
+  fs::path dir;
+  bool mounted = false;
+  SmallFilesystem(const fs::path& where, const std::string& options) : dir(where) {
+    fs::create_directories(dir);
+    mounted = ::geteuid() == 0 && ::mount("tmpfs", dir.c_str(), "tmpfs", 0, options.c_str()) == 0;
+  }
+  ~SmallFilesystem() {
+    if (mounted) ::umount2(dir.c_str(), MNT_DETACH);
+  }
+};
+
+// The checkpoint at `path` is whole: its config reads and its weights load.
+int64_t checkpoint_step(const std::string& path) {
+  attnlab::CheckpointInfo info = attnlab::read_checkpoint_info(path);
+  auto model = attnlab::make_model(info.model);
+  attnlab::load_parameters(path, *model);
+  return info.state.step;
+}
+
+}  // namespace
+
+TEST_CASE("run dir: a trained model is never replaced silently, --overwrite starts over") {
+  fs::path dir = fresh_dir("owned");
+  REQUIRE(run(train_args(dir / "out", 4)).exit_code == 0);
+  Run r = run(train_args(dir / "out", 2));
+  CHECK(r.exit_code != 0);
+  CHECK_THAT(r.output, Contains("already holds a trained model") && Contains("--resume") &&
+                           Contains("--overwrite"));
+  CHECK(checkpoint_step((dir / "out" / "checkpoint.h5").string()) == 4);  // untouched
+  r = run(train_args(dir / "out", 2, "--overwrite"));
+  CHECK(r.exit_code == 0);
+  CHECK(checkpoint_step((dir / "out" / "checkpoint.h5").string()) == 2);
+  r = run(train_args(dir / "out", 2, "--overwrite --resume"));
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.output, Contains("contradict"));
+  fs::remove_all(dir);
+}
+
+TEST_CASE(
+    "run dir: a second run into a busy directory is refused and told who holds it, "
+    "SIGTERM saves and exits 143, a killed run leaves no stale lock") {
+  fs::path dir = fresh_dir("lock");
+  const fs::path out = dir / "out";
+  pid_t first = spawn(train_args(out, 100000, "--save-every 0"), dir / "first.log");
+  REQUIRE(wait_until([&] { return training_logged(out); }));
+  Run second = run(train_args(out, 5, "--overwrite"));
+  CHECK(second.exit_code != 0);
+  CHECK_THAT(second.output,
+             Contains("another run is writing here") && Contains(fmt::format("pid {}", first)));
+  ::kill(first, SIGTERM);
+  CHECK(wait_exit(first) == 143);
+  CHECK_THAT(read_file(dir / "first.log"), Contains("stopped by SIGTERM"));
+  const int64_t saved = checkpoint_step((out / "checkpoint.h5").string());
+  CHECK(saved > 0);
+  // kill -9 cannot be caught: the run dies holding the lock, and the kernel
+  // releases it, so the next run goes ahead.
+  pid_t resumed =
+      spawn(fmt::format("train --resume --out {} --quiet", out.string()), dir / "resumed.log");
+  REQUIRE(wait_until(
+      [&] { return read_file(out / "metrics.jsonl").find("resume") != std::string::npos; }));
+  ::kill(resumed, SIGKILL);
+  CHECK(wait_exit(resumed) == 128 + SIGKILL);
+  Run after =
+      run(fmt::format("train --resume --out {} --steps {} --quiet", out.string(), saved + 1));
+  CHECK(after.exit_code == 0);
+  CHECK(checkpoint_step((out / "checkpoint.h5").string()) == saved + 1);
+  fs::remove_all(dir);
+}
+
+TEST_CASE("run dir: SIGHUP saves like Ctrl-C and exits 129") {
+  fs::path dir = fresh_dir("hup");
+  pid_t child = spawn(train_args(dir / "out", 100000, "--save-every 0"), dir / "log");
+  REQUIRE(wait_until([&] { return training_logged(dir / "out"); }));
+  ::kill(child, SIGHUP);
+  CHECK(wait_exit(child) == 129);
+  CHECK(checkpoint_step((dir / "out" / "checkpoint.h5").string()) > 0);
+  fs::remove_all(dir);
+}
+
+TEST_CASE("run dir: metrics.jsonl continues on --resume, marks it, and drops a torn last line") {
+  fs::path dir = fresh_dir("metrics");
+  const fs::path out = dir / "out";
+  REQUIRE(run(train_args(out, 20, "--stop-at 10 --log-every 5")).exit_code == 0);
+  const std::string before = read_file(out / "metrics.jsonl");
+  CHECK_THAT(before, Contains("\"step\": 10"));
+  {
+    std::ofstream torn(out / "metrics.jsonl", std::ios::app);
+    torn << "{\"step\": 11, \"split\": \"tr";  // a crash in the middle of a write
+  }
+  Run r = run(fmt::format("train --resume --out {} --log-every 5", out.string()));
+  CHECK(r.exit_code == 0);
+  CHECK_THAT(r.output, Contains("metrics.jsonl line") && Contains("was cut off"));
+  const std::string after = read_file(out / "metrics.jsonl");
+  CHECK(after.rfind(before, 0) == 0);  // what was there stays, in front
+  CHECK_THAT(after, Contains("{\"event\": \"resume\", \"step\": 10") && Contains("\"step\": 20"));
+  CHECK(after.find("\"tr\n") == std::string::npos);
+  const attnlab::MetricsLog log = attnlab::read_metrics_log((out / "metrics.jsonl").string());
+  CHECK(log.torn_line == 0);
+  for (const std::string& line : log.lines) {
+    CHECK(line.front() == '{');
+    CHECK(line.back() == '}');
+  }
+  fs::remove_all(dir);
+}
+
+TEST_CASE(
+    "run dir: a disk too small, read-only or filling up is reported with the path, "
+    "the previous checkpoint stays") {
+  if (::geteuid() != 0) {
+    WARN("not root: this test mounts small filesystems and needs root; skipped");
+    return;
+  }
+  fs::path dir = fresh_dir("disk");
+  SECTION("too small at start-up: refused before training") {
+    SmallFilesystem small(dir / "tiny", "size=64k");
+    REQUIRE(small.mounted);
+    Run r = run(train_args(small.dir / "out", 5));
+    CHECK(r.exit_code != 0);
+    CHECK_THAT(r.output, Contains((small.dir / "out").string()) && Contains("MB free") &&
+                             Contains("needs about"));
+  }
+  SECTION("read-only") {
+    SmallFilesystem ro(dir / "ro", "size=1m");
+    REQUIRE(ro.mounted);
+    fs::create_directories(ro.dir / "out");
+    REQUIRE(::mount(nullptr, ro.dir.c_str(), nullptr, MS_REMOUNT | MS_RDONLY, nullptr) == 0);
+    Run r = run(train_args(ro.dir / "out", 5));
+    CHECK(r.exit_code != 0);
+    CHECK_THAT(r.output, Contains((ro.dir / "out").string()) && Contains("Read-only"));
+  }
+  SECTION("fills up during the run: the save fails cleanly, the last checkpoint loads") {
+    SmallFilesystem small(dir / "fills", "size=4m");
+    REQUIRE(small.mounted);
+    const fs::path out = small.dir / "out";
+    pid_t child = spawn(train_args(out, 100000, "--save-every 2"), dir / "fills.log");
+    REQUIRE(wait_until([&] { return fs::exists(out / "checkpoint.h5"); }));
+    ::kill(child, SIGSTOP);  // hold it still while the disk fills
+    {
+      std::ofstream filler(small.dir / "filler", std::ios::binary);
+      const std::string block(4096, 'x');
+      while (filler.write(block.data(), block.size())) {
+      }
+    }
+    const int64_t kept = checkpoint_step((out / "checkpoint.h5").string());
+    ::kill(child, SIGCONT);
+    const int code = wait_exit(child);
+    CHECK(code == 1);  // an error message and exit, not a crash
+    const std::string log = read_file(dir / "fills.log");
+    CHECK_THAT(log, Contains("could not save the checkpoint") && Contains("is kept as it was") &&
+                        Contains((out / "checkpoint.h5").string()));
+    CHECK(checkpoint_step((out / "checkpoint.h5").string()) == kept);
+    for (const auto& entry : fs::directory_iterator(out))  // no temporary files left behind
+      CHECK(entry.path().filename().string().find(".tmp-") == std::string::npos);
+  }
+  fs::remove_all(dir);
+}

@@ -1,0 +1,160 @@
+#include "train/run_dir.h"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <sys/file.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+namespace attnlab {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+[[noreturn]] void fail(const std::string& dir, const std::string& what) {
+  throw std::runtime_error(fmt::format("--out {}: {}", dir, what));
+}
+
+std::string errno_text(int err) {
+  return std::strerror(err);
+}
+
+// "pid 1234 on host, since 2026-12-01 08:00:00": who holds the lock, as
+// written by the holder.
+std::string describe_holder(int fd) {
+  char buf[512] = {};
+  const ssize_t n = ::pread(fd, buf, sizeof buf - 1, 0);
+  std::string text = n > 0 ? std::string(buf, size_t(n)) : "";
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
+  return text.empty() ? "another process (it has not said which yet)" : text;
+}
+
+std::string host_name() {
+  char host[256] = {};
+  if (::gethostname(host, sizeof host - 1) != 0) return "this host";
+  return host;
+}
+
+std::string now_text() {
+  const std::time_t t = std::time(nullptr);
+  char buf[64];
+  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", std::localtime(&t));
+  return buf;
+}
+
+}  // namespace
+
+RunDirectory::RunDirectory(std::string path, Mode mode) : path_(std::move(path)) {
+  std::error_code ec;
+  if (fs::exists(path_, ec) && !fs::is_directory(path_, ec))
+    fail(path_, "exists and is not a directory");
+  fs::create_directories(path_, ec);
+  if (ec) fail(path_, fmt::format("cannot create the directory: {}", ec.message()));
+
+  const std::string lock = (fs::path(path_) / ".lock").string();
+  lock_fd_ = ::open(lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (lock_fd_ < 0) fail(path_, fmt::format("cannot create {}: {}", lock, errno_text(errno)));
+  // flock: the kernel releases it when the process ends in any way, so a
+  // crashed run never leaves a stale lock behind.
+  if (::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
+    const int err = errno;
+    const std::string holder = err == EWOULDBLOCK ? describe_holder(lock_fd_) : "";
+    ::close(lock_fd_);
+    lock_fd_ = -1;
+    if (err == EWOULDBLOCK)
+      fail(path_, fmt::format("another run is writing here ({}); wait for it to finish, or "
+                              "choose another --out",
+                              holder));
+    fail(path_, fmt::format("cannot lock {}: {}", lock, errno_text(err)));
+  }
+  const std::string me =
+      fmt::format("attnlab train, pid {} on {}, since {}\n", ::getpid(), host_name(), now_text());
+  if (::ftruncate(lock_fd_, 0) != 0 || ::pwrite(lock_fd_, me.data(), me.size(), 0) < 0) {
+    // The lock holds without the note; only the message to a second run is poorer.
+  }
+
+  if (mode == Mode::Fresh && (fs::exists(checkpoint(), ec) || fs::exists(best(), ec))) {
+    const std::string what = fs::exists(checkpoint(), ec) ? "checkpoint.h5" : "best.h5";
+    ::close(lock_fd_);
+    lock_fd_ = -1;
+    fail(path_, fmt::format("already holds a trained model ({}). Continue that run with "
+                            "--resume, start over with --overwrite (its checkpoint, best model "
+                            "and metrics are replaced), or choose another --out",
+                            what));
+  }
+}
+
+RunDirectory::~RunDirectory() {
+  if (lock_fd_ < 0) return;
+  if (::ftruncate(lock_fd_, 0) != 0) {
+    // Nothing to do: the note is stale at worst, and the lock is released below.
+  }
+  ::close(lock_fd_);  // releases the flock
+}
+
+std::string RunDirectory::checkpoint() const {
+  return (fs::path(path_) / "checkpoint.h5").string();
+}
+std::string RunDirectory::best() const {
+  return (fs::path(path_) / "best.h5").string();
+}
+std::string RunDirectory::metrics() const {
+  return (fs::path(path_) / "metrics.jsonl").string();
+}
+
+void RunDirectory::check_writable(int64_t bytes) const {
+  const std::string probe = (fs::path(path_) / fmt::format(".write-test-{}", ::getpid())).string();
+  const int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (fd < 0) fail(path_, fmt::format("cannot write files here: {}", errno_text(errno)));
+  ::close(fd);
+  ::unlink(probe.c_str());
+  struct statvfs st {};
+  if (::statvfs(path_.c_str(), &st) == 0) {
+    const double free_bytes = double(st.f_bavail) * double(st.f_frsize);
+    if (free_bytes < double(bytes))
+      fail(path_, fmt::format("its filesystem has {:.1f} MB free, but saving a checkpoint needs "
+                              "about {:.1f} MB; free some space or choose another --out",
+                              free_bytes / 1e6, double(bytes) / 1e6));
+  }
+}
+
+void RunDirectory::start_over() const {
+  std::error_code ec;
+  for (const std::string& file : {best(), metrics()}) {
+    fs::remove(file, ec);
+    if (ec) fail(path_, fmt::format("cannot remove the previous run's {}: {}", file, ec.message()));
+  }
+}
+
+MetricsLog read_metrics_log(const std::string& path) {
+  MetricsLog log;
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return log;
+  std::stringstream all;
+  all << in.rdbuf();
+  const std::string text = all.str();
+  size_t start = 0;
+  while (start < text.size()) {
+    const size_t end = text.find('\n', start);
+    if (end == std::string::npos) {  // no newline: the write of this line never finished
+      log.torn_line = log.lines.size() + 1;
+      log.torn_text = text.substr(start);
+      break;
+    }
+    log.lines.push_back(text.substr(start, end - start));
+    start = end + 1;
+  }
+  return log;
+}
+
+}  // namespace attnlab

@@ -1,0 +1,63 @@
+#include "train/stop_signals.h"
+
+#include <atomic>
+#include <csignal>
+
+namespace attnlab {
+
+namespace {
+
+constexpr int kStopSignals[] = {SIGINT, SIGTERM, SIGHUP};
+std::atomic<int> g_received{0};
+std::atomic<bool> g_saving{false};
+struct sigaction g_previous[3];
+
+// Async-signal-safe: atomics, signal() and raise() only.
+void on_stop_signal(int signal) {
+  int none = 0;
+  if (g_received.compare_exchange_strong(none, signal)) return;  // the first: save and stop
+  if (signal == SIGINT && !g_saving.load()) {                    // a second Ctrl-C: stop now
+    std::signal(SIGINT, SIG_DFL);
+    std::raise(SIGINT);
+  }
+}
+
+}  // namespace
+
+StopSignals::StopSignals() {
+  g_received = 0;
+  struct sigaction action {};
+  action.sa_handler = on_stop_signal;
+  sigemptyset(&action.sa_mask);
+  action.sa_flags = SA_RESTART;  // interrupted reads and writes carry on
+  for (int i = 0; i < 3; ++i) sigaction(kStopSignals[i], &action, &g_previous[i]);
+}
+
+StopSignals::~StopSignals() {
+  for (int i = 0; i < 3; ++i) sigaction(kStopSignals[i], &g_previous[i], nullptr);
+}
+
+int StopSignals::received() {
+  return g_received.load();
+}
+
+const char* StopSignals::name(int signal) {
+  switch (signal) {
+    case SIGINT:
+      return "SIGINT (Ctrl-C)";
+    case SIGTERM:
+      return "SIGTERM";
+    case SIGHUP:
+      return "SIGHUP";
+  }
+  return "a signal";
+}
+
+StopSignals::SavingScope::SavingScope() {
+  g_saving = true;
+}
+StopSignals::SavingScope::~SavingScope() {
+  g_saving = false;
+}
+
+}  // namespace attnlab
