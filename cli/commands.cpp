@@ -130,7 +130,10 @@ int train_command(int argc, char** argv) {
   to.overwrite = vm.count("overwrite") > 0;
   if (to.resume && to.overwrite)
     throw cli::UsageError("--resume and --overwrite contradict each other: choose one");
+  if (vm.count("steps") && vm.count("minutes"))
+    throw cli::UsageError("give --steps or --minutes, not both (--minutes fits the step count)");
   if (to.resume && vm.count("steps")) to.resume_steps = config.steps;
+  if (to.resume && vm.count("minutes")) to.resume_minutes = config.minutes;
   to.stop_at = vm["stop-at"].as<int64_t>();
   to.quiet = vm.count("quiet") > 0;
   Trainer trainer(config, to);
@@ -188,16 +191,38 @@ std::string prediction_json(const std::string& input, const Prediction& p, const
 
 // A checkpoint with its workload rebuilt, ready to evaluate or predict.
 struct LoadedRun {
+  std::string file;  // the checkpoint file read (--ckpt may name a directory)
   CheckpointInfo info;
   std::shared_ptr<data::Vocab> vocab;
   std::shared_ptr<Model> model;
   std::unique_ptr<Workload> workload;
 };
 
-LoadedRun load_run(const std::string& ckpt) {
-  if (!std::filesystem::exists(ckpt))
-    throw cli::UsageError(fmt::format("--ckpt {}: no such file", ckpt));
+// --ckpt names a file, or a run directory: its best.h5 when there is one
+// (the model of the best held-out evaluation), else its checkpoint.h5.
+std::string checkpoint_file(const std::string& ckpt) {
+  namespace fs = std::filesystem;
+  if (!fs::exists(ckpt)) throw cli::UsageError(fmt::format("--ckpt {}: no such file", ckpt));
+  if (!fs::is_directory(ckpt)) return ckpt;
+  for (const char* name : {"best.h5", "checkpoint.h5"})
+    if (fs::exists(fs::path(ckpt) / name)) return (fs::path(ckpt) / name).string();
+  throw cli::UsageError(
+      fmt::format("--ckpt {}: the directory holds neither best.h5 nor checkpoint.h5", ckpt));
+}
+
+// "best model: held-out accuracy 0.9710 at step 2500" or "last checkpoint, step 8000".
+std::string which_model(const std::string& file, const CheckpointInfo& info) {
+  if (std::filesystem::path(file).filename() == "best.h5" && info.state.best_step >= 0)
+    return fmt::format("best model: held-out {} {:.4f} at step {}",
+                       enum_name(kSelectMetricNames, info.train.select_metric),
+                       info.state.best_metric, info.state.best_step);
+  return fmt::format("checkpoint at step {}", info.state.step);
+}
+
+LoadedRun load_run(const std::string& ckpt_option) {
+  const std::string ckpt = checkpoint_file(ckpt_option);
   LoadedRun run;
+  run.file = ckpt;
   run.info = read_checkpoint_info(ckpt);
   run.vocab = std::make_shared<data::Vocab>(
       data::Vocab::from_tokens(run.info.vocab_kind, run.info.vocab_tokens));
@@ -216,9 +241,10 @@ int eval_command(int argc, char** argv) {
   std::string format;
   int64_t examples = 0, batch = 128;
   int threads = 0;
-  options.add_options()                                                                   //
-      ("ckpt", po::value(&ckpt)->required(), "checkpoint file (runs/.../checkpoint.h5)")  //
-      ("format", po::value(&format)->default_value("text"), kFormatHelp)                  //
+  options.add_options()  //
+      ("ckpt", po::value(&ckpt)->required(),
+       "checkpoint file, or a run directory (its best.h5, else checkpoint.h5)")  //
+      ("format", po::value(&format)->default_value("text"), kFormatHelp)         //
       ("valid-file", po::value(&valid_file),
        "evaluate on this TSV instead of the run's held-out split")  //
       ("examples", po::value(&examples)->default_value(0),
@@ -256,7 +282,7 @@ int eval_command(int argc, char** argv) {
     std::string line = fmt::format(
         "{{\"checkpoint\": {}, \"model\": {}, \"step\": {}, \"data\": {}, \"examples\": {}, "
         "\"loss\": {}",
-        cli::json_string(ckpt), cli::json_string(family_name(run.info.train.model)),
+        cli::json_string(run.file), cli::json_string(family_name(run.info.train.model)),
         run.info.state.step, cli::json_string(source), m.examples, cli::json_number(m.loss));
     if (m.classification)
       line += fmt::format(", \"accuracy\": {}, \"macro_f1\": {}}}", cli::json_number(m.accuracy),
@@ -267,9 +293,8 @@ int eval_command(int argc, char** argv) {
     fmt::print("{}\n", line);
     return cli::kExitOk;
   }
-  fmt::print("{} ({} at step {}) on {} ({} examples):\n  {}\n", ckpt,
-             family_name(run.info.train.model), run.info.state.step, source, m.examples,
-             m.summary());
+  fmt::print("{} ({} {}) on {} ({} examples):\n  {}\n", run.file, family_name(run.info.train.model),
+             which_model(run.file, run.info), source, m.examples, m.summary());
   return cli::kExitOk;
 }
 
@@ -277,9 +302,10 @@ int predict_command(int argc, char** argv) {
   po::options_description options("predict options");
   std::string ckpt, format;
   int threads = 0;
-  options.add_options()                                                   //
-      ("ckpt", po::value(&ckpt)->required(), "checkpoint file")           //
-      ("format", po::value(&format)->default_value("text"), kFormatHelp)  //
+  options.add_options()  //
+      ("ckpt", po::value(&ckpt)->required(),
+       "checkpoint file, or a run directory (its best.h5, else checkpoint.h5)")  //
+      ("format", po::value(&format)->default_value("text"), kFormatHelp)         //
       ("text", po::value<std::vector<std::string>>(),
        "input texts (positional); none: one per line from stdin")  //
       ("threads", po::value(&threads)->default_value(0), "OpenMP threads (0 = all cores)");
@@ -306,6 +332,8 @@ int predict_command(int argc, char** argv) {
   }
   if (texts.empty())
     throw cli::UsageError("no input: give texts as arguments or one per line on stdin");
+  // On stderr, so that stdout stays one result per input.
+  fmt::print(stderr, "attnlab predict: {} ({})\n", run.file, which_model(run.file, run.info));
   auto predictions = run.workload->predict(texts);
   for (size_t i = 0; i < texts.size(); ++i) {
     if (out_format == OutputFormat::Jsonl)

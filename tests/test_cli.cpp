@@ -133,7 +133,10 @@ TEST_CASE("cli: predict --format jsonl gives each token's log-probability, they 
   const std::string ckpt = (dir / "out" / "checkpoint.h5").string();
   r = run(fmt::format("predict --ckpt {} --format jsonl abc", ckpt));
   REQUIRE(r.exit_code == 0);
-  CHECK_THAT(r.output, StartsWith("{\"input\": \"abc\", \"output\": "));
+  // stderr says which checkpoint answered; stdout holds one JSON object per input.
+  CHECK_THAT(r.output, StartsWith("attnlab predict: ") &&
+                           Contains("checkpoint.h5 (checkpoint at step 5)") &&
+                           Contains("\n{\"input\": \"abc\", \"output\": "));
   const std::vector<double> lp = json_numbers_at(r.output, "token_log_probs");
   const std::vector<double> ids = json_numbers_at(r.output, "token_ids");
   CHECK(lp.size() == ids.size());

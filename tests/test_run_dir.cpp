@@ -4,6 +4,7 @@
 // the previous checkpoint survives, and metrics.jsonl continues on resume.
 #include <sys/mount.h>
 
+#include <cmath>
 #include <fstream>
 #include <sstream>
 
@@ -186,5 +187,113 @@ TEST_CASE(
     for (const auto& entry : fs::directory_iterator(out))  // no temporary files left behind
       CHECK(entry.path().filename().string().find(".tmp-") == std::string::npos);
   }
+  fs::remove_all(dir);
+}
+
+namespace {
+
+// The "key": number pairs of one metrics.jsonl line (numbers only).
+double field(const std::string& line, const std::string& key) {
+  const size_t at = line.find("\"" + key + "\": ");
+  return at == std::string::npos ? NAN : std::stod(line.substr(at + key.size() + 4));
+}
+
+std::vector<std::string> valid_lines(const fs::path& run_dir) {
+  std::vector<std::string> out;
+  for (const std::string& line :
+       attnlab::read_metrics_log((run_dir / "metrics.jsonl").string()).lines)
+    if (line.find("\"split\": \"valid\"") != std::string::npos) out.push_back(line);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("run dir: best.h5 is the model of the best evaluation, --ckpt DIR loads it and says so") {
+  fs::path dir = fresh_dir("best");
+  const fs::path out = dir / "out";
+  // A constant, high learning rate makes the held-out loss go up and down,
+  // so the best evaluation is not the last one.
+  REQUIRE(run(train_args(out, 35,
+                         "--eval-every 5 --select-metric loss --lr 0.1 --schedule constant "
+                         "--warmup 0"))
+              .exit_code == 0);
+  // The best step is the lowest held-out loss in the log (the first one on ties).
+  const auto evals = valid_lines(out);
+  REQUIRE(evals.size() == 7);
+  std::string best_line = evals[0];
+  for (const auto& line : evals)
+    if (field(line, "loss") < field(best_line, "loss")) best_line = line;
+  const int64_t best_step = int64_t(field(best_line, "step"));
+  const attnlab::CheckpointInfo best = attnlab::read_checkpoint_info((out / "best.h5").string());
+  CHECK(best.state.step == best_step);
+  CHECK(best.state.best_step == best_step);
+  CHECK(best_step < 35);
+  // Its weights are that step's: evaluating it on the same examples gives the logged loss.
+  Run r = run(fmt::format("eval --ckpt {} --examples 30 --format jsonl", out.string()));
+  REQUIRE(r.exit_code == 0);
+  CHECK_THAT(r.output, Contains("best.h5"));
+  CHECK(field(r.output, "loss") == Approx(field(best_line, "loss")).margin(2e-6));
+  r = run(fmt::format("eval --ckpt {} --examples 30", out.string()));
+  CHECK_THAT(r.output, Contains(fmt::format("best model: held-out loss {:.4f} at step {}",
+                                            field(best_line, "loss"), best_step)));
+  r = run(fmt::format("predict --ckpt {} abc", out.string()));
+  CHECK(r.exit_code == 0);
+  CHECK_THAT(r.output, Contains("attnlab predict: " + (out / "best.h5").string() + " (best model"));
+  r = run(fmt::format("predict --ckpt {} abc", (out / "checkpoint.h5").string()));
+  CHECK_THAT(r.output, Contains("(checkpoint at step 35)"));
+  fs::remove_all(dir);
+}
+
+TEST_CASE("run dir: --early-stop ends a run that stopped improving and says so") {
+  fs::path dir = fresh_dir("early");
+  const fs::path out = dir / "out";
+  // A learning rate this small cannot change the held-out accuracy: the
+  // first evaluation stays the best, the second does not beat it.
+  Run r =
+      run(fmt::format("train --model bert --task sentiment --steps 50 --eval-every 2 "
+                      "--early-stop 1 --lr 1e-9 --out {} {}",
+                      out.string(), kTiny));
+  CHECK(r.exit_code == 0);
+  const auto evals = valid_lines(out);
+  REQUIRE(evals.size() == 2);
+  CHECK(attnlab::read_checkpoint_info((out / "checkpoint.h5").string()).state.step == 4);
+  CHECK(attnlab::read_checkpoint_info((out / "best.h5").string()).state.step == 2);
+  r =
+      run(fmt::format("train --model bert --task sentiment --steps 50 --eval-every 2 "
+                      "--early-stop 1 --lr 1e-9 --out {} --overwrite --d-model 32 --heads 2 "
+                      "--d-ff 64 --layers 1 --train-size 300 --valid-size 30 --batch-size 16 "
+                      "--eval-examples 30",
+                      out.string()));
+  CHECK_THAT(r.output,
+             Contains("early stop: held-out accuracy has not improved for 1 evaluations"));
+  fs::remove_all(dir);
+}
+
+TEST_CASE("run dir: --minutes fits the steps and the schedule to the time and ends cleanly") {
+  fs::path dir = fresh_dir("minutes");
+  const fs::path out = dir / "out";
+  const auto start = std::chrono::steady_clock::now();
+  Run r =
+      run(fmt::format("train --model gpt --task reverse --minutes 0.1 --log-every 1 "
+                      "--eval-every 0 --out {} {}",
+                      out.string(), kTiny));
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  CHECK(r.exit_code == 0);
+  CHECK(seconds < 6 + 10);  // the budget, plus start-up on a slow machine
+  const attnlab::CheckpointInfo info =
+      attnlab::read_checkpoint_info((out / "checkpoint.h5").string());
+  CHECK(info.state.step > 20);
+  CHECK(info.train.steps == info.state.step);  // the fitted length is the run's length
+  CHECK(valid_lines(out).size() == 1);         // the final evaluation
+  // The cosine schedule was stretched to the fitted length: it ends near its floor.
+  std::string last_train;
+  for (const std::string& line : attnlab::read_metrics_log((out / "metrics.jsonl").string()).lines)
+    if (line.find("\"split\": \"train\"") != std::string::npos) last_train = line;
+  CHECK(field(last_train, "lr") < 0.2 * info.train.lr);
+  r = run(fmt::format("train --model gpt --task reverse --minutes 1 --steps 10 --out {}",
+                      (dir / "both").string()));
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.output, Contains("--steps or --minutes, not both"));
   fs::remove_all(dir);
 }

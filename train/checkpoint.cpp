@@ -63,6 +63,8 @@ void write_state(H5File& f, const TrainingState& s) {
   f.write<int64_t>("state/dropout_seed", {int64_t(s.dropout_rng.seed)}, {});
   f.write<int64_t>("state/dropout_offset", {int64_t(s.dropout_rng.offset)}, {});
   f.write<double>("state/best_metric", {s.best_metric}, {});
+  f.write<int64_t>("state/best_step", {s.best_step}, {});
+  f.write<int64_t>("state/evals_without_improvement", {s.evals_without_improvement}, {});
 }
 
 TrainingState read_state(const H5File& f) {
@@ -76,6 +78,11 @@ TrainingState read_state(const H5File& f) {
   s.dropout_rng.seed = uint64_t(scalar("dropout_seed"));
   s.dropout_rng.offset = uint64_t(scalar("dropout_offset"));
   s.best_metric = f.read<double>("state/best_metric", {})[0];
+  // Files written before model selection kept only the best value.
+  if (f.is_dataset("state/best_step")) {
+    s.best_step = scalar("best_step");
+    s.evals_without_improvement = scalar("evals_without_improvement");
+  }
   if (s.step < 0) throw std::runtime_error(fmt::format("{}: state/step is negative", f.filename()));
   return s;
 }

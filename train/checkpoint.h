@@ -31,7 +31,12 @@ struct TrainingState {
   uint64_t epoch = 0;           // data epoch in progress
   uint64_t batch_in_epoch = 0;  // next batch of that epoch
   Generator dropout_rng;        // the model's dropout stream
-  double best_metric = -1;      // best held-out headline metric so far
+  // Model selection (TrainConfig::select_metric): the best held-out value so
+  // far and its step (-1: no evaluation yet), and how many evaluations since
+  // then have not beaten it (for --early-stop).
+  double best_metric = -1;
+  int64_t best_step = -1;
+  int64_t evals_without_improvement = 0;
 };
 
 // The non-tensor content of a checkpoint.

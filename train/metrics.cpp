@@ -12,6 +12,23 @@ std::string EvalMetrics::summary() const {
                      100 * exact_match);
 }
 
+double EvalMetrics::value(SelectMetric metric) const {
+  switch (metric) {
+    case SelectMetric::ExactMatch:
+      return exact_match;
+    case SelectMetric::TokenAccuracy:
+      return token_accuracy;
+    case SelectMetric::Accuracy:
+      return accuracy;
+    case SelectMetric::MacroF1:
+      return macro_f1;
+    case SelectMetric::Loss:
+    case SelectMetric::Auto:
+      break;
+  }
+  return loss;
+}
+
 double macro_f1(const std::vector<int>& truth, const std::vector<int>& predicted, int num_labels) {
   std::vector<int64_t> tp(num_labels, 0), fp(num_labels, 0), fn(num_labels, 0);
   for (size_t i = 0; i < truth.size(); ++i) {

@@ -5,7 +5,19 @@
 #include <string>
 #include <vector>
 
+#include "common/enum_names.h"
+
 namespace attnlab {
+
+// What a run selects its best model by (--select-metric).
+enum class SelectMetric { Auto, ExactMatch, TokenAccuracy, Accuracy, MacroF1, Loss };
+inline constexpr EnumName<SelectMetric> kSelectMetricNames[] = {
+    {SelectMetric::Auto, "auto"},
+    {SelectMetric::ExactMatch, "exact_match"},
+    {SelectMetric::TokenAccuracy, "token_accuracy"},
+    {SelectMetric::Accuracy, "accuracy"},
+    {SelectMetric::MacroF1, "macro_f1"},
+    {SelectMetric::Loss, "loss"}};
 
 struct EvalMetrics {
   int64_t examples = 0;
@@ -19,6 +31,8 @@ struct EvalMetrics {
   bool classification = false;
   // The headline number recipes are judged on: exact match or accuracy.
   double headline() const { return classification ? accuracy : exact_match; }
+  // The value of a (resolved, not Auto) selection metric.
+  double value(SelectMetric metric) const;
   std::string summary() const;  // "loss 0.123 tok_acc 98.1% exact 95.2%"
 };
 

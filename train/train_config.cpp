@@ -37,6 +37,14 @@ const FieldTable<TrainConfig>& train_config_fields() {
         .add("mlm_weight", &C::mlm_weight,
              "bert: weight of an auxiliary masked-LM loss on the training texts (0 = off)")
         .add("seed", &C::seed, "seed of initialisation, dropout and batch order")
+        .add("select_metric", &C::select_metric, kSelectMetricNames,
+             "held-out metric that picks best.h5; auto: exact_match for translation, accuracy "
+             "for classification")
+        .add("early_stop", &C::early_stop,
+             "stop after this many held-out evaluations without improvement (0 = off)")
+        .add("minutes", &C::minutes,
+             "wall-clock budget: the step count, warmup and schedule are fitted to it, and the "
+             "run ends with a final evaluation and save (0 = off; replaces --steps)")
         .add("eval_every", &C::eval_every,
              "steps between held-out evaluations (0 = only at the end)")
         .add("eval_examples", &C::eval_examples, "held-out examples per evaluation (0 = all)")
@@ -73,6 +81,11 @@ void validate(const TrainConfig& c) {
   require(c.mlm_weight == 0 || c.model == Family::BERT, "mlm-weight",
           fmt::format("the masked-LM loss needs a BERT model (--model bert), not {}",
                       family_name(c.model)));
+  require(c.early_stop >= 0, "early-stop", fmt::format("must be >= 0, got {}", c.early_stop));
+  require(c.early_stop == 0 || c.eval_every > 0, "early-stop",
+          "needs held-out evaluations during the run (--eval-every N)");
+  require(c.minutes >= 0 && c.minutes <= 1e6, "minutes",
+          fmt::format("must be in [0, 1e6], got {}", c.minutes));
   require(c.eval_every >= 0 && c.save_every >= 0 && c.log_every > 0 && c.eval_examples >= 0,
           "eval-every", "eval/save intervals must be >= 0 and log-every > 0");
   require(!c.out.empty(), "out", "must name a directory");

@@ -13,6 +13,7 @@
 #include "data/tokenizer.h"
 #include "models/config.h"
 #include "optim/optim.h"
+#include "train/metrics.h"
 
 namespace attnlab {
 
@@ -49,6 +50,11 @@ struct TrainConfig {
   // of predicting them; it costs a second forward and backward pass.
   double mlm_weight = 0.0;
   uint64_t seed = 1;  // initialisation, dropout and batch order
+
+  // ---- model selection and budget
+  SelectMetric select_metric = SelectMetric::Auto;  // auto: exact match or accuracy
+  int64_t early_stop = 0;  // stop after this many evaluations without improvement (0 = off)
+  double minutes = 0;      // wall-clock budget; the step count is fitted to it (0 = off)
 
   // ---- run
   int64_t eval_every = 500;         // steps between held-out evaluations (0 = only at the end)

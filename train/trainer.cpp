@@ -25,6 +25,47 @@ namespace attnlab {
 
 namespace {
 
+const char* metric_name(SelectMetric metric) {
+  return enum_name(kSelectMetricNames, metric);
+}
+
+// Auto becomes the task kind's headline metric; a metric the task kind does
+// not report is refused.
+void resolve_select_metric(TrainConfig& c, data::TaskKind kind) {
+  const bool classification = kind == data::TaskKind::Classification;
+  if (c.select_metric == SelectMetric::Auto)
+    c.select_metric = classification ? SelectMetric::Accuracy : SelectMetric::ExactMatch;
+  const bool fits = c.select_metric == SelectMetric::Loss ||
+                    (classification ? c.select_metric == SelectMetric::Accuracy ||
+                                          c.select_metric == SelectMetric::MacroF1
+                                    : c.select_metric == SelectMetric::ExactMatch ||
+                                          c.select_metric == SelectMetric::TokenAccuracy);
+  if (!fits)
+    throw std::invalid_argument(fmt::format(
+        "--select-metric {}: a {} run reports {}", metric_name(c.select_metric),
+        data::task_kind_name(kind),
+        classification ? "accuracy, macro_f1 and loss" : "exact_match, token_accuracy and loss"));
+}
+
+// Fits a run's step count to a wall-clock budget (--minutes) from the time
+// its steps, evaluations and saves have taken so far.
+struct TimeBudget {
+  double seconds = 0;  // 0: no budget
+  double step_seconds = 0, eval_seconds = 0, save_seconds = 0;
+  int64_t steps_timed = 0;
+
+  bool active() const { return seconds > 0; }
+  double per_step() const { return steps_timed ? step_seconds / double(steps_timed) : 0; }
+  // Held back for the final evaluation and save.
+  double reserve() const { return eval_seconds + save_seconds; }
+  // Steps that still fit after `elapsed`, each with its share of evaluations.
+  int64_t affordable(double elapsed, int64_t eval_every) const {
+    const double per = per_step() + (eval_every > 0 ? eval_seconds / double(eval_every) : 0.0);
+    if (per <= 0) return 0;
+    return std::max<int64_t>(0, int64_t((seconds - elapsed - reserve()) / per));
+  }
+};
+
 int64_t count_tokens(const std::vector<data::EncodedExample>& examples,
                      std::span<const size_t> idx) {
   int64_t n = 0;
@@ -84,8 +125,10 @@ Trainer::Trainer(TrainConfig config, TrainerOptions options)
   // A built-in task knows its kind; record it, so the stored config says
   // what the run was.
   if (!config_.task.empty()) config_.task_kind = data::task_info(config_.task).kind;
+  if (options_.resume) config_.minutes = options_.resume_minutes;  // a budget is per invocation
   validate(config_);
   data_ = prepare_data(config_);
+  resolve_select_metric(config_, data_.dataset.kind);
   if (options_.resume && data_.vocab->tokens() != resumed.vocab_tokens)
     throw std::runtime_error(
         "--resume: the regenerated data gives another vocabulary than the checkpoint's");
@@ -198,6 +241,33 @@ void Trainer::open_metrics_log() {
                          config_.steps));
 }
 
+void Trainer::save_best() {
+  StopSignals::SavingScope saving;
+  try {
+    save_checkpoint(dir_->best(), checkpoint_info(), *model_, nullptr);
+  } catch (const std::exception& e) {
+    throw std::runtime_error(fmt::format(
+        "could not save the best model at step {}: {}. The previous {} is kept as it was.",
+        state_.step, e.what(), dir_->best()));
+  }
+}
+
+bool Trainer::record_evaluation(const EvalMetrics& m) {
+  const double value = m.value(config_.select_metric);
+  const bool lower_is_better = config_.select_metric == SelectMetric::Loss;
+  const bool improved = state_.best_step < 0 ||
+                        (lower_is_better ? value < state_.best_metric : value > state_.best_metric);
+  if (!improved) {
+    ++state_.evals_without_improvement;
+    return false;
+  }
+  state_.best_metric = value;
+  state_.best_step = state_.step;
+  state_.evals_without_improvement = 0;
+  save_best();
+  return true;
+}
+
 void Trainer::log_json(const std::string& line) {
   if (std::fputs((line + "\n").c_str(), metrics_) < 0 || std::fflush(metrics_) != 0)
     throw std::runtime_error(
@@ -231,11 +301,20 @@ TrainResult Trainer::run() {
                     config_.log_every);
   const ScheduleKind schedule = config_.schedule;
   const int64_t first_step = state_.step;
+  TimeBudget budget{config_.minutes * 60};
+  // With a budget, warmup keeps its share of the (refitted) step count.
+  const double warmup_share =
+      config_.steps > 0 ? std::min(1.0, double(config_.warmup) / double(config_.steps)) : 0.0;
+  const auto fit_to_budget = [&](double now) {
+    config_.steps = state_.step + std::max<int64_t>(1, budget.affordable(now, config_.eval_every));
+    config_.warmup = std::llround(warmup_share * double(config_.steps));
+  };
   int64_t tokens_since = 0;
   double window_start = elapsed();
   model_->train();
   while (state_.step < config_.steps) {
     if (options_.stop_at > 0 && state_.step >= options_.stop_at) break;
+    const double step_start = elapsed();
     // One optimizer step over `accumulation` micro-batches.
     double step_loss = 0;
     for (int64_t micro = 0; micro < config_.accumulation; ++micro) {
@@ -275,7 +354,18 @@ TrainResult Trainer::run() {
     if (state_.step == first_step + 1) result.first_loss = step_loss;
     result.last_loss = step_loss;
 
-    const double now = elapsed();
+    double now = elapsed();
+    if (budget.active()) {
+      budget.step_seconds += now - step_start;
+      ++budget.steps_timed;
+      if (budget.steps_timed == 5 || budget.steps_timed == 20 || budget.steps_timed == 100)
+        fit_to_budget(now);
+      // Out of time: this step is the last, with its final evaluation and save.
+      if (now + budget.per_step() + budget.reserve() >= budget.seconds) {
+        result.out_of_time = config_.steps != state_.step;
+        config_.steps = state_.step;
+      }
+    }
     const double tokens_per_s = tokens_since / std::max(now - window_start, 1e-9);
     progress.update(
         ProgressLine{state_.step, config_.steps, step_loss, lr, tokens_per_s, now,
@@ -289,21 +379,36 @@ TrainResult Trainer::run() {
     }
     const bool last = state_.step == config_.steps;
     if ((config_.eval_every > 0 && state_.step % config_.eval_every == 0) || last) {
+      const double eval_start = elapsed();
       EvalMetrics m = workload_->evaluate(valid_, size_t(config_.batch_size) * 2,
                                           size_t(config_.eval_examples));
-      progress.message(
-          fmt::format("step {} held-out ({} examples): {}", state_.step, m.examples, m.summary()));
+      const bool best = record_evaluation(m);
+      budget.eval_seconds = elapsed() - eval_start;
+      progress.message(fmt::format("step {} held-out ({} examples): {}{}", state_.step, m.examples,
+                                   m.summary(), best ? "  (best so far: best.h5)" : ""));
       log_json(fmt::format(
           R"({{"step": {}, "split": "valid", "examples": {}, "loss": {:.6f}, "{}": {:.6f}, "{}": {:.6f}, "elapsed_s": {:.2f}}})",
           state_.step, m.examples, m.loss, m.classification ? "accuracy" : "token_accuracy",
           m.classification ? m.accuracy : m.token_accuracy,
           m.classification ? "macro_f1" : "exact_match",
           m.classification ? m.macro_f1 : m.exact_match, elapsed()));
-      state_.best_metric = std::max(state_.best_metric, m.headline());
       result.final_metrics = m;
+      if (config_.early_stop > 0 && !last &&
+          state_.evals_without_improvement >= config_.early_stop) {
+        progress.message(fmt::format(
+            "early stop: held-out {} has not improved for {} evaluations (best {:.4f} at step {})",
+            metric_name(config_.select_metric), state_.evals_without_improvement,
+            state_.best_metric, state_.best_step));
+        result.early_stopped = true;
+      }
+      if (budget.active() && !last) fit_to_budget(elapsed());
     }
-    if ((config_.save_every > 0 && state_.step % config_.save_every == 0 && !last))
+    if ((config_.save_every > 0 && state_.step % config_.save_every == 0 && !last)) {
+      const double save_start = elapsed();
       save("periodic");
+      budget.save_seconds = elapsed() - save_start;
+    }
+    if (result.early_stopped) break;
     if (const int signal = StopSignals::received()) {
       progress.finish();
       // Said even with --quiet: whoever sent the signal wants to know it was heeded.
@@ -317,8 +422,14 @@ TrainResult Trainer::run() {
     }
   }
   progress.finish();
-  if (!result.interrupted) save(state_.step == config_.steps ? "final" : "stopped early");
+  if (!result.interrupted)
+    save(result.early_stopped ? "early stop"
+         : state_.step == config_.steps
+             ? (result.out_of_time ? "final, the time budget is spent" : "final")
+             : "stopped early");
   result.steps = state_.step;
+  result.best_metric = state_.best_metric;
+  result.best_step = state_.best_step;
   result.seconds = elapsed();
   result.checkpoint = checkpoint_path();
   if (!options_.quiet && options_.show_predictions > 0 && !result.interrupted) {
@@ -334,6 +445,10 @@ TrainResult Trainer::run() {
     }
     fmt::print("\ntrained {} steps in {:.1f} s; held-out {}\n", result.steps, result.seconds,
                result.final_metrics.summary());
+    if (state_.best_step >= 0)
+      fmt::print("best held-out {} {:.4f} at step {}: {} (the last state is {})\n",
+                 metric_name(config_.select_metric), state_.best_metric, state_.best_step,
+                 dir_->best(), checkpoint_path());
   }
   return result;
 }

@@ -29,9 +29,10 @@ struct PreparedData {
 PreparedData prepare_data(const TrainConfig& config);
 
 struct TrainerOptions {
-  bool resume = false;       // continue from <out>/checkpoint.h5 with its stored settings
-  bool overwrite = false;    // replace a previous run's files in <out> instead of refusing
-  int64_t resume_steps = 0;  // with resume: a new total step count (0 = the stored one)
+  bool resume = false;        // continue from <out>/checkpoint.h5 with its stored settings
+  bool overwrite = false;     // replace a previous run's files in <out> instead of refusing
+  int64_t resume_steps = 0;   // with resume: a new total step count (0 = the stored one)
+  double resume_minutes = 0;  // with resume: a new time budget (0 = none: the stored steps)
   int64_t stop_at = 0;  // stop (and save) after this step, to resume later (0 = run to the end)
   bool quiet = false;   // no progress output (tests)
   int show_predictions = 5;  // held-out examples shown at the end
@@ -42,8 +43,12 @@ struct TrainResult {
   double first_loss = 0, last_loss = 0;
   EvalMetrics final_metrics;
   double seconds = 0;
-  bool interrupted = false;  // a stop signal ended the run (it saved first)
-  int stop_signal = 0;       // which one (SIGINT, SIGTERM, SIGHUP)
+  bool interrupted = false;    // a stop signal ended the run (it saved first)
+  int stop_signal = 0;         // which one (SIGINT, SIGTERM, SIGHUP)
+  bool early_stopped = false;  // --early-stop ended the run
+  bool out_of_time = false;    // --minutes ended the run
+  double best_metric = 0;      // the selection metric's best held-out value ...
+  int64_t best_step = -1;      // ... and its step (-1: no evaluation)
   std::string checkpoint;
 };
 
@@ -66,6 +71,10 @@ class Trainer {
   // a no-op on one process, the all-reduce point for data-parallel training.
   void reduce_gradients();
   void save(const std::string& why);
+  // Writes best.h5 (the model, without optimizer state) after an improvement.
+  void save_best();
+  // Compares an evaluation with the best so far; true if it is the new best.
+  bool record_evaluation(const EvalMetrics& m);
   // Estimated bytes the run's saves need on disk (checkpoint and best model).
   int64_t save_bytes() const;
   void open_metrics_log();
