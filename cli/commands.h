@@ -7,5 +7,6 @@ int train_command(int argc, char** argv);
 int eval_command(int argc, char** argv);
 int predict_command(int argc, char** argv);
 int tasks_command(int argc, char** argv);
+int baseline_command(int argc, char** argv);
 
 }  // namespace attnlab

@@ -24,6 +24,8 @@ const std::map<std::string, Command>& commands() {
   static const std::map<std::string, Command> table = {
       {"train", {attnlab::train_command, "train a model on a built-in task or your TSV data"}},
       {"eval", {attnlab::eval_command, "held-out metrics of a checkpoint"}},
+      {"baseline",
+       {attnlab::baseline_command, "a non-neural baseline (character n-gram naive Bayes)"}},
       {"predict", {attnlab::predict_command, "translate or classify texts with a checkpoint"}},
       {"tasks", {attnlab::tasks_command, "list the built-in tasks and recipes"}},
       {"gradcheck",
