@@ -346,3 +346,18 @@ TEST_CASE("train: encoder-only models refuse translation tasks") {
                     Contains("cannot translate") && Contains("--model gpt or --model t5"));
   fs::remove_all(dir);
 }
+
+TEST_CASE("train: --tokenizer auto picks words for multi-word classification texts of your own") {
+  data::Dataset d;
+  d.kind = data::TaskKind::Classification;
+  d.train = {{"free software for servers", "a"}, {"a small library", "b"}};  // 3.5 words each
+  CHECK(resolve_tokenizer(TokenizerChoice::Auto, d, false) == data::TokenizerKind::Word);
+  CHECK(resolve_tokenizer(TokenizerChoice::Auto, d, true) ==
+        data::TokenizerKind::Char);  // built-in
+  CHECK(resolve_tokenizer(TokenizerChoice::Char, d, false) == data::TokenizerKind::Char);
+  d.train = {{"réévaluées", "a"}, {"trashcans", "b"}};  // single words: characters carry it
+  CHECK(resolve_tokenizer(TokenizerChoice::Auto, d, false) == data::TokenizerKind::Char);
+  d.kind = data::TaskKind::Translation;  // outputs are built from tokens: characters never fail
+  d.train = {{"one two three four", "1 2 3 4"}};
+  CHECK(resolve_tokenizer(TokenizerChoice::Auto, d, false) == data::TokenizerKind::Char);
+}

@@ -17,13 +17,21 @@
 
 namespace attnlab {
 
+// --tokenizer: char or word, or auto, which picks by the data (see
+// resolve_tokenizer in train/trainer.h).
+enum class TokenizerChoice { Auto, Char, Word };
+inline constexpr EnumName<TokenizerChoice> kTokenizerChoiceNames[] = {
+    {TokenizerChoice::Auto, "auto"},
+    {TokenizerChoice::Char, "char"},
+    {TokenizerChoice::Word, "word"}};
+
 struct TrainConfig {
   // ---- data
   std::string task;        // built-in task name (see `attnlab tasks`), or ...
   std::string train_file;  // ... a TSV file of your own, with
   std::string valid_file;  //     an optional held-out TSV file
   data::TaskKind task_kind = data::TaskKind::Translation;  // set by built-in tasks themselves
-  data::TokenizerKind tokenizer = data::TokenizerKind::Char;
+  TokenizerChoice tokenizer = TokenizerChoice::Auto;
   int64_t train_size = 20000;  // built-in tasks: training examples generated
   int64_t valid_size = 1000;   // built-in tasks: held-out examples generated
   uint64_t data_seed = 1234;   // built-in tasks: which examples are generated

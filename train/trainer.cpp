@@ -97,8 +97,20 @@ PreparedData prepare_data(const TrainConfig& c) {
   }
   // Classification labels are text too for the text-to-text families.
   for (const auto& label : out.dataset.labels) texts.push_back(label);
-  out.vocab = std::make_shared<data::Vocab>(data::Vocab::build(c.tokenizer, texts));
+  out.vocab = std::make_shared<data::Vocab>(
+      data::Vocab::build(resolve_tokenizer(c.tokenizer, out.dataset, !c.task.empty()), texts));
   return out;
+}
+
+data::TokenizerKind resolve_tokenizer(TokenizerChoice choice, const data::Dataset& dataset,
+                                      bool built_in_task) {
+  if (choice != TokenizerChoice::Auto)
+    return choice == TokenizerChoice::Word ? data::TokenizerKind::Word : data::TokenizerKind::Char;
+  if (built_in_task || dataset.kind != data::TaskKind::Classification || dataset.train.empty())
+    return data::TokenizerKind::Char;
+  size_t words = 0;
+  for (const data::Example& e : dataset.train) words += data::split_whitespace(e.source).size();
+  return words >= 3 * dataset.train.size() ? data::TokenizerKind::Word : data::TokenizerKind::Char;
 }
 
 Trainer::Trainer(TrainConfig config, TrainerOptions options)
@@ -128,6 +140,9 @@ Trainer::Trainer(TrainConfig config, TrainerOptions options)
   if (options_.resume) config_.minutes = options_.resume_minutes;  // a budget is per invocation
   validate(config_);
   data_ = prepare_data(config_);
+  // Stored resolved, so that a resumed run and a reader see what was used.
+  config_.tokenizer = data_.vocab->kind() == data::TokenizerKind::Word ? TokenizerChoice::Word
+                                                                       : TokenizerChoice::Char;
   resolve_select_metric(config_, data_.dataset.kind);
   if (options_.resume && data_.vocab->tokens() != resumed.vocab_tokens)
     throw std::runtime_error(

@@ -28,6 +28,12 @@ struct PreparedData {
 // vocabulary comes from the training texts (sources and targets).
 PreparedData prepare_data(const TrainConfig& config);
 
+// The tokenizer a run uses. Auto means char, except for your own
+// classification data whose texts have 3 or more words on average: there
+// words carry the meaning, and word tokens beat characters (docs/real-data.md).
+data::TokenizerKind resolve_tokenizer(TokenizerChoice choice, const data::Dataset& dataset,
+                                      bool built_in_task);
+
 struct TrainerOptions {
   bool resume = false;        // continue from <out>/checkpoint.h5 with its stored settings
   bool overwrite = false;     // replace a previous run's files in <out> instead of refusing
