@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "cli_process.h"
+#include "io/hdf5.h"
 #include "train/checkpoint.h"
 
 using Catch::Matchers::Contains;
@@ -187,5 +188,30 @@ TEST_CASE("cli: predict and eval read a checkpoint, TSV errors name file:line") 
                       (dir / "bad.tsv").string()));
   CHECK(r.exit_code != 0);
   CHECK_THAT(r.output, Contains("bad.tsv:2"));
+  fs::remove_all(dir);
+}
+
+TEST_CASE("cli: the baseline scores your data, and --tokenizer auto takes words for sentences") {
+  fs::path dir = fresh_dir("baseline");
+  {
+    std::ofstream tsv(dir / "train.tsv");
+    for (int i = 0; i < 60; ++i)
+      tsv << (i % 2 ? "pos\ta good film " : "neg\ta bad film ") << i << "\n";
+  }
+  const std::string data = (dir / "train.tsv").string();
+  Run r = run(fmt::format("baseline --train-file {}", data));
+  CHECK(r.exit_code == 0);
+  CHECK_THAT(r.output, Contains("naive Bayes") && Contains("54 train / 6 held-out") &&
+                           Contains("acc 100.00%"));
+  r = run(fmt::format("baseline --task reverse"));
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.output, Contains("the baseline classifies"));
+  r = run(fmt::format(
+      "train --model bert --train-file {} --task-kind classification --steps 2 --out {} {}", data,
+      (dir / "out").string(), kTiny));
+  REQUIRE(r.exit_code == 0);
+  attnlab::H5File f = attnlab::H5File::open_read((dir / "out" / "checkpoint.h5").string());
+  CHECK(f.get_attribute("train_config", "tokenizer") == "word");
+  CHECK(f.read_string("data/vocab_kind") == "word");
   fs::remove_all(dir);
 }
