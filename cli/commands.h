@@ -8,5 +8,6 @@ int eval_command(int argc, char** argv);
 int predict_command(int argc, char** argv);
 int tasks_command(int argc, char** argv);
 int baseline_command(int argc, char** argv);
+int plot_command(int argc, char** argv);
 
 }  // namespace attnlab

@@ -373,9 +373,10 @@ TrainResult Trainer::run() {
     if (budget.active()) {
       budget.step_seconds += now - step_start;
       ++budget.steps_timed;
-      if (budget.steps_timed == 5 || budget.steps_timed == 20 || budget.steps_timed == 100)
+      if (budget.steps_timed == 5 || budget.steps_timed == 20 || budget.steps_timed % 100 == 0)
         fit_to_budget(now);
-      // Out of time: this step is the last, with its final evaluation and save.
+      // Refitted now and then: a shared machine changes speed. Out of time:
+      // this step is the last, with its final evaluation and save.
       if (now + budget.per_step() + budget.reserve() >= budget.seconds) {
         result.out_of_time = config_.steps != state_.step;
         config_.steps = state_.step;

@@ -1,0 +1,81 @@
+// `attnlab plot`: training and held-out curves of one or more runs, one SVG.
+#include <fmt/format.h>
+
+#include <filesystem>
+
+#include "cli/cli_common.h"
+#include "cli/commands.h"
+#include "report/chart.h"
+#include "report/curves.h"
+
+namespace attnlab {
+
+namespace po = cli::po;
+
+int plot_command(int argc, char** argv) {
+  po::options_description options("plot options");
+  std::vector<std::string> metrics;
+  std::string out = "curves.svg", x_axis = "step";
+  options.add_options()  //
+      ("metrics", po::value(&metrics)->multitoken()->required(),
+       "metrics.jsonl files (or run directories), one curve each")      //
+      ("out", po::value(&out)->default_value(out), "the SVG to write")  //
+      ("x", po::value(&x_axis)->default_value(x_axis), "step or time (seconds of training)");
+  po::variables_map vm;
+  if (!cli::parse_options("plot",
+                          "Plots the training loss and held-out metrics of one or more runs on "
+                          "one chart (SVG).\nExample: attnlab plot --metrics runs/a runs/b --out "
+                          "curves.svg",
+                          argc, argv, options, vm))
+    return cli::kExitOk;
+  if (x_axis != "step" && x_axis != "time")
+    throw cli::UsageError(fmt::format("--x: '{}' is not step or time", x_axis));
+  const bool by_time = x_axis == "time";
+  std::vector<report::RunCurves> runs;
+  for (std::string path : metrics) {
+    if (std::filesystem::is_directory(path))
+      path = (std::filesystem::path(path) / "metrics.jsonl").string();
+    try {
+      runs.push_back(report::read_curves(path));
+    } catch (const std::runtime_error& e) {
+      throw cli::UsageError(fmt::format("--metrics {}", e.what()));
+    }
+    for (const std::string& w : runs.back().warnings) fmt::print(stderr, "warning: {}\n", w);
+  }
+  // Two runs from directories of the same name get their paths as names.
+  for (size_t i = 0; i < runs.size(); ++i)
+    for (size_t j = 0; j < runs.size(); ++j)
+      if (i != j && runs[i].name == runs[j].name) runs[i].name = metrics[i];
+
+  const std::string x_label = by_time ? "training time (s)" : "step";
+  report::Panel train{"training loss", x_label, "loss", {}};
+  report::Panel valid_loss{"held-out loss", x_label, "loss", {}};
+  std::string score_name;
+  for (const auto& r : runs)
+    if (score_name.empty()) score_name = r.score_name;
+  report::Panel score{"held-out " + (score_name.empty() ? std::string("score") : score_name),
+                      x_label,
+                      score_name.empty() ? "score" : score_name,
+                      {}};
+  const auto series = [&](const std::vector<report::CurvePoint>& points, size_t colour,
+                          const std::string& name, bool markers) {
+    report::Series s{name, {}, colour, markers};
+    for (const auto& p : points) s.points.push_back({by_time ? p.seconds : p.step, p.value});
+    return s;
+  };
+  for (size_t i = 0; i < runs.size(); ++i) {
+    const auto& r = runs[i];
+    train.series.push_back(series(r.train_loss, i, r.name, false));
+    valid_loss.series.push_back(series(r.valid_loss, i, r.name, true));
+    if (!r.score_name.empty() && r.score_name == score_name)
+      score.series.push_back(series(r.valid_score, i, r.name, true));
+    else if (!r.score_name.empty())
+      fmt::print(stderr, "note: {} reports {}, not {}; it is left out of the score panel\n", r.name,
+                 r.score_name, score_name);
+  }
+  report::line_charts({train, valid_loss, score}).save(out);
+  fmt::print("wrote {} ({} run{})\n", out, runs.size(), runs.size() == 1 ? "" : "s");
+  return cli::kExitOk;
+}
+
+}  // namespace attnlab

@@ -1,0 +1,29 @@
+// Line charts: panels side by side sharing one legend, for training curves
+// (attnlab plot) and the compare report.
+#pragma once
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "report/svg.h"
+
+namespace attnlab::report {
+
+struct Series {
+  std::string name;                               // legend entry
+  std::vector<std::pair<double, double>> points;  // (x, y), x increasing
+  size_t colour = 0;                              // index into series_colour
+  bool markers = false;                           // a dot at every point (sparse series)
+};
+
+struct Panel {
+  std::string title, x_label, y_label;
+  std::vector<Series> series;
+};
+
+// One row of panels, then a legend of every series name (once per name).
+Svg line_charts(const std::vector<Panel>& panels, double panel_width = 380,
+                double panel_height = 280);
+
+}  // namespace attnlab::report

@@ -1,0 +1,32 @@
+// Training curves from a run's metrics.jsonl, for attnlab plot and reports.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+namespace attnlab::report {
+
+// One flat JSON object ({"key": number or "string", ...}) as text values
+// (strings unquoted). Throws std::invalid_argument on anything else.
+std::map<std::string, std::string> parse_flat_json(const std::string& line);
+
+struct CurvePoint {
+  double step = 0, seconds = 0, value = 0;
+};
+
+struct RunCurves {
+  std::string name;  // the run directory's name
+  std::vector<CurvePoint> train_loss;
+  std::vector<CurvePoint> valid_loss;
+  std::string score_name;  // "accuracy" or "exact_match" (empty: none logged)
+  std::vector<CurvePoint> valid_score;
+  std::vector<std::string> warnings;  // torn or unreadable lines, said with file:line
+};
+
+// Reads `path`. After a resume marker, points at or after the resumed step
+// replace the ones logged before it (the run repeated those steps). Throws
+// std::runtime_error naming the file when it is missing or holds no lines.
+RunCurves read_curves(const std::string& path);
+
+}  // namespace attnlab::report

@@ -1,0 +1,106 @@
+// Pictures: the SVG writer, charts, curves from metrics.jsonl, attnlab plot.
+#include <cmath>
+#include <fstream>
+#include <sstream>
+
+#include "cli_process.h"
+#include "report/chart.h"
+#include "report/curves.h"
+#include "xml_check.h"
+
+using namespace cli_test;
+using Catch::Matchers::Contains;
+
+TEST_CASE("report: the checker itself catches broken XML") {
+  CHECK(xml_check::check("<svg><rect x=\"1\"/></svg>").empty());
+  CHECK_THAT(xml_check::check("<svg><g></svg>"), Contains("does not close"));
+  CHECK_THAT(xml_check::check("<svg><rect x=1/></svg>"), Contains("unquoted attribute"));
+  CHECK_THAT(xml_check::check("<svg>a & b</svg>"), Contains("bad entity"));
+  CHECK_THAT(xml_check::check("<svg/><svg/>"), Contains("one root"));
+}
+
+TEST_CASE("report: charts are valid SVG with a line per series, escaped text and a legend") {
+  attnlab::report::Panel a{"loss <train>", "step", "loss", {}};
+  a.series.push_back({"run \"a\" & b", {{0, 3}, {10, 2}, {20, 1}}, 0, false});
+  a.series.push_back({"run c", {{0, 2.5}, {20, 1.5}}, 1, true});
+  attnlab::report::Panel empty{"nothing yet", "step", "score", {}};
+  const std::string svg = attnlab::report::line_charts({a, empty}).str();
+  std::map<std::string, int> elements;
+  REQUIRE(xml_check::check(svg, &elements).empty());
+  CHECK(elements["svg"] == 1);
+  CHECK(elements["polyline"] == 2);
+  CHECK(elements["circle"] == 2);  // markers on the sparse series
+  CHECK_THAT(svg, Contains("loss &lt;train&gt;") && Contains("run &quot;a&quot; &amp; b") &&
+                      Contains(">no data<"));
+}
+
+TEST_CASE("report: nice ticks are round and cover the range") {
+  const auto ticks = attnlab::report::nice_ticks(0, 1, 5);
+  REQUIRE(ticks.size() == 6);
+  for (size_t i = 0; i < ticks.size(); ++i) CHECK(ticks[i] == Approx(0.2 * double(i)));
+  CHECK(attnlab::report::nice_ticks(0, 3000, 5) == std::vector<double>{0, 1000, 2000, 3000});
+  for (double t : attnlab::report::nice_ticks(0.31, 0.52, 4)) {  // inside the range, round
+    CHECK(t >= 0.31);
+    CHECK(t <= 0.52);
+    CHECK(std::abs(t * 10 - std::round(t * 10)) < 1e-9);
+  }
+  CHECK(attnlab::report::tick_label(0.25) == "0.25");
+  CHECK(attnlab::report::tick_label(1500) == "1500");
+}
+
+TEST_CASE("report: curves drop what a resumed run repeated and report a torn line") {
+  fs::path dir = fresh_dir("curves");
+  fs::create_directories(dir / "run");
+  {
+    std::ofstream f(dir / "run" / "metrics.jsonl");
+    f << R"({"step": 5, "split": "train", "loss": 2.0, "elapsed_s": 1.0})"
+      << "\n"
+      << R"({"step": 5, "split": "valid", "examples": 9, "loss": 2.5, "accuracy": 0.5, "macro_f1": 0.4, "elapsed_s": 1.5})"
+      << "\n"
+      << R"({"step": 10, "split": "train", "loss": 1.5, "elapsed_s": 2.0})"
+      << "\n"
+      << R"({"event": "resume", "step": 5, "steps": 20})"
+      << "\n"
+      << R"({"step": 10, "split": "train", "loss": 1.4, "elapsed_s": 2.1})"
+      << "\n"
+      << R"({"step": 15, "split": "tr)";
+  }
+  const auto run = attnlab::report::read_curves((dir / "run" / "metrics.jsonl").string());
+  CHECK(run.name == "run");
+  REQUIRE(run.train_loss.size() == 2);
+  CHECK(run.train_loss[1].value == 1.4);  // the resumed run's step 10, not the lost one
+  CHECK(run.score_name == "accuracy");
+  REQUIRE(run.valid_score.size() == 1);
+  CHECK(run.valid_score[0].value == 0.5);
+  REQUIRE(run.warnings.size() == 1);
+  CHECK_THAT(run.warnings[0], Contains("metrics.jsonl:6") && Contains("cut off"));
+  fs::remove_all(dir);
+}
+
+TEST_CASE("cli: plot draws several runs on one chart, by step or by time") {
+  fs::path dir = fresh_dir("plot");
+  for (const char* name : {"small", "wide"})
+    REQUIRE(run(fmt::format("train --model gpt --task reverse --steps 20 --eval-every 10 "
+                            "--log-every 5 --out {} {}",
+                            (dir / name).string(), kTiny))
+                .exit_code == 0);
+  Run r = run(fmt::format("plot --metrics {} {} --out {}", (dir / "small").string(),
+                          (dir / "wide" / "metrics.jsonl").string(), (dir / "c.svg").string()));
+  CHECK(r.exit_code == 0);
+  std::ifstream in(dir / "c.svg");
+  std::stringstream svg;
+  svg << in.rdbuf();
+  std::map<std::string, int> elements;
+  REQUIRE(xml_check::check(svg.str(), &elements).empty());
+  CHECK(elements["polyline"] == 6);  // 2 runs x (training loss, held-out loss, exact match)
+  CHECK_THAT(svg.str(),
+             Contains(">small<") && Contains(">wide<") && Contains("held-out exact_match"));
+  r = run(fmt::format("plot --metrics {} --x time --out {}", (dir / "small").string(),
+                      (dir / "t.svg").string()));
+  CHECK(r.exit_code == 0);
+  r = run(fmt::format("plot --metrics {} --out {}", (dir / "nowhere").string(),
+                      (dir / "x.svg").string()));
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.output, Contains("nowhere") && Contains("no such file"));
+  fs::remove_all(dir);
+}
