@@ -131,6 +131,15 @@ int train_command(int argc, char** argv) {
   to.overwrite = vm.count("overwrite") > 0;
   if (to.resume && to.overwrite)
     throw cli::UsageError("--resume and --overwrite contradict each other: choose one");
+  if (to.resume)  // the run continues with its stored settings: say so, not ignore
+    for (const auto& field : train_config_fields().fields())
+      if (vm.count(dashed(field.name)) && field.name != "out" && field.name != "steps" &&
+          field.name != "minutes")
+        throw cli::UsageError(fmt::format(
+            "--resume continues with the run's stored settings; --{} cannot change them (only "
+            "--steps and --minutes can). Start a new run with --overwrite to change it",
+            dashed(field.name)));
+
   if (vm.count("steps") && vm.count("minutes"))
     throw cli::UsageError("give --steps or --minutes, not both (--minutes fits the step count)");
   if (to.resume && vm.count("steps")) to.resume_steps = config.steps;
@@ -348,12 +357,18 @@ int predict_command(int argc, char** argv) {
 int baseline_command(int argc, char** argv) {
   po::options_description options("baseline options");
   std::string task, train_file, valid_file, kind = "classification";
+  int64_t train_size = 0, valid_size = 0;
+  uint64_t data_seed = 0;
   NaiveBayesOptions nb;
   options.add_options()                                                      //
       ("task", po::value(&task), "built-in classification task")             //
       ("train-file", po::value(&train_file), "label<TAB>text training TSV")  //
       ("valid-file", po::value(&valid_file),
-       "held-out TSV (default: the last 10% of --train-file, as train does)")        //
+       "held-out TSV (default: the last 10% of --train-file, as train does)")  //
+      ("train-size", po::value(&train_size),
+       "built-in task: training examples (default: as train generates them)")        //
+      ("valid-size", po::value(&valid_size), "built-in task: held-out examples")     //
+      ("data-seed", po::value(&data_seed), "built-in task: seed of the examples")    //
       ("max-n", po::value(&nb.max_n)->default_value(4), "longest character n-gram")  //
       ("alpha", po::value(&nb.alpha)->default_value(0.5), "additive smoothing");
   po::variables_map vm;
@@ -364,8 +379,11 @@ int baseline_command(int argc, char** argv) {
     return cli::kExitOk;
   if (nb.max_n < 1 || nb.max_n > 8 || !(nb.alpha > 0))
     throw cli::UsageError("--max-n must be in 1..8 and --alpha > 0");
-  TrainConfig config;
-  config.task = task;
+  // The data train would use: a built-in task's recipe sets its size.
+  TrainConfig config = recipe(Family::BERT, task);
+  if (vm.count("train-size")) config.train_size = train_size;
+  if (vm.count("valid-size")) config.valid_size = valid_size;
+  if (vm.count("data-seed")) config.data_seed = data_seed;
   config.train_file = train_file;
   config.valid_file = valid_file;
   config.task_kind = data::TaskKind::Classification;

@@ -32,6 +32,8 @@ bool parse_number(std::string_view text, V& out) {
     if (text[0] == '-') return false;
   const char* end = text.data() + text.size();
   auto [ptr, ec] = std::from_chars(text.data(), end, out);
+  if (ec == std::errc::result_out_of_range && ptr == end)
+    throw std::invalid_argument(fmt::format("'{}' is out of range", text));
   return ec == std::errc() && ptr == end;
 }
 

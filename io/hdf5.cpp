@@ -4,6 +4,7 @@
 #include <hdf5.h>
 
 #include <algorithm>
+#include <exception>
 #include <filesystem>
 #include <set>
 #include <stdexcept>
@@ -393,7 +394,7 @@ H5File& H5File::operator=(H5File&& other) noexcept {
 }
 
 H5File::~H5File() {
-  close_quietly();
+  close_quietly(/*write_out=*/std::uncaught_exceptions() == 0);
 }
 
 void H5File::close() {
@@ -428,24 +429,32 @@ std::string write_whole_file(const std::string& path, const std::vector<char>& b
 
 }  // namespace
 
-std::string H5File::close_quietly() {
+std::string H5File::close_quietly(bool write_out) noexcept {
   if (file_ < 0) return "";
   const hid_t f = file_;
   file_ = -1;
-  if (!in_memory_) return H5Fclose(f) < 0 ? "cannot close the file" + hdf5_reason() : "";
-  std::vector<char> image;
+  if (!in_memory_) return H5Fclose(f) < 0 ? "cannot close the file" : "";
   std::string problem;
-  if (H5Fflush(f, H5F_SCOPE_GLOBAL) < 0) {
-    problem = "cannot finish the file" + hdf5_reason();
-  } else {
-    const ssize_t size = H5Fget_file_image(f, nullptr, 0);
-    image.resize(size > 0 ? size_t(size) : 0);
-    if (size <= 0 || H5Fget_file_image(f, image.data(), image.size()) != size)
-      problem = "cannot take the file's image" + hdf5_reason();
+  try {
+    std::vector<char> image;
+    if (write_out && H5Fflush(f, H5F_SCOPE_GLOBAL) < 0) {
+      problem = "cannot finish the file" + hdf5_reason();
+    } else if (write_out) {
+      const ssize_t size = H5Fget_file_image(f, nullptr, 0);
+      image.resize(size > 0 ? size_t(size) : 0);
+      if (size <= 0 || H5Fget_file_image(f, image.data(), image.size()) != size)
+        problem = "cannot take the file's image" + hdf5_reason();
+    }
+    // Memory only: closing cannot fail on the disk, so HDF5 keeps no file open.
+    H5Fclose(f);
+    if (write_out && problem.empty()) problem = write_whole_file(filename_, image);
+  } catch (const std::exception& e) {  // e.g. no memory for the image
+    H5Fclose(f);
+    problem = std::string("cannot write the file: ") + e.what();
+  } catch (...) {
+    H5Fclose(f);
+    problem = "cannot write the file";
   }
-  // Memory only: closing cannot fail on the disk, so HDF5 keeps no file open.
-  H5Fclose(f);
-  if (problem.empty()) problem = write_whole_file(filename_, image);
   return problem;
 }
 

@@ -99,8 +99,9 @@ class H5File {
   static H5File open(const std::string& path, unsigned flags);
   void require_open() const;
   // Closes the file; for a created file, first writes its image to
-  // filename_. Returns what went wrong ("" if nothing).
-  std::string close_quietly();
+  // filename_ unless `write_out` is false (an exception is unwinding: the
+  // file is unfinished). Returns what went wrong ("" if nothing); never throws.
+  std::string close_quietly(bool write_out = true) noexcept;
   int64_t file_ = -1;  // hid_t; int64_t keeps hdf5.h out of this header
   std::string filename_;
   bool in_memory_ = false;  // made by create(): the disk is written at close

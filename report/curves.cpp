@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <cctype>
+#include <cmath>
 #include <filesystem>
 #include <stdexcept>
 
@@ -96,6 +97,9 @@ RunCurves read_curves(const std::string& path) {
     run.warnings.push_back(
         fmt::format("{}:{}: the last line was cut off (a crash while writing it); skipped", path,
                     log.torn_line));
+  // Each invocation's clock starts at 0: after a resume, times continue from
+  // the last one logged before it.
+  double time_offset = 0, last_time = 0;
   for (size_t n = 0; n < log.lines.size(); ++n) {
     std::map<std::string, std::string> obj;
     try {
@@ -109,9 +113,12 @@ RunCurves read_curves(const std::string& path) {
     if (obj.count("event") && obj["event"] == "resume") {
       for (auto* points : {&run.train_loss, &run.valid_loss, &run.valid_score})
         cut_at(*points, step + 1);
+      time_offset = last_time;
       continue;
     }
-    const CurvePoint point{step, number(obj, "elapsed_s"), number(obj, "loss")};
+    const double seconds = number(obj, "elapsed_s") + time_offset;
+    if (std::isfinite(seconds)) last_time = seconds;
+    const CurvePoint point{step, seconds, number(obj, "loss")};
     if (obj["split"] == "train") {
       run.train_loss.push_back(point);
     } else if (obj["split"] == "valid") {

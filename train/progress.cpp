@@ -7,6 +7,13 @@
 
 namespace attnlab {
 
+void emit(std::FILE* stream, const std::string& text) {
+  // Output is best effort: a closed terminal (EIO), a reader that went away
+  // (EPIPE) or a full disk must not end a run that can still save its work.
+  if (std::fputs(text.c_str(), stream) >= 0) std::fflush(stream);
+  std::clearerr(stream);
+}
+
 Progress::Mode Progress::detect() {
   return ::isatty(STDOUT_FILENO) ? Mode::Terminal : Mode::Plain;
 }
@@ -26,30 +33,26 @@ void Progress::update(const ProgressLine& p) {
       p.loss, p.lr, p.tokens_per_s, format_duration(p.elapsed_s), format_duration(p.eta_s));
   if (mode_ == Mode::Plain) {
     if (p.step % every_ == 0 || p.step == p.total) {
-      fmt::print("{}\n", text);
-      std::fflush(stdout);  // logs and pipes should see progress as it happens
+      emit(stdout, text + "\n");  // logs and pipes see progress as it happens
     }
     return;
   }
   // Redraw at most 10 times a second: printing must not slow training.
   if (p.step != p.total && last_draw_ >= 0 && p.elapsed_s - last_draw_ < 0.1) return;
   last_draw_ = p.elapsed_s;
-  fmt::print("\r\033[K{}", text);
-  std::fflush(stdout);
+  emit(stdout, "\r\033[K" + text);
   live_ = true;
 }
 
 void Progress::message(const std::string& text) {
   if (mode_ == Mode::Silent) return;
-  if (live_) fmt::print("\r\033[K");
-  fmt::print("{}\n", text);
-  std::fflush(stdout);
+  emit(stdout, (live_ ? "\r\033[K" : "") + text + "\n");
   live_ = false;
   last_draw_ = -1;
 }
 
 void Progress::finish() {
-  if (live_) fmt::print("\n");
+  if (live_) emit(stdout, "\n");
   live_ = false;
 }
 

@@ -3,9 +3,13 @@
 #pragma once
 
 #include <cstdint>
+#include <cstdio>
 #include <string>
 
 namespace attnlab {
+
+// Writes and flushes `text`, ignoring output errors (see progress.cpp).
+void emit(std::FILE* stream, const std::string& text);
 
 struct ProgressLine {
   int64_t step, total;

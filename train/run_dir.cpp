@@ -114,7 +114,7 @@ std::string RunDirectory::metrics() const {
 
 void RunDirectory::check_writable(int64_t bytes) const {
   const std::string probe = (fs::path(path_) / fmt::format(".write-test-{}", ::getpid())).string();
-  const int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  const int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) fail(path_, fmt::format("cannot write files here: {}", errno_text(errno)));
   ::close(fd);
   ::unlink(probe.c_str());
@@ -130,7 +130,7 @@ void RunDirectory::check_writable(int64_t bytes) const {
 
 void RunDirectory::start_over() const {
   std::error_code ec;
-  for (const std::string& file : {best(), metrics()}) {
+  for (const std::string& file : {checkpoint(), best(), metrics()}) {
     fs::remove(file, ec);
     if (ec) fail(path_, fmt::format("cannot remove the previous run's {}: {}", file, ec.message()));
   }

@@ -40,9 +40,9 @@ class RunDirectory {
   // checkpoint is written beside the old one before it replaces it).
   void check_writable(int64_t bytes) const;
 
-  // Overwrite mode: removes the previous run's best.h5 and metrics.jsonl
-  // (checkpoint.h5 is replaced by the next save). Called once the new run
-  // has its data and model, so a run that fails to start loses nothing.
+  // Overwrite mode: removes the previous run's checkpoint.h5, best.h5 and
+  // metrics.jsonl, so that the directory never mixes two runs. Called once the
+  // new run has its data and model, so a run that fails to start loses nothing.
   void start_over() const;
 
  private:

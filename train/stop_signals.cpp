@@ -11,6 +11,7 @@ constexpr int kStopSignals[] = {SIGINT, SIGTERM, SIGHUP};
 std::atomic<int> g_received{0};
 std::atomic<bool> g_saving{false};
 struct sigaction g_previous[3];
+void (*g_previous_pipe)(int) = SIG_DFL;
 
 // Async-signal-safe: atomics, signal() and raise() only.
 void on_stop_signal(int signal) {
@@ -31,10 +32,14 @@ StopSignals::StopSignals() {
   sigemptyset(&action.sa_mask);
   action.sa_flags = SA_RESTART;  // interrupted reads and writes carry on
   for (int i = 0; i < 3; ++i) sigaction(kStopSignals[i], &action, &g_previous[i]);
+  // A reader that went away (`attnlab train | head`) makes writes fail with
+  // EPIPE, which output ignores, instead of killing an unsaved run.
+  g_previous_pipe = std::signal(SIGPIPE, SIG_IGN);
 }
 
 StopSignals::~StopSignals() {
   for (int i = 0; i < 3; ++i) sigaction(kStopSignals[i], &g_previous[i], nullptr);
+  std::signal(SIGPIPE, g_previous_pipe);
 }
 
 int StopSignals::received() {

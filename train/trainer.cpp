@@ -168,6 +168,15 @@ Trainer::Trainer(TrainConfig config, TrainerOptions options)
     load_optimizer_state(checkpoint_path(), *optimizer_);
     state_ = resumed.state;
     model_->set_dropout_rng(state_.dropout_rng);
+    // best.h5 is written at every improvement, often after the last
+    // checkpoint: the bar to beat is the better of the two.
+    if (std::filesystem::exists(dir_->best())) {
+      const TrainingState best = read_checkpoint_info(dir_->best()).state;
+      if (best.best_step > state_.best_step) {
+        state_.best_metric = best.best_metric;
+        state_.best_step = best.best_step;
+      }
+    }
   }
   dir_->check_writable(save_bytes());  // before hours of training, not after
 }
@@ -176,9 +185,10 @@ int64_t Trainer::save_bytes() const {
   int64_t params = 0;
   for (const auto& [name, t] : model_->named_parameters()) params += t.numel();
   const int64_t slots = config_.optimizer == OptimizerKind::SGD ? 1 : 2;
-  // checkpoint.h5 (weights and optimizer slots) and best.h5 (weights), each
-  // written beside the old file before replacing it, plus room for metadata.
-  return params * int64_t(sizeof(float)) * (1 + slots + 1) + (int64_t(1) << 20);
+  // At the peak of a save: the old checkpoint.h5, the new one written beside
+  // it (weights and optimizer slots each), and best.h5 (weights), plus room
+  // for metadata.
+  return params * int64_t(sizeof(float)) * (2 * (1 + slots) + 1) + (int64_t(1) << 20);
 }
 
 Trainer::~Trainer() {
@@ -230,7 +240,7 @@ void Trainer::save(const std::string& why) {
         state_.step, e.what(), checkpoint_path()));
   }
   if (!options_.quiet)
-    fmt::print("saved {} at step {} ({})\n", checkpoint_path(), state_.step, why);
+    emit(stdout, fmt::format("saved {} at step {} ({})\n", checkpoint_path(), state_.step, why));
 }
 
 void Trainer::open_metrics_log() {
@@ -317,6 +327,10 @@ TrainResult Trainer::run() {
   const ScheduleKind schedule = config_.schedule;
   const int64_t first_step = state_.step;
   TimeBudget budget{config_.minutes * 60};
+  // Until the first fit (after a few steps) the run must not end by count,
+  // also when a resumed run had reached its stored step count.
+  if (budget.active())
+    config_.steps = state_.step + std::max<int64_t>(config_.steps - state_.step, 1000);
   // With a budget, warmup keeps its share of the (refitted) step count.
   const double warmup_share =
       config_.steps > 0 ? std::min(1.0, double(config_.warmup) / double(config_.steps)) : 0.0;
@@ -427,11 +441,12 @@ TrainResult Trainer::run() {
     if (result.early_stopped) break;
     if (const int signal = StopSignals::received()) {
       progress.finish();
-      // Said even with --quiet: whoever sent the signal wants to know it was heeded.
-      fmt::print(stderr,
-                 "attnlab train: stopped by {} at step {}; saving, continue with --resume\n",
-                 StopSignals::name(signal), state_.step);
+      // Saved first: after a hang-up even printing can fail. Said even with
+      // --quiet: whoever sent the signal wants to know it was heeded.
       save(fmt::format("stopped by {}; continue with --resume", StopSignals::name(signal)));
+      emit(stderr, fmt::format("attnlab train: stopped by {} at step {}; saved {}, continue with "
+                               "--resume\n",
+                               StopSignals::name(signal), state_.step, checkpoint_path()));
       result.interrupted = true;
       result.stop_signal = signal;
       break;
