@@ -1,11 +1,13 @@
 // Pictures: the SVG writer, charts, curves from metrics.jsonl, attnlab plot.
 #include <cmath>
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 
 #include "cli_process.h"
 #include "report/chart.h"
 #include "report/curves.h"
+#include "report/heatmap.h"
 #include "xml_check.h"
 
 using namespace cli_test;
@@ -103,4 +105,34 @@ TEST_CASE("cli: plot draws several runs on one chart, by step or by time") {
   CHECK(r.exit_code == 2);
   CHECK_THAT(r.output, Contains("nowhere") && Contains("no such file"));
   fs::remove_all(dir);
+}
+
+TEST_CASE("report: attention heatmaps have a cell per query and key, labels and a legend") {
+  const std::vector<std::string> queries = {"<bos>", "2", "0", "2", "1"};
+  const std::vector<std::string> keys = {"M", "a", "r", "c",    "h",    " ",
+                                         "3", ",", " ", "2021", "<eos>"};
+  std::vector<attnlab::report::HeatmapPanel> panels;
+  for (int h = 0; h < 2; ++h) {
+    attnlab::report::HeatmapPanel p{fmt::format("head {}", h), {}};
+    for (size_t r = 0; r < queries.size(); ++r)
+      for (size_t c = 0; c < keys.size(); ++c)
+        p.values.push_back(c == (r * 2 + size_t(h)) % keys.size() ? 0.9 : 0.01);
+    panels.push_back(p);
+  }
+  const auto svg =
+      attnlab::report::attention_heatmaps("cross-attention, layer 0 <T5>", panels, queries, keys);
+  const std::string text = svg.str();
+  if (const char* keep = std::getenv("ATTNLAB_KEEP_PICTURES"))
+    svg.save(std::string(keep) + "/heatmap.svg");
+  std::map<std::string, int> elements;
+  REQUIRE(xml_check::check(text, &elements).empty());
+  // cells, one frame per panel, the legend's 50 swatches and its frame, the background
+  CHECK(elements["rect"] == 2 * 5 * 11 + 2 + 50 + 1 + 1);
+  CHECK(elements["title"] == 2 * 5 * 11);  // each cell's value on hover
+  CHECK_THAT(text, Contains("&lt;bos&gt;") && Contains("layer 0 &lt;T5&gt;") &&
+                       Contains(">head 1<") && Contains("attention weight"));
+  CHECK(attnlab::report::heat_colour(0) == "#ffffff");
+  CHECK(attnlab::report::heat_colour(1) == "#08306b");
+  CHECK_THROWS_WITH(attnlab::report::attention_heatmaps("x", {{"bad", {0.5}}}, queries, keys),
+                    Contains("1 values for 5 x 11 tokens"));
 }
