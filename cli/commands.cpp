@@ -9,6 +9,7 @@
 
 #include "cli/cli_common.h"
 #include "cli/json.h"
+#include "cli/loaded_run.h"
 #include "data/tasks.h"
 #include "data/tsv.h"
 #include "models/stats.h"
@@ -197,50 +198,6 @@ std::string prediction_json(const std::string& input, const Prediction& p, const
       chose_eos ? cli::json_number(p.token_log_probs.back()) : "null",
       chose_eos ? "\"eos\"" : "\"max_len\"");
   return out;
-}
-
-// A checkpoint with its workload rebuilt, ready to evaluate or predict.
-struct LoadedRun {
-  std::string file;  // the checkpoint file read (--ckpt may name a directory)
-  CheckpointInfo info;
-  std::shared_ptr<data::Vocab> vocab;
-  std::shared_ptr<Model> model;
-  std::unique_ptr<Workload> workload;
-};
-
-// --ckpt names a file, or a run directory: its best.h5 when there is one
-// (the model of the best held-out evaluation), else its checkpoint.h5.
-std::string checkpoint_file(const std::string& ckpt) {
-  namespace fs = std::filesystem;
-  if (!fs::exists(ckpt)) throw cli::UsageError(fmt::format("--ckpt {}: no such file", ckpt));
-  if (!fs::is_directory(ckpt)) return ckpt;
-  for (const char* name : {"best.h5", "checkpoint.h5"})
-    if (fs::exists(fs::path(ckpt) / name)) return (fs::path(ckpt) / name).string();
-  throw cli::UsageError(
-      fmt::format("--ckpt {}: the directory holds neither best.h5 nor checkpoint.h5", ckpt));
-}
-
-// "best model: held-out accuracy 0.9710 at step 2500" or "last checkpoint, step 8000".
-std::string which_model(const std::string& file, const CheckpointInfo& info) {
-  if (std::filesystem::path(file).filename() == "best.h5" && info.state.best_step >= 0)
-    return fmt::format("best model: held-out {} {:.4f} at step {}",
-                       enum_name(kSelectMetricNames, info.train.select_metric),
-                       info.state.best_metric, info.state.best_step);
-  return fmt::format("checkpoint at step {}", info.state.step);
-}
-
-LoadedRun load_run(const std::string& ckpt_option) {
-  const std::string ckpt = checkpoint_file(ckpt_option);
-  LoadedRun run;
-  run.file = ckpt;
-  run.info = read_checkpoint_info(ckpt);
-  run.vocab = std::make_shared<data::Vocab>(
-      data::Vocab::from_tokens(run.info.vocab_kind, run.info.vocab_tokens));
-  run.model = make_model(run.info.model);
-  load_parameters(ckpt, *run.model);
-  run.workload =
-      std::make_unique<Workload>(run.model, run.vocab, run.info.task_kind, run.info.labels);
-  return run;
 }
 
 }  // namespace

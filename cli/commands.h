@@ -9,5 +9,6 @@ int predict_command(int argc, char** argv);
 int tasks_command(int argc, char** argv);
 int baseline_command(int argc, char** argv);
 int plot_command(int argc, char** argv);
+int trace_command(int argc, char** argv);
 
 }  // namespace attnlab

@@ -24,6 +24,7 @@ const std::map<std::string, Command>& commands() {
   static const std::map<std::string, Command> table = {
       {"train", {attnlab::train_command, "train a model on a built-in task or your TSV data"}},
       {"eval", {attnlab::eval_command, "held-out metrics of a checkpoint"}},
+      {"trace", {attnlab::trace_command, "where every attention of a model looks, for one input"}},
       {"plot", {attnlab::plot_command, "training and held-out curves of runs, as SVG"}},
       {"baseline",
        {attnlab::baseline_command, "a non-neural baseline (character n-gram naive Bayes)"}},

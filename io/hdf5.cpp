@@ -703,4 +703,35 @@ void H5File::remove(const std::string& path) {
     fail(filename_, fmt::format("cannot remove '{}'{}", shown(parts), hdf5_reason()));
 }
 
+// ---- string lists ------------------------------------------------------------------
+
+void write_string_list(H5File& f, const std::string& path, const std::vector<std::string>& items) {
+  std::vector<uint8_t> bytes;
+  std::vector<int64_t> lengths;
+  for (const auto& s : items) {
+    bytes.insert(bytes.end(), s.begin(), s.end());
+    lengths.push_back(int64_t(s.size()));
+  }
+  f.write<uint8_t>(path + "/bytes", bytes, {int64_t(bytes.size())});
+  f.write<int64_t>(path + "/lengths", lengths, {int64_t(lengths.size())});
+}
+
+std::vector<std::string> read_string_list(const H5File& f, const std::string& path) {
+  auto bytes = f.read<uint8_t>(path + "/bytes").values;
+  auto lengths = f.read<int64_t>(path + "/lengths").values;
+  std::vector<std::string> out;
+  size_t at = 0;
+  for (int64_t len : lengths) {
+    if (len < 0 || at + size_t(len) > bytes.size())
+      throw std::runtime_error(fmt::format(
+          "{}: '{}' is corrupted (lengths exceed the stored bytes)", f.filename(), path));
+    out.emplace_back(reinterpret_cast<const char*>(bytes.data()) + at, size_t(len));
+    at += size_t(len);
+  }
+  if (at != bytes.size())
+    throw std::runtime_error(
+        fmt::format("{}: '{}' is corrupted (unused bytes)", f.filename(), path));
+  return out;
+}
+
 }  // namespace attnlab

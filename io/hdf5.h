@@ -107,6 +107,12 @@ class H5File {
   bool in_memory_ = false;  // made by create(): the disk is written at close
 };
 
+// A list of UTF-8 strings as two datasets: <path>/bytes (uint8, the strings
+// concatenated) and <path>/lengths (int64, each string's length in bytes).
+// Reading checks that the lengths account for the bytes exactly.
+void write_string_list(H5File& f, const std::string& path, const std::vector<std::string>& items);
+std::vector<std::string> read_string_list(const H5File& f, const std::string& path);
+
 extern template void H5File::write<double>(const std::string&, const std::vector<double>&,
                                            const std::vector<int64_t>&);
 extern template void H5File::write<float>(const std::string&, const std::vector<float>&,

@@ -47,9 +47,12 @@ struct BlockInputs {
 };
 
 // Attention weights a block hands back for study, when asked.
+// What a block shows when asked (for study): its attention weights and the
+// hidden state it hands on.
 struct BlockAttention {
   Tensor self_weights;   // (B,H,T,T)
   Tensor cross_weights;  // (B,H,T,Tm)
+  Tensor output;         // (B,T,C), set by the stack that runs the block
 };
 
 class TransformerBlock : public Module {

@@ -39,6 +39,7 @@ Tensor PerceiverModel::latents(const IntTensor& ids, const Mask* padding,
                                      attention ? &cross.cross_weights : nullptr);
   lat = add(lat, read);
   lat = add(lat, cross_ffn_->forward(cross_ffn_norm_->forward(lat)));
+  if (attention) cross.output = lat.detach();
   std::vector<BlockAttention> latent_attention;
   lat = latent_->forward(lat, nullptr, nullptr, nullptr, attention ? &latent_attention : nullptr);
   if (attention) {

@@ -69,8 +69,10 @@ Tensor TransformerStack::forward(const Tensor& x, const Mask* padding, const Ten
   BlockInputs in{padding, bias.defined() ? &bias : nullptr, memory, memory_padding};
   Tensor h = x;
   if (attention) attention->assign(layers_->size(), BlockAttention{});
-  for (size_t i = 0; i < layers_->size(); ++i)
+  for (size_t i = 0; i < layers_->size(); ++i) {
     h = (*layers_)[i].forward(h, in, attention ? &(*attention)[i] : nullptr);
+    if (attention) (*attention)[i].output = h.detach();
+  }
   return final_norm_ ? final_norm_->forward(h) : h;
 }
 

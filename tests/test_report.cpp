@@ -1,10 +1,12 @@
 // Pictures: the SVG writer, charts, curves from metrics.jsonl, attnlab plot.
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
 
 #include "cli_process.h"
+#include "io/hdf5.h"
 #include "report/chart.h"
 #include "report/curves.h"
 #include "report/heatmap.h"
@@ -135,4 +137,65 @@ TEST_CASE("report: attention heatmaps have a cell per query and key, labels and 
   CHECK(attnlab::report::heat_colour(1) == "#08306b");
   CHECK_THROWS_WITH(attnlab::report::attention_heatmaps("x", {{"bad", {0.5}}}, queries, keys),
                     Contains("1 values for 5 x 11 tokens"));
+}
+
+TEST_CASE("cli: trace records every attention of every family, rows summing to 1, and draws them") {
+  fs::path dir = fresh_dir("trace");
+  struct Case {
+    const char* model;
+    const char* task;
+    std::vector<std::string> maps;  // attention names the trace must hold
+    std::vector<std::string> axes;
+  };
+  const std::vector<Case> cases = {
+      {"t5",
+       "reverse",
+       {"encoder/layers/0/self_attn", "decoder/layers/0/self_attn", "decoder/layers/0/cross_attn"},
+       {"input", "decoder"}},
+      {"gpt", "reverse", {"decoder/layers/0/self_attn"}, {"sequence"}},
+      {"bert", "sentiment", {"encoder/layers/0/self_attn"}, {"input"}},
+      {"perceiver",
+       "sentiment",
+       {"latent/cross_attn", "latent/layers/0/self_attn"},
+       {"input", "latents"}},
+  };
+  for (const Case& c : cases) {
+    CAPTURE(c.model);
+    const fs::path run_dir = dir / c.model;
+    REQUIRE(run(fmt::format("train --model {} --task {} --steps 2 --out {} {}", c.model, c.task,
+                            run_dir.string(), kTiny))
+                .exit_code == 0);
+    const fs::path out = dir / (std::string(c.model) + ".h5"),
+                   svg = dir / (std::string(c.model) + "_svg");
+    Run r = run(fmt::format("trace --ckpt {} --input \"a good film\" --out {} --svg {}",
+                            run_dir.string(), out.string(), svg.string()));
+    REQUIRE(r.exit_code == 0);
+    attnlab::H5File f = attnlab::H5File::open_read(out.string());
+    CHECK(f.get_attribute("/", "format") == "attnlab-trace");
+    for (const std::string& axis : c.axes)
+      CHECK(!attnlab::read_string_list(f, "tokens/" + axis).empty());
+    for (const std::string& name : c.maps) {
+      CAPTURE(name);
+      const auto w = f.read<float>("attention/" + name + "/weights");
+      REQUIRE(w.shape.size() == 3);
+      const int64_t tk = w.shape[2];
+      // Every query row of every head is a distribution over the keys.
+      for (int64_t row = 0; row < w.shape[0] * w.shape[1]; ++row) {
+        double total = 0;
+        for (int64_t k = 0; k < tk; ++k) total += w.values[size_t(row * tk + k)];
+        CHECK(total == Approx(1.0).margin(1e-4));
+      }
+      for (double e : f.read<double>("attention/" + name + "/entropy").values) {
+        CHECK(e >= 0);
+        CHECK(e <= std::log(double(tk)) + 1e-9);
+      }
+      std::string file = name;
+      std::replace(file.begin(), file.end(), '/', '_');
+      std::ifstream in(svg / (file + ".svg"));
+      std::stringstream text;
+      text << in.rdbuf();
+      CHECK(xml_check::check(text.str()).empty());
+    }
+  }
+  fs::remove_all(dir);
 }

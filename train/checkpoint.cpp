@@ -27,34 +27,6 @@ std::vector<float> as_floats(const Tensor& t) {
 }
 
 // Strings as one byte array plus lengths: any bytes (newlines, tabs) survive.
-void write_strings(H5File& f, const std::string& path, const std::vector<std::string>& items) {
-  std::vector<uint8_t> bytes;
-  std::vector<int64_t> lengths;
-  for (const auto& s : items) {
-    bytes.insert(bytes.end(), s.begin(), s.end());
-    lengths.push_back(int64_t(s.size()));
-  }
-  f.write<uint8_t>(path + "/bytes", bytes, {int64_t(bytes.size())});
-  f.write<int64_t>(path + "/lengths", lengths, {int64_t(lengths.size())});
-}
-
-std::vector<std::string> read_strings(const H5File& f, const std::string& path) {
-  auto bytes = f.read<uint8_t>(path + "/bytes").values;
-  auto lengths = f.read<int64_t>(path + "/lengths").values;
-  std::vector<std::string> out;
-  size_t at = 0;
-  for (int64_t len : lengths) {
-    if (len < 0 || at + size_t(len) > bytes.size())
-      throw std::runtime_error(fmt::format(
-          "{}: '{}' is corrupted (lengths exceed the stored bytes)", f.filename(), path));
-    out.emplace_back(reinterpret_cast<const char*>(bytes.data()) + at, size_t(len));
-    at += size_t(len);
-  }
-  if (at != bytes.size())
-    throw std::runtime_error(
-        fmt::format("{}: '{}' is corrupted (unused bytes)", f.filename(), path));
-  return out;
-}
 
 void write_state(H5File& f, const TrainingState& s) {
   f.write<int64_t>("state/step", {s.step}, {});
@@ -145,8 +117,8 @@ void save_checkpoint(const std::string& path, const CheckpointInfo& info, const 
       f.set_attribute("train_config", "set." + k, v);
     f.write_string("data/task_kind", std::string(data::task_kind_name(info.task_kind)));
     f.write_string("data/vocab_kind", info.vocab_kind);
-    write_strings(f, "data/vocab", info.vocab_tokens);
-    write_strings(f, "data/labels", info.labels);
+    write_string_list(f, "data/vocab", info.vocab_tokens);
+    write_string_list(f, "data/labels", info.labels);
     NamedTensors params = model.named_parameters();
     for (const auto& [name, t] : params) f.write<float>("params/" + name, as_floats(t), t.shape());
     f.set_attribute("/", "checksum",
@@ -200,8 +172,8 @@ CheckpointInfo read_checkpoint_info(const std::string& path) {
     throw std::runtime_error(fmt::format("{}: {}", path, e.what()));
   }
   info.vocab_kind = f.read_string("data/vocab_kind");
-  info.vocab_tokens = read_strings(f, "data/vocab");
-  info.labels = read_strings(f, "data/labels");
+  info.vocab_tokens = read_string_list(f, "data/vocab");
+  info.labels = read_string_list(f, "data/labels");
   if (int64_t(info.vocab_tokens.size()) != info.model.vocab_size)
     throw std::runtime_error(
         fmt::format("{}: the vocabulary has {} tokens but the model expects {}", path,

@@ -423,3 +423,105 @@ std::vector<Prediction> Workload::predict(const std::vector<std::string>& texts,
 }
 
 }  // namespace attnlab
+
+namespace attnlab {
+
+namespace {
+
+// (1,H,Tq,Tk) or (1,T,C) of a batch of one -> without the batch dim.
+Tensor first_row(const Tensor& t) {
+  Shape s(t.shape().begin() + 1, t.shape().end());
+  return reshape(t.clone(), s);
+}
+
+void add_stack(Trace& trace, const std::string& stack, const std::vector<BlockAttention>& blocks,
+               const char* self_kind, const std::string& axis, const std::string& memory_axis) {
+  for (size_t i = 0; i < blocks.size(); ++i) {
+    const std::string layer = fmt::format("{}/layers/{}", stack, i);
+    if (blocks[i].self_weights.defined())
+      trace.maps.push_back(
+          {layer + "/self_attn", self_kind, axis, axis, first_row(blocks[i].self_weights)});
+    if (blocks[i].cross_weights.defined())
+      trace.maps.push_back(
+          {layer + "/cross_attn", "cross", axis, memory_axis, first_row(blocks[i].cross_weights)});
+    if (blocks[i].output.defined())
+      trace.states.push_back({layer, axis, first_row(blocks[i].output)});
+  }
+}
+
+std::vector<std::string> tokens_of(const data::Vocab& vocab, const std::vector<int32_t>& ids) {
+  std::vector<std::string> out;
+  for (int32_t id : ids) out.push_back(vocab.token_of(id));
+  return out;
+}
+
+}  // namespace
+
+Trace Workload::trace(const std::string& text) const {
+  EvalScope scope(*model_);
+  Trace trace;
+  trace.input = text;
+  const Prediction p = predict({text})[0];
+  trace.output = p.text;
+  // What follows the condition: the generated tokens, or the predicted label's.
+  std::vector<int32_t> out = p.tokens;
+  if (kind_ == data::TaskKind::Classification && layout_ != data::Layout::EncoderClassifier) {
+    const auto it = std::find(labels_.begin(), labels_.end(), p.text);
+    out = label_tokens_[size_t(it - labels_.begin())];
+  }
+  const std::vector<int32_t> src = vocab_->encode(text, "input");
+  const auto row = [](const std::vector<int32_t>& ids) {
+    return IntTensor{{1, int64_t(ids.size())}, ids};
+  };
+  std::vector<BlockAttention> first, second;
+  switch (layout_) {
+    case data::Layout::EncoderClassifier: {
+      std::vector<int32_t> ids{data::kClsId};
+      ids.insert(ids.end(), src.begin(), src.end());
+      trace.axes.push_back({"input", tokens_of(*vocab_, ids)});
+      model_->classify(row(ids), nullptr, &first);
+      if (model_->config().family == Family::Perceiver) {
+        std::vector<std::string> slots;
+        for (int64_t l = 0; l < model_->config().num_latents; ++l)
+          slots.push_back(fmt::format("L{}", l));
+        trace.axes.push_back({"latents", slots});
+        trace.maps.push_back({"latent/cross_attn", "latent cross", "latents", "input",
+                              first_row(first[0].cross_weights)});
+        trace.states.push_back({"latent/cross_step", "latents", first_row(first[0].output)});
+        add_stack(trace, "latent", {first.begin() + 1, first.end()}, "bidirectional self",
+                  "latents", "");
+      } else {
+        add_stack(trace, "encoder", first, "bidirectional self", "input", "");
+      }
+      break;
+    }
+    case data::Layout::PrefixLm: {
+      std::vector<int32_t> ids{data::kBosId};
+      ids.insert(ids.end(), src.begin(), src.end());
+      ids.push_back(data::kSepId);
+      ids.insert(ids.end(), out.begin(), out.end());
+      if (int64_t(ids.size()) > model_->config().max_len)
+        ids.resize(size_t(model_->config().max_len));
+      trace.axes.push_back({"sequence", tokens_of(*vocab_, ids)});
+      model_->decode(row(ids), nullptr, nullptr, nullptr, &first);
+      add_stack(trace, "decoder", first, "causal self", "sequence", "");
+      break;
+    }
+    case data::Layout::EncoderDecoder: {
+      std::vector<int32_t> enc = src;
+      enc.push_back(data::kEosId);
+      std::vector<int32_t> dec{data::kBosId};
+      dec.insert(dec.end(), out.begin(), out.end());
+      trace.axes.push_back({"input", tokens_of(*vocab_, enc)});
+      trace.axes.push_back({"decoder", tokens_of(*vocab_, dec)});
+      const Tensor memory = model_->encode(row(enc), nullptr, &first);
+      model_->decode(row(dec), nullptr, &memory, nullptr, &second);
+      add_stack(trace, "encoder", first, "bidirectional self", "input", "");
+      add_stack(trace, "decoder", second, "causal self", "decoder", "input");
+      break;
+    }
+  }
+  return trace;
+}
+
+}  // namespace attnlab

@@ -38,6 +38,28 @@ struct Prediction {
   std::vector<double> label_probabilities;
 };
 
+// One example run through the model with everything it attends to (attnlab
+// trace). Token axes are named: "input" (what the encoder or classifier
+// reads), "decoder" (T5's decoder input), "sequence" (GPT's whole sequence),
+// "latents" (the Perceiver's latent slots).
+struct TraceMap {
+  std::string name;  // "encoder/layers/0/self_attn", "decoder/layers/1/cross_attn", ...
+  std::string kind;  // "bidirectional self", "causal self", "cross", "latent cross"
+  std::string query_axis, key_axis;
+  Tensor weights;  // (H, Tq, Tk)
+};
+struct TraceState {
+  std::string name;  // "encoder/layers/0", ...: the block's output
+  std::string axis;
+  Tensor hidden;  // (T, C)
+};
+struct Trace {
+  std::string input, output;  // the text and the prediction
+  std::vector<std::pair<std::string, std::vector<std::string>>> axes;  // name, tokens
+  std::vector<TraceMap> maps;
+  std::vector<TraceState> states;
+};
+
 class Workload {
  public:
   // Throws std::invalid_argument for pairs that make no sense (an encoder-only
@@ -70,6 +92,10 @@ class Workload {
   // Held-out metrics on the first `max_examples` (0 = all) examples, in eval mode.
   EvalMetrics evaluate(std::span<const data::EncodedExample> encoded, size_t batch_size,
                        size_t max_examples = 0) const;
+
+  // Predicts `text`, then runs the model once more on the input and the
+  // prediction with attention capture on every stack.
+  Trace trace(const std::string& text) const;
 
   // Translate (greedy decoding) or classify raw texts.
   std::vector<Prediction> predict(const std::vector<std::string>& texts,

@@ -1,0 +1,50 @@
+#include "cli/loaded_run.h"
+
+#include <fmt/format.h>
+
+#include <filesystem>
+
+#include "cli/cli_common.h"
+
+namespace attnlab {
+
+// --ckpt names a file, or a run directory: its best.h5 when there is one
+// (the model of the best held-out evaluation), else its checkpoint.h5.
+namespace {
+
+std::string checkpoint_file(const std::string& ckpt) {
+  namespace fs = std::filesystem;
+  if (!fs::exists(ckpt)) throw cli::UsageError(fmt::format("--ckpt {}: no such file", ckpt));
+  if (!fs::is_directory(ckpt)) return ckpt;
+  for (const char* name : {"best.h5", "checkpoint.h5"})
+    if (fs::exists(fs::path(ckpt) / name)) return (fs::path(ckpt) / name).string();
+  throw cli::UsageError(
+      fmt::format("--ckpt {}: the directory holds neither best.h5 nor checkpoint.h5", ckpt));
+}
+
+// "best model: held-out accuracy 0.9710 at step 2500" or "last checkpoint, step 8000".
+}  // namespace
+
+std::string which_model(const std::string& file, const CheckpointInfo& info) {
+  if (std::filesystem::path(file).filename() == "best.h5" && info.state.best_step >= 0)
+    return fmt::format("best model: held-out {} {:.4f} at step {}",
+                       enum_name(kSelectMetricNames, info.train.select_metric),
+                       info.state.best_metric, info.state.best_step);
+  return fmt::format("checkpoint at step {}", info.state.step);
+}
+
+LoadedRun load_run(const std::string& ckpt_option) {
+  const std::string ckpt = checkpoint_file(ckpt_option);
+  LoadedRun run;
+  run.file = ckpt;
+  run.info = read_checkpoint_info(ckpt);
+  run.vocab = std::make_shared<data::Vocab>(
+      data::Vocab::from_tokens(run.info.vocab_kind, run.info.vocab_tokens));
+  run.model = make_model(run.info.model);
+  load_parameters(ckpt, *run.model);
+  run.workload =
+      std::make_unique<Workload>(run.model, run.vocab, run.info.task_kind, run.info.labels);
+  return run;
+}
+
+}  // namespace attnlab

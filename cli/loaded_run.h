@@ -1,0 +1,29 @@
+// A checkpoint with its workload rebuilt, ready to evaluate, predict or
+// trace: what eval, predict and trace share.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "train/checkpoint.h"
+#include "train/workload.h"
+
+namespace attnlab {
+
+struct LoadedRun {
+  std::string file;  // the checkpoint file read (--ckpt may name a directory)
+  CheckpointInfo info;
+  std::shared_ptr<data::Vocab> vocab;
+  std::shared_ptr<Model> model;
+  std::unique_ptr<Workload> workload;
+};
+
+// --ckpt names a file, or a run directory: its best.h5 when there is one (the
+// model of the best held-out evaluation), else its checkpoint.h5. Throws
+// cli::UsageError when there is neither.
+LoadedRun load_run(const std::string& ckpt_option);
+
+// "best model: held-out accuracy 0.9710 at step 2500" or "checkpoint at step 8000".
+std::string which_model(const std::string& file, const CheckpointInfo& info);
+
+}  // namespace attnlab
