@@ -45,7 +45,8 @@ Svg attention_heatmaps(const std::string& caption, const std::vector<HeatmapPane
     if (p.values.size() != rows * cols)
       throw std::invalid_argument(fmt::format("heatmap '{}': {} values for {} x {} tokens", p.title,
                                               p.values.size(), rows, cols));
-  const double cell = std::clamp(260.0 / double(std::max<size_t>({rows, cols, 1})), 6.0, 22.0);
+  // Long sequences get smaller cells, but never so small that labels blur.
+  const double cell = std::clamp(360.0 / double(std::max<size_t>({rows, cols, 1})), 9.0, 22.0);
   const double font = std::min(11.0, cell * 0.85);
   double left = 8, top = 8;
   for (const auto& l : row_labels) left = std::max(left, label_width(shown(l), font) + 10);
