@@ -122,6 +122,13 @@ std::vector<double> Tensor::to_vector() const {
   return out;
 }
 
+std::vector<float> Tensor::to_floats() const {
+  std::vector<float> out(static_cast<size_t>(numel()));
+  const Tensor f = dtype() == DType::F32 ? *this : to(DType::F32);
+  std::memcpy(out.data(), f.raw_data(), out.size() * sizeof(float));
+  return out;
+}
+
 Tensor Tensor::to(DType target) const {
   Tensor out = empty(shape(), target);
   dispatch(dtype(), [&](auto src_tag) {

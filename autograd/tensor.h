@@ -96,6 +96,8 @@ class Tensor {
   // Element i of the flattened tensor, converted to double (tests, printing).
   double item(int64_t flat_index = 0) const;
   std::vector<double> to_vector() const;
+  // The elements as float32 (rounded from float64), e.g. for files.
+  std::vector<float> to_floats() const;
   // A copy with another element type (a new leaf, no graph).
   Tensor to(DType dtype) const;
   // A copy of the data (a new leaf, no graph).

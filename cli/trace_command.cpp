@@ -48,12 +48,6 @@ HeadStats head_stats(const Tensor& weights, bool alignment) {
   return s;
 }
 
-std::vector<float> floats(const Tensor& t) {
-  std::vector<float> out(size_t(t.numel()));
-  for (int64_t i = 0; i < t.numel(); ++i) out[size_t(i)] = float(t.item(i));
-  return out;
-}
-
 const std::vector<std::string>& axis_tokens(const Trace& trace, const std::string& axis) {
   for (const auto& [name, tokens] : trace.axes)
     if (name == axis) return tokens;
@@ -97,7 +91,7 @@ int trace_command(int argc, char** argv) {
   if (!svg_dir.empty()) std::filesystem::create_directories(svg_dir);
   for (const TraceMap& m : trace.maps) {
     const std::string path = "attention/" + m.name;
-    f.write<float>(path + "/weights", floats(m.weights), m.weights.shape());
+    f.write<float>(path + "/weights", m.weights.to_floats(), m.weights.shape());
     f.set_attribute(path, "kind", m.kind);
     f.set_attribute(path, "query_axis", m.query_axis);
     f.set_attribute(path, "key_axis", m.key_axis);
@@ -133,7 +127,7 @@ int trace_command(int argc, char** argv) {
         .save((std::filesystem::path(svg_dir) / (file + ".svg")).string());
   }
   for (const TraceState& s : trace.states) {
-    f.write<float>("hidden/" + s.name, floats(s.hidden), s.hidden.shape());
+    f.write<float>("hidden/" + s.name, s.hidden.to_floats(), s.hidden.shape());
     f.set_attribute("hidden/" + s.name, "axis", s.axis);
   }
   f.close();

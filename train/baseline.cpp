@@ -71,10 +71,7 @@ EvalMetrics evaluate_baseline(const NaiveBayes& model, const std::vector<data::E
     truth.push_back(int(std::find(labels.begin(), labels.end(), e.target) - labels.begin()));
     predicted.push_back(model.predict(e.source));
   }
-  int64_t hits = 0;
-  for (size_t i = 0; i < truth.size(); ++i) hits += truth[i] == predicted[i];
-  m.accuracy = valid.empty() ? 0.0 : double(hits) / double(valid.size());
-  m.macro_f1 = macro_f1(truth, predicted, int(labels.size()));
+  score_classification(m, truth, predicted, int(labels.size()));
   m.loss = NAN;
   return m;
 }

@@ -19,13 +19,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::vector<float> as_floats(const Tensor& t) {
-  std::vector<float> out(t.numel());
-  Tensor f = t.dtype() == DType::F32 ? t : t.to(DType::F32);
-  std::memcpy(out.data(), f.raw_data(), out.size() * sizeof(float));
-  return out;
-}
-
 // Strings as one byte array plus lengths: any bytes (newlines, tabs) survive.
 
 void write_state(H5File& f, const TrainingState& s) {
@@ -79,7 +72,7 @@ uint64_t parameter_checksum(NamedTensors params, int format_version) {
   uint64_t h = kFnvOffset;
   for (const auto& [name, t] : params) {
     h = fnv1a(h, name.data(), name.size());
-    std::vector<float> v = as_floats(t);
+    std::vector<float> v = t.to_floats();
     h = fnv1a(h, v.data(), v.size() * sizeof(float));
   }
   return h;
@@ -120,14 +113,14 @@ void save_checkpoint(const std::string& path, const CheckpointInfo& info, const 
     write_string_list(f, "data/vocab", info.vocab_tokens);
     write_string_list(f, "data/labels", info.labels);
     NamedTensors params = model.named_parameters();
-    for (const auto& [name, t] : params) f.write<float>("params/" + name, as_floats(t), t.shape());
+    for (const auto& [name, t] : params) f.write<float>("params/" + name, t.to_floats(), t.shape());
     f.set_attribute("/", "checksum",
                     fmt::format("{:016x}", parameter_checksum(params, kCheckpointVersion)));
     if (optimizer) {
       f.write_string("optimizer/kind", optimizer_name(optimizer->config().kind));
       f.write<int64_t>("optimizer/steps", {optimizer->steps()}, {});
       for (const auto& [name, t] : optimizer->state())
-        f.write<float>("optimizer/" + name, as_floats(t), t.shape());
+        f.write<float>("optimizer/" + name, t.to_floats(), t.shape());
     }
     write_state(f, info.state);
     f.close();

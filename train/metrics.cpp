@@ -29,6 +29,14 @@ double EvalMetrics::value(SelectMetric metric) const {
   return loss;
 }
 
+void score_classification(EvalMetrics& m, const std::vector<int>& truth,
+                          const std::vector<int>& predicted, int num_labels) {
+  size_t hits = 0;
+  for (size_t i = 0; i < truth.size(); ++i) hits += truth[i] == predicted[i];
+  m.accuracy = truth.empty() ? 0.0 : double(hits) / double(truth.size());
+  m.macro_f1 = macro_f1(truth, predicted, num_labels);
+}
+
 double macro_f1(const std::vector<int>& truth, const std::vector<int>& predicted, int num_labels) {
   std::vector<int64_t> tp(num_labels, 0), fp(num_labels, 0), fn(num_labels, 0);
   for (size_t i = 0; i < truth.size(); ++i) {

@@ -36,6 +36,10 @@ struct EvalMetrics {
   std::string summary() const;  // "loss 0.123 tok_acc 98.1% exact 95.2%"
 };
 
+// Sets accuracy and macro-F1 from label ids (accuracy 0 for no examples).
+void score_classification(EvalMetrics& m, const std::vector<int>& truth,
+                          const std::vector<int>& predicted, int num_labels);
+
 // Macro-averaged F1 over the labels that occur in `truth` or `predicted`.
 double macro_f1(const std::vector<int>& truth, const std::vector<int>& predicted, int num_labels);
 

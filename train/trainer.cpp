@@ -230,15 +230,21 @@ CheckpointInfo Trainer::checkpoint_info() const {
   return info;
 }
 
-void Trainer::save(const std::string& why) {
+void Trainer::write_checkpoint(const std::string& path, const char* what,
+                               const Optimizer* optimizer) {
   StopSignals::SavingScope saving;  // a signal now must not cut the save short
   try {
-    save_checkpoint(checkpoint_path(), checkpoint_info(), *model_, optimizer_.get());
+    save_checkpoint(path, checkpoint_info(), *model_, optimizer);
   } catch (const std::exception& e) {
-    throw std::runtime_error(fmt::format(
-        "could not save the checkpoint at step {}: {}. The previous {} is kept as it was.",
-        state_.step, e.what(), checkpoint_path()));
+    throw std::runtime_error(
+        fmt::format("could not save {} at step {}: {}. The previous {} is "
+                    "kept as it was.",
+                    what, state_.step, e.what(), path));
   }
+}
+
+void Trainer::save(const std::string& why) {
+  write_checkpoint(checkpoint_path(), "the checkpoint", optimizer_.get());
   if (!options_.quiet)
     emit(stdout, fmt::format("saved {} at step {} ({})\n", checkpoint_path(), state_.step, why));
 }
@@ -267,14 +273,7 @@ void Trainer::open_metrics_log() {
 }
 
 void Trainer::save_best() {
-  StopSignals::SavingScope saving;
-  try {
-    save_checkpoint(dir_->best(), checkpoint_info(), *model_, nullptr);
-  } catch (const std::exception& e) {
-    throw std::runtime_error(fmt::format(
-        "could not save the best model at step {}: {}. The previous {} is kept as it was.",
-        state_.step, e.what(), dir_->best()));
-  }
+  write_checkpoint(dir_->best(), "the best model", nullptr);  // no optimizer: it is not resumed
 }
 
 bool Trainer::record_evaluation(const EvalMetrics& m) {

@@ -76,6 +76,9 @@ class Trainer {
   // The one place gradients are combined before the optimizer sees them:
   // a no-op on one process, the all-reduce point for data-parallel training.
   void reduce_gradients();
+  // Writes `path` atomically; a failure names `what` and the path, whose
+  // previous file stays.
+  void write_checkpoint(const std::string& path, const char* what, const Optimizer* optimizer);
   void save(const std::string& why);
   // Writes best.h5 (the model, without optimizer state) after an improvement.
   void save_best();

@@ -361,10 +361,7 @@ EvalMetrics Workload::evaluate(std::span<const data::EncodedExample> encoded, si
   }
   m.loss = loss_count ? loss_sum / loss_count : 0.0;
   if (m.classification) {
-    size_t hits = 0;
-    for (size_t i = 0; i < truth.size(); ++i) hits += truth[i] == predicted[i];
-    m.accuracy = double(hits) / double(truth.size());
-    m.macro_f1 = macro_f1(truth, predicted, int(labels_.size()));
+    score_classification(m, truth, predicted, int(labels_.size()));
   } else {
     m.token_accuracy = loss_count ? correct_tokens / loss_count : 0.0;
     m.exact_match = exact / double(n);
