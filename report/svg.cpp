@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <stdexcept>
 
@@ -98,6 +99,9 @@ std::string Svg::str() const {
 }
 
 void Svg::save(const std::string& path) const {
+  std::error_code ec;  // a failure shows as the write's error below
+  if (const auto parent = std::filesystem::path(path).parent_path(); !parent.empty())
+    std::filesystem::create_directories(parent, ec);
   std::ofstream out(path, std::ios::binary);
   out << str();
   out.close();

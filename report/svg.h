@@ -31,7 +31,8 @@ class Svg {
 
   // The whole document.
   std::string str() const;
-  // Writes str() to `path`; throws std::runtime_error naming the path.
+  // Writes str() to `path`, making its directory if needed; throws
+  // std::runtime_error naming the path.
   void save(const std::string& path) const;
 
  private:

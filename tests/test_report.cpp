@@ -89,9 +89,10 @@ TEST_CASE("cli: plot draws several runs on one chart, by step or by time") {
                             (dir / name).string(), kTiny))
                 .exit_code == 0);
   Run r = run(fmt::format("plot --metrics {} {} --out {}", (dir / "small").string(),
-                          (dir / "wide" / "metrics.jsonl").string(), (dir / "c.svg").string()));
+                          (dir / "wide" / "metrics.jsonl").string(),
+                          (dir / "charts" / "c.svg").string()));
   CHECK(r.exit_code == 0);
-  std::ifstream in(dir / "c.svg");
+  std::ifstream in(dir / "charts" / "c.svg");  // the directory is made
   std::stringstream svg;
   svg << in.rdbuf();
   std::map<std::string, int> elements;
