@@ -6,6 +6,7 @@
 
 #include <stdexcept>
 
+#include "autograd/accounting.h"
 #include "autograd/kernels/matmul.h"
 #include "autograd/op.h"
 #include "autograd/ops.h"
@@ -58,6 +59,7 @@ Tensor matmul(const Tensor& a, const Tensor& b, bool trans_a, bool trans_b) {
   check_same_dtype("matmul", a, b);
   MatmulDims d = matmul_dims(a, b, trans_a, trans_b);
   Tensor c = Tensor::empty(d.out_shape, a.dtype());  // (..., M, N)
+  count_matmul_flops(d.batch, d.m, d.n, d.k);
   dispatch(a.dtype(), [&](auto tag) {
     using T = decltype(tag);
     matmul_forward<T>(c.data<T>(), a.data<T>(), b.data<T>(), d.batch, d.m, d.n, d.k, trans_a,

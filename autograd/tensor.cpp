@@ -7,6 +7,7 @@
 #include <stdexcept>
 #include <unordered_set>
 
+#include "autograd/accounting.h"
 #include "autograd/op.h"
 #include "autograd/parallel.h"
 
@@ -25,9 +26,11 @@ Storage::Storage(size_t bytes) : bytes_(bytes) {
   if (rounded == 0) rounded = 64;
   data_ = std::aligned_alloc(64, rounded);
   if (!data_) throw std::bad_alloc();
+  note_storage_allocated(bytes_);
 }
 Storage::~Storage() {
   std::free(data_);
+  note_storage_freed(bytes_);
 }
 
 // ---- construction -------------------------------------------------------------

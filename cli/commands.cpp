@@ -10,6 +10,7 @@
 #include "cli/cli_common.h"
 #include "cli/json.h"
 #include "cli/loaded_run.h"
+#include "cli/model_options.h"
 #include "data/tasks.h"
 #include "data/tsv.h"
 #include "models/stats.h"
@@ -27,24 +28,6 @@ std::string dashed(std::string key) {
   for (char& ch : key)
     if (ch == '_') ch = '-';
   return key;
-}
-
-// Shortcut options for the most used model config fields.
-const std::vector<std::pair<const char*, const char*>>& model_shortcuts() {
-  static const std::vector<std::pair<const char*, const char*>> all = {
-      {"d-model", "d_model"},
-      {"heads", "n_heads"},
-      {"d-ff", "d_ff"},
-      {"layers", "n_layers"},
-      {"decoder-layers", "n_decoder_layers"},
-      {"max-len", "max_len"},
-      {"dropout", "dropout"},
-      {"norm", "norm"},
-      {"positions", "positions"},
-      {"placement", "placement"},
-      {"activation", "activation"},
-  };
-  return all;
 }
 
 // Reads `--config FILE` (INI, same option names) beneath the command line.
@@ -70,13 +53,8 @@ int train_command(int argc, char** argv) {
                         "INI file with option = value lines; the command line wins");
   for (const auto& field : train_config_fields().fields())
     options.add_options()(dashed(field.name).c_str(), po::value<std::string>(), field.help.c_str());
-  for (const auto& [opt, key] : model_shortcuts())
-    options.add_options()(
-        opt, po::value<std::string>(),
-        fmt::format("model config {}: {}", key, model_config_fields().find(key)->help).c_str());
-  options.add_options()  //
-      ("set", po::value<std::vector<std::string>>()->composing(),
-       "any model config field, key=value (repeatable), e.g. --set tie_embeddings=false")      //
+  cli::add_model_options(options);
+  options.add_options()                                                                        //
       ("resume", "continue the run in --out from its checkpoint")                              //
       ("overwrite", "replace the run already in --out (its checkpoint, best model, metrics)")  //
       ("stop-at", po::value<int64_t>()->default_value(0),
@@ -106,19 +84,10 @@ int train_command(int argc, char** argv) {
     for (const auto& field : train_config_fields().fields())
       if (auto v = get(field.name)) train_config_fields().set(config, field.name, *v);
     ModelConfig probe = preset(config.model);
-    for (const auto& [opt, key] : model_shortcuts())
-      if (vm.count(opt)) {
-        set_config_field(probe, key, vm[opt].as<std::string>());  // validates the value now
-        config.model_overrides[key] = vm[opt].as<std::string>();
-      }
-    if (vm.count("set"))
-      for (const std::string& kv : vm["set"].as<std::vector<std::string>>()) {
-        const auto eq = kv.find('=');
-        if (eq == std::string::npos)
-          throw std::invalid_argument(fmt::format("--set {}: expected key=value", kv));
-        set_config_field(probe, kv.substr(0, eq), kv.substr(eq + 1));
-        config.model_overrides[kv.substr(0, eq)] = kv.substr(eq + 1);
-      }
+    for (const auto& [key, value] : cli::model_overrides(vm, config.model)) {
+      set_config_field(probe, key, value);
+      config.model_overrides[key] = value;
+    }
     // A resumed run takes its settings from the checkpoint; Trainer checks them.
     if (!vm.count("resume")) {
       validate(config);

@@ -10,5 +10,6 @@ int tasks_command(int argc, char** argv);
 int baseline_command(int argc, char** argv);
 int plot_command(int argc, char** argv);
 int trace_command(int argc, char** argv);
+int describe_command(int argc, char** argv);
 
 }  // namespace attnlab

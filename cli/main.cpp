@@ -24,6 +24,9 @@ const std::map<std::string, Command>& commands() {
   static const std::map<std::string, Command> table = {
       {"train", {attnlab::train_command, "train a model on a built-in task or your TSV data"}},
       {"eval", {attnlab::eval_command, "held-out metrics of a checkpoint"}},
+      {"describe",
+       {attnlab::describe_command,
+        "the model families side by side: attention, masks, parameters, FLOPs, memory"}},
       {"trace", {attnlab::trace_command, "where every attention of a model looks, for one input"}},
       {"plot", {attnlab::plot_command, "training and held-out curves of runs, as SVG"}},
       {"baseline",

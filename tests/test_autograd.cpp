@@ -3,6 +3,7 @@
 // backward.
 #include <catch2/catch.hpp>
 
+#include "autograd/accounting.h"
 #include "autograd/gradcheck.h"
 #include "autograd/op.h"
 #include "autograd/ops.h"
@@ -214,4 +215,39 @@ TEST_CASE("autograd: a gradient tensor returned for two inputs does not become a
   sum(x).backward();  // adds 1 to x.grad only
   REQUIRE(x.grad().to_vector() == std::vector<double>{2.0, 2.0});
   REQUIRE(z.grad().to_vector() == std::vector<double>{1.0, 1.0});
+}
+
+TEST_CASE("accounting: FlopCount counts 2*m*n*k per matrix product, and nests") {
+  Tensor a = Tensor::full({3, 4, 5}, 1.0);  // batch 3 of (4,5)
+  Tensor b = Tensor::full({5, 6}, 1.0);
+  FlopCount outer;
+  {
+    FlopCount inner;
+    matmul(a, b);                                 // 3 x 4x5 @ 5x6
+    CHECK(inner.flops() == 2.0 * 3 * 4 * 6 * 5);  // 720
+  }
+  linear(Tensor::full({2, 5}, 1.0), Tensor::full({7, 5}, 1.0), Tensor());  // 2x5 @ 5x7
+  CHECK(outer.flops() == 720 + 2.0 * 2 * 7 * 5);
+}
+
+TEST_CASE("accounting: graph_bytes counts each activation once and no parameter") {
+  Tensor w = Tensor::full({4, 4}, 0.5);
+  w.set_requires_grad(true);
+  Tensor x = Tensor::full({2, 4}, 1.0);  // 32 bytes, an input without grad
+  Tensor h = matmul(x, w);               // 32 bytes
+  Tensor y = add(h, h);                  // 32 bytes; h is reached twice
+  Tensor r = reshape(y, {8});            // a view of y: no new storage
+  CHECK(graph_bytes(r) == 3 * 2 * 4 * 4);
+  CHECK(graph_bytes(w) == 0);  // a parameter alone
+}
+
+TEST_CASE("accounting: TensorMemory tracks live storage and its peak") {
+  const int64_t before = TensorMemory::live();
+  TensorMemory::reset_peak();
+  {
+    Tensor big = Tensor::empty({1000});  // 4000 bytes
+    CHECK(TensorMemory::live() == before + 4000);
+  }
+  CHECK(TensorMemory::live() == before);
+  CHECK(TensorMemory::peak() >= before + 4000);
 }

@@ -72,7 +72,7 @@ TEST_CASE("cli: unknown commands and options are rejected with a message") {
 }
 
 TEST_CASE("cli: --help works for every command") {
-  for (const char* cmd : {"train", "eval", "predict", "tasks", "gradcheck"}) {
+  for (const char* cmd : {"train", "eval", "predict", "tasks", "gradcheck", "describe"}) {
     Run r = run(fmt::format("{} --help", cmd));
     INFO(cmd);
     CHECK(r.exit_code == 0);

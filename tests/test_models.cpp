@@ -2,6 +2,7 @@
 #include <catch2/catch.hpp>
 #include <set>
 
+#include "autograd/accounting.h"
 #include "models/gradcheck_models.h"
 #include "models/stats.h"
 
@@ -19,54 +20,145 @@ ModelConfig small(Family f) {
   c.num_classes = 3;
   return c;
 }
-}  // namespace
 
-TEST_CASE("models: parameter count from the config matches the parameter tensors") {
+// Configurations that exercise every switch the formulas read.
+std::vector<std::pair<std::string, ModelConfig>> stats_configs() {
   std::vector<std::pair<std::string, ModelConfig>> configs;
-  for (Family f : {Family::BERT, Family::GPT, Family::T5, Family::Perceiver})
-    configs.push_back({family_name(f), small(f)});
+  for (Family f : {Family::BERT, Family::GPT, Family::T5, Family::Perceiver}) {
+    ModelConfig c = small(f);
+    configs.push_back({family_name(f), c});
+    c.bias = !c.bias;
+    c.norm = c.norm == NormKind::RMSNorm ? NormKind::LayerNorm : NormKind::RMSNorm;
+    c.dropout = 0;
+    configs.push_back({std::string(family_name(f)) + " other bias and norm, no dropout", c});
+    c = small(f);
+    c.placement = NormPlacement::Post;
+    c.final_norm = false;
+    c.activation = Activation::ReLU;
+    c.tie_embeddings = false;
+    c.scale_scores = !c.scale_scores;
+    configs.push_back({std::string(family_name(f)) + " post-norm relu untied", c});
+    c = small(f);
+    c.positions = f == Family::Perceiver ? PositionScheme::Sinusoidal : PositionScheme::Relative;
+    c.embedding_norm = true;
+    c.n_layers = 3;
+    c.n_decoder_layers = 1;
+    c.dtype = DType::F64;
+    configs.push_back({std::string(family_name(f)) + " other positions, float64", c});
+  }
   ModelConfig c = small(Family::BERT);
   c.mlm_head = true;
   configs.push_back({"bert+mlm", c});
   c.tie_embeddings = false;
   configs.push_back({"bert+mlm untied", c});
-  c = small(Family::GPT);
-  c.tie_embeddings = false;
-  c.positions = PositionScheme::Sinusoidal;
-  c.norm = NormKind::RMSNorm;
-  configs.push_back({"gpt untied sinusoidal rmsnorm", c});
-  c = small(Family::T5);
-  c.positions = PositionScheme::Learned;
-  c.bias = true;
-  c.n_decoder_layers = 3;
-  configs.push_back({"t5 learned biased", c});
-  for (auto& [name, cfg] : configs) {
+  return configs;
+}
+
+}  // namespace
+
+TEST_CASE("models: parameters per component from the config match the built model exactly") {
+  for (auto& [name, cfg] : stats_configs()) {
     INFO(name);
     auto model = make_model(cfg);
-    CHECK(model_stats(cfg, 16).parameters == model->parameter_count());
+    ParameterBreakdown built;
+    for (auto& [path, p] : model->named_parameters())
+      add_to(built, parameter_component(path), p.numel());
+    ParameterBreakdown formula = model_stats(cfg, 16).parameters;
+    CHECK(formula.embeddings == built.embeddings);
+    CHECK(formula.attention == built.attention);
+    CHECK(formula.ffn == built.ffn);
+    CHECK(formula.norms == built.norms);
+    CHECK(formula.heads == built.heads);
+    CHECK(formula.total() == model->parameter_count());
   }
 }
 
-TEST_CASE("models: dense FLOPs per token equal 2 x the weight matrices a token passes through") {
-  // GPT and T5 (source length = target length): every 2-D weight is applied
-  // once per token, the tied embedding once as the LM head, and position
-  // tables are lookups, not products.
-  for (Family f : {Family::GPT, Family::T5}) {
-    ModelConfig c = small(f);
-    auto model = make_model(c);
-    double from_tensors = 0;
-    for (auto& [name, p] : model->named_parameters()) {
-      if (p.dim() != 2 || name.find("position") != std::string::npos ||
-          name.find("relative_bias") != std::string::npos)
-        continue;
-      from_tensors += 2.0 * p.numel();
+TEST_CASE("models: parameter components are read from the parameter paths") {
+  CHECK(parameter_component("decoder/layers/1/cross_attn/k_proj/weight") ==
+        ParameterComponent::Attention);
+  CHECK(parameter_component("encoder/relative_bias/weight") == ParameterComponent::Attention);
+  CHECK(parameter_component("decoder/layers/1/cross_attn_norm/weight") ==
+        ParameterComponent::Norms);
+  CHECK(parameter_component("cross_ffn/fc1/bias") == ParameterComponent::FFN);
+  CHECK(parameter_component("encoder/layers/0/ffn_norm/bias") == ParameterComponent::Norms);
+  CHECK(parameter_component("embeddings/norm/weight") == ParameterComponent::Norms);
+  CHECK(parameter_component("mlm_norm/weight") == ParameterComponent::Heads);
+  CHECK(parameter_component("latent_queries") == ParameterComponent::Embeddings);
+  CHECK(parameter_component("embeddings/position/weight") == ParameterComponent::Embeddings);
+}
+
+TEST_CASE("models: FLOPs and activation bytes per token equal op-level counts of a forward pass") {
+  // FlopCount adds 2*m*n*k for every matrix product as it runs; graph_bytes
+  // walks the recorded graph. The formulas never see either.
+  for (auto& [name, cfg] : stats_configs()) {
+    for (int64_t seq : {5, 16}) {
+      for (int64_t batch : {1, 3}) {
+        INFO(name << " T=" << seq << " B=" << batch);
+        auto model = make_model(cfg);
+        model->train(true);
+        double counted_flops = 0;
+        Tensor out;
+        {
+          FlopCount count;
+          out = forward_for_stats(*model, batch, seq);
+          counted_flops = count.flops();
+        }
+        ModelStats s = model_stats(cfg, seq, batch);
+        const double tokens = double(batch * seq);
+        CHECK(s.forward_flops() * tokens == Approx(counted_flops).epsilon(1e-12));
+        CHECK(s.activation_bytes * tokens == Approx(double(graph_bytes(out))).epsilon(1e-12));
+      }
     }
-    INFO(family_name(f));
-    ModelStats s = model_stats(c, 16);
-    CHECK(s.dense_flops == Approx(from_tensors));
-    CHECK(s.attention_flops > 0);
+  }
+}
+
+TEST_CASE("models: FLOPs split into weight products and attention products") {
+  // The attention part is exactly the 2 products per head over T keys.
+  ModelConfig c = small(Family::GPT);
+  const double C = double(c.d_model);
+  for (int64_t T : {8, 32}) {
+    ModelStats s = model_stats(c, T);
+    CHECK(s.attention_flops == Approx(double(c.n_layers) * 2 * 2 * double(T) * C));
     CHECK(s.training_flops() == Approx(3 * s.forward_flops()));
   }
+}
+
+TEST_CASE("models: attention cost per sequence is quadratic in T, a Perceiver's linear") {
+  for (Family f : {Family::BERT, Family::GPT, Family::T5}) {
+    ModelConfig c = small(f);  // per token linear in T -> per sequence quadratic
+    CHECK(model_stats(c, 512).attention_flops == Approx(2 * model_stats(c, 256).attention_flops));
+  }
+  ModelConfig p = small(Family::Perceiver);  // L latents read every token: constant per token
+  CHECK(model_stats(p, 512).attention_flops <
+        model_stats(p, 256).attention_flops);  // the latents' own share spreads thinner
+  CHECK(model_stats(p, 512).forward_flops() * 512 < 2 * model_stats(p, 256).forward_flops() * 256);
+}
+
+TEST_CASE("models: KV-cache bytes per generated token") {
+  ModelConfig gpt = small(Family::GPT);  // 2 layers x (key + value) x 32 floats
+  CHECK(model_stats(gpt, 8).self_cache_bytes_per_token == 2 * 2 * 32 * 4);
+  CHECK(model_stats(gpt, 8).cross_cache_bytes_per_source_token == 0);
+  ModelConfig t5 = small(Family::T5);
+  t5.n_decoder_layers = 3;
+  CHECK(model_stats(t5, 8).self_cache_bytes_per_token == 3 * 2 * 32 * 4);
+  CHECK(model_stats(t5, 8).cross_cache_bytes_per_source_token == 3 * 2 * 32 * 4);
+  CHECK(model_stats(small(Family::BERT), 8).self_cache_bytes_per_token == 0);
+}
+
+TEST_CASE("models: layout names each attention with its scores and mask shapes") {
+  auto layout = model_layout(small(Family::T5), 7, 3);
+  REQUIRE(layout.size() == 2u + 2u + 1u);  // 2 encoder blocks, 2 decoder blocks, head
+  CHECK(layout[0].attention.at(0).kind == AttentionKind::BidirectionalSelf);
+  CHECK(layout[2].name == "decoder.0");
+  REQUIRE(layout[2].attention.size() == 2);
+  CHECK(layout[2].attention[0].kind == AttentionKind::CausalSelf);
+  CHECK(layout[2].attention[1].kind == AttentionKind::Cross);
+  CHECK(layout[2].attention[1].scores == Shape{3, 4, 7, 7});
+  CHECK_THAT(layout[2].attention[0].mask, Contains("causal (7,7)"));
+  auto perceiver = model_layout(small(Family::Perceiver), 50, 2);
+  CHECK(perceiver[0].attention.at(0).kind == AttentionKind::LatentCross);
+  CHECK(perceiver[0].attention[0].scores == Shape{2, 4, 16, 50});
+  CHECK(perceiver[1].attention.at(0).scores == Shape{2, 4, 16, 16});
 }
 
 TEST_CASE("models: parameter names are paths that read like the architecture") {

@@ -1,0 +1,108 @@
+#include "cli/table.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <sstream>
+#include <stdexcept>
+
+#include "cli/cli_common.h"
+
+namespace attnlab::cli {
+
+namespace {
+// "-" and "- (why)" stand for no value and do not decide a column's alignment.
+bool looks_numeric(const std::string& cell) {
+  return !cell.empty() && (std::isdigit(static_cast<unsigned char>(cell[0])) ||
+                           ((cell[0] == '-' || cell[0] == '+') && cell.size() > 1 &&
+                            std::isdigit(static_cast<unsigned char>(cell[1]))));
+}
+}  // namespace
+
+std::string Table::markdown() const {
+  std::vector<size_t> width(header.size(), 3);
+  std::vector<bool> right(header.size(), true);
+  for (size_t c = 0; c < header.size(); ++c) width[c] = std::max(width[c], header[c].size());
+  for (const auto& row : rows)
+    for (size_t c = 0; c < row.size() && c < header.size(); ++c) {
+      width[c] = std::max(width[c], row[c].size());
+      if (!row[c].empty() && row[c][0] != '-' && !looks_numeric(row[c])) right[c] = false;
+    }
+  right[0] = false;
+  auto line = [&](const std::vector<std::string>& cells) {
+    std::string out = "|";
+    for (size_t c = 0; c < header.size(); ++c) {
+      const std::string cell = c < cells.size() ? cells[c] : "";
+      out += right[c] ? fmt::format(" {:>{}} |", cell, width[c])
+                      : fmt::format(" {:<{}} |", cell, width[c]);
+    }
+    return out + "\n";
+  };
+  std::string out = line(header) + "|";
+  for (size_t c = 0; c < header.size(); ++c)
+    out += right[c] ? fmt::format(" {:->{}}: |", "", width[c] - 1)
+                    : fmt::format(" {:-<{}} |", "", width[c]);
+  out += "\n";
+  for (const auto& row : rows) out += line(row);
+  return out;
+}
+
+std::string with_commas(int64_t n) {
+  std::string digits = std::to_string(n < 0 ? -n : n), out;
+  for (size_t i = 0; i < digits.size(); ++i) {
+    if (i && (digits.size() - i) % 3 == 0) out += ',';
+    out += digits[i];
+  }
+  return n < 0 ? "-" + out : out;
+}
+
+std::string si_number(double x) {
+  static const char* units[] = {"", " k", " M", " G", " T", " P"};
+  int u = 0;
+  while (std::fabs(x) >= 1000 && u < 5) {
+    x /= 1000;
+    ++u;
+  }
+  return u == 0 ? fmt::format("{:.0f}", x) : fmt::format("{:.3g}{}", x, units[u]);
+}
+
+std::string binary_bytes(double bytes) {
+  static const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  int u = 0;
+  while (bytes >= 1024 && u < 4) {
+    bytes /= 1024;
+    ++u;
+  }
+  return u == 0 ? fmt::format("{:.0f} B", bytes) : fmt::format("{:.3g} {}", bytes, units[u]);
+}
+
+std::vector<std::string> parse_name_list(const std::string& text) {
+  std::vector<std::string> out;
+  std::stringstream in(text);
+  std::string item;
+  while (std::getline(in, item, ','))
+    if (!item.empty()) out.push_back(item);
+  return out;
+}
+
+std::vector<int64_t> parse_int_list(const std::string& option, const std::string& text) {
+  std::vector<int64_t> out;
+  for (const std::string& item : parse_name_list(text)) {
+    size_t used = 0;
+    int64_t v = 0;
+    try {
+      v = std::stoll(item, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used != item.size() || v <= 0)
+      throw UsageError(fmt::format("{} {}: '{}' is not a positive integer", option, text, item));
+    out.push_back(v);
+  }
+  if (out.empty())
+    throw UsageError(fmt::format("{}: expected a comma-separated list, got '{}'", option, text));
+  return out;
+}
+
+}  // namespace attnlab::cli
