@@ -11,5 +11,6 @@ int baseline_command(int argc, char** argv);
 int plot_command(int argc, char** argv);
 int trace_command(int argc, char** argv);
 int describe_command(int argc, char** argv);
+int compare_command(int argc, char** argv);
 
 }  // namespace attnlab

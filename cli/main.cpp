@@ -24,6 +24,9 @@ const std::map<std::string, Command>& commands() {
   static const std::map<std::string, Command> table = {
       {"train", {attnlab::train_command, "train a model on a built-in task or your TSV data"}},
       {"eval", {attnlab::eval_command, "held-out metrics of a checkpoint"}},
+      {"compare",
+       {attnlab::compare_command,
+        "train every family on one task and budget; a table and an HTML report"}},
       {"describe",
        {attnlab::describe_command,
         "the model families side by side: attention, masks, parameters, FLOPs, memory"}},

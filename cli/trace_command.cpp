@@ -7,11 +7,11 @@
 #include <cmath>
 #include <filesystem>
 
+#include "cli/attention_picture.h"
 #include "cli/cli_common.h"
 #include "cli/commands.h"
 #include "cli/loaded_run.h"
 #include "io/hdf5.h"
-#include "report/heatmap.h"
 
 namespace attnlab {
 
@@ -46,12 +46,6 @@ HeadStats head_stats(const Tensor& weights, bool alignment) {
     if (alignment) s.monotonicity.push_back(tq > 1 ? double(forward) / double(tq - 1) : 1.0);
   }
   return s;
-}
-
-const std::vector<std::string>& axis_tokens(const Trace& trace, const std::string& axis) {
-  for (const auto& [name, tokens] : trace.axes)
-    if (name == axis) return tokens;
-  throw std::logic_error("trace: no token axis '" + axis + "'");
 }
 
 }  // namespace
@@ -108,23 +102,9 @@ int trace_command(int argc, char** argv) {
                m.weights.size(1), m.weights.size(2), mean_entropy,
                alignment ? fmt::format("{:.2f}", mean_mono) : "");
     if (svg_dir.empty()) continue;
-    const int64_t heads = m.weights.size(0), cells = m.weights.size(1) * m.weights.size(2);
-    std::vector<report::HeatmapPanel> panels;
-    std::vector<double> average(size_t(cells), 0.0);
-    for (int64_t h = 0; h < heads; ++h) {
-      report::HeatmapPanel p{fmt::format("head {}", h), {}};
-      for (int64_t i = 0; i < cells; ++i) {
-        p.values.push_back(m.weights.item(h * cells + i));
-        average[size_t(i)] += p.values.back() / double(heads);
-      }
-      panels.push_back(std::move(p));
-    }
-    panels.push_back({"average over heads", average});
     std::string file = m.name;
     std::replace(file.begin(), file.end(), '/', '_');
-    report::attention_heatmaps(fmt::format("{} ({}): \"{}\"", m.name, m.kind, trace.input), panels,
-                               axis_tokens(trace, m.query_axis), axis_tokens(trace, m.key_axis))
-        .save((std::filesystem::path(svg_dir) / (file + ".svg")).string());
+    attention_picture(trace, m).save((std::filesystem::path(svg_dir) / (file + ".svg")).string());
   }
   for (const TraceState& s : trace.states) {
     f.write<float>("hidden/" + s.name, s.hidden.to_floats(), s.hidden.shape());

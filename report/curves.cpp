@@ -111,7 +111,7 @@ RunCurves read_curves(const std::string& path) {
     }
     const double step = number(obj, "step");
     if (obj.count("event") && obj["event"] == "resume") {
-      for (auto* points : {&run.train_loss, &run.valid_loss, &run.valid_score})
+      for (auto* points : {&run.train_loss, &run.tokens_per_s, &run.valid_loss, &run.valid_score})
         cut_at(*points, step + 1);
       time_offset = last_time;
       continue;
@@ -121,6 +121,8 @@ RunCurves read_curves(const std::string& path) {
     const CurvePoint point{step, seconds, number(obj, "loss")};
     if (obj["split"] == "train") {
       run.train_loss.push_back(point);
+      if (obj.count("tokens_per_s"))
+        run.tokens_per_s.push_back({step, seconds, number(obj, "tokens_per_s")});
     } else if (obj["split"] == "valid") {
       run.valid_loss.push_back(point);
       for (const char* score : {"exact_match", "accuracy"})

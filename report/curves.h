@@ -18,6 +18,7 @@ struct CurvePoint {
 struct RunCurves {
   std::string name;  // the run directory's name
   std::vector<CurvePoint> train_loss;
+  std::vector<CurvePoint> tokens_per_s;  // training throughput at each train line
   std::vector<CurvePoint> valid_loss;
   std::string score_name;  // "accuracy" or "exact_match" (empty: none logged)
   std::vector<CurvePoint> valid_score;

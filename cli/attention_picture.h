@@ -1,0 +1,12 @@
+// One attention map of a trace as a picture: a heatmap per head and the
+// average over heads, tokens on both axes (trace --svg and the compare report).
+#pragma once
+
+#include "report/svg.h"
+#include "train/workload.h"
+
+namespace attnlab {
+
+report::Svg attention_picture(const Trace& trace, const TraceMap& map);
+
+}  // namespace attnlab

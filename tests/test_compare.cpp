@@ -1,0 +1,137 @@
+// `attnlab compare` as a user runs it, on tiny models and budgets: the runs,
+// the table, how families that cannot do a task are handled, matched
+// parameter counts, and a report.html that is well-formed and self-contained.
+#include <fmt/format.h>
+
+#include <catch2/catch.hpp>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "cli_process.h"
+#include "xml_check.h"
+
+using Catch::Matchers::Contains;
+using namespace cli_test;
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string read_text(const fs::path& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> out;
+  std::stringstream in(text);
+  for (std::string line; std::getline(in, line);)
+    if (!line.empty()) out.push_back(line);
+  return out;
+}
+
+// The integer after "key": in a JSON line.
+int64_t json_int(const std::string& line, const std::string& key) {
+  const size_t at = line.find("\"" + key + "\": ");
+  REQUIRE(at != std::string::npos);
+  return std::stoll(line.substr(at + key.size() + 4));
+}
+
+const char* kTinyModels = "--d-model 16 --heads 2 --d-ff 32 --layers 1 --batch-size 16 --quiet";
+
+}  // namespace
+
+TEST_CASE("compare: all four families on a classification task, with seeds, and the report") {
+  const fs::path out = fresh_dir("compare_brackets");
+  Run r = run(fmt::format("compare --task brackets --steps 12 --seeds 2 --out {} {}", out.string(),
+                          kTinyModels));
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  CHECK_THAT(r.output, Contains("gpt: adapted") && Contains("t5: adapted"));
+  for (const char* family : {"| bert ", "| gpt ", "| t5 ", "| perceiver "})
+    CHECK_THAT(r.output, Contains(family));
+  CHECK_THAT(r.output, Contains(" ± "));  // two seeds: mean and spread
+  for (const char* run : {"bert-seed1", "bert-seed2", "gpt-seed1", "t5-seed2", "perceiver-seed1"}) {
+    CHECK(fs::exists(out / run / "metrics.jsonl"));
+    CHECK(fs::exists(out / run / "checkpoint.h5"));
+  }
+  const auto results = lines_of(read_text(out / "results.jsonl"));
+  CHECK(results.size() == 8);
+  for (const auto& line : results) CHECK(json_int(line, "steps") == 12);
+
+  const std::string html = read_text(out / "report.html");
+  std::map<std::string, int> elements;
+  REQUIRE(xml_check::check(html, &elements) == "");
+  CHECK(elements["table"] == 1);
+  CHECK(elements["tr"] == 1 + 4);   // header + one row per family
+  CHECK(elements["svg"] == 1 + 4);  // the curves, one attention map per family
+  CHECK(elements["script"] == 0);   // nothing runs ...
+  CHECK(elements["link"] == 0);     // ... and nothing is fetched
+  CHECK(elements["img"] == 0);
+  CHECK(html.find("https://") == std::string::npos);
+  CHECK(html.find("src=") == std::string::npos);
+  CHECK_THAT(html, Contains("attnlab compare --task brackets"));
+  CHECK_THAT(html, Contains("attnlab train --model perceiver --task brackets --steps 12"));
+  for (const char* svg : {"curves.svg", "attention-t5-seed1.svg", "attention-perceiver-seed1.svg"})
+    CHECK(xml_check::check(read_text(out / svg)) == "");
+}
+
+TEST_CASE("compare: translation leaves out the encoder-only families and says why") {
+  const fs::path out = fresh_dir("compare_reverse");
+  Run r = run(fmt::format("compare --task reverse --models bert,t5 --steps 8 --out {} {}",
+                          out.string(), kTinyModels));
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  CHECK_THAT(r.output, Contains("bert: left out") && Contains("cannot write an output sequence"));
+  CHECK_THAT(r.output, Contains("held-out exact match"));
+  CHECK_FALSE(fs::exists(out / "bert"));
+  CHECK(fs::exists(out / "t5" / "metrics.jsonl"));
+  CHECK_THAT(read_text(out / "compare.md"), Contains("bert: left out"));
+
+  r = run(fmt::format("compare --task reverse --models bert,perceiver --steps 8 --out {}",
+                      (out / "none").string()));
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.output, Contains("no family in --models can do the translation task 'reverse'"));
+}
+
+TEST_CASE("compare: --match params gives every family about the first one's parameter count") {
+  const fs::path out = fresh_dir("compare_match");
+  Run r =
+      run(fmt::format("compare --task majority --models gpt,t5,bert --match params --steps 4 "
+                      "--out {} {}",
+                      out.string(), kTinyModels));
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  const auto results = lines_of(read_text(out / "results.jsonl"));
+  REQUIRE(results.size() == 3);
+  const double target = double(json_int(results[0], "parameters"));
+  for (const auto& line : results) {
+    INFO(line);
+    CHECK(std::abs(double(json_int(line, "parameters")) - target) < 0.1 * target);
+  }
+  CHECK(json_int(results[1], "d_model") != 16);  // T5's two stacks need a narrower width
+  // Without matching, every family has the width asked for.
+  const fs::path wide = fresh_dir("compare_width");
+  r = run(fmt::format("compare --task majority --models gpt,t5 --steps 4 --out {} {}",
+                      wide.string(), kTinyModels));
+  REQUIRE(r.exit_code == 0);
+  const auto width = lines_of(read_text(wide / "results.jsonl"));
+  for (const auto& line : width) CHECK(json_int(line, "d_model") == 16);
+}
+
+TEST_CASE("compare: bad options are named") {
+  Run r = run("compare --task dates --steps 10 --minutes 1 --out x");
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.output, Contains("--steps or --minutes"));
+  r = run("compare --task dates --match depth --out x");
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.output, Contains("depth"));
+  r = run("compare --task dates --models gpt,lstm --out x");
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.output, Contains("lstm"));
+  r = run("compare --task nosuch --out x");
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.output, Contains("nosuch"));
+}
