@@ -31,7 +31,9 @@ report::Svg attention_picture(const Trace& trace, const TraceMap& m) {
   panels.push_back({"average over heads", average});
   return report::attention_heatmaps(fmt::format("{} ({}): \"{}\"", m.name, m.kind, trace.input),
                                     panels, axis_tokens(trace, m.query_axis),
-                                    axis_tokens(trace, m.key_axis));
+                                    axis_tokens(trace, m.key_axis),
+                                    // the average beside the heads when they fit on one row
+                                    heads <= 4 ? int(heads) + 1 : 4);
 }
 
 }  // namespace attnlab

@@ -135,3 +135,25 @@ TEST_CASE("compare: bad options are named") {
   CHECK(r.exit_code == 2);
   CHECK_THAT(r.output, Contains("nosuch"));
 }
+
+TEST_CASE("compare: --controlled builds every family from the same blocks") {
+  const fs::path out = fresh_dir("compare_controlled");
+  Run r =
+      run(fmt::format("compare --task majority --models bert,t5 --controlled --steps 4 --out {} {}",
+                      out.string(), kTinyModels));
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  CHECK_THAT(r.output, Contains("controlled blocks"));
+  const std::string html = read_text(out / "report.html");
+  for (const char* family : {"bert", "t5"}) {
+    // The reproducing train command of each run carries the shared choices.
+    const size_t at = html.find(fmt::format("attnlab train --model {} ", family));
+    REQUIRE(at != std::string::npos);
+    const std::string line = html.substr(at, html.find('\n', at) - at);
+    INFO(line);
+    for (const char* setting :
+         {"--set placement=pre", "--set norm=layernorm", "--set positions=learned",
+          "--set activation=gelu", "--set bias=true", "--set embedding_norm=false"})
+      CHECK_THAT(line, Contains(setting));
+  }
+}

@@ -10,6 +10,7 @@
 #include "report/chart.h"
 #include "report/curves.h"
 #include "report/heatmap.h"
+#include "report/html.h"
 #include "xml_check.h"
 
 using namespace cli_test;
@@ -199,4 +200,25 @@ TEST_CASE("cli: trace records every attention of every family, rows summing to 1
     }
   }
   fs::remove_all(dir);
+}
+
+TEST_CASE("report: an HTML page escapes its text, inlines its pictures and is well-formed") {
+  attnlab::report::HtmlPage page("a <b> & c");
+  page.paragraph("x < y & \"z\"");
+  page.table({"model", "score"}, {{"gpt <1>", "97.5"}, {"t5", "-"}});
+  attnlab::report::Svg svg(40, 20);
+  svg.text(5, 15, "label & more");
+  page.figure(svg.str(), "caption <i>");
+  page.code_block("attnlab compare --task 'dates' > out");
+  const std::string html = page.str();
+  std::map<std::string, int> elements;
+  REQUIRE(xml_check::check(html, &elements) == "");
+  CHECK(elements["table"] == 1);
+  CHECK(elements["tr"] == 3);
+  CHECK(elements["svg"] == 1);
+  CHECK(elements["script"] == 0);
+  CHECK(html.find("<b>") == std::string::npos);  // the title's text was escaped
+  CHECK(html.find("x &lt; y &amp; &quot;z&quot;") != std::string::npos);
+  CHECK(html.find("<td class=\"num\">97.5</td>") != std::string::npos);  // numbers align right
+  CHECK(html.find("<td>gpt &lt;1&gt;</td>") != std::string::npos);
 }
