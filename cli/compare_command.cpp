@@ -133,6 +133,20 @@ std::string train_command_line(const PlannedRun& run, const fs::path& out) {
   return line + fmt::format(" --out {}", (out / run.name).string());
 }
 
+// The held-out example every model's attention is shown on: the first one at
+// least as long as the median, so the pictures have something to show.
+size_t traced_example(const std::vector<data::Example>& held_out) {
+  std::vector<size_t> lengths;
+  for (const auto& e : held_out) lengths.push_back(e.source.size());
+  if (lengths.empty()) return 0;
+  std::vector<size_t> sorted = lengths;
+  std::nth_element(sorted.begin(), sorted.begin() + sorted.size() / 2, sorted.end());
+  const size_t median = sorted[sorted.size() / 2];
+  for (size_t i = 0; i < lengths.size(); ++i)
+    if (lengths[i] >= median) return i;
+  return 0;
+}
+
 // Loads the run's best model: inference time, mean row length, one attention map.
 void analyse(FinishedRun& r, const fs::path& out, const std::vector<data::Example>& held_out) {
   const fs::path dir = out / r.plan.name;
@@ -181,7 +195,7 @@ void analyse(FinishedRun& r, const fs::path& out, const std::vector<data::Exampl
   r.infer_ms = texts.empty() ? 0 : ms / double(texts.size());
 
   if (held_out.empty()) return;
-  const Trace trace = run.workload->trace(held_out.front().source);
+  const Trace trace = run.workload->trace(held_out[traced_example(held_out)].source);
   const TraceMap* shown = nullptr;  // the last cross map, else the last self map
   for (const TraceMap& m : trace.maps)
     if (m.kind == "cross" || m.kind == "latent cross") shown = &m;
@@ -451,12 +465,13 @@ int compare_command(int argc, char** argv) {
   }
 
   report::Panel loss{"training loss", "step", "loss", {}};
-  report::Panel held{"held-out " + score, "step", score, {}};
+  report::Panel held{"held-out " + score, "step", score + " %", {}};
   for (size_t i = 0; i < finished.size(); ++i) {
     const FinishedRun& r = finished[i];
     const size_t colour =
         size_t(std::find(running.begin(), running.end(), r.plan.family) - running.begin());
-    report::Series s{r.plan.name, {}, colour, false};
+    // One colour and one legend entry per family; its seeds share them.
+    report::Series s{family_name(r.plan.family), {}, colour, false};
     for (const auto& p : r.curves.train_loss) s.points.push_back({p.step, p.value});
     loss.series.push_back(s);
     s.points.clear();
@@ -464,7 +479,7 @@ int compare_command(int argc, char** argv) {
     for (const auto& p : r.curves.valid_score) s.points.push_back({p.step, 100 * p.value});
     held.series.push_back(s);
   }
-  const report::Svg curves = report::line_charts({loss, held});
+  const report::Svg curves = report::line_charts({loss, held}, 480, 320);
   curves.save((fs::path(out) / "curves.svg").string());
 
   report::HtmlPage page(
@@ -480,14 +495,18 @@ int compare_command(int argc, char** argv) {
   page.paragraph(explain);
   for (const auto& [f, note] : notes) page.paragraph(fmt::format("{}: {}", family_name(f), note));
   page.heading(2, "Training curves");
-  page.figure(curves.str(),
-              "Training loss and held-out score against steps, every run on one chart.");
+  page.figure(curves.str(), std::string("Training loss and held-out score against steps, every "
+                                        "run on one chart") +
+                                (seeds > 1 ? "; a family's seeds share its colour." : "."));
   page.heading(2, "Where each model looks");
+  const data::Example traced = data.dataset.valid.empty()
+                                   ? data::Example{}
+                                   : data.dataset.valid[traced_example(data.dataset.valid)];
   if (!data.dataset.valid.empty())
     page.paragraph(
         fmt::format("One held-out example through each model's best checkpoint: \"{}\" "
                     "(expected \"{}\"). Rows are queries, columns keys.",
-                    data.dataset.valid.front().source, data.dataset.valid.front().target));
+                    traced.source, traced.target));
   for (const FinishedRun& r : finished) {
     if (r.attention_svg.empty() || (seeds > 1 && r.plan.seed != seed)) continue;
     page.figure(r.attention_markup, fmt::format("{}: {}", r.plan.name, r.attention_map));

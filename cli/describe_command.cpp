@@ -156,7 +156,8 @@ std::string scaling_table(const std::vector<ModelConfig>& configs,
   cli::Table t{{"model", "T", "fwd FLOPs / sequence", "x prev", "in attention",
                 "activations / batch", "x prev"}};
   if (measured)
-    for (const char* h : {"measured fwd+bwd", "counted activations", "peak tensor memory"})
+    for (const char* h :
+         {"measured fwd+bwd", "GFLOP/s", "counted activations", "peak tensor memory"})
       t.header.push_back(h);
   for (const ModelConfig& c : configs) {
     double prev_flops = 0, prev_bytes = 0;
@@ -174,6 +175,8 @@ std::string scaling_table(const std::vector<ModelConfig>& configs,
       if (measured) {
         Measured m = measure(c, batch, T, repeats);
         row.push_back(fmt::format("{:.1f} ms", m.milliseconds));
+        // training FLOPs (3 x forward) of the whole batch over the measured time
+        row.push_back(fmt::format("{:.1f}", 3 * flops * double(batch) / (m.milliseconds * 1e6)));
         row.push_back(cli::binary_bytes(double(m.graph_bytes)));
         row.push_back(cli::binary_bytes(double(m.peak_bytes)));
       }
