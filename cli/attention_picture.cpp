@@ -16,7 +16,7 @@ const std::vector<std::string>& axis_tokens(const Trace& trace, const std::strin
 }
 }  // namespace
 
-report::Svg attention_picture(const Trace& trace, const TraceMap& m) {
+report::Svg attention_picture(const Trace& trace, const TraceMap& m, bool average_only) {
   const int64_t heads = m.weights.size(0), cells = m.weights.size(1) * m.weights.size(2);
   std::vector<report::HeatmapPanel> panels;
   std::vector<double> average(size_t(cells), 0.0);
@@ -29,6 +29,7 @@ report::Svg attention_picture(const Trace& trace, const TraceMap& m) {
     panels.push_back(std::move(p));
   }
   panels.push_back({"average over heads", average});
+  if (average_only) panels.erase(panels.begin(), panels.end() - 1);
   return report::attention_heatmaps(fmt::format("{} ({}): \"{}\"", m.name, m.kind, trace.input),
                                     panels, axis_tokens(trace, m.query_axis),
                                     axis_tokens(trace, m.key_axis),

@@ -7,6 +7,7 @@
 
 namespace attnlab {
 
-report::Svg attention_picture(const Trace& trace, const TraceMap& map);
+// average_only: just the average over heads, one panel (a report page).
+report::Svg attention_picture(const Trace& trace, const TraceMap& map, bool average_only = false);
 
 }  // namespace attnlab

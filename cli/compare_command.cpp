@@ -203,9 +203,8 @@ void analyse(FinishedRun& r, const fs::path& out, const std::vector<data::Exampl
   if (!shown) return;
   r.attention_map = shown->name;
   r.attention_svg = "attention-" + r.plan.name + ".svg";
-  const report::Svg picture = attention_picture(trace, *shown);
-  picture.save((out / r.attention_svg).string());
-  r.attention_markup = picture.str();
+  attention_picture(trace, *shown).save((out / r.attention_svg).string());  // every head
+  r.attention_markup = attention_picture(trace, *shown, true).str();
 }
 
 std::string quoted_command(int argc, char** argv) {
@@ -509,7 +508,8 @@ int compare_command(int argc, char** argv) {
                     traced.source, traced.target));
   for (const FinishedRun& r : finished) {
     if (r.attention_svg.empty() || (seeds > 1 && r.plan.seed != seed)) continue;
-    page.figure(r.attention_markup, fmt::format("{}: {}", r.plan.name, r.attention_map));
+    page.figure(r.attention_markup, fmt::format("{}: {}, averaged over heads (every head: {})",
+                                                r.plan.name, r.attention_map, r.attention_svg));
   }
   page.heading(2, "Reproduce");
   page.paragraph("The whole comparison:");

@@ -56,7 +56,8 @@ Svg attention_heatmaps(const std::string& caption, const std::vector<HeatmapPane
   const int per_row = std::max(1, std::min<int>(panels_per_row, int(panels.size())));
   const int panel_rows = (int(panels.size()) + per_row - 1) / per_row;
   const double caption_h = 30, legend_h = 50;
-  const double width = std::max(panel_w * per_row, 320.0);
+  // wide enough for the caption (bold 14 px) and the legend
+  const double width = std::max({panel_w * per_row, 320.0, label_width(caption, 14) * 1.1 + 20});
   Svg svg(width, caption_h + panel_h * panel_rows + legend_h);
   svg.text(10, 20, caption, 14, "start", "#222", 0, true);
   for (size_t p = 0; p < panels.size(); ++p) {
