@@ -1,8 +1,11 @@
 #include "layers/attention.h"
 
+#include "autograd/parallel.h"
+
 #include <fmt/format.h>
 
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <stdexcept>
 
@@ -98,10 +101,184 @@ Tensor MultiHeadAttention::forward(const Tensor& query_input, const Tensor& kv_i
   Tensor q = split_heads(q_proj_->forward(query_input), heads_);  // (B,H,Tq,D)
   Tensor k = split_heads(k_proj_->forward(kv_input), heads_);     // (B,H,Tk,D)
   Tensor v = split_heads(v_proj_->forward(kv_input), heads_);     // (B,H,Tk,D)
-  const double scale = scale_scores_ ? 1.0 / std::sqrt(double(dim_ / heads_)) : 1.0;
-  Tensor out = scaled_dot_product_attention(q, k, v, masks, scale, attn_dropout_.get(), weights,
-                                            where());  // (B,H,Tq,D)
-  return out_proj_->forward(merge_heads(out));         // (B,Tq,C)
+  Tensor out =
+      scaled_dot_product_attention(q, k, v, masks, score_scale(), attn_dropout_.get(), weights,
+                                   where());    // (B,H,Tq,D)
+  return out_proj_->forward(merge_heads(out));  // (B,Tq,C)
+}
+
+}  // namespace attnlab
+
+// ---- decoding with a cache -----------------------------------------------------
+
+namespace attnlab {
+
+namespace {
+
+// One query row against the visible cached keys: softmax(q.K^T * scale +
+// bias) V, written to out[0..D). Blocked keys get exactly 0 weight; with no
+// visible key the output is 0, as in scaled_dot_product_attention.
+template <typename T>
+void attend_one(T* out, const T* q, const T* keys, const T* values, int64_t visible, int64_t d,
+                double scale, const T* bias, const uint8_t* padded, std::vector<double>& p) {
+  p.assign(size_t(visible), 0.0);
+  double top = -std::numeric_limits<double>::infinity();
+  for (int64_t j = 0; j < visible; ++j) {
+    if (padded && padded[j]) {
+      p[j] = -std::numeric_limits<double>::infinity();
+      continue;
+    }
+    double s = 0;
+    for (int64_t k = 0; k < d; ++k) s += double(q[k]) * double(keys[j * d + k]);
+    s = s * scale + (bias ? double(bias[j]) : 0.0);
+    p[j] = s;
+    top = std::max(top, s);
+  }
+  for (int64_t k = 0; k < d; ++k) out[k] = T(0);
+  if (top == -std::numeric_limits<double>::infinity()) return;
+  double total = 0;
+  for (int64_t j = 0; j < visible; ++j) {
+    p[j] = std::exp(p[j] - top);
+    total += p[j];
+  }
+  std::vector<double> acc(size_t(d), 0.0);
+  for (int64_t j = 0; j < visible; ++j) {
+    if (p[j] == 0) continue;
+    const double w = p[j] / total;
+    for (int64_t k = 0; k < d; ++k) acc[k] += w * double(values[j * d + k]);
+  }
+  for (int64_t k = 0; k < d; ++k) out[k] = T(acc[k]);
+}
+
+}  // namespace
+
+Tensor cached_attention(const Tensor& q, const KVCache& cache, const CachedKeys& keys, double scale,
+                        const Tensor* score_bias) {
+  if (q.dim() != 4 || !cache.keys.defined() || cache.keys.dim() != 4 ||
+      cache.keys.shape() != cache.values.shape() || cache.keys.size(0) != q.size(0) ||
+      cache.keys.size(1) != q.size(1) || cache.keys.size(3) != q.size(3) ||
+      cache.keys.dtype() != q.dtype())
+    throw std::invalid_argument(fmt::format(
+        "cached attention: expected q (B,H,Tq,D) and a cache (B,H,capacity,D) of its dtype, got "
+        "q {} and cache {}",
+        q.describe(), cache.keys.defined() ? cache.keys.describe() : "(none)"));
+  const int64_t b = q.size(0), h = q.size(1), tq = q.size(2), d = q.size(3),
+                capacity = cache.capacity();
+  if (int64_t(keys.visible.size()) != b * tq)
+    throw std::invalid_argument(
+        fmt::format("cached attention: {} visible counts for {} queries (B={} x Tq={})",
+                    keys.visible.size(), b * tq, b, tq));
+  int64_t tk = 0;
+  for (int64_t v : keys.visible) {
+    if (v < 0 || v > capacity)
+      throw std::invalid_argument(fmt::format(
+          "cached attention: a query sees {} keys but the cache holds {} positions", v, capacity));
+    tk = std::max(tk, v);
+  }
+  if (keys.key_padding && (keys.key_padding->shape.size() != 2 || keys.key_padding->shape[0] != b ||
+                           keys.key_padding->shape[1] < tk))
+    throw std::invalid_argument(
+        fmt::format("cached attention: key padding {} does not cover (B={}, {} keys)",
+                    shape_str(keys.key_padding->shape), b, tk));
+  if (score_bias &&
+      (score_bias->dim() != 4 || (score_bias->size(0) != 1 && score_bias->size(0) != b) ||
+       score_bias->size(1) != h || score_bias->size(2) != tq || score_bias->size(3) != tk))
+    throw std::invalid_argument(
+        fmt::format("cached attention: score bias {} does not match (B={},H={},Tq={},Tk={})",
+                    shape_str(score_bias->shape()), b, h, tq, tk));
+  Tensor out = Tensor::empty(q.shape(), q.dtype());  // (B,H,Tq,D)
+  const int64_t pad_stride = keys.key_padding ? keys.key_padding->shape[1] : 0;
+  dispatch(q.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const T* qd = q.data<T>();
+    const T* kd = cache.keys.data<T>();
+    const T* vd = cache.values.data<T>();
+    const T* bd = score_bias ? score_bias->data<T>() : nullptr;
+    T* od = out.data<T>();
+    parallel_for(b * h, 1, [&](int64_t begin, int64_t end) {
+      std::vector<double> p;
+      for (int64_t bh = begin; bh < end; ++bh) {
+        const int64_t row = bh / h, head = bh % h;
+        const T* k_block = kd + bh * capacity * d;  // this (b,h)'s positions are contiguous
+        const T* v_block = vd + bh * capacity * d;
+        const uint8_t* padded =
+            keys.key_padding ? keys.key_padding->blocked.data() + row * pad_stride : nullptr;
+        for (int64_t i = 0; i < tq; ++i) {
+          const T* bias_row =
+              bd ? bd + (((score_bias->size(0) == 1 ? 0 : row) * h + head) * tq + i) * tk : nullptr;
+          attend_one<T>(od + (bh * tq + i) * d, qd + (bh * tq + i) * d, k_block, v_block,
+                        keys.visible[row * tq + i], d, scale, bias_row, padded, p);
+        }
+      }
+    });
+  });
+  return out;
+}
+
+double MultiHeadAttention::score_scale() const {
+  return scale_scores_ ? 1.0 / std::sqrt(double(dim_ / heads_)) : 1.0;
+}
+
+KVCache MultiHeadAttention::empty_cache(int64_t batch, int64_t capacity, DType dtype) const {
+  const Shape shape{batch, heads_, capacity, dim_ / heads_};
+  return KVCache{Tensor::zeros(shape, dtype), Tensor::zeros(shape, dtype)};
+}
+
+namespace {
+
+// Writes new (B,H,Tn,D) keys or values into the cache (B,H,capacity,D) at
+// row b's positions start[b], start[b]+1, ...
+void write_cache(Tensor& cache, const Tensor& fresh, const std::vector<int64_t>& start) {
+  const int64_t b = fresh.size(0), h = fresh.size(1), tn = fresh.size(2), d = fresh.size(3),
+                capacity = cache.size(2);
+  const size_t row_bytes = size_t(d) * dtype_size(cache.dtype());
+  auto* dst = static_cast<uint8_t*>(cache.raw_data());
+  const auto* src = static_cast<const uint8_t*>(fresh.raw_data());
+  for (int64_t i = 0; i < b; ++i)
+    for (int64_t j = 0; j < h; ++j)
+      for (int64_t t = 0; t < tn; ++t)
+        std::memcpy(dst + (((i * h + j) * capacity) + start[i] + t) * row_bytes,
+                    src + (((i * h + j) * tn) + t) * row_bytes, row_bytes);
+}
+
+}  // namespace
+
+Tensor MultiHeadAttention::forward_cached(const Tensor& x, KVCache& cache,
+                                          const std::vector<int64_t>& start,
+                                          const Tensor* score_bias) const {
+  const int64_t b = x.size(0), tn = x.size(1);
+  if (x.dim() != 3 || x.size(2) != dim_ || int64_t(start.size()) != b || cache.keys.size(0) != b)
+    throw std::invalid_argument(fmt::format(
+        "{}: expected new tokens (B,Tn,{}) with one start position per row and a cache for B "
+        "rows, got {}, {} starts, cache {}",
+        where(), dim_, shape_str(x.shape()), start.size(), cache.keys.describe()));
+  CachedKeys keys;
+  for (int64_t i = 0; i < b; ++i) {
+    if (start[i] < 0 || start[i] + tn > cache.capacity())
+      throw std::invalid_argument(
+          fmt::format("{}: row {} writes positions {}..{} but the cache holds {}", where(), i,
+                      start[i], start[i] + tn - 1, cache.capacity()));
+    for (int64_t t = 0; t < tn; ++t) keys.visible.push_back(start[i] + t + 1);  // causal
+  }
+  write_cache(cache.keys, split_heads(k_proj_->forward(x), heads_), start);    // (B,H,Tn,D)
+  write_cache(cache.values, split_heads(v_proj_->forward(x), heads_), start);  // (B,H,Tn,D)
+  Tensor q = split_heads(q_proj_->forward(x), heads_);                         // (B,H,Tn,D)
+  Tensor out = cached_attention(q, cache, keys, score_scale(), score_bias);    // (B,H,Tn,D)
+  return out_proj_->forward(merge_heads(out));                                 // (B,Tn,C)
+}
+
+KVCache MultiHeadAttention::memory_cache(const Tensor& memory) const {
+  return KVCache{split_heads(k_proj_->forward(memory), heads_),   // (B,H,Tm,D)
+                 split_heads(v_proj_->forward(memory), heads_)};  // (B,H,Tm,D)
+}
+
+Tensor MultiHeadAttention::forward_memory(const Tensor& x, const KVCache& memory_kv,
+                                          const Mask* memory_padding) const {
+  const int64_t b = x.size(0), tn = x.size(1);
+  CachedKeys keys{std::vector<int64_t>(size_t(b * tn), memory_kv.capacity()), memory_padding};
+  Tensor q = split_heads(q_proj_->forward(x), heads_);               // (B,H,Tn,D)
+  Tensor out = cached_attention(q, memory_kv, keys, score_scale());  // (B,H,Tn,D)
+  return out_proj_->forward(merge_heads(out));                       // (B,Tn,C)
 }
 
 }  // namespace attnlab

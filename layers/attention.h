@@ -32,6 +32,36 @@ Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tens
                                     const Dropout* dropout = nullptr, Tensor* weights = nullptr,
                                     const std::string& where = "attention");
 
+// ---- decoding with a cache ---------------------------------------------------
+//
+// Generation adds one token at a time. A KV cache keeps the keys and values of
+// every token so far, so a step projects only the new token and attends to
+// the cache instead of recomputing the whole prefix. The buffers are
+// allocated once at their capacity (the longest sequence the decode may
+// reach); a step writes its tokens in place and reads the first positions,
+// so nothing is re-copied as the output grows. Decoding runs without
+// autograd.
+struct KVCache {
+  Tensor keys, values;  // (B,H,capacity,D)
+  int64_t capacity() const { return keys.defined() ? keys.size(2) : 0; }
+};
+
+// Which cached keys a query may see: row b's query i sees positions
+// [0, visible[b * Tq + i]), minus the padded positions of key_padding (B,
+// capacity) when given. Causal self-attention: visible = its own position + 1;
+// cross-attention: the source length.
+struct CachedKeys {
+  std::vector<int64_t> visible;  // (B*Tq)
+  const Mask* key_padding = nullptr;
+};
+
+// Scaled dot-product attention of q (B,H,Tq,D) to the cache: (B,H,Tq,D).
+// score_bias, if given, is (1 or B, H, Tq, Tk) with Tk = the largest visible
+// count. The same arithmetic as scaled_dot_product_attention (which tests hold
+// it to) without materialising the visible part of the cache.
+Tensor cached_attention(const Tensor& q, const KVCache& cache, const CachedKeys& keys, double scale,
+                        const Tensor* score_bias = nullptr);
+
 class MultiHeadAttention : public Module {
  public:
   // scale_scores: divide scores by sqrt(D). Original T5 does not (it folds
@@ -46,7 +76,22 @@ class MultiHeadAttention : public Module {
 
   int64_t heads() const { return heads_; }
 
+  // An empty cache for `batch` sequences of up to `capacity` tokens.
+  KVCache empty_cache(int64_t batch, int64_t capacity, DType dtype) const;
+  // Self-attention of new tokens x (B,Tn,C), row b's at positions start[b],
+  // start[b]+1, ...: their keys and values go into `cache` there, and each
+  // attends causally to the cache -> (B,Tn,C). score_bias as for
+  // cached_attention.
+  Tensor forward_cached(const Tensor& x, KVCache& cache, const std::vector<int64_t>& start,
+                        const Tensor* score_bias = nullptr) const;
+  // Cross-attention: the keys and values of `memory` (B,Tm,C), computed once.
+  KVCache memory_cache(const Tensor& memory) const;
+  // Queries x (B,Tn,C) attend to all of `memory_kv` but its padding -> (B,Tn,C).
+  Tensor forward_memory(const Tensor& x, const KVCache& memory_kv,
+                        const Mask* memory_padding) const;
+
  private:
+  double score_scale() const;
   int64_t dim_, heads_;
   bool scale_scores_;
   std::shared_ptr<Linear> q_proj_, k_proj_, v_proj_, out_proj_;

@@ -53,4 +53,32 @@ Tensor TransformerBlock::forward(const Tensor& x, const BlockInputs& in,
   return residual(h, *ffn_norm_, [&](const Tensor& t) { return ffn_->forward(t); });
 }
 
+BlockCache TransformerBlock::start_cache(int64_t batch, int64_t capacity, DType dtype,
+                                         const Tensor* memory) const {
+  BlockCache cache;
+  cache.self = self_attn_->empty_cache(batch, capacity, dtype);
+  if (kind_ == BlockKind::EncoderDecoder) {
+    if (!memory)
+      throw std::invalid_argument(
+          fmt::format("{}: an encoder-decoder block needs the encoder output (memory)", where()));
+    cache.cross = cross_attn_->memory_cache(*memory);
+  }
+  return cache;
+}
+
+Tensor TransformerBlock::forward_cached(const Tensor& x, BlockCache& cache,
+                                        const std::vector<int64_t>& start, const Tensor* self_bias,
+                                        const Mask* memory_padding) const {
+  if (kind_ == BlockKind::Encoder)
+    throw std::logic_error(fmt::format("{}: an encoder block does not decode", where()));
+  Tensor h = residual(x, *self_attn_norm_, [&](const Tensor& t) {
+    return self_attn_->forward_cached(t, cache.self, start, self_bias);
+  });
+  if (kind_ == BlockKind::EncoderDecoder)
+    h = residual(h, *cross_attn_norm_, [&](const Tensor& t) {
+      return cross_attn_->forward_memory(t, cache.cross, memory_padding);
+    });
+  return residual(h, *ffn_norm_, [&](const Tensor& t) { return ffn_->forward(t); });
+}
+
 }  // namespace attnlab

@@ -55,12 +55,25 @@ struct BlockAttention {
   Tensor output;         // (B,T,C), set by the stack that runs the block
 };
 
+// A block's decoding cache: its self-attention's keys and values, and for an
+// encoder-decoder block the cross-attention's, computed once from the memory.
+struct BlockCache {
+  KVCache self, cross;
+};
+
 class TransformerBlock : public Module {
  public:
   TransformerBlock(BlockKind kind, const BlockConfig& config, SharedGenerator rng, ParamInit& init);
   // x (B,T,C) -> (B,T,C)
   Tensor forward(const Tensor& x, const BlockInputs& in, BlockAttention* attention = nullptr) const;
   BlockKind kind() const { return kind_; }
+
+  // Decoding (see KVCache): new tokens x (B,Tn,C) at row b's positions
+  // start[b].. -> (B,Tn,C), the same as forward() over the whole prefix at
+  // those positions. self_bias (1 or B,H,Tn,Tk) for relative positions.
+  BlockCache start_cache(int64_t batch, int64_t capacity, DType dtype, const Tensor* memory) const;
+  Tensor forward_cached(const Tensor& x, BlockCache& cache, const std::vector<int64_t>& start,
+                        const Tensor* self_bias, const Mask* memory_padding) const;
 
  private:
   // Residual wrapper: pre-norm x + drop(f(norm(x))), post-norm norm(x + drop(f(x))).

@@ -26,6 +26,25 @@ Tensor LearnedPositions::forward(int64_t length, int64_t offset) const {
   return slice(weight, 0, offset, offset + length);  // (T, C)
 }
 
+namespace {
+void check_positions(const std::string& where, const IntTensor& positions, int64_t max_len) {
+  for (int32_t p : positions.data)
+    if (p < 0 || p >= max_len)
+      throw std::invalid_argument(fmt::format(
+          "{}: position {} is outside the table's {} positions (max_len)", where, p, max_len));
+}
+}  // namespace
+
+Tensor LearnedPositions::at(const IntTensor& positions) const {
+  check_positions(where(), positions, weight.size(0));
+  return embedding(weight, positions);
+}
+
+Tensor SinusoidalPositions::at(const IntTensor& positions) const {
+  check_positions(where(), positions, table_.size(0));
+  return embedding(table_, positions);
+}
+
 SinusoidalPositions::SinusoidalPositions(int64_t max_len, int64_t dim, DType dtype) {
   std::vector<double> v(max_len * dim);
   for (int64_t pos = 0; pos < max_len; ++pos)

@@ -17,6 +17,8 @@ class LearnedPositions : public Module {
   LearnedPositions(int64_t max_len, int64_t dim, ParamInit& init, double stddev);
   // Rows [offset, offset+T) of the table: (T, C), broadcast over the batch.
   Tensor forward(int64_t length, int64_t offset = 0) const;
+  // The rows of the given positions (S...) -> (S..., C), each checked.
+  Tensor at(const IntTensor& positions) const;
   Tensor weight;  // (max_len, C)
 };
 
@@ -24,6 +26,7 @@ class SinusoidalPositions : public Module {
  public:
   SinusoidalPositions(int64_t max_len, int64_t dim, DType dtype);
   Tensor forward(int64_t length, int64_t offset = 0) const;  // (T, C), a constant
+  Tensor at(const IntTensor& positions) const;               // (S...) -> (S..., C)
 
  private:
   Tensor table_;  // (max_len, C), not a parameter

@@ -30,4 +30,27 @@ Tensor GptModel::decode(const IntTensor& ids, const Mask* padding, const Tensor*
   return lm_logits(h, *tokens_, lm_head_.get());  // (B,T,V)
 }
 
+DecodeCache GptModel::start_decoding(int64_t batch, int64_t capacity, const Tensor* memory,
+                                     const Mask* memory_padding) const {
+  if (memory || memory_padding)
+    throw std::logic_error(fmt::format(
+        "{}: a decoder-only model takes no encoder output; its prompt is its condition", where()));
+  if (capacity > config_.max_len)
+    throw std::invalid_argument(
+        fmt::format("{}: a cache for {} tokens, but the position table has {} (max_len)", where(),
+                    capacity, config_.max_len));
+  DecodeCache cache;
+  cache.blocks = decoder_->start_cache(batch, capacity, config_.dtype, nullptr);
+  cache.capacity = capacity;
+  return cache;
+}
+
+Tensor GptModel::decode_cached(const IntTensor& tokens, const std::vector<int64_t>& start,
+                               DecodeCache& cache) const {
+  check_ids(where(), "tokens", tokens, nullptr);
+  Tensor h = decoder_->forward_cached(embeddings_->forward_at(tokens, start), cache.blocks, start,
+                                      nullptr);
+  return lm_logits(h, *tokens_, lm_head_.get());  // (B,Tn,V)
+}
+
 }  // namespace attnlab

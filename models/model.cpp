@@ -33,6 +33,13 @@ Tensor Model::decode(const IntTensor&, const Mask*, const Tensor*, const Mask*,
                      std::vector<BlockAttention>*) const {
   unsupported(*this, "decode", "it is an encoder-only classifier and cannot generate");
 }
+DecodeCache Model::start_decoding(int64_t, int64_t, const Tensor*, const Mask*) const {
+  unsupported(*this, "start_decoding", "only GPT and T5 generate");
+}
+Tensor Model::decode_cached(const IntTensor&, const std::vector<int64_t>&, DecodeCache&) const {
+  unsupported(*this, "decode_cached", "only GPT and T5 generate");
+}
+
 Tensor Model::masked_lm_logits(const Tensor&) const {
   unsupported(*this, "masked_lm_logits", "only BERT has a masked-LM head");
 }

@@ -21,6 +21,15 @@ namespace attnlab {
 
 enum class Architecture { Classifier, DecoderOnly, EncoderDecoder };
 
+// What a generating model keeps between decoding steps: one KV cache per
+// decoder block (layers/attention.h), and for an encoder-decoder the source
+// padding its cross-attention needs at every step.
+struct DecodeCache {
+  std::vector<BlockCache> blocks;
+  Mask memory_padding;   // (B,Ts), empty when nothing is padded
+  int64_t capacity = 0;  // the longest sequence the cache holds
+};
+
 class Model : public Module {
  public:
   explicit Model(const ModelConfig& config);
@@ -44,6 +53,19 @@ class Model : public Module {
   virtual Tensor decode(const IntTensor& tokens, const Mask* padding,
                         const Tensor* memory = nullptr, const Mask* memory_padding = nullptr,
                         std::vector<BlockAttention>* attention = nullptr) const;
+  // Decoding one step at a time (DecoderOnly, EncoderDecoder). start_decoding
+  // makes an empty cache for `batch` rows of up to `capacity` decoder tokens
+  // (an encoder-decoder also takes memory = encode(source) and its padding);
+  // decode_cached runs new tokens (B,Tn), row b's at positions start[b]..,
+  // and returns their next-token logits (B,Tn,V): the rows decode() would give
+  // at those positions for the whole sequence so far. Feed the prompt first
+  // (start 0), then one token per step.
+  virtual DecodeCache start_decoding(int64_t batch, int64_t capacity,
+                                     const Tensor* memory = nullptr,
+                                     const Mask* memory_padding = nullptr) const;
+  virtual Tensor decode_cached(const IntTensor& tokens, const std::vector<int64_t>& start,
+                               DecodeCache& cache) const;
+
   // Masked-LM logits (B,T,V) from encode()'s hidden states (B,T,C); needs a
   // model built with mlm_head.
   virtual Tensor masked_lm_logits(const Tensor& hidden) const;
@@ -91,6 +113,10 @@ class GptModel : public Model {
   Tensor decode(const IntTensor& ids, const Mask* padding, const Tensor* memory = nullptr,
                 const Mask* memory_padding = nullptr,
                 std::vector<BlockAttention>* attention = nullptr) const override;
+  DecodeCache start_decoding(int64_t batch, int64_t capacity, const Tensor* memory = nullptr,
+                             const Mask* memory_padding = nullptr) const override;
+  Tensor decode_cached(const IntTensor& tokens, const std::vector<int64_t>& start,
+                       DecodeCache& cache) const override;
 
  private:
   std::shared_ptr<Embedding> tokens_;
@@ -113,6 +139,11 @@ class T5Model : public Model {
   // encode then decode: teacher-forced logits (B,Tt,V).
   Tensor logits(const IntTensor& src, const Mask* src_padding, const IntTensor& tgt,
                 const Mask* tgt_padding) const;
+  // memory (B,Ts,C) is required; the cross keys and values are computed here once.
+  DecodeCache start_decoding(int64_t batch, int64_t capacity, const Tensor* memory = nullptr,
+                             const Mask* memory_padding = nullptr) const override;
+  Tensor decode_cached(const IntTensor& tokens, const std::vector<int64_t>& start,
+                       DecodeCache& cache) const override;
 
  private:
   std::shared_ptr<Embedding> shared_;

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <stdexcept>
 
 namespace attnlab {
@@ -41,6 +42,18 @@ Tensor InputEmbedding::forward(const IntTensor& ids) const {
   return dropout_->forward(x);
 }
 
+Tensor InputEmbedding::forward_at(const IntTensor& ids, const std::vector<int64_t>& start) const {
+  const int64_t b = ids.shape.at(0), tn = ids.shape.at(1);
+  IntTensor positions{{b, tn}, std::vector<int32_t>(size_t(b * tn))};
+  for (int64_t i = 0; i < b; ++i)
+    for (int64_t t = 0; t < tn; ++t) positions.data[i * tn + t] = int32_t(start[i] + t);
+  Tensor x = tokens_->forward(ids);                   // (B,Tn,C)
+  if (learned_) x = add(x, learned_->at(positions));  // + (B,Tn,C)
+  if (sinusoidal_) x = add(x, sinusoidal_->at(positions));
+  if (norm_) x = norm_->forward(x);
+  return dropout_->forward(x);
+}
+
 TransformerStack::TransformerStack(BlockKind kind, int64_t n_layers, const ModelConfig& c,
                                    SharedGenerator rng, ParamInit& init) {
   layers_ = register_module("layers", std::make_shared<ModuleList<TransformerBlock>>());
@@ -73,6 +86,43 @@ Tensor TransformerStack::forward(const Tensor& x, const Mask* padding, const Ten
     h = (*layers_)[i].forward(h, in, attention ? &(*attention)[i] : nullptr);
     if (attention) (*attention)[i].output = h.detach();
   }
+  return final_norm_ ? final_norm_->forward(h) : h;
+}
+
+std::vector<BlockCache> TransformerStack::start_cache(int64_t batch, int64_t capacity, DType dtype,
+                                                      const Tensor* memory) const {
+  std::vector<BlockCache> cache;
+  for (size_t i = 0; i < layers_->size(); ++i)
+    cache.push_back((*layers_)[i].start_cache(batch, capacity, dtype, memory));
+  return cache;
+}
+
+Tensor TransformerStack::forward_cached(const Tensor& x, std::vector<BlockCache>& cache,
+                                        const std::vector<int64_t>& start,
+                                        const Mask* memory_padding) const {
+  if (cache.size() != layers_->size())
+    throw std::invalid_argument(fmt::format("{}: a cache for {} blocks, the stack has {}", where(),
+                                            cache.size(), layers_->size()));
+  const int64_t b = x.size(0), tn = x.size(1);
+  // The relative bias of the new queries against every visible key; rows at
+  // different positions get their own.
+  Tensor bias;
+  if (relative_bias_) {
+    const int64_t tk = *std::max_element(start.begin(), start.end()) + tn;
+    const bool same =
+        std::all_of(start.begin(), start.end(), [&](int64_t s) { return s == start[0]; });
+    if (same) {
+      bias = relative_bias_->forward(tn, tk, start[0]);  // (1,H,Tn,Tk)
+    } else {
+      std::vector<Tensor> rows;
+      for (int64_t i = 0; i < b; ++i) rows.push_back(relative_bias_->forward(tn, tk, start[i]));
+      bias = concat(rows, 0);  // (B,H,Tn,Tk)
+    }
+  }
+  Tensor h = x;
+  for (size_t i = 0; i < layers_->size(); ++i)
+    h = (*layers_)[i].forward_cached(h, cache[i], start, bias.defined() ? &bias : nullptr,
+                                     memory_padding);
   return final_norm_ ? final_norm_->forward(h) : h;
 }
 

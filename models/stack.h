@@ -18,6 +18,8 @@ class InputEmbedding : public Module {
   InputEmbedding(const ModelConfig& config, std::shared_ptr<Embedding> tokens, SharedGenerator rng,
                  ParamInit& init);
   Tensor forward(const IntTensor& ids) const;  // ids (B,T) -> (B,T,C)
+  // Decoding: ids (B,Tn) whose row b starts at position start[b] -> (B,Tn,C).
+  Tensor forward_at(const IntTensor& ids, const std::vector<int64_t>& start) const;
 
  private:
   std::shared_ptr<Embedding> tokens_;  // not registered here: the model owns it
@@ -38,6 +40,16 @@ class TransformerStack : public Module {
   Tensor forward(const Tensor& x, const Mask* padding, const Tensor* memory = nullptr,
                  const Mask* memory_padding = nullptr,
                  std::vector<BlockAttention>* attention = nullptr) const;
+
+  // Decoding (see KVCache in layers/attention.h): one cache per block, for
+  // `batch` rows of up to `capacity` tokens; memory (B,Tm,C) for
+  // encoder-decoder blocks, whose cross keys and values are computed here once.
+  std::vector<BlockCache> start_cache(int64_t batch, int64_t capacity, DType dtype,
+                                      const Tensor* memory) const;
+  // New tokens x (B,Tn,C), row b's at positions start[b].. -> (B,Tn,C):
+  // forward() of the whole prefix, at the new positions only.
+  Tensor forward_cached(const Tensor& x, std::vector<BlockCache>& cache,
+                        const std::vector<int64_t>& start, const Mask* memory_padding) const;
 
  private:
   std::shared_ptr<ModuleList<TransformerBlock>> layers_;

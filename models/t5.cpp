@@ -52,4 +52,31 @@ Tensor T5Model::logits(const IntTensor& src, const Mask* src_padding, const IntT
   return decode(tgt, tgt_padding, &memory, src_padding);
 }
 
+DecodeCache T5Model::start_decoding(int64_t batch, int64_t capacity, const Tensor* memory,
+                                    const Mask* memory_padding) const {
+  if (!memory || memory->dim() != 3 || memory->size(0) != batch ||
+      memory->size(2) != config_.d_model)
+    throw std::invalid_argument(fmt::format(
+        "{}: decoding needs the encoder output (B={},Ts,C={}) (memory = encode(source)), got {}",
+        where(), batch, config_.d_model, memory ? shape_str(memory->shape()) : "none"));
+  if (config_.positions == PositionScheme::Learned && capacity > config_.max_len)
+    throw std::invalid_argument(
+        fmt::format("{}: a cache for {} tokens, but the position table has {} (max_len)", where(),
+                    capacity, config_.max_len));
+  DecodeCache cache;
+  cache.blocks = decoder_->start_cache(batch, capacity, config_.dtype, memory);
+  if (memory_padding) cache.memory_padding = *memory_padding;
+  cache.capacity = capacity;
+  return cache;
+}
+
+Tensor T5Model::decode_cached(const IntTensor& tokens, const std::vector<int64_t>& start,
+                              DecodeCache& cache) const {
+  check_ids(where(), "target tokens", tokens, nullptr);
+  const Mask* padding = cache.memory_padding.blocked.empty() ? nullptr : &cache.memory_padding;
+  Tensor h = decoder_->forward_cached(decoder_embeddings_->forward_at(tokens, start), cache.blocks,
+                                      start, padding);
+  return lm_logits(h, *shared_, lm_head_.get());  // (B,Tn,V)
+}
+
 }  // namespace attnlab
