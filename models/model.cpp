@@ -1,5 +1,7 @@
 #include "models/model.h"
 
+#include <cstring>
+
 #include <fmt/format.h>
 
 #include <cmath>
@@ -33,6 +35,37 @@ Tensor Model::decode(const IntTensor&, const Mask*, const Tensor*, const Mask*,
                      std::vector<BlockAttention>*) const {
   unsupported(*this, "decode", "it is an encoder-only classifier and cannot generate");
 }
+namespace {
+// Rows of t (B, ...) in the given order: (rows.size(), ...).
+Tensor take_rows(const Tensor& t, const std::vector<int64_t>& rows) {
+  if (!t.defined()) return t;
+  Shape shape = t.shape();
+  const size_t row_bytes = size_t(t.numel() / shape[0]) * dtype_size(t.dtype());
+  shape[0] = int64_t(rows.size());
+  Tensor out = Tensor::empty(shape, t.dtype());
+  for (size_t i = 0; i < rows.size(); ++i)
+    std::memcpy(static_cast<uint8_t*>(out.raw_data()) + i * row_bytes,
+                static_cast<const uint8_t*>(t.raw_data()) + size_t(rows[i]) * row_bytes, row_bytes);
+  return out;
+}
+}  // namespace
+
+void DecodeCache::keep_rows(const std::vector<int64_t>& rows) {
+  for (BlockCache& block : blocks)
+    for (KVCache* kv : {&block.self, &block.cross}) {
+      kv->keys = take_rows(kv->keys, rows);
+      kv->values = take_rows(kv->values, rows);
+    }
+  if (!memory_padding.blocked.empty()) {
+    const int64_t width = memory_padding.shape[1];
+    Mask kept{{int64_t(rows.size()), width}, {}};
+    for (int64_t r : rows)
+      kept.blocked.insert(kept.blocked.end(), memory_padding.blocked.begin() + r * width,
+                          memory_padding.blocked.begin() + (r + 1) * width);
+    memory_padding = std::move(kept);
+  }
+}
+
 DecodeCache Model::start_decoding(int64_t, int64_t, const Tensor*, const Mask*) const {
   unsupported(*this, "start_decoding", "only GPT and T5 generate");
 }

@@ -28,6 +28,10 @@ struct DecodeCache {
   std::vector<BlockCache> blocks;
   Mask memory_padding;   // (B,Ts), empty when nothing is padded
   int64_t capacity = 0;  // the longest sequence the cache holds
+
+  // Keeps only the given rows (in that order): finished rows stop costing
+  // work. Copies the kept rows once.
+  void keep_rows(const std::vector<int64_t>& rows);
 };
 
 class Model : public Module {

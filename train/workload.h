@@ -60,6 +60,11 @@ struct Trace {
   std::vector<TraceState> states;
 };
 
+// How greedy decoding runs: with the model's KV cache (the default), or by
+// recomputing the whole sequence at every step (the reference the cached
+// path is tested and benchmarked against).
+enum class DecodeMode { Cached, Recompute };
+
 class Workload {
  public:
   // Throws std::invalid_argument for pairs that make no sense (an encoder-only
@@ -96,6 +101,9 @@ class Workload {
   // Predicts `text`, then runs the model once more on the input and the
   // prediction with attention capture on every stack.
   Trace trace(const std::string& text) const;
+
+  void set_decode_mode(DecodeMode mode) { decode_mode_ = mode; }
+  DecodeMode decode_mode() const { return decode_mode_; }
 
   // Translate (greedy decoding) or classify raw texts.
   std::vector<Prediction> predict(const std::vector<std::string>& texts,
@@ -138,10 +146,14 @@ class Workload {
   std::vector<std::vector<int32_t>> greedy_decode(
       std::span<const data::EncodedExample> examples, std::span<const size_t> indices,
       size_t max_new, std::vector<std::vector<double>>* token_log_probs) const;
+  std::vector<std::vector<int32_t>> greedy_decode_recompute(
+      std::span<const data::EncodedExample> examples, std::span<const size_t> indices,
+      size_t max_new, std::vector<std::vector<double>>* token_log_probs) const;
   // log P(label_k tokens + EOS | source) for each row and label: (rows, K).
   std::vector<std::vector<double>> label_log_likelihoods(
       std::span<const data::EncodedExample> examples, std::span<const size_t> indices) const;
 
+  DecodeMode decode_mode_ = DecodeMode::Cached;
   std::shared_ptr<Model> model_;
   std::shared_ptr<const data::Vocab> vocab_;
   data::TaskKind kind_;
