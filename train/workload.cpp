@@ -239,66 +239,24 @@ Workload::DecoderStart Workload::start_decoding(std::span<const data::EncodedExa
 std::vector<std::vector<int32_t>> Workload::greedy_decode(
     std::span<const data::EncodedExample> examples, std::span<const size_t> indices, size_t max_new,
     std::vector<std::vector<double>>* token_log_probs) const {
-  if (decode_mode_ == DecodeMode::Recompute)
+  if (decode_mode_ == DecodeMode::Recompute) {
+    if (search_.beam > 1 || search_.temperature > 0)
+      throw std::logic_error("the recomputing reference decoder is greedy only");
     return greedy_decode_recompute(examples, indices, max_new, token_log_probs);
+  }
   NoGradGuard no_grad;
-  const int64_t rows = int64_t(indices.size()), max_len = model_->config().max_len;
   DecoderStart start = start_decoding(examples, indices);
   const Tensor* memory = start.memory.defined() ? &start.memory : nullptr;
-  const Mask* memory_mask = memory ? &start.memory_mask : nullptr;
-  std::vector<std::vector<int32_t>>& seqs = start.prompts;  // grow by one token per step
-  size_t longest = 0;
-  for (const auto& p : seqs) longest = std::max(longest, p.size());
-  // A row never grows past max_len tokens (the stopping rule below) nor past
-  // its prompt + max_new.
-  const int64_t capacity = std::min<int64_t>(max_len, int64_t(longest + max_new));
-  DecodeCache cache = model_->start_decoding(rows, capacity, memory, memory_mask);
-
-  // Prefill: every prompt at once, right-padded; each row's next-token logits
-  // are at its last real position.
-  data::Batch prompt = pad_rows(seqs);
-  Tensor logits = model_->decode_cached(ids_tensor(prompt), std::vector<int64_t>(size_t(rows), 0),
-                                        cache);  // (B,Tp,V)
-  const int64_t v = logits.size(-1);
-  std::vector<int64_t> slot_row(static_cast<size_t>(rows)),
-      offset(static_cast<size_t>(rows));  // slot -> row
-  for (int64_t r = 0; r < rows; ++r) {
-    slot_row[size_t(r)] = r;
-    offset[size_t(r)] = (r * prompt.cols + int64_t(seqs[size_t(r)].size()) - 1) * v;
-  }
-  std::vector<std::vector<int32_t>> out(static_cast<size_t>(rows));
-  std::vector<std::vector<double>> log_p(static_cast<size_t>(rows));
-  for (size_t step = 0; step < max_new && !slot_row.empty(); ++step) {
-    std::vector<int64_t> kept;  // slots whose row continues
-    IntTensor next{{0, 1}, {}};
-    std::vector<int64_t> positions;
-    for (size_t s = 0; s < slot_row.size(); ++s) {
-      const int64_t r = slot_row[s];
-      auto& seq = seqs[size_t(r)];
-      const int32_t token = argmax_row(logits, offset[s], v);
-      if (token == data::kEosId) {
-        log_p[size_t(r)].push_back(log_prob(logits, offset[s], v, token));
-        continue;
-      }
-      if (int64_t(seq.size()) >= max_len) continue;  // no room for the token: it is not output
-      log_p[size_t(r)].push_back(log_prob(logits, offset[s], v, token));
-      positions.push_back(int64_t(seq.size()));
-      seq.push_back(token);
-      out[size_t(r)].push_back(token);
-      next.data.push_back(token);
-      kept.push_back(int64_t(s));
-    }
-    if (kept.empty() || step + 1 == max_new) break;
-    // Finished rows leave the batch: the cache keeps only the rows that go on.
-    if (kept.size() < slot_row.size()) {
-      cache.keep_rows(kept);
-      std::vector<int64_t> rows_left;
-      for (int64_t s : kept) rows_left.push_back(slot_row[size_t(s)]);
-      slot_row = std::move(rows_left);
-    }
-    next.shape = {int64_t(slot_row.size()), 1};
-    logits = model_->decode_cached(next, positions, cache);  // (A,1,V)
-    for (size_t s = 0; s < slot_row.size(); ++s) offset[s] = int64_t(s) * v;
+  GenerateOptions options = search_;
+  options.max_new = int64_t(max_new);
+  options.eos_id = data::kEosId;
+  std::vector<Generated> generated =
+      generate(*model_, start.prompts, memory, memory ? &start.memory_mask : nullptr, options);
+  std::vector<std::vector<int32_t>> out;
+  std::vector<std::vector<double>> log_p;
+  for (Generated& g : generated) {
+    out.push_back(std::move(g.tokens));
+    log_p.push_back(std::move(g.token_log_probs));
   }
   if (token_log_probs) *token_log_probs = std::move(log_p);
   return out;

@@ -21,6 +21,7 @@
 #include "data/collate.h"
 #include "data/encoding.h"
 #include "data/tokenizer.h"
+#include "decode/search.h"
 #include "models/model.h"
 #include "train/metrics.h"
 
@@ -104,6 +105,11 @@ class Workload {
 
   void set_decode_mode(DecodeMode mode) { decode_mode_ = mode; }
   DecodeMode decode_mode() const { return decode_mode_; }
+  // How predict and evaluate choose output tokens (decode/search.h): greedy
+  // by default; beam search or sampling when set. max_new and eos_id are the
+  // workload's own. The Recompute mode is greedy only.
+  void set_search(const GenerateOptions& options) { search_ = options; }
+  const GenerateOptions& search() const { return search_; }
 
   // Translate (greedy decoding) or classify raw texts.
   std::vector<Prediction> predict(const std::vector<std::string>& texts,
@@ -154,6 +160,7 @@ class Workload {
       std::span<const data::EncodedExample> examples, std::span<const size_t> indices) const;
 
   DecodeMode decode_mode_ = DecodeMode::Cached;
+  GenerateOptions search_;
   std::shared_ptr<Model> model_;
   std::shared_ptr<const data::Vocab> vocab_;
   data::TaskKind kind_;
