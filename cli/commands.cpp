@@ -11,6 +11,7 @@
 #include "cli/json.h"
 #include "cli/loaded_run.h"
 #include "cli/model_options.h"
+#include "cli/search_options.h"
 #include "data/tasks.h"
 #include "data/tsv.h"
 #include "models/stats.h"
@@ -169,6 +170,17 @@ std::string prediction_json(const std::string& input, const Prediction& p, const
   return out;
 }
 
+// Beam search and sampling choose translation outputs; a classifier has none.
+void apply_search(LoadedRun& run, const GenerateOptions& search) {
+  const bool default_search = search.beam == 1 && search.temperature == 0;
+  if (!default_search && run.info.task_kind == data::TaskKind::Classification)
+    throw cli::UsageError(
+        fmt::format("{} classifies: --beam and --temperature choose the output sequence of a "
+                    "translation model",
+                    run.file));
+  run.workload->set_search(search);
+}
+
 }  // namespace
 
 int eval_command(int argc, char** argv) {
@@ -187,15 +199,20 @@ int eval_command(int argc, char** argv) {
        "evaluate on the first N examples (0 = all)")                               //
       ("batch-size", po::value(&batch)->default_value(128), "examples per batch")  //
       ("threads", po::value(&threads)->default_value(0), "OpenMP threads (0 = all cores)");
+  cli::add_search_options(options, false);
   po::variables_map vm;
-  if (!cli::parse_options("eval", "Reports held-out metrics of a checkpoint.", argc, argv, options,
-                          vm))
+  if (!cli::parse_options("eval",
+                          "Reports held-out metrics of a checkpoint (exact match with greedy "
+                          "decoding, or with --beam N).",
+                          argc, argv, options, vm))
     return cli::kExitOk;
   cli::apply_threads(threads);
   if (examples < 0 || batch <= 0)
     throw cli::UsageError("--examples must be >= 0 and --batch-size > 0");
   const OutputFormat out_format = output_format(format);
+  const GenerateOptions search = cli::search_options(vm, false);
   LoadedRun run = load_run(ckpt);
+  apply_search(run, search);
   std::vector<data::Example> held_out;
   std::string source;
   if (!valid_file.empty()) {
@@ -217,9 +234,10 @@ int eval_command(int argc, char** argv) {
   if (out_format == OutputFormat::Jsonl) {
     std::string line = fmt::format(
         "{{\"checkpoint\": {}, \"model\": {}, \"step\": {}, \"data\": {}, \"examples\": {}, "
-        "\"loss\": {}",
+        "\"beam\": {}, \"loss\": {}",
         cli::json_string(run.file), cli::json_string(family_name(run.info.train.model)),
-        run.info.state.step, cli::json_string(source), m.examples, cli::json_number(m.loss));
+        run.info.state.step, cli::json_string(source), m.examples, search.beam,
+        cli::json_number(m.loss));
     if (m.classification)
       line += fmt::format(", \"accuracy\": {}, \"macro_f1\": {}}}", cli::json_number(m.accuracy),
                           cli::json_number(m.macro_f1));
@@ -229,8 +247,9 @@ int eval_command(int argc, char** argv) {
     fmt::print("{}\n", line);
     return cli::kExitOk;
   }
-  fmt::print("{} ({} {}) on {} ({} examples):\n  {}\n", run.file, family_name(run.info.train.model),
-             which_model(run.file, run.info), source, m.examples, m.summary());
+  fmt::print("{} ({} {}) on {} ({} examples{}):\n  {}\n", run.file,
+             family_name(run.info.train.model), which_model(run.file, run.info), source, m.examples,
+             search.beam > 1 ? fmt::format(", beam {}", search.beam) : "", m.summary());
   return cli::kExitOk;
 }
 
@@ -245,6 +264,7 @@ int predict_command(int argc, char** argv) {
       ("text", po::value<std::vector<std::string>>(),
        "input texts (positional); none: one per line from stdin")  //
       ("threads", po::value(&threads)->default_value(0), "OpenMP threads (0 = all cores)");
+  cli::add_search_options(options, true);
   po::positional_options_description positional;
   positional.add("text", -1);
   po::variables_map vm;
@@ -256,7 +276,9 @@ int predict_command(int argc, char** argv) {
     return cli::kExitOk;
   cli::apply_threads(threads);
   const OutputFormat out_format = output_format(format);
+  const GenerateOptions search = cli::search_options(vm, true);
   LoadedRun run = load_run(ckpt);
+  apply_search(run, search);
   std::vector<std::string> texts;
   if (vm.count("text")) {
     texts = vm["text"].as<std::vector<std::string>>();

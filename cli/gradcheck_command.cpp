@@ -5,9 +5,9 @@
 #include <chrono>
 #include <iostream>
 
+#include "cli/cli_common.h"
 #include "layers/gradcheck_layers.h"
 #include "models/gradcheck_models.h"
-#include "cli/cli_common.h"
 
 namespace attnlab {
 
