@@ -215,3 +215,37 @@ TEST_CASE("cli: the baseline scores your data, and --tokenizer auto takes words 
   CHECK(f.read_string("data/vocab_kind") == "word");
   fs::remove_all(dir);
 }
+
+TEST_CASE("cli: predict searches with --beam and samples with --seed, eval reports the beam") {
+  fs::path dir = fresh_dir("search");
+  Run r = run(fmt::format("train --model t5 --task reverse --steps 8 --out {} {}",
+                          (dir / "t5").string(), kTiny));
+  REQUIRE(r.exit_code == 0);
+  const std::string ckpt = (dir / "t5").string();
+  r = run(fmt::format("predict --ckpt {} --beam 3 --format jsonl abc", ckpt));
+  REQUIRE(r.exit_code == 0);
+  CHECK_THAT(r.output, Contains("\"output\": "));
+  // Sampling: the same seed gives the same text.
+  const std::string sample =
+      fmt::format("predict --ckpt {} --temperature 1.5 --seed 4 abcdef", ckpt);
+  Run a = run(sample), b = run(sample);
+  REQUIRE(a.exit_code == 0);
+  CHECK(a.output == b.output);
+  r = run(fmt::format("eval --ckpt {} --beam 2 --examples 20 --format jsonl", ckpt));
+  REQUIRE(r.exit_code == 0);
+  CHECK_THAT(r.output, Contains("\"beam\": 2") && Contains("\"exact_match\": "));
+  // Options that contradict each other or cannot apply are named.
+  r = run(fmt::format("predict --ckpt {} --beam 2 --temperature 1 abc", ckpt));
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.output, Contains("--beam") && Contains("--temperature"));
+  r = run(fmt::format("predict --ckpt {} --top-k 5 abc", ckpt));
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.output, Contains("--temperature above 0"));
+  r = run(fmt::format("train --model bert --task majority --steps 4 --out {} {}",
+                      (dir / "bert").string(), kTiny));
+  REQUIRE(r.exit_code == 0);
+  r = run(fmt::format("predict --ckpt {} --beam 2 abab", (dir / "bert").string()));
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.output, Contains("classifies"));
+  fs::remove_all(dir);
+}
