@@ -63,6 +63,24 @@ std::vector<std::vector<std::size_t>> make_batches(std::span<const std::size_t> 
   return batches;
 }
 
+std::vector<std::vector<std::size_t>> make_block_batches(std::size_t tokens, std::size_t block,
+                                                         std::size_t batch_size, uint64_t seed,
+                                                         uint64_t epoch) {
+  if (batch_size == 0)
+    throw std::invalid_argument("make_block_batches: batch_size must be positive");
+  if (tokens < block + 1) return {};
+  std::vector<std::size_t> offsets(tokens - block);  // a block and its next token fit
+  for (std::size_t i = 0; i < offsets.size(); ++i) offsets[i] = i;
+  Rng rng(mix_seeds(seed, epoch));
+  rng.shuffle(offsets);
+  std::vector<std::vector<std::size_t>> batches;
+  for (std::size_t i = 0; i < offsets.size(); i += batch_size)
+    batches.emplace_back(
+        offsets.begin() + std::ptrdiff_t(i),
+        offsets.begin() + std::ptrdiff_t(std::min(offsets.size(), i + batch_size)));
+  return batches;
+}
+
 double padding_fraction(const std::vector<std::vector<std::size_t>>& batches,
                         std::span<const std::size_t> lengths) {
   std::size_t padded = 0;

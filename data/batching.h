@@ -32,6 +32,14 @@ std::vector<std::vector<std::size_t>> make_batches(std::span<const std::size_t> 
                                                    const BatchingOptions& options, uint64_t seed,
                                                    uint64_t epoch);
 
+// Language models: every offset at which a block of `block` tokens and its
+// next token fit in a stream of `tokens` tokens, shuffled by (seed, epoch),
+// in batches of batch_size (the last may be smaller). Each epoch starts a
+// block at every position once, so every step reads random contiguous blocks.
+std::vector<std::vector<std::size_t>> make_block_batches(std::size_t tokens, std::size_t block,
+                                                         std::size_t batch_size, uint64_t seed,
+                                                         uint64_t epoch);
+
 // Fraction of padded positions if every batch is padded to its longest member.
 double padding_fraction(const std::vector<std::vector<std::size_t>>& batches,
                         std::span<const std::size_t> lengths);

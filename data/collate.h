@@ -86,7 +86,9 @@ PrefixLmBatch collate_prefix_lm(std::span<const EncodedExample> examples,
 Seq2SeqBatch collate_seq2seq(std::span<const EncodedExample> examples,
                              std::span<const std::size_t> indices, const LengthLimit& limit = {});
 
-enum class Layout { EncoderClassifier, PrefixLm, EncoderDecoder };
+// LanguageModel: one token stream (every example's tokens in order); a row is a
+// contiguous block of it, the model predicts each next token (not collated here).
+enum class Layout { EncoderClassifier, PrefixLm, EncoderDecoder, LanguageModel };
 
 // Per-example lengths to bucket by (make_batches): the row length of the layout, after
 // truncation if `limit` asks for it. Encoder-decoder examples count encoder plus decoder length,

@@ -9,7 +9,8 @@
 
 namespace attnlab::data {
 
-// For translation tasks `target` is the output text; for classification it is the label.
+// For translation tasks `target` is the output text; for classification it is the label; for
+// language modelling `source` is a piece of the text (a line) and `target` is empty.
 struct Example {
   std::string source;
   std::string target;
@@ -17,9 +18,11 @@ struct Example {
   bool operator==(const Example&) const = default;
 };
 
-enum class TaskKind { Translation, Classification };
+enum class TaskKind { Translation, Classification, LanguageModel };
 inline constexpr EnumName<TaskKind> kTaskKindNames[] = {
-    {TaskKind::Translation, "translation"}, {TaskKind::Classification, "classification"}};
+    {TaskKind::Translation, "translation"},
+    {TaskKind::Classification, "classification"},
+    {TaskKind::LanguageModel, "lm"}};
 inline std::string_view task_kind_name(TaskKind kind) {
   return enum_name(kTaskKindNames, kind);
 }

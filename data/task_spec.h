@@ -45,5 +45,6 @@ TaskSpec add_task();
 TaskSpec brackets_task();
 TaskSpec sentiment_task();
 TaskSpec majority_task();
+TaskSpec counting_task();
 
 }  // namespace attnlab::data::detail

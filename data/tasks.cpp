@@ -17,7 +17,7 @@ const std::vector<detail::TaskSpec>& registry() {
   static const std::vector<detail::TaskSpec> tasks = {
       detail::dates_task(),     detail::numbers_task(),  detail::reverse_task(),
       detail::sort_task(),      detail::add_task(),      detail::brackets_task(),
-      detail::sentiment_task(), detail::majority_task(),
+      detail::sentiment_task(), detail::majority_task(), detail::counting_task(),
   };
   return tasks;
 }

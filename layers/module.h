@@ -73,4 +73,16 @@ class ModuleList : public Module {
 // Joins path components with '/', skipping empty ones.
 std::string join_path(const std::string& a, const std::string& b);
 
+// Eval mode (no dropout) and no graph for the scope, restoring the module's
+// previous mode after: for evaluation, prediction and samples during training.
+struct EvalScope {
+  Module& m;
+  bool was_training;
+  NoGradGuard no_grad;
+  explicit EvalScope(Module& module) : m(module), was_training(module.is_training()) { m.eval(); }
+  ~EvalScope() { m.train(was_training); }
+  EvalScope(const EvalScope&) = delete;
+  EvalScope& operator=(const EvalScope&) = delete;
+};
+
 }  // namespace attnlab

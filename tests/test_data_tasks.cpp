@@ -96,13 +96,13 @@ ParsedDate parse_human_date(std::string text) {
 }  // namespace
 
 TEST_CASE("data: task registry lists every built-in task", "[data][tasks]") {
-  const std::vector<std::string> expected = {"dates", "numbers",  "reverse",   "sort",
-                                             "add",   "brackets", "sentiment", "majority"};
+  const std::vector<std::string> expected = {"dates",    "numbers",   "reverse",  "sort",    "add",
+                                             "brackets", "sentiment", "majority", "counting"};
   CHECK(task_names() == expected);
   for (const TaskInfo& info : list_tasks()) {
     CHECK(!info.description.empty());
     CHECK(info.unique_sources > 10'000);
-    CHECK(info.labels.empty() == (info.kind == TaskKind::Translation));
+    CHECK(info.labels.empty() == (info.kind != TaskKind::Classification));
     CHECK(std::is_sorted(info.labels.begin(), info.labels.end()));
   }
   CHECK_THROWS_AS(make_task("french", 1, 10, 10), std::invalid_argument);
@@ -149,8 +149,10 @@ TEST_CASE("data: splits are disjoint and free of duplicates", "[data][tasks]") {
     CHECK(sources.size() == 4000);
     for (const Example& example : data.train) {
       CHECK(!example.source.empty());
-      CHECK(!example.target.empty());
-      CHECK(example.source.size() <= 48);  // small models train fast on short inputs
+      // A language-modelling text has no target; every other task has one.
+      CHECK(example.target.empty() == (data.kind == TaskKind::LanguageModel));
+      if (data.kind != TaskKind::LanguageModel)
+        CHECK(example.source.size() <= 48);  // small models train fast on short inputs
     }
   }
 }
@@ -377,4 +379,30 @@ TEST_CASE("data: majority labels name the more frequent letter", "[data][tasks][
     if (as - bs == 1 || bs - as == 1) ++closest;
   }
   CHECK(closest > 1000);  // many examples have the smallest possible margin
+}
+
+TEST_CASE("data: the counting text counts up in words, one line each") {
+  const Dataset data = make_task("counting", 5, 200, 20);
+  CHECK(data.kind == TaskKind::LanguageModel);
+  for (const Example& e : data.train) {
+    REQUIRE(e.source.size() > 2);
+    CHECK(e.source.back() == '\n');
+    CHECK(e.source[e.source.size() - 2] == '.');
+  }
+  // Each line's numbers are consecutive: read the words back.
+  for (const Example& e : data.valid) {
+    INFO(e.source);
+    std::vector<std::string> words;
+    std::string rest = e.source.substr(0, e.source.size() - 2);  // without ".\n"
+    for (size_t at; (at = rest.find(", ")) != std::string::npos; rest = rest.substr(at + 2))
+      words.push_back(rest.substr(0, at));
+    words.push_back(rest);
+    CHECK(words.size() >= 3);
+    int64_t first = -1;
+    for (int64_t n = 0; n <= 10'000 && first < 0; ++n)
+      if (number_to_words(n) == words[0]) first = n;
+    REQUIRE(first >= 0);
+    for (size_t i = 1; i < words.size(); ++i)
+      CHECK(words[i] == number_to_words(first + int64_t(i)));
+  }
 }

@@ -2,9 +2,14 @@
 
 #include <fmt/format.h>
 
+#include <cmath>
+
 namespace attnlab {
 
 std::string EvalMetrics::summary() const {
+  if (language_model)
+    return word_tokens ? fmt::format("loss {:.4f}  perplexity {:.2f}", loss, std::exp(loss))
+                       : fmt::format("loss {:.4f}  {:.3f} bits/char", loss, loss / std::log(2.0));
   if (classification)
     return fmt::format("loss {:.4f}  acc {:.2f}%  macro-F1 {:.2f}%", loss, 100 * accuracy,
                        100 * macro_f1);

@@ -29,6 +29,10 @@ struct EvalMetrics {
   double accuracy = 0;
   double macro_f1 = 0;
   bool classification = false;
+  // language models: only the loss, per token; bits per character (char
+  // tokens) or perplexity (word tokens) derive from it
+  bool language_model = false;
+  bool word_tokens = false;
   // The headline number recipes are judged on: exact match or accuracy.
   double headline() const { return classification ? accuracy : exact_match; }
   // The value of a (resolved, not Auto) selection metric.

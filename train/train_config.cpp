@@ -18,6 +18,8 @@ const FieldTable<TrainConfig>& train_config_fields() {
              "char: one token per Unicode character; word: split on whitespace; auto: word for "
              "your own classification texts of 3 or more words on average, else char")
         .add("train_size", &C::train_size, "built-in tasks: training examples to generate")
+        .add("block_size", &C::block_size,
+             "language models (--task-kind lm): tokens of context per row; sets max_len")
         .add("valid_size", &C::valid_size, "built-in tasks: held-out examples to generate")
         .add("data_seed", &C::data_seed, "built-in tasks: seed of the generated examples")
         .add("model", &C::model, kFamilyNames, "architecture family")
@@ -90,6 +92,8 @@ void validate(const TrainConfig& c) {
   require(c.eval_every >= 0 && c.save_every >= 0 && c.log_every > 0 && c.eval_examples >= 0,
           "eval-every", "eval/save intervals must be >= 0 and log-every > 0");
   require(!c.out.empty(), "out", "must name a directory");
+  require(c.block_size >= 2 && c.block_size <= 65536, "block-size",
+          fmt::format("must be in [2, 65536], got {}", c.block_size));
 }
 
 namespace {
@@ -221,6 +225,8 @@ ModelConfig model_config_for(const TrainConfig& c, int64_t vocab_size, int64_t n
   ModelConfig m = preset(c.model);
   for (const auto& [k, v] : c.model_overrides) set_config_field(m, k, v);
   if (c.mlm_weight > 0) m.mlm_head = true;  // the auxiliary loss needs the prediction head
+  // A language model's context is its block: rows are block_size tokens.
+  if (c.task_kind == data::TaskKind::LanguageModel) m.max_len = c.block_size;
   m.vocab_size = vocab_size;
   m.num_classes = std::max<int64_t>(num_classes, 1);
   m.seed = c.seed;

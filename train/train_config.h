@@ -34,6 +34,7 @@ struct TrainConfig {
   TokenizerChoice tokenizer = TokenizerChoice::Auto;
   int64_t train_size = 20000;  // built-in tasks: training examples generated
   int64_t valid_size = 1000;   // built-in tasks: held-out examples generated
+  int64_t block_size = 128;    // language models: tokens of context per row (the model's max_len)
   uint64_t data_seed = 1234;   // built-in tasks: which examples are generated
 
   // ---- model

@@ -17,6 +17,7 @@
 
 #include "data/batching.h"
 #include "data/tasks.h"
+#include "data/text_file.h"
 #include "data/tsv.h"
 #include "train/progress.h"
 #include "train/stop_signals.h"
@@ -32,6 +33,14 @@ const char* metric_name(SelectMetric metric) {
 // Auto becomes the task kind's headline metric; a metric the task kind does
 // not report is refused.
 void resolve_select_metric(TrainConfig& c, data::TaskKind kind) {
+  if (kind == data::TaskKind::LanguageModel) {  // held-out loss is what a language model reports
+    if (c.select_metric != SelectMetric::Auto && c.select_metric != SelectMetric::Loss)
+      throw std::invalid_argument(
+          fmt::format("--select-metric {}: a language model reports only the held-out loss",
+                      metric_name(c.select_metric)));
+    c.select_metric = SelectMetric::Loss;
+    return;
+  }
   const bool classification = kind == data::TaskKind::Classification;
   if (c.select_metric == SelectMetric::Auto)
     c.select_metric = classification ? SelectMetric::Accuracy : SelectMetric::ExactMatch;
@@ -79,6 +88,8 @@ PreparedData prepare_data(const TrainConfig& c) {
   PreparedData out;
   if (!c.task.empty())
     out.dataset = data::make_task(c.task, c.data_seed, size_t(c.train_size), size_t(c.valid_size));
+  else if (c.task_kind == data::TaskKind::LanguageModel)
+    out.dataset = data::load_text_dataset(c.train_file, c.valid_file);
   else
     out.dataset = data::load_tsv_dataset(c.task_kind, c.train_file, c.valid_file);
   if (out.dataset.valid.empty()) {
@@ -140,6 +151,7 @@ Trainer::Trainer(TrainConfig config, TrainerOptions options)
   if (options_.resume) config_.minutes = options_.resume_minutes;  // a budget is per invocation
   validate(config_);
   data_ = prepare_data(config_);
+  config_.task_kind = data_.dataset.kind;  // built-in tasks bring their own kind
   // Stored resolved, so that a resumed run and a reader see what was used.
   config_.tokenizer = data_.vocab->kind() == data::TokenizerKind::Word ? TokenizerChoice::Word
                                                                        : TokenizerChoice::Char;
@@ -155,7 +167,8 @@ Trainer::Trainer(TrainConfig config, TrainerOptions options)
   workload_ = std::make_unique<Workload>(model_, data_.vocab, data_.dataset.kind, labels);
   train_ = workload_->encode(data_.dataset.train);
   valid_ = workload_->encode(data_.dataset.valid);
-  train_lengths_ = data::sequence_lengths(train_, workload_->layout(), workload_->length_limit());
+  if (workload_->layout() != data::Layout::LanguageModel)
+    train_lengths_ = data::sequence_lengths(train_, workload_->layout(), workload_->length_limit());
   workload_->check_lengths(train_, "training");
   workload_->check_lengths(valid_, "held-out");
   OptimizerConfig oc;
@@ -199,12 +212,37 @@ std::string Trainer::checkpoint_path() const {
   return dir_->checkpoint();
 }
 
+// A language model's continuation of the start of the held-out text, so the
+// user watches it learn: 120 tokens sampled at temperature 0.8, seeded by the
+// step (the same run prints the same samples).
+std::string Trainer::sample_text() const {
+  const std::vector<int32_t>& held_out = valid_[0].source;
+  const size_t prompt = std::min<size_t>({held_out.size(), 16, size_t(workload_->block_size())});
+  GenerateOptions o;
+  o.max_new = std::min<int64_t>(120, workload_->block_size() - int64_t(prompt));
+  if (o.max_new < 1) return "";
+  o.temperature = 0.8;
+  o.seed = uint64_t(state_.step);
+  o.eos_id = -1;  // a text has no end token
+  EvalScope scope(*model_);
+  const std::vector<int32_t> start(held_out.begin(), held_out.begin() + int64_t(prompt));
+  const Generated g = generate(*model_, {start}, nullptr, nullptr, o)[0];
+  std::string text = data_.vocab->decode(start) + data_.vocab->decode(g.tokens);
+  for (char& c : text)
+    if (c == '\n') c = ' ';  // one line in the progress output (a newline shows as a space)
+  return text;
+}
+
 std::vector<size_t> Trainer::next_batch() {
   for (;;) {
     if (planned_epoch_ != state_.epoch) {
       data::BatchingOptions bo;
       bo.batch_size = size_t(config_.batch_size);
-      epoch_plan_ = data::make_batches(train_lengths_, bo, config_.seed, state_.epoch);
+      epoch_plan_ =
+          workload_->layout() == data::Layout::LanguageModel
+              ? data::make_block_batches(train_[0].source.size(), size_t(workload_->block_size()),
+                                         bo.batch_size, config_.seed, state_.epoch)
+              : data::make_batches(train_lengths_, bo, config_.seed, state_.epoch);
       planned_epoch_ = state_.epoch;
     }
     if (state_.batch_in_epoch < epoch_plan_.size()) return epoch_plan_[state_.batch_in_epoch++];
@@ -307,11 +345,16 @@ TrainResult Trainer::run() {
   const ModelConfig& mc = model_->config();
   if (!options_.quiet) {
     const bool classification = data_.dataset.kind == data::TaskKind::Classification;
-    fmt::print("attnlab train: {} on {} ({}{}), {} train / {} held-out examples, vocab {}\n",
+    const bool lm = data_.dataset.kind == data::TaskKind::LanguageModel;
+    fmt::print("attnlab train: {} on {} ({}{}), {} train / {} held-out {}, vocab {}\n",
                family_name(config_.model), config_.task.empty() ? config_.train_file : config_.task,
                data::task_kind_name(data_.dataset.kind),
-               classification ? fmt::format(", {} labels", data_.dataset.labels.size()) : "",
-               train_.size(), valid_.size(), data_.vocab->size());
+               classification ? fmt::format(", {} labels", data_.dataset.labels.size())
+               : lm           ? fmt::format(", blocks of {} tokens", workload_->block_size())
+                              : "",
+               lm ? train_[0].source.size() : train_.size(),
+               lm ? valid_[0].source.size() : valid_.size(), lm ? "tokens" : "examples",
+               data_.vocab->size());
     fmt::print("model: d_model {} heads {} d_ff {} layers {}{} | {} parameters | {} threads\n",
                mc.d_model, mc.n_heads, mc.d_ff, mc.n_layers,
                mc.family == Family::T5 ? fmt::format("+{}", mc.n_decoder_layers) : "",
@@ -364,7 +407,9 @@ TrainResult Trainer::run() {
       step_loss += value / double(config_.accumulation);
       if (config_.accumulation > 1) loss = mul_scalar(loss, 1.0 / double(config_.accumulation));
       loss.backward();
-      tokens_since += count_tokens(train_, idx);
+      tokens_since += workload_->layout() == data::Layout::LanguageModel
+                          ? int64_t(idx.size()) * workload_->block_size()
+                          : count_tokens(train_, idx);
     }
     reduce_gradients();
     const double norm = clip_grad_norm(optimizer_->params(), config_.clip);
@@ -413,14 +458,25 @@ TrainResult Trainer::run() {
                                           size_t(config_.eval_examples));
       const bool best = record_evaluation(m);
       budget.eval_seconds = elapsed() - eval_start;
-      progress.message(fmt::format("step {} held-out ({} examples): {}{}", state_.step, m.examples,
+      progress.message(fmt::format("step {} held-out ({} {}): {}{}", state_.step, m.examples,
+                                   m.language_model
+                                       ? fmt::format("blocks of {} tokens", workload_->block_size())
+                                       : std::string("examples"),
                                    m.summary(), best ? "  (best so far: best.h5)" : ""));
-      log_json(fmt::format(
-          R"({{"step": {}, "split": "valid", "examples": {}, "loss": {:.6f}, "{}": {:.6f}, "{}": {:.6f}, "elapsed_s": {:.2f}}})",
-          state_.step, m.examples, m.loss, m.classification ? "accuracy" : "token_accuracy",
-          m.classification ? m.accuracy : m.token_accuracy,
-          m.classification ? "macro_f1" : "exact_match",
-          m.classification ? m.macro_f1 : m.exact_match, elapsed()));
+      if (m.language_model) {
+        log_json(fmt::format(
+            R"({{"step": {}, "split": "valid", "blocks": {}, "loss": {:.6f}, "{}": {:.6f}, "elapsed_s": {:.2f}}})",
+            state_.step, m.examples, m.loss, m.word_tokens ? "perplexity" : "bits_per_char",
+            m.word_tokens ? std::exp(m.loss) : m.loss / std::log(2.0), elapsed()));
+        progress.message("  sample: " + sample_text());
+      } else {
+        log_json(fmt::format(
+            R"({{"step": {}, "split": "valid", "examples": {}, "loss": {:.6f}, "{}": {:.6f}, "{}": {:.6f}, "elapsed_s": {:.2f}}})",
+            state_.step, m.examples, m.loss, m.classification ? "accuracy" : "token_accuracy",
+            m.classification ? m.accuracy : m.token_accuracy,
+            m.classification ? "macro_f1" : "exact_match",
+            m.classification ? m.macro_f1 : m.exact_match, elapsed()));
+      }
       result.final_metrics = m;
       if (config_.early_stop > 0 && !last &&
           state_.evals_without_improvement >= config_.early_stop) {
@@ -462,7 +518,8 @@ TrainResult Trainer::run() {
   result.best_step = state_.best_step;
   result.seconds = elapsed();
   result.checkpoint = checkpoint_path();
-  if (!options_.quiet && options_.show_predictions > 0 && !result.interrupted) {
+  if (!options_.quiet && options_.show_predictions > 0 && !result.interrupted &&
+      workload_->layout() != data::Layout::LanguageModel) {  // its samples were shown as it ran
     std::vector<std::string> inputs;
     for (size_t i = 0; i < valid_.size() && int(inputs.size()) < options_.show_predictions; ++i)
       inputs.push_back(data_.dataset.valid[i].source);

@@ -73,6 +73,7 @@ class Trainer {
 
  private:
   std::vector<size_t> next_batch();
+  std::string sample_text() const;
   // The one place gradients are combined before the optimizer sees them:
   // a no-op on one process, the all-reduce point for data-parallel training.
   void reduce_gradients();

@@ -48,15 +48,6 @@ int32_t argmax_row(const Tensor& logits, int64_t row_offset, int64_t v) {
   });
 }
 
-// Eval mode for the scope (no dropout), restoring the previous mode after.
-struct EvalScope {
-  Module& m;
-  bool was_training;
-  NoGradGuard no_grad;
-  explicit EvalScope(Module& module) : m(module), was_training(module.is_training()) { m.eval(); }
-  ~EvalScope() { m.train(was_training); }
-};
-
 // Pads rows of ids to a (rows, cols) batch with 1 in the mask where padded.
 data::Batch pad_rows(const std::vector<std::vector<int32_t>>& rows) {
   data::Batch b;
@@ -78,6 +69,16 @@ Workload::Workload(std::shared_ptr<Model> model, std::shared_ptr<const data::Voc
                    data::TaskKind kind, std::vector<std::string> labels)
     : model_(std::move(model)), vocab_(std::move(vocab)), kind_(kind), labels_(std::move(labels)) {
   const bool classification = kind == data::TaskKind::Classification;
+  if (kind == data::TaskKind::LanguageModel) {
+    if (model_->architecture() != Architecture::DecoderOnly)
+      throw std::invalid_argument(fmt::format(
+          "a language model predicts each next token of a text: it needs a decoder-only model "
+          "(--model gpt), not {}",
+          family_name(model_->config().family)));
+    layout_ = data::Layout::LanguageModel;
+    block_size_ = model_->config().max_len;
+    return;
+  }
   switch (model_->architecture()) {
     case Architecture::Classifier:
       if (!classification)
@@ -103,6 +104,15 @@ Workload::Workload(std::shared_ptr<Model> model, std::shared_ptr<const data::Voc
 
 void Workload::check_lengths(std::span<const data::EncodedExample> examples,
                              const char* split) const {
+  if (layout_ == data::Layout::LanguageModel) {  // one stream: it must hold a block and its next
+    const size_t tokens = examples.empty() ? 0 : examples[0].source.size();
+    if (int64_t(tokens) < block_size_ + 1)
+      throw std::invalid_argument(fmt::format(
+          "the {} text has {} tokens; a row needs block_size + 1 = {} (give more text or a "
+          "smaller --block-size)",
+          split, tokens, block_size_ + 1));
+    return;
+  }
   const size_t max_len = size_t(model_->config().max_len);
   for (size_t i = 0; i < examples.size(); ++i) {
     const size_t src = examples[i].source.size(), tgt = examples[i].target.size();
@@ -134,6 +144,14 @@ std::vector<data::EncodedExample> Workload::encode(
     const std::vector<data::Example>& examples) const {
   if (kind_ == data::TaskKind::Translation)
     return data::encode_translation(examples, *vocab_, *vocab_);
+  if (kind_ == data::TaskKind::LanguageModel) {  // the examples in order, as one token stream
+    data::EncodedExample stream;
+    for (size_t i = 0; i < examples.size(); ++i) {
+      const auto ids = vocab_->encode(examples[i].source, fmt::format("line {}", i + 1));
+      stream.source.insert(stream.source.end(), ids.begin(), ids.end());
+    }
+    return {std::move(stream)};
+  }
   std::vector<data::EncodedExample> out = data::encode_classification(examples, *vocab_, labels_);
   if (layout_ !=
       data::Layout::EncoderClassifier)  // text-to-text: the label's tokens are the target
@@ -179,11 +197,30 @@ Workload::TeacherForced Workload::teacher_forced(std::span<const data::EncodedEx
   return {logits_seq2seq(b), std::move(b.targets), b.decoder.cols};
 }
 
+Tensor Workload::cross_entropy_of_blocks(std::span<const data::EncodedExample> stream,
+                                         std::span<const size_t> offsets,
+                                         double label_smoothing) const {
+  const std::vector<int32_t>& tokens = stream[0].source;
+  const int64_t rows = int64_t(offsets.size()), t = block_size_;
+  IntTensor ids{{rows, t}, {}}, targets{{rows, t}, {}};
+  for (size_t o : offsets) {
+    if (o + size_t(t) + 1 > tokens.size())
+      throw std::out_of_range(fmt::format("block at {} runs past the {} tokens", o, tokens.size()));
+    ids.data.insert(ids.data.end(), tokens.begin() + int64_t(o), tokens.begin() + int64_t(o) + t);
+    targets.data.insert(targets.data.end(), tokens.begin() + int64_t(o) + 1,
+                        tokens.begin() + int64_t(o) + t + 1);
+  }
+  Tensor logits = model_->decode(ids, nullptr);  // (B,T,V): each position predicts the next
+  return cross_entropy(logits, targets, data::kIgnoreIndex, label_smoothing);
+}
+
 Tensor Workload::loss(std::span<const data::EncodedExample> examples,
                       std::span<const size_t> indices, const LossOptions& options) const {
   const data::LengthLimit limit = length_limit();
   const double label_smoothing = options.label_smoothing;
   switch (layout_) {
+    case data::Layout::LanguageModel:
+      return cross_entropy_of_blocks(examples, indices, label_smoothing);
     case data::Layout::EncoderClassifier: {
       auto b = data::collate_classification(examples, indices, limit);
       Tensor loss = cross_entropy(logits_classifier(b), IntTensor{{b.input.rows}, b.labels},
@@ -335,6 +372,24 @@ EvalMetrics Workload::evaluate(std::span<const data::EncodedExample> encoded, si
   EvalScope scope(*model_);
   const size_t n = max_examples ? std::min(max_examples, encoded.size()) : encoded.size();
   EvalMetrics m;
+  if (layout_ == data::Layout::LanguageModel) {
+    // Non-overlapping blocks of the held-out stream (the first max_examples).
+    const int64_t blocks =
+        encoded.empty() ? 0 : int64_t(encoded[0].source.size() - 1) / block_size_;
+    const size_t used =
+        max_examples ? std::min<size_t>(max_examples, size_t(blocks)) : size_t(blocks);
+    m.language_model = true;
+    m.examples = int64_t(used);
+    double loss_sum = 0;
+    for (const auto& idx : sequential_batches(used, batch_size)) {
+      std::vector<size_t> offsets;
+      for (size_t i : idx) offsets.push_back(i * size_t(block_size_));
+      loss_sum += cross_entropy_of_blocks(encoded, offsets, 0.0).item() * double(idx.size());
+    }
+    m.loss = used ? loss_sum / double(used) : 0.0;
+    m.word_tokens = vocab_->kind() == data::TokenizerKind::Word;
+    return m;
+  }
   m.examples = int64_t(n);
   m.classification = kind_ == data::TaskKind::Classification;
   if (n == 0) return m;
@@ -397,6 +452,9 @@ EvalMetrics Workload::evaluate(std::span<const data::EncodedExample> encoded, si
 
 std::vector<Prediction> Workload::predict(const std::vector<std::string>& texts,
                                           size_t batch_size) const {
+  if (layout_ == data::Layout::LanguageModel)
+    throw std::invalid_argument(
+        "a language model continues text: use attnlab generate --prompt TEXT, not predict");
   EvalScope scope(*model_);
   std::vector<data::EncodedExample> encoded;
   for (size_t i = 0; i < texts.size(); ++i)

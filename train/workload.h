@@ -74,6 +74,10 @@ class Workload {
            data::TaskKind kind, std::vector<std::string> labels);
 
   data::Layout layout() const { return layout_; }
+  // Language models: tokens per row, and the offsets a row may start at in a
+  // stream of `tokens` tokens (it needs block_size + 1).
+  int64_t block_size() const { return block_size_; }
+  const data::Vocab& vocab() const { return *vocab_; }
   data::TaskKind kind() const { return kind_; }
   const Model& model() const { return *model_; }
   Model& model() { return *model_; }
@@ -155,11 +159,16 @@ class Workload {
   std::vector<std::vector<int32_t>> greedy_decode_recompute(
       std::span<const data::EncodedExample> examples, std::span<const size_t> indices,
       size_t max_new, std::vector<std::vector<double>>* token_log_probs) const;
+  // Language models: the mean next-token cross-entropy of the blocks of
+  // block_size tokens that start at `offsets` in the stream stream[0].
+  Tensor cross_entropy_of_blocks(std::span<const data::EncodedExample> stream,
+                                 std::span<const size_t> offsets, double label_smoothing) const;
   // log P(label_k tokens + EOS | source) for each row and label: (rows, K).
   std::vector<std::vector<double>> label_log_likelihoods(
       std::span<const data::EncodedExample> examples, std::span<const size_t> indices) const;
 
   DecodeMode decode_mode_ = DecodeMode::Cached;
+  int64_t block_size_ = 0;  // language models: tokens per row (the model's max_len)
   GenerateOptions search_;
   std::shared_ptr<Model> model_;
   std::shared_ptr<const data::Vocab> vocab_;

@@ -1,0 +1,58 @@
+#include "data/text_file.h"
+
+#include <fmt/format.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+#include "data/utf8.h"
+
+namespace attnlab::data {
+
+namespace {
+
+std::vector<Example> read_lines(const std::string& path) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec))
+    throw std::runtime_error(fmt::format("{}: not a regular file that can be read", path));
+  const auto bytes = std::filesystem::file_size(path, ec);
+  if (ec)
+    throw std::runtime_error(fmt::format("{}: cannot read its size ({})", path, ec.message()));
+  if (bytes > kMaxTextFileBytes)
+    throw std::runtime_error(fmt::format("{}: {} bytes is more than the {} bytes a text may have",
+                                         path, bytes, kMaxTextFileBytes));
+  std::ifstream in(path, std::ios::binary);
+  if (!in)
+    throw std::runtime_error(
+        fmt::format("{}: cannot open file for reading ({})", path, std::strerror(errno)));
+  std::vector<Example> lines;
+  std::string line;
+  size_t number = 0;
+  while (std::getline(in, line)) {
+    ++number;
+    validate_utf8(line, fmt::format("{}:{}", path, number));
+    if (!in.eof()) line += '\n';  // keep the newline: it is text the model learns too
+    lines.push_back(Example{std::move(line), ""});
+    line.clear();
+  }
+  if (in.bad()) throw std::runtime_error(fmt::format("{}: read error", path));
+  if (lines.empty()) throw std::runtime_error(fmt::format("{}: the file is empty", path));
+  return lines;
+}
+
+}  // namespace
+
+Dataset load_text_dataset(const std::string& train_path, const std::string& valid_path) {
+  Dataset dataset;
+  dataset.name = train_path;
+  dataset.kind = TaskKind::LanguageModel;
+  dataset.train = read_lines(train_path);
+  if (!valid_path.empty()) dataset.valid = read_lines(valid_path);
+  return dataset;
+}
+
+}  // namespace attnlab::data
