@@ -274,8 +274,24 @@ std::vector<Generated> beam_search(const Model& model,
         next_live.push_back({row, std::move(h), 0});
         ++grown;
       }
-      // Early stop: k hypotheses ended.
-      if (int64_t(finished[row].size()) >= k) {
+      // Keep the k best endings. The row is done when they are all in: no live
+      // beam can still beat the worst of them. A live beam's log P only falls
+      // as it grows, and with alpha >= 0 its score is at most log P divided by
+      // the penalty of the longest length it could reach (an exact bound; with
+      // alpha < 0, at most log P over today's penalty).
+      auto& ended = finished[row];
+      std::sort(ended.begin(), ended.end(),
+                [](const Generated& a, const Generated& b) { return a.score > b.score; });
+      if (int64_t(ended.size()) > k) ended.resize(size_t(k));
+      double best_live = -std::numeric_limits<double>::infinity();
+      const int64_t longest = std::min<int64_t>(max_len - int64_t(prompts[row].size()), o.max_new);
+      for (size_t b = next_live.size(); b-- > 0 && next_live[b].row == row;) {
+        const Hypothesis& h = next_live[b].hyp;
+        const double penalty = length_penalty(
+            o.length_penalty >= 0 ? longest : int64_t(h.log_probs.size()), o.length_penalty);
+        best_live = std::max(best_live, h.sum / penalty);
+      }
+      if (int64_t(ended.size()) >= k && best_live <= ended.back().score) {
         while (!next_live.empty() && next_live.back().row == row) {
           next_live.pop_back();
           parents.pop_back();

@@ -48,6 +48,32 @@ class MarkovModel : public Model {
   }
 };
 
+// A chain whose likeliest sequence, "A C D" (0.9 x 0.99 x 0.99 x 0.99), ends
+// only after two poor ones have: "B" (0.1 x 0.5) and "B B" (0.1 x 0.5 x 0.5).
+constexpr int32_t kC = 5, kD = 6;
+class LateWinnerModel : public MarkovModel {
+ public:
+  Tensor decode_cached(const IntTensor& tokens, const std::vector<int64_t>&,
+                       DecodeCache&) const override {
+    std::vector<double> logits;
+    for (int32_t token : tokens.data) {
+      std::vector<double> p(7, 0.0);
+      if (token == kA)
+        p[kC] = 0.99, p[kEos] = 0.01;
+      else if (token == kC)
+        p[kD] = 0.99, p[kEos] = 0.01;
+      else if (token == kD)
+        p[kEos] = 0.99, p[kA] = 0.01;
+      else if (token == kB)
+        p[kEos] = 0.5, p[kB] = 0.5;
+      else
+        p[kA] = 0.9, p[kB] = 0.1;  // BOS
+      for (double x : p) logits.push_back(x > 0 ? std::log(x) : -1e9);
+    }
+    return Tensor::from_vector(logits, {tokens.shape[0], tokens.shape[1], 7}, DType::F64);
+  }
+};
+
 GenerateOptions options(int64_t max_new = 6) {
   GenerateOptions o;
   o.max_new = max_new;
@@ -159,4 +185,19 @@ TEST_CASE("search: bad options are named") {
   o.beam = 0;
   CHECK_THROWS_WITH(generate(m, {{kBos}}, nullptr, nullptr, o), Contains("--beam"));
   CHECK_THROWS_WITH(generate(m, {{}}, nullptr, nullptr, options()), Contains("at least one token"));
+}
+
+TEST_CASE("search: beam search keeps going while a live beam can still beat its endings") {
+  // Two poor hypotheses end before the best one does; stopping as soon as k
+  // have ended would return "B".
+  LateWinnerModel m;
+  GenerateOptions o = options(8);
+  o.beam = 2;
+  o.length_penalty = 0;
+  auto out = generate(m, {{kBos}}, nullptr, nullptr, o);
+  CHECK(out[0].tokens == std::vector<int32_t>{kA, kC, kD});
+  CHECK(out[0].score == Approx(std::log(0.9 * 0.99 * 0.99 * 0.99)));
+  o.length_penalty = 0.6;
+  out = generate(m, {{kBos}}, nullptr, nullptr, o);
+  CHECK(out[0].tokens == std::vector<int32_t>{kA, kC, kD});
 }
