@@ -12,5 +12,6 @@ int plot_command(int argc, char** argv);
 int trace_command(int argc, char** argv);
 int describe_command(int argc, char** argv);
 int compare_command(int argc, char** argv);
+int generate_command(int argc, char** argv);
 
 }  // namespace attnlab

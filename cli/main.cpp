@@ -36,6 +36,8 @@ const std::map<std::string, Command>& commands() {
        {attnlab::baseline_command, "a non-neural baseline (character n-gram naive Bayes)"}},
       {"predict", {attnlab::predict_command, "translate or classify texts with a checkpoint"}},
       {"tasks", {attnlab::tasks_command, "list the built-in tasks and recipes"}},
+      {"generate",
+       {attnlab::generate_command, "continue a prompt with a language model, streaming the text"}},
       {"gradcheck",
        {attnlab::gradcheck_command, "check every op, layer and model gradient in float64"}},
   };

@@ -24,12 +24,14 @@ void add_search_options(po::options_description& options, bool sampling) {
        "sampling seed: the same seed, the same text");
 }
 
-GenerateOptions search_options(const po::variables_map& vm, bool sampling) {
+GenerateOptions search_options(const po::variables_map& vm, bool sampling,
+                               double default_temperature) {
   GenerateOptions o;
   o.beam = vm["beam"].as<int64_t>();
   o.length_penalty = vm["length-penalty"].as<double>();
   if (sampling) {
     o.temperature = vm["temperature"].as<double>();
+    if (vm["temperature"].defaulted()) o.temperature = o.beam > 1 ? 0.0 : default_temperature;
     o.top_k = vm["top-k"].as<int64_t>();
     o.top_p = vm["top-p"].as<double>();
     o.seed = vm["seed"].as<uint64_t>();

@@ -7,6 +7,7 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <numeric>
 #include <vector>
 
 using namespace attnlab::data;
@@ -248,4 +249,20 @@ TEST_CASE("data: masked-LM corruption hides about 15% of the real tokens, never 
   CHECK_THROWS_WITH(mask_tokens(input, rng, 40, kUnkId, 0.0), Contains("rate"));
   CHECK_THROWS_WITH(mask_tokens(input, rng, kNumSpecialTokens, kUnkId),
                     Contains("no ordinary token"));
+}
+
+TEST_CASE("data: language-model blocks start at every offset once per epoch, shuffled by seed") {
+  const auto a = make_block_batches(100, 10, 16, 3, 0);
+  std::vector<std::size_t> seen;
+  for (const auto& batch : a) {
+    CHECK(batch.size() <= 16);
+    seen.insert(seen.end(), batch.begin(), batch.end());
+  }
+  std::sort(seen.begin(), seen.end());
+  std::vector<std::size_t> every(90);  // a block of 10 and its next token fit at 0..89
+  std::iota(every.begin(), every.end(), 0);
+  CHECK(seen == every);
+  CHECK(make_block_batches(100, 10, 16, 3, 0) == a);   // deterministic
+  CHECK(make_block_batches(100, 10, 16, 3, 1) != a);   // another epoch, another order
+  CHECK(make_block_batches(10, 10, 4, 3, 0).empty());  // no room for a block and its next
 }
