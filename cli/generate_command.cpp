@@ -66,6 +66,7 @@ int generate_command(int argc, char** argv) {
   fmt::print("{}", prompt);
   std::fflush(stdout);
   search.eos_id = -1;  // a text has no end token: it stops at --max-new
+  const bool word_tokens = run.vocab->kind() == data::TokenizerKind::Word;
   int64_t remaining = max_new, window = 0;
   while (remaining > 0) {
     // The first window reads the whole prompt; later ones the last half of the context.
@@ -77,7 +78,9 @@ int generate_command(int argc, char** argv) {
     o.seed = splitmix64_mix(search.seed * kSplitmix64Step + uint64_t(window));  // a fresh stream
     const Generated g =
         generate(*run.model, {ctx}, nullptr, nullptr, o, [&](size_t, int32_t token) {
-          fmt::print("{}", run.vocab->decode(std::span<const int32_t>(&token, 1)));
+          // Word tokens were split on whitespace: a space goes back between them.
+          fmt::print("{}{}", word_tokens ? " " : "",
+                     run.vocab->decode(std::span<const int32_t>(&token, 1)));
           std::fflush(stdout);
         })[0];
     tokens.insert(tokens.end(), g.tokens.begin(), g.tokens.end());

@@ -227,7 +227,9 @@ std::string Trainer::sample_text() const {
   EvalScope scope(*model_);
   const std::vector<int32_t> start(held_out.begin(), held_out.begin() + int64_t(prompt));
   const Generated g = generate(*model_, {start}, nullptr, nullptr, o)[0];
-  std::string text = data_.vocab->decode(start) + data_.vocab->decode(g.tokens);
+  std::vector<int32_t> all = start;
+  all.insert(all.end(), g.tokens.begin(), g.tokens.end());
+  std::string text = data_.vocab->decode(all);  // word tokens get their spaces back
   for (char& c : text)
     if (c == '\n') c = ' ';  // one line in the progress output (a newline shows as a space)
   return text;
