@@ -275,6 +275,11 @@ int compare_command(int argc, char** argv) {
     throw cli::UsageError(e.what());
   }
 
+  if (info.kind == data::TaskKind::LanguageModel)
+    throw cli::UsageError(fmt::format(
+        "'{}' is a language-modelling text: only a decoder-only model (gpt) learns it, so there "
+        "is nothing to compare; train it with attnlab train --model gpt --task {}",
+        task, task));
   std::vector<Family> families = {Family::BERT, Family::GPT, Family::T5, Family::Perceiver};
   if (vm.count("models")) {
     families.clear();

@@ -258,10 +258,11 @@ TEST_CASE("cli: a GPT learns a text file (--task-kind lm) and generate continues
     for (int i = 0; i < 300; ++i) out << "abcabc abc " << (i % 7) << " the end.\n";
   }
   // Not quiet: the progress shows the held-out bits per character and a sample.
-  Run r = run(fmt::format("train --model gpt --task-kind lm --train-file {} --block-size 24 "
-                          "--steps 30 --eval-every 15 --out {} --d-model 32 --heads 2 --d-ff 64 "
-                          "--layers 1 --batch-size 16",
-                          text.string(), (dir / "lm").string()));
+  Run r =
+      run(fmt::format("train --model gpt --task-kind lm --train-file {} --block-size 24 "
+                      "--steps 30 --eval-every 15 --out {} --d-model 32 --heads 2 --d-ff 64 "
+                      "--layers 1 --batch-size 16",
+                      text.string(), (dir / "lm").string()));
   INFO(r.output);
   REQUIRE(r.exit_code == 0);
   CHECK_THAT(r.output, Contains("bits/char") && Contains("blocks of 24 tokens"));
@@ -277,6 +278,11 @@ TEST_CASE("cli: a GPT learns a text file (--task-kind lm) and generate continues
   REQUIRE(a.exit_code == 0);
   CHECK(a.output == b.output);
   CHECK_THAT(a.output, Contains("\nabc"));  // stdout starts with the prompt
+  // trace shows where a language model looks over the text itself.
+  r = run(fmt::format("trace --ckpt {} --input abcabc --out {}", (dir / "lm").string(),
+                      (dir / "trace.h5").string()));
+  CHECK(r.exit_code == 0);
+  CHECK_THAT(r.output, Contains("decoder/layers/0/self_attn") && Contains("(2,6,6)"));
   // Resuming continues the run exactly as it would have gone.
   r = run(fmt::format("train --resume --out {} --steps 40 --quiet", (dir / "lm").string()));
   CHECK(r.exit_code == 0);

@@ -542,6 +542,21 @@ Trace Workload::trace(const std::string& text) const {
   EvalScope scope(*model_);
   Trace trace;
   trace.input = text;
+  if (layout_ == data::Layout::LanguageModel) {
+    // The text itself (its last max_len tokens), and the token that would come next.
+    std::vector<int32_t> ids = vocab_->encode(text, "input");
+    if (ids.empty()) throw std::invalid_argument("trace: the input has no token");
+    const int64_t context = model_->config().max_len;
+    if (int64_t(ids.size()) > context) ids.erase(ids.begin(), ids.end() - context);
+    std::vector<BlockAttention> blocks;
+    const Tensor logits = model_->decode(IntTensor{{1, int64_t(ids.size())}, ids}, nullptr, nullptr,
+                                         nullptr, &blocks);  // (1,T,V)
+    const int64_t v = logits.size(-1);
+    trace.output = vocab_->token_of(argmax_row(logits, (int64_t(ids.size()) - 1) * v, v));
+    trace.axes.push_back({"sequence", tokens_of(*vocab_, ids)});
+    add_stack(trace, "decoder", blocks, "causal self", "sequence", "");
+    return trace;
+  }
   const Prediction p = predict({text})[0];
   trace.output = p.text;
   // What follows the condition: the generated tokens, or the predicted label's.
