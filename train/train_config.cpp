@@ -13,7 +13,8 @@ const FieldTable<TrainConfig>& train_config_fields() {
         .add("train_file", &C::train_file,
              "your own training data: TSV, source<TAB>target or label<TAB>text")
         .add("valid_file", &C::valid_file, "held-out TSV (default: the last 10% of --train-file)")
-        .add("task_kind", &C::task_kind, data::kTaskKindNames, "for TSV files")
+        .add("task_kind", &C::task_kind, data::kTaskKindNames,
+             "your data: translation or classification (TSV), lm (a plain text file)")
         .add("tokenizer", &C::tokenizer, kTokenizerChoiceNames,
              "char: one token per Unicode character; word: split on whitespace; auto: word for "
              "your own classification texts of 3 or more words on average, else char")
