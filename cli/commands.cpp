@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include <cmath>
 #include <filesystem>
 #include <iostream>
 
@@ -13,6 +14,7 @@
 #include "cli/model_options.h"
 #include "cli/search_options.h"
 #include "data/tasks.h"
+#include "data/text_file.h"
 #include "data/tsv.h"
 #include "models/stats.h"
 #include "train/baseline.h"
@@ -178,6 +180,11 @@ void apply_search(LoadedRun& run, const GenerateOptions& search) {
         fmt::format("{} classifies: --beam and --temperature choose the output sequence of a "
                     "translation model",
                     run.file));
+  if (!default_search && run.info.task_kind == data::TaskKind::LanguageModel)
+    throw cli::UsageError(fmt::format(
+        "{} is a language model: its held-out loss does not depend on a search; generate takes "
+        "--beam and --temperature",
+        run.file));
   run.workload->set_search(search);
 }
 
@@ -215,7 +222,10 @@ int eval_command(int argc, char** argv) {
   apply_search(run, search);
   std::vector<data::Example> held_out;
   std::string source;
-  if (!valid_file.empty()) {
+  if (!valid_file.empty() && run.info.task_kind == data::TaskKind::LanguageModel) {
+    held_out = data::load_text_dataset(valid_file, "").train;  // a plain text file
+    source = valid_file;
+  } else if (!valid_file.empty()) {
     data::TsvFile f = run.info.task_kind == data::TaskKind::Classification
                           ? data::read_classification_tsv(valid_file)
                           : data::read_translation_tsv(valid_file);
@@ -238,7 +248,11 @@ int eval_command(int argc, char** argv) {
         cli::json_string(run.file), cli::json_string(family_name(run.info.train.model)),
         run.info.state.step, cli::json_string(source), m.examples, search.beam,
         cli::json_number(m.loss));
-    if (m.classification)
+    if (m.language_model)
+      line +=
+          fmt::format(", \"{}\": {}}}", m.word_tokens ? "perplexity" : "bits_per_char",
+                      cli::json_number(m.word_tokens ? std::exp(m.loss) : m.loss / std::log(2.0)));
+    else if (m.classification)
       line += fmt::format(", \"accuracy\": {}, \"macro_f1\": {}}}", cli::json_number(m.accuracy),
                           cli::json_number(m.macro_f1));
     else

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cstdio>
 
 #include "cli/commands.h"
@@ -23,9 +24,10 @@ int generate_command(int argc, char** argv) {
   int threads = 0;
   options.add_options()  //
       ("ckpt", po::value(&ckpt)->required(),
-       "a language model's checkpoint file or run directory (train --task-kind lm)")            //
-      ("prompt", po::value(&prompt)->default_value("\n", "a newline"), "the text to continue")  //
-      ("max-new", po::value(&max_new)->default_value(max_new), "tokens to generate")            //
+       "a language model's checkpoint file or run directory (train --task-kind lm)")  //
+      ("prompt", po::value(&prompt),
+       "the text to continue (default: a newline for a character model)")             //
+      ("max-new", po::value(&max_new)->default_value(max_new), "tokens to generate")  //
       ("threads", po::value(&threads)->default_value(0), "OpenMP threads (0 = all cores)");
   cli::add_search_options(options, true);
   po::variables_map vm;
@@ -46,7 +48,9 @@ int generate_command(int argc, char** argv) {
         "{} is a {} model: generate continues text with a language model (train --task-kind lm); "
         "use predict for it",
         run.file, data::task_kind_name(run.info.task_kind)));
-  if (prompt.empty()) throw cli::UsageError("--prompt: give some text to continue");
+  const bool word_tokens = run.vocab->kind() == data::TokenizerKind::Word;
+  if (!vm.count("prompt") && !word_tokens) prompt = "\n";  // start as a new line would
+  if (prompt.empty()) throw cli::UsageError("--prompt: give some text for the model to continue");
   std::vector<int32_t> tokens;
   try {
     tokens = run.vocab->encode(prompt, "--prompt");
@@ -54,7 +58,8 @@ int generate_command(int argc, char** argv) {
     throw cli::UsageError(e.what());
   }
   if (tokens.empty())
-    throw cli::UsageError("--prompt: no token of it is in the model's vocabulary");
+    throw cli::UsageError(
+        "--prompt: it has no token (a word model splits on whitespace): give some words");
   const int64_t context = run.model->config().max_len;
   if (int64_t(tokens.size()) >= context) {
     fmt::print(stderr, "attnlab generate: the prompt has {} tokens; the model reads the last {}\n",
@@ -66,7 +71,9 @@ int generate_command(int argc, char** argv) {
   fmt::print("{}", prompt);
   std::fflush(stdout);
   search.eos_id = -1;  // a text has no end token: it stops at --max-new
-  const bool word_tokens = run.vocab->kind() == data::TokenizerKind::Word;
+  // Word tokens were split on whitespace: a space goes back before each word
+  // (none before the first if the prompt already ends in one).
+  bool space_before = word_tokens && !std::isspace(static_cast<unsigned char>(prompt.back()));
   int64_t remaining = max_new, window = 0;
   while (remaining > 0) {
     // The first window reads the whole prompt; later ones the last half of the context.
@@ -78,9 +85,9 @@ int generate_command(int argc, char** argv) {
     o.seed = splitmix64_mix(search.seed * kSplitmix64Step + uint64_t(window));  // a fresh stream
     const Generated g =
         generate(*run.model, {ctx}, nullptr, nullptr, o, [&](size_t, int32_t token) {
-          // Word tokens were split on whitespace: a space goes back between them.
-          fmt::print("{}{}", word_tokens ? " " : "",
+          fmt::print("{}{}", space_before ? " " : "",
                      run.vocab->decode(std::span<const int32_t>(&token, 1)));
+          space_before = word_tokens;
           std::fflush(stdout);
         })[0];
     tokens.insert(tokens.end(), g.tokens.begin(), g.tokens.end());

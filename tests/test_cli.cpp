@@ -278,6 +278,25 @@ TEST_CASE("cli: a GPT learns a text file (--task-kind lm) and generate continues
   REQUIRE(a.exit_code == 0);
   CHECK(a.output == b.output);
   CHECK_THAT(a.output, Contains("\nabc"));  // stdout starts with the prompt
+  // eval reads a held-out plain text file and reports bits per character.
+  r = run(fmt::format("eval --ckpt {} --valid-file {} --format jsonl", (dir / "lm").string(),
+                      text.string()));
+  CHECK(r.exit_code == 0);
+  CHECK_THAT(r.output, Contains("\"bits_per_char\": "));
+  r = run(fmt::format("eval --ckpt {} --beam 2", (dir / "lm").string()));
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.output, Contains("language model"));
+  // A text of one long line holds out its last tenth of characters.
+  const fs::path one_line = dir / "one_line.txt";
+  {
+    std::ofstream out(one_line);
+    for (int i = 0; i < 200; ++i) out << "abc " << (i % 5) << " ";
+  }
+  r =
+      run(fmt::format("train --model gpt --task-kind lm --train-file {} --block-size 16 --steps 3 "
+                      "--out {} {}",
+                      one_line.string(), (dir / "one").string(), kTiny));
+  CHECK(r.exit_code == 0);
   // trace shows where a language model looks over the text itself.
   r = run(fmt::format("trace --ckpt {} --input abcabc --out {}", (dir / "lm").string(),
                       (dir / "trace.h5").string()));

@@ -19,6 +19,7 @@
 #include "data/tasks.h"
 #include "data/text_file.h"
 #include "data/tsv.h"
+#include "data/utf8.h"
 #include "train/progress.h"
 #include "train/stop_signals.h"
 
@@ -92,6 +93,19 @@ PreparedData prepare_data(const TrainConfig& c) {
     out.dataset = data::load_text_dataset(c.train_file, c.valid_file);
   else
     out.dataset = data::load_tsv_dataset(c.task_kind, c.train_file, c.valid_file);
+  if (out.dataset.valid.empty() && out.dataset.kind == data::TaskKind::LanguageModel &&
+      out.dataset.train.size() < 10) {
+    // A text of few lines (one long line is common): hold out its last tenth
+    // by characters, cut at a character boundary.
+    std::string all;
+    for (const auto& e : out.dataset.train) all += e.source;
+    const auto chars = data::split_code_points(all, c.train_file);
+    const size_t cut = chars.size() - std::max<size_t>(1, chars.size() / 10);
+    std::string head, tail;
+    for (size_t i = 0; i < chars.size(); ++i) (i < cut ? head : tail) += chars[i];
+    out.dataset.train = {data::Example{head, ""}};
+    out.dataset.valid = {data::Example{tail, ""}};
+  }
   if (out.dataset.valid.empty()) {
     // No held-out file: hold out up to 10% of the training examples (at least 1).
     size_t n = std::max<size_t>(1, out.dataset.train.size() / 10);
@@ -217,7 +231,8 @@ std::string Trainer::checkpoint_path() const {
 // step (the same run prints the same samples).
 std::string Trainer::sample_text() const {
   const std::vector<int32_t>& held_out = valid_[0].source;
-  const size_t prompt = std::min<size_t>({held_out.size(), 16, size_t(workload_->block_size())});
+  const size_t prompt =
+      std::min<size_t>({held_out.size(), 16, size_t(workload_->block_size() / 2)});
   GenerateOptions o;
   o.max_new = std::min<int64_t>(120, workload_->block_size() - int64_t(prompt));
   if (o.max_new < 1) return "";
