@@ -244,9 +244,21 @@ std::vector<Generated> beam_search(const Model& model,
                    (a.sum == b.sum && (a.beam < b.beam || (a.beam == b.beam && a.token < b.token)));
           });
       const int64_t length = int64_t(prompts[row].size()) + int64_t(live[begin].hyp.tokens.size());
-      if (length >= max_len) {  // no room for another token: the beams end as they are
-        for (size_t b = begin; b < end; ++b)
-          finished[row].push_back(finish(live[b].hyp, false, o.length_penalty));
+      if (length >= max_len) {
+        // No room for another token. As in greedy decoding, a beam whose
+        // likeliest next token is the end takes it (it needs no room); the
+        // others stop as they are.
+        for (size_t b = begin; b < end; ++b) {
+          const std::vector<double> logp = log_softmax_row(logits, live[b].offset, v);
+          const bool ends = o.eos_id >= 0 && o.eos_id < v &&
+                            std::max_element(logp.begin(), logp.end()) - logp.begin() == o.eos_id;
+          Hypothesis h = live[b].hyp;
+          if (ends) {
+            h.log_probs.push_back(logp[size_t(o.eos_id)]);
+            h.sum += logp[size_t(o.eos_id)];
+          }
+          finished[row].push_back(finish(h, ends, o.length_penalty));
+        }
         done[row] = true;
         begin = end;
         continue;
