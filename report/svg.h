@@ -29,9 +29,6 @@ class Svg {
             const std::string& anchor = "start", const std::string& fill = "#222",
             double rotate = 0, bool bold = false);
 
-  double width() const { return width_; }
-  double height() const { return height_; }
-
   // The whole document.
   std::string str() const;
   // Writes str() to `path`, making its directory if needed; throws

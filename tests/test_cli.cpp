@@ -267,10 +267,7 @@ TEST_CASE("cli: a GPT learns a text file (--task-kind lm) and generate continues
   REQUIRE(r.exit_code == 0);
   CHECK_THAT(r.output, Contains("bits/char") && Contains("blocks of 24 tokens"));
   CHECK_THAT(r.output, Contains("sample: "));
-  std::ifstream metrics(dir / "lm" / "metrics.jsonl");
-  std::stringstream all;
-  all << metrics.rdbuf();
-  CHECK_THAT(all.str(), Contains("\"bits_per_char\": "));
+  CHECK_THAT(read_text(dir / "lm" / "metrics.jsonl"), Contains("\"bits_per_char\": "));
   // Generation: streamed text, the same for the same seed, past the 24-token context.
   const std::string gen =
       fmt::format("generate --ckpt {} --prompt abc --max-new 60 --seed 9", (dir / "lm").string());

@@ -93,14 +93,11 @@ TEST_CASE("cli: plot draws several runs on one chart, by step or by time") {
                           (dir / "wide" / "metrics.jsonl").string(),
                           (dir / "charts" / "c.svg").string()));
   CHECK(r.exit_code == 0);
-  std::ifstream in(dir / "charts" / "c.svg");  // the directory is made
-  std::stringstream svg;
-  svg << in.rdbuf();
+  const std::string svg = read_text(dir / "charts" / "c.svg");  // the directory is made
   std::map<std::string, int> elements;
-  REQUIRE(xml_check::check(svg.str(), &elements).empty());
+  REQUIRE(xml_check::check(svg, &elements).empty());
   CHECK(elements["polyline"] == 6);  // 2 runs x (training loss, held-out loss, exact match)
-  CHECK_THAT(svg.str(),
-             Contains(">small<") && Contains(">wide<") && Contains("held-out exact_match"));
+  CHECK_THAT(svg, Contains(">small<") && Contains(">wide<") && Contains("held-out exact_match"));
   r = run(fmt::format("plot --metrics {} --x time --out {}", (dir / "small").string(),
                       (dir / "t.svg").string()));
   CHECK(r.exit_code == 0);
@@ -193,10 +190,7 @@ TEST_CASE("cli: trace records every attention of every family, rows summing to 1
       }
       std::string file = name;
       std::replace(file.begin(), file.end(), '/', '_');
-      std::ifstream in(svg / (file + ".svg"));
-      std::stringstream text;
-      text << in.rdbuf();
-      CHECK(xml_check::check(text.str()).empty());
+      CHECK(xml_check::check(read_text(svg / (file + ".svg"))).empty());
     }
   }
   fs::remove_all(dir);

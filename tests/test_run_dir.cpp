@@ -20,13 +20,6 @@ using Catch::Matchers::Contains;
 
 namespace {
 
-std::string read_file(const fs::path& p) {
-  std::ifstream in(p);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 std::string train_args(const fs::path& out, int64_t steps, const std::string& extra = "") {
   return fmt::format("train --model gpt --task reverse --steps {} --out {} {} {}", steps,
                      out.string(), kTiny, extra);
@@ -88,7 +81,7 @@ TEST_CASE(
              Contains("another run is writing here") && Contains(fmt::format("pid {}", first)));
   ::kill(first, SIGTERM);
   CHECK(wait_exit(first) == 143);
-  CHECK_THAT(read_file(dir / "first.log"), Contains("stopped by SIGTERM"));
+  CHECK_THAT(read_text(dir / "first.log"), Contains("stopped by SIGTERM"));
   const int64_t saved = checkpoint_step((out / "checkpoint.h5").string());
   CHECK(saved > 0);
   // kill -9 cannot be caught: the run dies holding the lock, and the kernel
@@ -96,7 +89,7 @@ TEST_CASE(
   pid_t resumed =
       spawn(fmt::format("train --resume --out {} --quiet", out.string()), dir / "resumed.log");
   REQUIRE(wait_until(
-      [&] { return read_file(out / "metrics.jsonl").find("resume") != std::string::npos; }));
+      [&] { return read_text(out / "metrics.jsonl").find("resume") != std::string::npos; }));
   ::kill(resumed, SIGKILL);
   CHECK(wait_exit(resumed) == 128 + SIGKILL);
   Run after =
@@ -127,7 +120,7 @@ TEST_CASE("run dir: metrics.jsonl continues on --resume, marks it, and drops a t
   fs::path dir = fresh_dir("metrics");
   const fs::path out = dir / "out";
   REQUIRE(run(train_args(out, 20, "--stop-at 10 --log-every 5")).exit_code == 0);
-  const std::string before = read_file(out / "metrics.jsonl");
+  const std::string before = read_text(out / "metrics.jsonl");
   CHECK_THAT(before, Contains("\"step\": 10"));
   {
     std::ofstream torn(out / "metrics.jsonl", std::ios::app);
@@ -136,7 +129,7 @@ TEST_CASE("run dir: metrics.jsonl continues on --resume, marks it, and drops a t
   Run r = run(fmt::format("train --resume --out {}", out.string()));
   CHECK(r.exit_code == 0);
   CHECK_THAT(r.output, Contains("metrics.jsonl line") && Contains("was cut off"));
-  const std::string after = read_file(out / "metrics.jsonl");
+  const std::string after = read_text(out / "metrics.jsonl");
   CHECK(after.rfind(before, 0) == 0);  // what was there stays, in front
   CHECK_THAT(after, Contains("{\"event\": \"resume\", \"step\": 10") && Contains("\"step\": 20"));
   CHECK(after.find("\"tr\n") == std::string::npos);
@@ -189,7 +182,7 @@ TEST_CASE(
     ::kill(child, SIGCONT);
     const int code = wait_exit(child);
     CHECK(code == 1);  // an error message and exit, not a crash
-    const std::string log = read_file(dir / "fills.log");
+    const std::string log = read_text(dir / "fills.log");
     CHECK_THAT(log, Contains("could not save the checkpoint") && Contains("is kept as it was") &&
                         Contains((out / "checkpoint.h5").string()));
     CHECK(checkpoint_step((out / "checkpoint.h5").string()) == kept);

@@ -273,7 +273,7 @@ Workload::DecoderStart Workload::start_decoding(std::span<const data::EncodedExa
   return start;
 }
 
-std::vector<std::vector<int32_t>> Workload::greedy_decode(
+std::vector<std::vector<int32_t>> Workload::decode_outputs(
     std::span<const data::EncodedExample> examples, std::span<const size_t> indices, size_t max_new,
     std::vector<std::vector<double>>* token_log_probs) const {
   if (decode_mode_ == DecodeMode::Recompute) {
@@ -436,7 +436,7 @@ EvalMetrics Workload::evaluate(std::span<const data::EncodedExample> encoded, si
         predicted.push_back(int(std::max_element(ll[r].begin(), ll[r].end()) - ll[r].begin()));
       }
     } else {
-      auto outputs = greedy_decode(encoded, idx, max_target + 1, nullptr);
+      auto outputs = decode_outputs(encoded, idx, max_target + 1, nullptr);
       for (size_t r = 0; r < idx.size(); ++r) exact += outputs[r] == encoded[idx[r]].target;
     }
   }
@@ -466,7 +466,7 @@ std::vector<Prediction> Workload::predict(const std::vector<std::string>& texts,
     if (kind_ == data::TaskKind::Translation) {
       std::vector<std::vector<double>> log_probs;
       const size_t budget = size_t(model_->config().max_len);
-      auto ids = greedy_decode(encoded, idx, budget, &log_probs);
+      auto ids = decode_outputs(encoded, idx, budget, &log_probs);
       for (size_t r = 0; r < idx.size(); ++r) {
         double total = 0;
         for (double lp : log_probs[r]) total += lp;

@@ -74,10 +74,8 @@ class Workload {
            data::TaskKind kind, std::vector<std::string> labels);
 
   data::Layout layout() const { return layout_; }
-  // Language models: tokens per row, and the offsets a row may start at in a
-  // stream of `tokens` tokens (it needs block_size + 1).
+  // Language models: tokens per row (the model's max_len).
   int64_t block_size() const { return block_size_; }
-  const data::Vocab& vocab() const { return *vocab_; }
   data::TaskKind kind() const { return kind_; }
   const Model& model() const { return *model_; }
   Model& model() { return *model_; }
@@ -108,12 +106,10 @@ class Workload {
   Trace trace(const std::string& text) const;
 
   void set_decode_mode(DecodeMode mode) { decode_mode_ = mode; }
-  DecodeMode decode_mode() const { return decode_mode_; }
   // How predict and evaluate choose output tokens (decode/search.h): greedy
   // by default; beam search or sampling when set. max_new and eos_id are the
   // workload's own. The Recompute mode is greedy only.
   void set_search(const GenerateOptions& options) { search_ = options; }
-  const GenerateOptions& search() const { return search_; }
 
   // Translate (greedy decoding) or classify raw texts.
   std::vector<Prediction> predict(const std::vector<std::string>& texts,
@@ -151,9 +147,10 @@ class Workload {
                               std::span<const size_t> indices) const;
   // Mean cross-entropy of the tokens mask_tokens hides in `input` (a [CLS] text batch).
   Tensor masked_lm_loss(const data::Batch& input, uint64_t mask_seed) const;
-  // Greedy decoding of a batch of encoded sources; returns token ids without
-  // EOS and, if asked, each choice's log-probability (see Prediction).
-  std::vector<std::vector<int32_t>> greedy_decode(
+  // Output tokens for a batch of encoded sources with the workload's search
+  // (greedy unless set_search chose beams or sampling); token ids without EOS
+  // and, if asked, each choice's log-probability (see Prediction).
+  std::vector<std::vector<int32_t>> decode_outputs(
       std::span<const data::EncodedExample> examples, std::span<const size_t> indices,
       size_t max_new, std::vector<std::vector<double>>* token_log_probs) const;
   std::vector<std::vector<int32_t>> greedy_decode_recompute(
