@@ -37,14 +37,20 @@ void check_options(const GenerateOptions& o) {
 }
 
 // log-softmax of one row of logits, in double.
+// (Read through the data pointer once per row: this runs for every row and
+// beam at every step.)
 std::vector<double> log_softmax_row(const Tensor& logits, int64_t offset, int64_t v) {
   std::vector<double> out(static_cast<size_t>(v));
-  double top = -std::numeric_limits<double>::infinity();
-  for (int64_t k = 0; k < v; ++k) top = std::max(top, logits.item(offset + k));
+  dispatch(logits.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const T* row = logits.data<T>() + offset;
+    for (int64_t k = 0; k < v; ++k) out[size_t(k)] = double(row[k]);
+  });
+  const double top = *std::max_element(out.begin(), out.end());
   double total = 0;
-  for (int64_t k = 0; k < v; ++k) total += std::exp(logits.item(offset + k) - top);
+  for (double x : out) total += std::exp(x - top);
   const double lse = top + std::log(total);
-  for (int64_t k = 0; k < v; ++k) out[size_t(k)] = logits.item(offset + k) - lse;
+  for (double& x : out) x -= lse;
   return out;
 }
 

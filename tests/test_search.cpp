@@ -110,7 +110,7 @@ TEST_CASE("search: beam search finds the likeliest sequence that greedy misses")
   CHECK(out[1].score == Approx(std::log(0.35 * 0.9)));
 }
 
-TEST_CASE("search: the GNMT length penalty favours longer endings as alpha grows") {
+TEST_CASE("search: beam scores are log P over the GNMT penalty ((5 + length) / 6)^alpha") {
   CHECK(length_penalty(1, 0.6) == Approx(1.0));
   CHECK(length_penalty(7, 1.0) == Approx(2.0));
   MarkovModel m;
