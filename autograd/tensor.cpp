@@ -8,6 +8,7 @@
 #include <unordered_set>
 
 #include "autograd/accounting.h"
+#include "autograd/allocator.h"
 #include "autograd/op.h"
 #include "autograd/parallel.h"
 
@@ -21,15 +22,11 @@ size_t dtype_size(DType dtype) {
 }
 
 Storage::Storage(size_t bytes) : bytes_(bytes) {
-  // aligned_alloc wants a multiple of the alignment; never ask for 0 bytes.
-  size_t rounded = (bytes + 63) / 64 * 64;
-  if (rounded == 0) rounded = 64;
-  data_ = std::aligned_alloc(64, rounded);
-  if (!data_) throw std::bad_alloc();
+  data_ = allocate_block(bytes, capacity_);
   note_storage_allocated(bytes_);
 }
 Storage::~Storage() {
-  std::free(data_);
+  free_block(data_, capacity_);
   note_storage_freed(bytes_);
 }
 

@@ -38,7 +38,8 @@ constexpr DType dtype_of<double>() {
   return DType::F64;
 }
 
-// 64-byte aligned buffer, so SIMD kernels can assume alignment of fresh tensors.
+// 64-byte aligned buffer, so SIMD kernels can assume alignment of fresh
+// tensors. Blocks come from the caching allocator (autograd/allocator.h).
 class Storage {
  public:
   explicit Storage(size_t bytes);
@@ -51,6 +52,7 @@ class Storage {
  private:
   void* data_ = nullptr;
   size_t bytes_ = 0;
+  size_t capacity_ = 0;  // the block's size class
 };
 
 class Tensor;

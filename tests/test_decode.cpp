@@ -153,7 +153,9 @@ TEST_CASE("decode: cached GPT decoding gives full recomputation's log-probabilit
     // Prompts of different lengths: each row decodes at its own positions.
     const double worst = compare_decoding(*model, {{1, 5, 6, 7, 8, 9}, {1, 4}, {1, 10, 11, 12}},
                                           nullptr, nullptr, 12);
-    CHECK(worst < 1e-5);
+    // float32 log-probabilities of magnitude ~5 over 12 steps: the cached path
+    // sums its softmax in double, the full one in float with a vectorised exp.
+    CHECK(worst < 3e-5);
   }
 }
 

@@ -4,7 +4,10 @@
 // log_softmax with the max subtracted) must compute what their definitions say.
 #include <catch2/catch.hpp>
 #include <cmath>
+#include <functional>
+#include <limits>
 
+#include "autograd/kernels/vector_math.h"
 #include "autograd/ops.h"
 
 using namespace attnlab;
@@ -107,5 +110,64 @@ TEST_CASE(
         value_and_grads({logits}, [&](auto& x) {
           return mul_scalar(sum(mul(log_softmax(x[0]), weights)), -1.0 / double(counted));
         }));
+  }
+}
+
+// ---- the float32 fast paths (autograd/kernels/vector_math.h) --------------------
+
+TEST_CASE("fast math: float exp within 2 ulp of libm, erf within 3e-7, edge values exact") {
+  double worst_exp = 0, worst_erf = 0;
+  for (float x = -87.0f; x < 88.7f; x += 0.00093f) {
+    const double ref = std::exp(double(x));
+    worst_exp = std::max(worst_exp, std::abs(double(fast_exp(x)) - ref) / ref);
+  }
+  for (float x = -6.0f; x < 6.0f; x += 0.00017f)
+    worst_erf = std::max(worst_erf, std::abs(double(fast_erf(x)) - std::erf(double(x))));
+  CHECK(worst_exp < 2 * 5.97e-8);  // float's epsilon / 2 is one ulp at most
+  CHECK(worst_erf < 3e-7);
+  const float inf = std::numeric_limits<float>::infinity();
+  CHECK(fast_exp(-inf) == 0.0f);  // softmax gives masked scores exactly 0
+  CHECK(fast_exp(-100.0f) == 0.0f);
+  CHECK(fast_exp(0.0f) == 1.0f);
+  CHECK(fast_exp(100.0f) == inf);
+  CHECK(std::isnan(fast_exp(std::nanf(""))));
+  CHECK(fast_erf(inf) == 1.0f);
+  CHECK(fast_erf(-inf) == -1.0f);
+  CHECK(fast_erf(0.0f) == 0.0f);
+  CHECK(std::isnan(fast_erf(std::nanf(""))));
+  // float64 is libm itself
+  CHECK(fast_exp(0.37) == std::exp(0.37));
+  CHECK(fast_erf(0.37) == std::erf(0.37));
+}
+
+TEST_CASE("fast math: float32 softmax, GELU and cross-entropy agree with their float64 forms") {
+  // The float64 kernels call libm; the float32 ones the vectorised exp and
+  // erf. Values and gradients agree to float32 precision.
+  const Tensor x64 = leaf({4, 6, 37}, 11, 0.0, 3.0);
+  const Tensor x32 = x64.detach().to(DType::F32).set_requires_grad(true);
+  IntTensor t{{24}, {}};
+  for (int64_t i = 0; i < 24; ++i) t.data.push_back(int32_t((i * 7) % 37));
+  const std::vector<std::pair<const char*, std::function<Tensor(const Tensor&)>>> ops = {
+      {"softmax", [](const Tensor& x) { return softmax(x); }},
+      {"log_softmax", [](const Tensor& x) { return log_softmax(x); }},
+      {"gelu erf", [](const Tensor& x) { return gelu(x, GeluApprox::Erf); }},
+      {"cross_entropy", [&](const Tensor& x) {
+         return cross_entropy(reshape(x, {24, 37}), t);
+       }}};
+  for (const auto& [name, op] : ops) {
+    INFO(name);
+    std::vector<std::vector<double>> results;
+    for (const Tensor& x : {x64, x32}) {
+      Tensor input = x.detach().clone().set_requires_grad(true);
+      Tensor y = op(input);
+      Generator gen{5, 0};
+      Tensor r = rand_normal(y.shape(), gen, 0, 1, x.dtype());
+      sum(mul(y, r)).backward();
+      std::vector<double> values = y.to_vector(), grads = input.grad().to_vector();
+      values.insert(values.end(), grads.begin(), grads.end());
+      results.push_back(values);
+    }
+    for (size_t i = 0; i < results[0].size(); ++i)
+      REQUIRE(results[1][i] == Approx(results[0][i]).margin(2e-6).epsilon(2e-5));
   }
 }

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <vector>
 
+#include "autograd/kernels/vector_math.h"
 #include "autograd/parallel.h"
 
 namespace attnlab {
@@ -31,10 +32,12 @@ void cross_entropy_forward(T* loss, T* lse, const T* logits, const int32_t* targ
       }
       const T* xr = logits + r * v;
       T mx = xr[0], sum_x = 0;
+#pragma omp simd reduction(max : mx)
       for (int64_t j = 0; j < v; ++j) mx = std::max(mx, xr[j]);
       T denom = 0;
+#pragma omp simd reduction(+ : denom, sum_x)
       for (int64_t j = 0; j < v; ++j) {
-        denom += std::exp(xr[j] - mx);
+        denom += fast_exp(xr[j] - mx);
         sum_x += xr[j];
       }
       const T l = std::log(denom) + mx;
@@ -68,7 +71,7 @@ void cross_entropy_backward(T* dlogits, const T* dloss, const T* logits, const T
       const T* xr = logits + r * v;
       for (int64_t j = 0; j < v; ++j) {
         const T target_p = (j == t ? T(1 - eps) : T(0)) + T(eps / double(v));
-        dr[j] = scale * (std::exp(xr[j] - l) - target_p);
+        dr[j] = scale * (fast_exp(xr[j] - l) - target_p);
       }
     }
   });

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <limits>
 
+#include "autograd/kernels/vector_math.h"
 #include "autograd/parallel.h"
 
 namespace attnlab {
@@ -12,20 +13,29 @@ namespace {
 template <typename T>
 void softmax_row(T* y, const T* x, int64_t c, bool log_space) {
   const T neg_inf = -std::numeric_limits<T>::infinity();
+  // The reductions are vectorised (omp simd): a fixed lane order per build,
+  // the same for any thread count.
   T mx = neg_inf;
+#pragma omp simd reduction(max : mx)
   for (int64_t j = 0; j < c; ++j) mx = std::max(mx, x[j]);
   if (mx == neg_inf) {  // every entry blocked
     for (int64_t j = 0; j < c; ++j) y[j] = log_space ? neg_inf : T(0);
     return;
   }
   T denom = 0;
-  for (int64_t j = 0; j < c; ++j) denom += std::exp(x[j] - mx);
   if (log_space) {
+#pragma omp simd reduction(+ : denom)
+    for (int64_t j = 0; j < c; ++j) denom += fast_exp(x[j] - mx);
     const T log_denom = std::log(denom) + mx;
     for (int64_t j = 0; j < c; ++j) y[j] = x[j] - log_denom;
   } else {
+#pragma omp simd reduction(+ : denom)
+    for (int64_t j = 0; j < c; ++j) {
+      y[j] = fast_exp(x[j] - mx);
+      denom += y[j];
+    }
     const T inv = T(1) / denom;
-    for (int64_t j = 0; j < c; ++j) y[j] = std::exp(x[j] - mx) * inv;
+    for (int64_t j = 0; j < c; ++j) y[j] *= inv;
   }
 }
 
@@ -41,6 +51,7 @@ void softmax_backward(T* dx, const T* dy, const T* y, int64_t rows, int64_t c) {
   parallel_rows(rows, c, [&](int64_t r) {
     const T *yr = y + r * c, *gr = dy + r * c;
     T dot = 0;
+#pragma omp simd reduction(+ : dot)
     for (int64_t j = 0; j < c; ++j) dot += gr[j] * yr[j];
     for (int64_t j = 0; j < c; ++j) dx[r * c + j] = yr[j] * (gr[j] - dot);
   });
@@ -56,8 +67,9 @@ void log_softmax_backward(T* dx, const T* dy, const T* y, int64_t rows, int64_t 
   parallel_rows(rows, c, [&](int64_t r) {
     const T *yr = y + r * c, *gr = dy + r * c;
     T total = 0;
+#pragma omp simd reduction(+ : total)
     for (int64_t j = 0; j < c; ++j) total += gr[j];
-    for (int64_t j = 0; j < c; ++j) dx[r * c + j] = gr[j] - std::exp(yr[j]) * total;
+    for (int64_t j = 0; j < c; ++j) dx[r * c + j] = gr[j] - fast_exp(yr[j]) * total;
   });
 }
 

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <numbers>
 
+#include "autograd/kernels/vector_math.h"
 #include "autograd/parallel.h"
 
 namespace attnlab {
@@ -93,13 +94,13 @@ void gelu_tanh_backward(T* dx, const T* dy, const T* x, int64_t n) {
 template <typename T>
 void gelu_erf_forward(T* y, const T* x, int64_t n) {
   map_forward(y, x, n,
-              [](T v) { return T(0.5) * v * (1 + std::erf(v * T(std::numbers::sqrt2 / 2))); });
+              [](T v) { return T(0.5) * v * (1 + fast_erf(v * T(std::numbers::sqrt2 / 2))); });
 }
 template <typename T>
 void gelu_erf_backward(T* dx, const T* dy, const T* x, int64_t n) {
   map_backward(dx, dy, x, n, [](T v) {
-    T cdf = T(0.5) * (1 + std::erf(v * T(std::numbers::sqrt2 / 2)));
-    T pdf = std::exp(T(-0.5) * v * v) * T(0.3989422804014327);  // 1/sqrt(2 pi)
+    T cdf = T(0.5) * (1 + fast_erf(v * T(std::numbers::sqrt2 / 2)));
+    T pdf = fast_exp(T(-0.5) * v * v) * T(0.3989422804014327);  // 1/sqrt(2 pi)
     return cdf + v * pdf;
   });
 }
