@@ -1,5 +1,6 @@
 #include "autograd/allocator.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <mutex>
 #include <new>
@@ -13,7 +14,9 @@ struct BlockCache {
   std::mutex mutex;
   std::unordered_map<size_t, std::vector<void*>> free_lists;  // size class -> free blocks
   BlockCacheStats stats;
-  int64_t limit = int64_t(1) << 30;
+  int64_t limit = int64_t(16) << 30;
+  int64_t in_use = 0;       // bytes of blocks handed out and not freed
+  int64_t peak_in_use = 0;  // its largest value
 };
 
 // Never destroyed: tensors held by static objects are freed after main
@@ -44,16 +47,24 @@ void* allocate_block(size_t bytes, size_t& capacity) {
       it->second.pop_back();
       c.stats.cached_bytes -= int64_t(capacity);
       ++c.stats.hits;
+      c.in_use += int64_t(capacity);
+      c.peak_in_use = std::max(c.peak_in_use, c.in_use);
       return block;
     }
     ++c.stats.misses;
+    c.in_use += int64_t(capacity);
+    c.peak_in_use = std::max(c.peak_in_use, c.in_use);
   }
   void* block = std::aligned_alloc(64, capacity);
   if (!block) {
     // The cache may hold what the system now lacks: give it back and retry once.
     release_cached_blocks();
     block = std::aligned_alloc(64, capacity);
-    if (!block) throw std::bad_alloc();
+  }
+  if (!block) {
+    std::lock_guard<std::mutex> lock(c.mutex);
+    c.in_use -= int64_t(capacity);
+    throw std::bad_alloc();
   }
   return block;
 }
@@ -63,7 +74,8 @@ void free_block(void* block, size_t capacity) {
   BlockCache& c = cache();
   {
     std::lock_guard<std::mutex> lock(c.mutex);
-    if (c.stats.cached_bytes + int64_t(capacity) <= c.limit) {
+    c.in_use -= int64_t(capacity);
+    if (c.stats.cached_bytes + int64_t(capacity) <= std::min(c.limit, c.peak_in_use)) {
       c.free_lists[capacity].push_back(block);
       c.stats.cached_bytes += int64_t(capacity);
       return;

@@ -12,9 +12,12 @@
 // one eighth of their power of two (at most 12.5% slack), so that sizes that
 // differ a little (a batch with another sequence length) still share blocks.
 //
-// Bounds: the cache holds at most cached_limit() bytes of free blocks; a
-// block freed beyond that goes back to the system. release_cached_blocks()
-// empties it (between runs that use different shapes).
+// Bounds: the cache holds no more free bytes than the most this process ever
+// had in use at once, so tensor memory stays below twice its own peak even
+// when shapes keep changing (in a training loop it stays at the peak: every
+// step reuses the blocks of the step before). It also holds at most
+// cached_limit() bytes. A block freed beyond either bound goes back to the
+// system. release_cached_blocks() empties the cache.
 #pragma once
 
 #include <cstddef>
@@ -39,7 +42,7 @@ struct BlockCacheStats {
 BlockCacheStats block_cache_stats();
 // Frees every cached block to the system.
 void release_cached_blocks();
-// The most free-block bytes the cache keeps (1 GiB unless changed).
+// The most free-block bytes the cache keeps (16 GiB unless changed).
 int64_t cached_limit();
 void set_cached_limit(int64_t bytes);
 

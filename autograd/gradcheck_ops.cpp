@@ -103,6 +103,8 @@ std::vector<GradCheckCase> op_gradcheck_cases() {
                  [](In x) { return matmul(x[0], x[1], true, true); }));
   add_case(check("linear", "x (2,3,4), W (5,4), b (5)", {{2, 3, 4}, {5, 4}, {5}},
                  [](In x) { return linear(x[0], x[1], x[2]); }));
+  add_case(check("linear/no_bias", "x (3,4), W (5,4)", {{3, 4}, {5, 4}},
+                 [](In x) { return linear(x[0], x[1]); }));
 
   // Shape ops.
   add_case(check("reshape", "x (2,3,4) -> (6,-1)", {{2, 3, 4}}, [](In x) {

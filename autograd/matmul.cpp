@@ -1,7 +1,8 @@
 // matmul (batched, transpose flags) and linear. The products run in named
 // kernels (autograd/kernels/matmul.h, on top of gemm); this file checks the
-// arguments and records the op. linear is a composition of recorded ops
-// (reshape, matmul, add) and has no backward of its own.
+// arguments and records the op. linear is one op with the bias added inside
+// the GEMM; linear_composed builds the same from reshape, matmul and add, and
+// the tests hold the two to each other.
 #include <fmt/format.h>
 
 #include <stdexcept>
@@ -81,17 +82,54 @@ Tensor matmul(const Tensor& a, const Tensor& b, bool trans_a, bool trans_b) {
   return c;
 }
 
-Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
-  check_defined("linear", "x", x);
-  check_defined("linear", "weight", weight);
+namespace {
+
+void check_linear(const char* op, const Tensor& x, const Tensor& weight, const Tensor& bias) {
+  check_defined(op, "x", x);
+  check_defined(op, "weight", weight);
   if (weight.dim() != 2 || x.dim() < 1 || x.size(-1) != weight.size(1))
     throw std::invalid_argument(fmt::format(
-        "linear: expected x (..., in) and weight (out, in) with matching 'in', got x {} and "
+        "{}: expected x (..., in) and weight (out, in) with matching 'in', got x {} and "
         "weight {}",
-        shape_str(x.shape()), shape_str(weight.shape())));
+        op, shape_str(x.shape()), shape_str(weight.shape())));
   if (bias.defined() && (bias.dim() != 1 || bias.size(0) != weight.size(0)))
     throw std::invalid_argument(
-        fmt::format("linear: expected bias ({}), got {}", weight.size(0), shape_str(bias.shape())));
+        fmt::format("{}: expected bias ({}), got {}", op, weight.size(0), shape_str(bias.shape())));
+  check_same_dtype(op, x, weight);
+  if (bias.defined()) check_same_dtype(op, x, bias);
+}
+
+}  // namespace
+
+Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
+  check_linear("linear", x, weight, bias);
+  const int64_t in = weight.size(1), out = weight.size(0);
+  const int64_t rows = shape_numel(Shape(x.shape().begin(), x.shape().end() - 1));  // N
+  Shape out_shape = x.shape();
+  out_shape.back() = out;
+  Tensor y = Tensor::empty(out_shape, x.dtype());  // (..., out)
+  count_matmul_flops(1, rows, out, in);
+  dispatch(x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    linear_forward<T>(y.data<T>(), x.data<T>(), weight.data<T>(), data_or_null<T>(bias), rows, in,
+                      out);
+  });
+  record_op(y, "linear", {x, weight, bias},
+            [rows, in, out](const BackwardContext& ctx) -> std::vector<Tensor> {
+              Tensor dx = ctx.new_grad(0), dw = ctx.new_grad(1), db = ctx.new_grad(2);
+              dispatch(ctx.grad_output.dtype(), [&](auto tag) {
+                using T = decltype(tag);
+                linear_backward<T>(data_or_null<T>(dx), data_or_null<T>(dw), data_or_null<T>(db),
+                                   ctx.grad_output.data<T>(), ctx.inputs[0].data<T>(),
+                                   ctx.inputs[1].data<T>(), rows, in, out);
+              });
+              return {dx, dw, db};
+            });
+  return y;
+}
+
+Tensor linear_composed(const Tensor& x, const Tensor& weight, const Tensor& bias) {
+  check_linear("linear_composed", x, weight, bias);
   // (..., in) -> (N, in) so a single GEMM covers every row.
   Shape out_shape = x.shape();
   out_shape.back() = weight.size(0);

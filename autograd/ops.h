@@ -85,7 +85,10 @@ Tensor gelu(const Tensor& x, GeluApprox approx);
 Tensor matmul(const Tensor& a, const Tensor& b, bool trans_a = false, bool trans_b = false);
 // x @ weight^T + bias, the nn.Linear convention:
 //   x (..., in), weight (out, in), bias (out) or undefined -> (..., out).
+// One op: the bias is added inside the GEMM, and its gradient is a column sum.
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor());
+// The same from reshape, matmul and add: the reference linear is tested against.
+Tensor linear_composed(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor());
 
 // ---- shape ops (shape_ops.cpp) ------------------------------------------------
 // A view sharing storage; one dimension may be -1 (inferred).

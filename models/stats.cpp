@@ -175,15 +175,11 @@ void add_flops(ModelStats& s, const ModelConfig& c, int64_t seq_len) {
 class ActivationCount {
  public:
   ActivationCount(const ModelConfig& c, int64_t batch)
-      : c_(c),
-        B_(double(batch)),
-        C_(double(c.d_model)),
-        bias_(c.bias ? 1 : 0),
-        drop_(c.dropout > 0 ? 1 : 0) {}
+      : c_(c), B_(double(batch)), C_(double(c.d_model)), drop_(c.dropout > 0 ? 1 : 0) {}
   double elements = 0;
 
-  // matmul, then the bias add when there is one
-  void linear(double rows, double out, bool bias) { elements += rows * out * (bias ? 2 : 1); }
+  // one output: the bias is added inside the GEMM (autograd/matmul.cpp)
+  void linear(double rows, double out) { elements += rows * out; }
   void norm(double rows) { elements += rows * C_; }
   void dropout(double n) { elements += drop_ * n; }
 
@@ -202,23 +198,23 @@ class ActivationCount {
   void attention(double Tq, double Tk, bool masked, bool score_bias) {
     const double nq = B_ * Tq, nk = B_ * Tk;
     const bool scaled = c_.scale_scores && c_.d_model / c_.n_heads != 1;
-    linear(nq, C_, bias_);
+    linear(nq, C_);
     elements += nq * C_;
     for (int kv = 0; kv < 2; ++kv) {
-      linear(nk, C_, bias_);
+      linear(nk, C_);
       elements += nk * C_;
     }
     const double scores = B_ * double(c_.n_heads) * Tq * Tk;
     elements += scores * (2 + scaled + score_bias + masked + drop_);  // matmul ... softmax
     elements += 2 * nq * C_;                                          // weighted sum, merge
-    linear(nq, C_, bias_);
+    linear(nq, C_);
   }
 
   void ffn(double n) {
-    linear(n, double(c_.d_ff), bias_);
+    linear(n, double(c_.d_ff));
     elements += n * double(c_.d_ff);  // activation
     dropout(n * double(c_.d_ff));
-    linear(n, C_, bias_);
+    linear(n, C_);
   }
 
   // norm, sublayer, dropout, residual sum (the same count pre- or post-norm)
@@ -253,7 +249,6 @@ class ActivationCount {
  private:
   const ModelConfig& c_;
   double B_, C_;
-  bool bias_;
   double drop_;
 };
 
@@ -265,10 +260,10 @@ double activation_elements(const ModelConfig& c, double T, int64_t batch) {
       a.input_embedding(T);
       a.stack(BlockKind::Encoder, c.n_layers, T, 0);
       a.elements += B * C;  // [CLS] rows
-      a.linear(B, C, true);
+      a.linear(B, C);
       a.elements += B * C;  // tanh
       a.dropout(B * C);
-      a.linear(B, K, true);
+      a.linear(B, K);
       break;
     case Family::GPT:
       a.input_embedding(T);
@@ -295,7 +290,7 @@ double activation_elements(const ModelConfig& c, double T, int64_t batch) {
       a.elements += n * C;
       a.stack(BlockKind::Encoder, c.n_layers, L, 0);
       a.elements += B * C;  // mean over latents
-      a.linear(B, K, true);
+      a.linear(B, K);
       break;
     }
   }

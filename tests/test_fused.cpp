@@ -113,6 +113,21 @@ TEST_CASE(
   }
 }
 
+TEST_CASE("fused: linear (bias in the GEMM) equals matmul then add") {
+  // 70 input features and 600 rows: several GEMM tiles and an edge tile each way.
+  const Tensor x = leaf({3, 200, 70}, 21), w = leaf({37, 70}, 22), b = leaf({37}, 23);
+  require_close(
+      value_and_grads({x, w, b}, [](auto& v) { return linear(v[0], v[1], v[2]); }),
+      value_and_grads({x, w, b}, [](auto& v) { return linear_composed(v[0], v[1], v[2]); }));
+  require_close(value_and_grads({x, w}, [](auto& v) { return linear(v[0], v[1]); }),
+                value_and_grads({x, w}, [](auto& v) { return linear_composed(v[0], v[1]); }));
+  // K longer than one GEMM slice (the bias joins with the first slice only).
+  const Tensor x2 = leaf({40, 1100}, 24), w2 = leaf({9, 1100}, 25), b2 = leaf({9}, 26);
+  require_close(
+      value_and_grads({x2, w2, b2}, [](auto& v) { return linear(v[0], v[1], v[2]); }),
+      value_and_grads({x2, w2, b2}, [](auto& v) { return linear_composed(v[0], v[1], v[2]); }));
+}
+
 // ---- the float32 fast paths (autograd/kernels/vector_math.h) --------------------
 
 TEST_CASE("fast math: float exp within 2 ulp of libm, erf within 3e-7, edge values exact") {

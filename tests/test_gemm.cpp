@@ -263,3 +263,36 @@ TEST_CASE("gemm: argument errors name the argument and the shape", "[gemm]") {
       gemm_batched<float>(false, false, -2, 3, 4, 7, 1.0f, a, 7, 21, a, 4, 28, 0.0f, c, 4, 12),
       Catch::Contains("gemm_batched: negative batch=-2"));
 }
+
+TEST_CASE("gemm: gemm_bias equals the reference product plus the bias row, float and double",
+          "[gemm]") {
+  const auto run = [](auto tag) {
+    using T = decltype(tag);
+    uint32_t seed = 500;
+    for (const auto& s : kShapes) {
+      for (int t = 0; t < 4; ++t) {
+        const bool ta = t & 1, tb = t & 2;
+        const int64_t M = s[0], N = s[1], K = s[2];
+        const int64_t lda = ta ? M : K, ldb = tb ? K : N;
+        const auto A = random_vector<T>(size_t(M * K), seed++);
+        const auto B = random_vector<T>(size_t(K * N), seed++);
+        const auto bias = random_vector<T>(size_t(N), seed++);
+        std::vector<T> C(size_t(M * N), std::numeric_limits<T>::quiet_NaN()), want(C.size());
+        attnlab::gemm_bias<T>(ta, tb, M, N, K, A.data(), lda, B.data(), ldb, bias.data(), C.data(),
+                              N);
+        gemm_reference<T>(ta, tb, M, N, K, T(1), A.data(), lda, B.data(), ldb, T(0), want.data(),
+                          N);
+        int64_t bad = 0;
+        for (int64_t i = 0; i < M; ++i)
+          for (int64_t j = 0; j < N; ++j) {
+            const T expected = want[size_t(i * N + j)] + bias[size_t(j)];
+            if (!(std::abs(C[size_t(i * N + j)] - expected) <= tolerance<T>(K) * T(K + 1))) ++bad;
+          }
+        INFO("ta=" << ta << " tb=" << tb << " M=" << M << " N=" << N << " K=" << K);
+        REQUIRE(bad == 0);
+      }
+    }
+  };
+  run(float{});
+  run(double{});
+}

@@ -96,7 +96,7 @@ inline void store_unaligned(void* p, V v) {
 template <typename T>
 void micro_kernel(int64_t kc, const T* __restrict a /* (kc, MR) */,
                   const T* __restrict b /* (kc, NR) */, T* c /* (m, n), ldc */, int64_t ldc,
-                  int64_t m, int64_t n, T alpha, T beta) {
+                  int64_t m, int64_t n, T alpha, T beta, const T* bias /* (n) or null */) {
   using P = Blocking<T>;
   using V = typename P::vec;
   constexpr int64_t MR = P::MR, L = P::L;
@@ -128,6 +128,7 @@ void micro_kernel(int64_t kc, const T* __restrict a /* (kc, MR) */,
       for (int v = 0; v < 2; ++v) {
         T* p = c + i * ldc + v * L;
         V r = alpha * acc[i][v];
+        if (bias) r += load_unaligned<V>(bias + v * L);
         if (beta != T(0)) r += beta * load_unaligned<V>(p);
         store_unaligned(p, r);
       }
@@ -143,8 +144,11 @@ void micro_kernel(int64_t kc, const T* __restrict a /* (kc, MR) */,
   }
   for (int64_t i = 0; i < m; ++i) {
     T* crow = c + i * ldc;
-    for (int64_t j = 0; j < n; ++j)
-      crow[j] = beta != T(0) ? alpha * tile[i][j] + beta * crow[j] : alpha * tile[i][j];
+    for (int64_t j = 0; j < n; ++j) {
+      T r = alpha * tile[i][j];
+      if (bias) r += bias[j];
+      crow[j] = beta != T(0) ? r + beta * crow[j] : r;
+    }
   }
 }
 
@@ -207,6 +211,7 @@ struct Problem {
   T beta;
   T* C;
   int64_t ldc;
+  const T* bias = nullptr;  // (N): added to every row of C, with the first K slice
 };
 
 // op(A)[i0 : i0+mc, k0 : k0+kc] as MR-row micro-panels, each (kc, MR).
@@ -281,6 +286,7 @@ void compute_chunk(const Problem<T>& p, int64_t j0, int64_t width, const T* pack
     const int64_t kc = std::min(P::KC, p.K - pc);
     // Later K slices accumulate onto the partial sums already in C.
     const T beta = pc == 0 ? p.beta : T(1);
+    const T* bias_row = pc == 0 ? p.bias : nullptr;  // the bias joins once, with the first slice
     // Equal row blocks of at most MC rows: a short last block would reuse each B slice only
     // briefly.
     const int64_t tiles = (r1 - r0 + P::MR - 1) / P::MR,
@@ -293,9 +299,10 @@ void compute_chunk(const Problem<T>& p, int64_t j0, int64_t width, const T* pack
       for (int64_t s = strips.begin; s < strips.end; ++s) {
         const int64_t jr = s * P::NR, nr = std::min(P::NR, width - jr);
         const T* b = packed_b + s * P::NR * p.K + pc * P::NR;
+        const T* bias = bias_row ? bias_row + j0 + jr : nullptr;
         for (int64_t ir = 0; ir < mc; ir += P::MR) {
           micro_kernel(kc, packed_a + ir * kc, b, p.C + (ic + ir) * p.ldc + j0 + jr, p.ldc,
-                       std::min(P::MR, mc - ir), nr, p.alpha, beta);
+                       std::min(P::MR, mc - ir), nr, p.alpha, beta, bias);
         }
       }
     }
@@ -428,6 +435,19 @@ void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, 
 }
 
 template <typename T>
+void gemm_bias(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const T* A, int64_t lda,
+               const T* B, int64_t ldb, const T* bias, T* C, int64_t ldc) {
+  validate("gemm_bias", trans_a, trans_b, M, N, K, lda, ldb, ldc);
+  Problem<T> p{trans_a, trans_b, M, N, K, T(1), A, lda, B, ldb, T(0), C, ldc};
+  p.bias = bias;
+  if (K == 0 && bias && M > 0) {  // no product: every row is the bias
+    for (int64_t i = 0; i < M; ++i) std::copy(bias, bias + N, C + i * ldc);
+    return;
+  }
+  gemm_unchecked(p, choose_threads<T>(M, N, K));
+}
+
+template <typename T>
 void gemm_batched(bool trans_a, bool trans_b, int64_t batch, int64_t M, int64_t N, int64_t K,
                   T alpha, const T* A, int64_t lda, int64_t stride_a, const T* B, int64_t ldb,
                   int64_t stride_b, T beta, T* C, int64_t ldc, int64_t stride_c) {
@@ -473,13 +493,15 @@ void gemm_reference(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,
   }
 }
 
-#define ATTNLAB_GEMM_INSTANTIATE(T)                                                            \
-  template void gemm<T>(bool, bool, int64_t, int64_t, int64_t, T, const T*, int64_t, const T*, \
-                        int64_t, T, T*, int64_t);                                              \
-  template void gemm_batched<T>(bool, bool, int64_t, int64_t, int64_t, int64_t, T, const T*,   \
-                                int64_t, int64_t, const T*, int64_t, int64_t, T, T*, int64_t,  \
-                                int64_t);                                                      \
-  template void gemm_reference<T>(bool, bool, int64_t, int64_t, int64_t, T, const T*, int64_t, \
+#define ATTNLAB_GEMM_INSTANTIATE(T)                                                              \
+  template void gemm<T>(bool, bool, int64_t, int64_t, int64_t, T, const T*, int64_t, const T*,   \
+                        int64_t, T, T*, int64_t);                                                \
+  template void gemm_bias<T>(bool, bool, int64_t, int64_t, int64_t, const T*, int64_t, const T*, \
+                             int64_t, const T*, T*, int64_t);                                    \
+  template void gemm_batched<T>(bool, bool, int64_t, int64_t, int64_t, int64_t, T, const T*,     \
+                                int64_t, int64_t, const T*, int64_t, int64_t, T, T*, int64_t,    \
+                                int64_t);                                                        \
+  template void gemm_reference<T>(bool, bool, int64_t, int64_t, int64_t, T, const T*, int64_t,   \
                                   const T*, int64_t, T, T*, int64_t);
 ATTNLAB_GEMM_INSTANTIATE(float)
 ATTNLAB_GEMM_INSTANTIATE(double)

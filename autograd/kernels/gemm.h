@@ -15,6 +15,12 @@ template <typename T>
 void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, const T* A,
           int64_t lda, const T* B, int64_t ldb, T beta, T* C, int64_t ldc);
 
+// C(M,N) = op(A) @ op(B) + bias, the bias (N) added to every row inside the kernel that writes
+// C (the epilogue), so that a Linear layer makes one pass over its output instead of two.
+template <typename T>
+void gemm_bias(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const T* A, int64_t lda,
+               const T* B, int64_t ldb, const T* bias, T* C, int64_t ldc);
+
 // Same contract; batch independent products at strides stride_a/b/c (elements). stride 0 = shared
 // operand. Products whose C blocks overlap (e.g. stride_c 0) are applied one after another in batch
 // order, so stride_c 0 with beta 1 sums the products into one C.

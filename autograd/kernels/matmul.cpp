@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "autograd/kernels/gemm.h"
+#include "autograd/kernels/reduce.h"
 
 namespace attnlab {
 
@@ -62,11 +63,28 @@ void matmul_backward(T* da, T* db, const T* dc, const T* a, const T* b, int64_t 
   }
 }
 
-#define ATTNLAB_INSTANTIATE(T)                                                                \
-  template void matmul_forward<T>(T*, const T*, const T*, int64_t, int64_t, int64_t, int64_t, \
-                                  bool, bool, bool);                                          \
-  template void matmul_backward<T>(T*, T*, const T*, const T*, const T*, int64_t, int64_t,    \
-                                   int64_t, int64_t, bool, bool, bool);
+template <typename T>
+void linear_forward(T* y, const T* x, const T* w, const T* bias, int64_t rows, int64_t in,
+                    int64_t out) {
+  gemm_bias<T>(false, true, rows, out, in, x, in, w, in, bias, y, out);
+}
+
+template <typename T>
+void linear_backward(T* dx, T* dw, T* dbias, const T* dy, const T* x, const T* w, int64_t rows,
+                     int64_t in, int64_t out) {
+  if (dx) gemm<T>(false, false, rows, in, out, T(1), dy, out, w, in, T(0), dx, in);
+  if (dw) gemm<T>(true, false, out, in, rows, T(1), dy, out, x, in, T(0), dw, in);
+  if (dbias) sum_dim_forward<T>(dbias, dy, 1, rows, out, T(1));
+}
+
+#define ATTNLAB_INSTANTIATE(T)                                                                  \
+  template void matmul_forward<T>(T*, const T*, const T*, int64_t, int64_t, int64_t, int64_t,   \
+                                  bool, bool, bool);                                            \
+  template void matmul_backward<T>(T*, T*, const T*, const T*, const T*, int64_t, int64_t,      \
+                                   int64_t, int64_t, bool, bool, bool);                         \
+  template void linear_forward<T>(T*, const T*, const T*, const T*, int64_t, int64_t, int64_t); \
+  template void linear_backward<T>(T*, T*, T*, const T*, const T*, const T*, int64_t, int64_t,  \
+                                   int64_t);
 ATTNLAB_INSTANTIATE(float)
 ATTNLAB_INSTANTIATE(double)
 #undef ATTNLAB_INSTANTIATE

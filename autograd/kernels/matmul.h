@@ -29,4 +29,15 @@ template <typename T>
 void matmul_backward(T* da, T* db, const T* dc, const T* a, const T* b, int64_t batch, int64_t m,
                      int64_t n, int64_t k, bool trans_a, bool trans_b, bool b_shared);
 
+// ---- linear: y = x w^T + b, the bias fused into the GEMM ----------------------
+// y (rows,out) = x (rows,in) @ w (out,in)^T + bias (out); bias may be null.
+template <typename T>
+void linear_forward(T* y, const T* x, const T* w, const T* bias, int64_t rows, int64_t in,
+                    int64_t out);
+// dx (rows,in) = dy w;  dw (out,in) = dy^T x;  dbias (out) = dy summed over rows, each column
+// in row order (the same for any thread count). Each is overwritten; any may be null.
+template <typename T>
+void linear_backward(T* dx, T* dw, T* dbias, const T* dy, const T* x, const T* w, int64_t rows,
+                     int64_t in, int64_t out);
+
 }  // namespace attnlab
