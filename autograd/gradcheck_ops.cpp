@@ -105,6 +105,17 @@ std::vector<GradCheckCase> op_gradcheck_cases() {
                  [](In x) { return linear(x[0], x[1], x[2]); }));
   add_case(check("linear/no_bias", "x (3,4), W (5,4)", {{3, 4}, {5, 4}},
                  [](In x) { return linear(x[0], x[1]); }));
+  add_case(check("attention_weights/causal_shared_bias", "q (2,2,3,4), k (2,2,5,4), bias (1,2,3,5)",
+                 {{2, 2, 3, 4}, {2, 2, 5, 4}, {1, 2, 3, 5}}, [](In x) {
+                   const Mask causal = causal_mask(3, 5);
+                   return attention_weights(x[0], x[1], 0.5, x[2], &causal);
+                 }));
+  add_case(check("attention_weights/padding_batched_bias",
+                 "q (2,2,3,4), k (2,2,5,4), bias (2,2,3,5), padding (2,1,1,5)",
+                 {{2, 2, 3, 4}, {2, 2, 5, 4}, {2, 2, 3, 5}}, [](In x) {
+                   const Mask padding = key_padding({0, 2}, 5);
+                   return attention_weights(x[0], x[1], 1.0, x[2], &padding);
+                 }));
 
   // Shape ops.
   add_case(check("reshape", "x (2,3,4) -> (6,-1)", {{2, 3, 4}}, [](In x) {

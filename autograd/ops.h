@@ -116,6 +116,19 @@ Tensor mean(const Tensor& x, int64_t dim, bool keepdim = false);
 Tensor softmax(const Tensor& x);
 Tensor log_softmax(const Tensor& x);
 
+// ---- attention weights (attention.cpp) ----------------------------------------
+// softmax(scale * q k^T + bias) over the keys, blocked keys at exactly 0, as
+// one op that keeps only its result for backward:
+//   q (B,H,Tq,D), k (B,H,Tk,D), bias (1|B,H,Tq,Tk) or undefined, mask
+//   broadcasting to (B,H,Tq,Tk) or null -> (B,H,Tq,Tk).
+// A query row with every key blocked gets zeros, as softmax does.
+Tensor attention_weights(const Tensor& q, const Tensor& k, double scale, const Tensor& bias,
+                         const Mask* mask);
+// The same composed from matmul, mul_scalar, add, masked_fill and softmax:
+// the reference attention_weights is tested against.
+Tensor attention_weights_composed(const Tensor& q, const Tensor& k, double scale,
+                                  const Tensor& bias, const Mask* mask);
+
 // ---- masking (mask.cpp) -------------------------------------------------------
 // x where the mask is 0, `value` where it is 1 (mask broadcasts to x).
 Tensor masked_fill(const Tensor& x, const Mask& mask, double value);

@@ -55,21 +55,19 @@ Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tens
     throw std::invalid_argument(
         fmt::format("{}: causal attention needs at least as many keys as queries, got Tq={} Tk={}",
                     where, tq, tk));
-  Tensor scores = matmul(q, k, false, true);  // (B,H,Tq,Tk)
-  if (scale != 1.0) scores = mul_scalar(scores, scale);
+  Tensor bias;
   if (masks.score_bias) {
-    const Tensor& bias = *masks.score_bias;
+    bias = *masks.score_bias;
     if (bias.dim() != 4 || (bias.size(0) != 1 && bias.size(0) != b) || bias.size(1) != h ||
         bias.size(2) != tq || bias.size(3) != tk)
       throw std::invalid_argument(
           fmt::format("{}: score bias {} does not match scores (B={},H={},Tq={},Tk={})", where,
                       shape_str(bias.shape()), b, h, tq, tk));
-    scores = add(scores, bias);
   }
-  if (masks.key_padding || masks.causal)
-    scores = masked_fill(scores, combined_mask(masks, b, tq, tk),
-                         -std::numeric_limits<double>::infinity());
-  Tensor probs = softmax(scores);  // (B,H,Tq,Tk); blocked entries exactly 0
+  Mask mask;
+  if (masks.key_padding || masks.causal) mask = combined_mask(masks, b, tq, tk);
+  // (B,H,Tq,Tk); blocked entries exactly 0
+  Tensor probs = attention_weights(q, k, scale, bias, mask.blocked.empty() ? nullptr : &mask);
   if (weights) *weights = probs;
   if (dropout) probs = dropout->forward(probs);
   return matmul(probs, v);  // (B,H,Tq,D)

@@ -193,11 +193,11 @@ class ActivationCount {
   }
 
   // q from Tq rows, k and v from Tk rows, each projected then split into
-  // heads (a copy); scores, scaled, biased, masked, softmax, dropout;
-  // weighted sum, heads merged (a copy), output projection.
-  void attention(double Tq, double Tk, bool masked, bool score_bias) {
+  // heads (a copy); the attention weights (one fused op: scale, bias, mask
+  // and softmax), dropout; weighted sum, heads merged (a copy), output
+  // projection.
+  void attention(double Tq, double Tk) {
     const double nq = B_ * Tq, nk = B_ * Tk;
-    const bool scaled = c_.scale_scores && c_.d_model / c_.n_heads != 1;
     linear(nq, C_);
     elements += nq * C_;
     for (int kv = 0; kv < 2; ++kv) {
@@ -205,8 +205,8 @@ class ActivationCount {
       elements += nk * C_;
     }
     const double scores = B_ * double(c_.n_heads) * Tq * Tk;
-    elements += scores * (2 + scaled + score_bias + masked + drop_);  // matmul ... softmax
-    elements += 2 * nq * C_;                                          // weighted sum, merge
+    elements += scores * (1 + drop_);  // weights, dropout
+    elements += 2 * nq * C_;           // weighted sum, merge
     linear(nq, C_);
   }
 
@@ -228,9 +228,8 @@ class ActivationCount {
 
   void block(BlockKind kind, double T, double Tm) {
     const double n = B_ * T;
-    const bool relative = c_.positions == PositionScheme::Relative;
-    residual(n, [&] { attention(T, T, kind != BlockKind::Encoder, relative); });
-    if (kind == BlockKind::EncoderDecoder) residual(n, [&] { attention(T, Tm, false, false); });
+    residual(n, [&] { attention(T, T); });
+    if (kind == BlockKind::EncoderDecoder) residual(n, [&] { attention(T, Tm); });
     residual(n, [&] { ffn(n); });
   }
 
@@ -283,7 +282,7 @@ double activation_elements(const ModelConfig& c, double T, int64_t batch) {
       a.norm(B * T);
       a.elements += 2 * n * C;  // zeros (B,L,C) + the latent queries
       a.norm(n);
-      a.attention(L, T, false, false);
+      a.attention(L, T);
       a.elements += n * C;  // residual sum
       a.norm(n);
       a.ffn(n);

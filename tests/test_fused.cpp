@@ -128,6 +128,43 @@ TEST_CASE("fused: linear (bias in the GEMM) equals matmul then add") {
       value_and_grads({x2, w2, b2}, [](auto& v) { return linear_composed(v[0], v[1], v[2]); }));
 }
 
+TEST_CASE("fused: attention_weights equals matmul, scale, bias, masked_fill and softmax") {
+  const int64_t b = 2, h = 3, tq = 5, tk = 7, d = 4;
+  const Tensor q = leaf({b, h, tq, d}, 31), k = leaf({b, h, tk, d}, 32);
+  const Tensor shared_bias = leaf({1, h, tq, tk}, 33), batched_bias = leaf({b, h, tq, tk}, 34);
+  // key padding (B,1,1,Tk) with row 1's last 3 keys blocked; causal (Tq,Tk);
+  // both (B,1,Tq,Tk) with row 0's first query seeing nothing.
+  Mask padding{{b, 1, 1, tk}, std::vector<uint8_t>(size_t(b * tk), 0)};
+  for (int64_t j = tk - 3; j < tk; ++j) padding.blocked[size_t(tk + j)] = 1;
+  const Mask causal = causal_mask(tq, tk);
+  Mask both{{b, 1, tq, tk}, std::vector<uint8_t>(size_t(b * tq * tk), 0)};
+  for (int64_t i = 0; i < b * tq * tk; ++i)
+    both.blocked[size_t(i)] = causal.blocked[size_t(i % (tq * tk))] |
+                              padding.blocked[size_t((i / (tq * tk)) * tk + i % tk)];
+  for (int64_t j = 0; j < tk; ++j) both.blocked[size_t(j)] = 1;
+  const std::vector<const Mask*> masks = {nullptr, &padding, &causal, &both};
+  for (const Mask* mask : masks) {
+    for (double scale : {1.0, 0.5}) {
+      INFO("mask " << (mask ? shape_str(mask->shape) : "none") << ", scale " << scale);
+      require_close(value_and_grads({q, k},
+                                    [&](auto& v) {
+                                      return attention_weights(v[0], v[1], scale, Tensor(), mask);
+                                    }),
+                    value_and_grads({q, k}, [&](auto& v) {
+                      return attention_weights_composed(v[0], v[1], scale, Tensor(), mask);
+                    }));
+      for (const Tensor& bias : {shared_bias, batched_bias})
+        require_close(value_and_grads({q, k, bias},
+                                      [&](auto& v) {
+                                        return attention_weights(v[0], v[1], scale, v[2], mask);
+                                      }),
+                      value_and_grads({q, k, bias}, [&](auto& v) {
+                        return attention_weights_composed(v[0], v[1], scale, v[2], mask);
+                      }));
+    }
+  }
+}
+
 // ---- the float32 fast paths (autograd/kernels/vector_math.h) --------------------
 
 TEST_CASE("fast math: float exp within 2 ulp of libm, erf within 3e-7, edge values exact") {

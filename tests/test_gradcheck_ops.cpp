@@ -12,12 +12,14 @@ using namespace attnlab;
 namespace {
 
 const std::vector<std::string> kFamilies = {
-    "add",          "sub",           "mul",       "div",        "neg",         "exp",
-    "log",          "sqrt",          "tanh",      "relu",       "gelu",        "matmul",
-    "linear",       "reshape",       "permute",   "transpose",  "split_heads", "merge_heads",
-    "slice",        "concat",        "sum",       "mean",       "softmax",     "log_softmax",
-    "masked_fill",  "additive_mask", "embedding", "layer_norm", "rms_norm",    "dropout",
-    "cross_entropy"};
+    "add",         "sub",           "mul",           "div",
+    "neg",         "exp",           "log",           "sqrt",
+    "tanh",        "relu",          "gelu",          "matmul",
+    "linear",      "reshape",       "permute",       "transpose",
+    "split_heads", "merge_heads",   "slice",         "concat",
+    "sum",         "mean",          "softmax",       "log_softmax",
+    "masked_fill", "additive_mask", "embedding",     "layer_norm",
+    "rms_norm",    "dropout",       "cross_entropy", "attention_weights"};
 
 bool in_family(const std::string& name, const std::string& family) {
   return name == family || name.rfind(family + "/", 0) == 0 || name.rfind(family + "_", 0) == 0;
@@ -131,6 +133,10 @@ TEST_CASE("gradcheck: dropout") {
 }
 TEST_CASE("gradcheck: cross_entropy") {
   check_family("cross_entropy");
+}
+
+TEST_CASE("gradcheck: attention_weights") {
+  check_family("attention_weights");
 }
 
 TEST_CASE("gradcheck: every op check belongs to a tested family") {

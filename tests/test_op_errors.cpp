@@ -66,4 +66,12 @@ TEST_CASE("errors: masks, norms and losses") {
   REQUIRE_THROWS_WITH(cross_entropy(Tensor::zeros({2, 5}), IntTensor{{2}, {0, 7}}),
                       Contains("target 7 at flat position 1 is out of range for 5 classes"));
   REQUIRE_THROWS_WITH(causal_mask(5, 3), Contains("Tq=5 Tk=3"));
+  const Tensor q = Tensor::zeros({2, 3, 4, 8}), k = Tensor::zeros({2, 3, 6, 8});
+  const Mask wrong{{2, 1, 1, 5}, std::vector<uint8_t>(10)};
+  REQUIRE_THROWS_WITH(attention_weights(q, k, 1.0, Tensor(), &wrong),
+                      Contains("mask (2,1,1,5) does not broadcast") && Contains("(2,3,4,6)"));
+  REQUIRE_THROWS_WITH(attention_weights(q, k, 1.0, Tensor::zeros({1, 3, 4, 5}), nullptr),
+                      Contains("bias (1,3,4,5) does not match scores (2,3,4,6)"));
+  REQUIRE_THROWS_WITH(attention_weights(q, Tensor::zeros({2, 3, 6, 7}), 1.0, Tensor(), nullptr),
+                      Contains("expected q (B,H,Tq,D) and k (B,H,Tk,D)"));
 }
