@@ -40,6 +40,25 @@ class ThreadCountScope {
   int previous_;
 };
 
+// ---- how many threads to use now -------------------------------------------------------
+// The threads a parallel region should start now: thread_count(), but fewer
+// while other programs keep cores busy, and 1 inside a parallel region or
+// while backing off (below).
+//
+// Why: every parallel region ends in a barrier, so a team with a thread on a
+// core that another program holds waits for the OS to schedule that thread,
+// up to a time slice per region. With one busy program on 2 cores a 2-thread
+// step took twice as long as a 1-thread step. So the runtime looks, at most
+// every 100 ms, at how many threads of other programs are runnable (Linux
+// /proc/stat's procs_running less this process's running threads) and
+// leaves those cores to them.
+int team_size();
+// Turns that adaptation off (or on again), e.g. for a test that must run
+// with exactly the threads it asked for. On by default.
+void set_adapt_to_load(bool on);
+// Replaces the probe of free cores (for tests); nullptr restores /proc.
+void set_free_cpus_probe(int (*probe)());
+
 // ---- splitting work ----------------------------------------------------------------
 
 // Calls body(begin, end) over [0, n) in chunks of at least `grain` items.
@@ -50,11 +69,12 @@ void parallel_for(int64_t n, int64_t grain, Body&& body) {
   if (n <= 0) return;
   grain = std::max<int64_t>(grain, 1);
   int64_t chunks = (n + grain - 1) / grain;
-  if (chunks == 1 || omp_in_parallel() || thread_count() == 1) {
+  const int team = chunks == 1 ? 1 : team_size();
+  if (team == 1) {
     body(int64_t{0}, n);
     return;
   }
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) num_threads(team)
   for (int64_t c = 0; c < chunks; ++c) body(c * grain, std::min(n, (c + 1) * grain));
 }
 
@@ -65,7 +85,8 @@ void parallel_for(int64_t n, int64_t grain, Body&& body) {
 template <typename Body>
 void parallel_for_dynamic(int64_t n, Body&& body) {
   std::exception_ptr error;
-#pragma omp parallel for schedule(dynamic, 1)
+  const int team = team_size();
+#pragma omp parallel for schedule(dynamic, 1) num_threads(team)
   for (int64_t i = 0; i < n; ++i) {
     try {
       body(i);

@@ -407,8 +407,7 @@ int choose_threads(int64_t M, int64_t N, int64_t K) {
   if (omp_in_parallel()) return 1;
   const double work = double(M) * double(N) * double(K);
   if (work < kParallelMinWork) return 1;
-  const int max_threads = thread_count();
-  if (backing_off()) return 1;
+  const int max_threads = team_size();
   using P = Blocking<T>;
   const int64_t tiles = ((M + P::MR - 1) / P::MR) * ((N + P::NR - 1) / P::NR);
   return static_cast<int>(std::min<int64_t>(max_threads, tiles));
@@ -467,7 +466,7 @@ void gemm_batched(bool trans_a, bool trans_b, int64_t batch, int64_t M, int64_t 
   // Only when the C blocks are disjoint, since overlapping ones must be applied in order.
   const bool disjoint = stride_c >= (M - 1) * ldc + N;
   const double work = double(M) * double(N) * double(K);
-  const int max_threads = omp_in_parallel() ? 1 : thread_count();
+  const int max_threads = team_size();
   if (disjoint && batch >= 2 * max_threads && work < 256.0 * 256.0 * 256.0 &&
       work * double(batch) >= kParallelMinWork && max_threads > 1) {
     parallel_for_dynamic(batch, [&](int64_t i) { product(i, 1); });
