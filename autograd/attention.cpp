@@ -1,8 +1,11 @@
-// attention_weights: softmax(scale * q k^T + bias) with blocked keys removed,
-// as one op. The arithmetic lives in named kernels
+// The two halves of attention as ops: attention_weights, softmax(scale * q k^T
+// + bias) with blocked keys removed, and attention_values, the weighted sum
+// of values. Both read heads in place from the projections' (B,T,H*D)
+// outputs when given the head count. The arithmetic lives in named kernels
 // (autograd/kernels/attention.h); this file checks the arguments and records
-// the op. attention_weights_composed builds the same from matmul, mul_scalar,
-// add, masked_fill and softmax: the reference the tests hold it to.
+// the ops. The *_composed forms build the same from split_heads, matmul,
+// mul_scalar, add, masked_fill, softmax and merge_heads: the references the
+// tests hold the fused ops to.
 #include <fmt/format.h>
 
 #include <limits>
@@ -37,19 +40,41 @@ MaskStrides mask_strides(const Mask& mask, const Shape& scores) {
   return {stride[0], stride[1], stride[2], stride[3]};
 }
 
+// The (B,H,T,D) view of an attention operand: 4-D as it is, or (B,T,H*D)
+// with `heads` given. `what` names the operand in errors.
+struct HeadView {
+  int64_t batch, heads, t, d;
+  HeadLayout layout;
+};
+HeadView head_view(const char* op, const char* what, const Tensor& x, int64_t heads) {
+  if (heads == 0) {
+    if (x.dim() != 4)
+      throw std::invalid_argument(
+          fmt::format("{}: expected {} (B,H,T,D), got {}", op, what, shape_str(x.shape())));
+    return {x.size(0), x.size(1), x.size(2), x.size(3),
+            heads_apart(x.size(1), x.size(2), x.size(3))};
+  }
+  if (x.dim() != 3 || heads < 0 || x.size(2) % heads != 0)
+    throw std::invalid_argument(fmt::format("{}: expected {} (B,T,H*D) with H={}, got {}", op, what,
+                                            heads, shape_str(x.shape())));
+  const int64_t d = x.size(2) / heads;
+  return {x.size(0), heads, x.size(1), d, heads_in_channels(heads, x.size(1), d)};
+}
+
 }  // namespace
 
 Tensor attention_weights(const Tensor& q, const Tensor& k, double scale, const Tensor& bias,
-                         const Mask* mask) {
+                         const Mask* mask, int64_t heads) {
   check_defined("attention_weights", "q", q);
   check_defined("attention_weights", "k", k);
   check_same_dtype("attention_weights", q, k);
-  if (q.dim() != 4 || k.dim() != 4 || q.size(0) != k.size(0) || q.size(1) != k.size(1) ||
-      q.size(3) != k.size(3))
+  const HeadView qv = head_view("attention_weights", "q", q, heads),
+                 kv = head_view("attention_weights", "k", k, heads);
+  if (qv.batch != kv.batch || qv.heads != kv.heads || qv.d != kv.d)
     throw std::invalid_argument(
-        fmt::format("attention_weights: expected q (B,H,Tq,D) and k (B,H,Tk,D), got q {} and k {}",
+        fmt::format("attention_weights: q {} and k {} differ in batch, heads or head size",
                     shape_str(q.shape()), shape_str(k.shape())));
-  AttentionDims dims{q.size(0), q.size(1), q.size(2), k.size(2), q.size(3), false};
+  AttentionDims dims{qv.batch, qv.heads, qv.t, kv.t, qv.d, false, qv.layout, kv.layout};
   const Shape scores{dims.batch, dims.heads, dims.tq, dims.tk};
   if (bias.defined()) {
     check_same_dtype("attention_weights", q, bias);
@@ -86,9 +111,52 @@ Tensor attention_weights(const Tensor& q, const Tensor& k, double scale, const T
   return p;
 }
 
-Tensor attention_weights_composed(const Tensor& q, const Tensor& k, double scale,
-                                  const Tensor& bias, const Mask* mask) {
-  Tensor scores = matmul(q, k, false, true);  // (B,H,Tq,Tk)
+Tensor attention_values(const Tensor& p, const Tensor& v, int64_t heads) {
+  check_defined("attention_values", "p", p);
+  check_defined("attention_values", "v", v);
+  check_same_dtype("attention_values", p, v);
+  const HeadView vv = head_view("attention_values", "v", v, heads);
+  if (p.dim() != 4 || p.size(0) != vv.batch || p.size(1) != vv.heads || p.size(3) != vv.t)
+    throw std::invalid_argument(
+        fmt::format("attention_values: weights {} do not match values {} (expected (B={},H={},Tq,"
+                    "Tk={}))",
+                    shape_str(p.shape()), shape_str(v.shape()), vv.batch, vv.heads, vv.t));
+  const int64_t tq = p.size(2);
+  const HeadLayout out_layout =
+      heads == 0 ? heads_apart(vv.heads, tq, vv.d) : heads_in_channels(vv.heads, tq, vv.d);
+  const ValueDims dims{vv.batch, vv.heads, tq, vv.t, vv.d, vv.layout, out_layout};
+  const Shape out_shape =
+      heads == 0 ? Shape{vv.batch, vv.heads, tq, vv.d} : Shape{vv.batch, tq, vv.heads * vv.d};
+  Tensor out = Tensor::empty(out_shape, v.dtype());  // (B,H,Tq,D) or (B,Tq,H*D)
+  count_matmul_flops(vv.batch * vv.heads, tq, vv.d, vv.t);
+  dispatch(v.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    attention_values_forward<T>(out.data<T>(), p.data<T>(), v.data<T>(), dims);
+  });
+  record_op(out, "attention_values", {p, v},
+            [dims](const BackwardContext& ctx) -> std::vector<Tensor> {
+              Tensor dp = ctx.new_grad(0), dv = ctx.new_grad(1);
+              dispatch(ctx.grad_output.dtype(), [&](auto tag) {
+                using T = decltype(tag);
+                attention_values_backward<T>(data_or_null<T>(dp), data_or_null<T>(dv),
+                                             ctx.grad_output.data<T>(), ctx.inputs[0].data<T>(),
+                                             ctx.inputs[1].data<T>(), dims);
+              });
+              return {dp, dv};
+            });
+  return out;
+}
+
+Tensor attention_values_composed(const Tensor& p, const Tensor& v, int64_t heads) {
+  if (heads == 0) return matmul(p, v);
+  return merge_heads(matmul(p, split_heads(v, heads)));
+}
+
+Tensor attention_weights_composed(const Tensor& q_in, const Tensor& k_in, double scale,
+                                  const Tensor& bias, const Mask* mask, int64_t heads) {
+  const Tensor q = heads ? split_heads(q_in, heads) : q_in;  // (B,H,Tq,D)
+  const Tensor k = heads ? split_heads(k_in, heads) : k_in;  // (B,H,Tk,D)
+  Tensor scores = matmul(q, k, false, true);                 // (B,H,Tq,Tk)
   if (scale != 1.0) scores = mul_scalar(scores, scale);
   if (bias.defined()) scores = add(scores, bias);
   if (mask) scores = masked_fill(scores, *mask, -std::numeric_limits<double>::infinity());

@@ -110,6 +110,13 @@ std::vector<GradCheckCase> op_gradcheck_cases() {
                    const Mask causal = causal_mask(3, 5);
                    return attention_weights(x[0], x[1], 0.5, x[2], &causal);
                  }));
+  add_case(check("attention_weights/heads_in_channels", "q (2,3,4), k (2,5,4), H=2",
+                 {{2, 3, 4}, {2, 5, 4}},
+                 [](In x) { return attention_weights(x[0], x[1], 0.7, Tensor(), nullptr, 2); }));
+  add_case(check("attention_values/heads_apart", "p (2,2,3,5), v (2,2,5,4)",
+                 {{2, 2, 3, 5}, {2, 2, 5, 4}}, [](In x) { return attention_values(x[0], x[1]); }));
+  add_case(check("attention_values/heads_in_channels", "p (2,2,3,5), v (2,5,6), H=2",
+                 {{2, 2, 3, 5}, {2, 5, 6}}, [](In x) { return attention_values(x[0], x[1], 2); }));
   add_case(check("attention_weights/padding_batched_bias",
                  "q (2,2,3,4), k (2,2,5,4), bias (2,2,3,5), padding (2,1,1,5)",
                  {{2, 2, 3, 4}, {2, 2, 5, 4}, {2, 2, 3, 5}}, [](In x) {

@@ -116,18 +116,27 @@ Tensor mean(const Tensor& x, int64_t dim, bool keepdim = false);
 Tensor softmax(const Tensor& x);
 Tensor log_softmax(const Tensor& x);
 
-// ---- attention weights (attention.cpp) ----------------------------------------
-// softmax(scale * q k^T + bias) over the keys, blocked keys at exactly 0, as
-// one op that keeps only its result for backward:
+// ---- attention (attention.cpp) ------------------------------------------------
+// The attention weights, softmax(scale * q k^T + bias) over the keys with
+// blocked keys at exactly 0, as one op that keeps only its result for
+// backward:
 //   q (B,H,Tq,D), k (B,H,Tk,D), bias (1|B,H,Tq,Tk) or undefined, mask
 //   broadcasting to (B,H,Tq,Tk) or null -> (B,H,Tq,Tk).
+// With heads = H > 0, q (B,Tq,H*D) and k (B,Tk,H*D) are the projections'
+// outputs as they are: each head is read in place, never split into a copy.
 // A query row with every key blocked gets zeros, as softmax does.
 Tensor attention_weights(const Tensor& q, const Tensor& k, double scale, const Tensor& bias,
-                         const Mask* mask);
-// The same composed from matmul, mul_scalar, add, masked_fill and softmax:
-// the reference attention_weights is tested against.
+                         const Mask* mask, int64_t heads = 0);
+// The weighted sum of values per head: p (B,H,Tq,Tk) and v (B,H,Tk,D) ->
+// (B,H,Tq,D); with heads = H > 0, v (B,Tk,H*D) -> (B,Tq,H*D), the heads
+// merged in place.
+Tensor attention_values(const Tensor& p, const Tensor& v, int64_t heads = 0);
+// The same two composed from split_heads, matmul, mul_scalar, add,
+// masked_fill, softmax and merge_heads: the references the tests hold the
+// fused ops to.
 Tensor attention_weights_composed(const Tensor& q, const Tensor& k, double scale,
-                                  const Tensor& bias, const Mask* mask);
+                                  const Tensor& bias, const Mask* mask, int64_t heads = 0);
+Tensor attention_values_composed(const Tensor& p, const Tensor& v, int64_t heads = 0);
 
 // ---- masking (mask.cpp) -------------------------------------------------------
 // x where the mask is 0, `value` where it is 1 (mask broadcasts to x).

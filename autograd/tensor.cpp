@@ -213,25 +213,38 @@ static std::vector<std::shared_ptr<TensorImpl>> topological_order(
   return order;  // children before parents: walk it backwards
 }
 
-// Adds `g` into the gradient of `input`. The first gradient is adopted when
-// nothing else shares its storage, and copied otherwise (an op may return
-// grad_output itself, or a view of it, which must not become another
-// tensor's gradient buffer).
+// Adds `g` into the gradient of `input`.
+// - A leaf's gradient outlives the pass and is changed in place later
+//   (accumulation over micro-batches, clipping), so it must own its storage:
+//   a first gradient that shares storage (an op may return grad_output
+//   itself, or a view of it) is copied.
+// - An intermediate's gradient is only read, by its own node's backward, so
+//   a shared first gradient is adopted as it is (add's backward hands the same
+//   tensor to both inputs: copying it cost a memcpy of every residual
+//   stream). When a second gradient arrives and the buffer is still shared,
+//   the sum goes to a new buffer instead of into the shared one.
 static void accumulate_grad(TensorImpl& input, Tensor g) {
+  const auto shared = [](const std::shared_ptr<TensorImpl>& t) {
+    return t.use_count() > 1 || t->storage.use_count() > 1;
+  };
   if (!input.grad) {
-    const bool unshared = g.impl_ptr().use_count() == 1 && g.impl()->storage.use_count() == 1;
-    input.grad = unshared ? g.impl_ptr() : g.clone().impl_ptr();
+    const bool leaf = input.grad_fn == nullptr;
+    input.grad = leaf && shared(g.impl_ptr()) ? g.clone().impl_ptr() : g.impl_ptr();
     return;
   }
+  const bool in_place = !shared(input.grad);  // asked before `acc` adds a reference
   Tensor acc(input.grad);
+  Tensor out = in_place ? acc : Tensor::empty(acc.shape(), acc.dtype());
   dispatch(acc.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    T* dst = acc.data<T>();
+    T* dst = out.data<T>();
+    const T* a = acc.data<T>();
     const T* src = g.data<T>();
     parallel_for(acc.numel(), kElementwiseGrain, [&](int64_t lo, int64_t hi) {
-      for (int64_t i = lo; i < hi; ++i) dst[i] += src[i];
+      for (int64_t i = lo; i < hi; ++i) dst[i] = a[i] + src[i];
     });
   });
+  if (!in_place) input.grad = out.impl_ptr();
 }
 
 // Runs one node's backward and accumulates what it returns, checking each

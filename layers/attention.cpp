@@ -35,15 +35,15 @@ Mask combined_mask(const AttentionMasks& masks, int64_t b, int64_t tq, int64_t t
 }  // namespace
 
 Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tensor& v,
-                                    const AttentionMasks& masks, double scale,
+                                    int64_t heads, const AttentionMasks& masks, double scale,
                                     const Dropout* dropout, Tensor* weights,
                                     const std::string& where) {
-  if (q.dim() != 4 || k.dim() != 4 || v.dim() != 4 || k.shape() != v.shape() ||
-      q.size(0) != k.size(0) || q.size(1) != k.size(1) || q.size(3) != k.size(3))
-    throw std::invalid_argument(
-        fmt::format("{}: expected q (B,H,Tq,D) and k, v (B,H,Tk,D), got q {}, k {}, v {}", where,
-                    shape_str(q.shape()), shape_str(k.shape()), shape_str(v.shape())));
-  const int64_t b = q.size(0), h = q.size(1), tq = q.size(2), tk = k.size(2);
+  if (q.dim() != 3 || k.dim() != 3 || k.shape() != v.shape() || q.size(0) != k.size(0) ||
+      q.size(2) != k.size(2) || heads <= 0 || q.size(2) % heads != 0)
+    throw std::invalid_argument(fmt::format(
+        "{}: expected q (B,Tq,H*D) and k, v (B,Tk,H*D) with H={}, got q {}, k {}, v {}", where,
+        heads, shape_str(q.shape()), shape_str(k.shape()), shape_str(v.shape())));
+  const int64_t b = q.size(0), h = heads, tq = q.size(1), tk = k.size(1);
   if (masks.key_padding) {
     const Mask& pad = *masks.key_padding;
     if (pad.shape != Shape{b, tk} || int64_t(pad.blocked.size()) != b * tk)
@@ -67,10 +67,11 @@ Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tens
   Mask mask;
   if (masks.key_padding || masks.causal) mask = combined_mask(masks, b, tq, tk);
   // (B,H,Tq,Tk); blocked entries exactly 0
-  Tensor probs = attention_weights(q, k, scale, bias, mask.blocked.empty() ? nullptr : &mask);
+  Tensor probs =
+      attention_weights(q, k, scale, bias, mask.blocked.empty() ? nullptr : &mask, heads);
   if (weights) *weights = probs;
   if (dropout) probs = dropout->forward(probs);
-  return matmul(probs, v);  // (B,H,Tq,D)
+  return attention_values(probs, v, heads);  // (B,Tq,H*D)
 }
 
 MultiHeadAttention::MultiHeadAttention(int64_t dim, int64_t heads, bool bias, bool scale_scores,
@@ -96,13 +97,12 @@ Tensor MultiHeadAttention::forward(const Tensor& query_input, const Tensor& kv_i
         "{}: expected keys/values (B={},Tk,{}) to match the queries {}, got {}", where(),
         query_input.size(0), dim_, shape_str(query_input.shape()), shape_str(kv_input.shape())));
 
-  Tensor q = split_heads(q_proj_->forward(query_input), heads_);  // (B,H,Tq,D)
-  Tensor k = split_heads(k_proj_->forward(kv_input), heads_);     // (B,H,Tk,D)
-  Tensor v = split_heads(v_proj_->forward(kv_input), heads_);     // (B,H,Tk,D)
-  Tensor out =
-      scaled_dot_product_attention(q, k, v, masks, score_scale(), attn_dropout_.get(), weights,
-                                   where());    // (B,H,Tq,D)
-  return out_proj_->forward(merge_heads(out));  // (B,Tq,C)
+  Tensor q = q_proj_->forward(query_input);  // (B,Tq,C)
+  Tensor k = k_proj_->forward(kv_input);     // (B,Tk,C)
+  Tensor v = v_proj_->forward(kv_input);     // (B,Tk,C)
+  Tensor out = scaled_dot_product_attention(q, k, v, heads_, masks, score_scale(),
+                                            attn_dropout_.get(), weights, where());  // (B,Tq,C)
+  return out_proj_->forward(out);                                                    // (B,Tq,C)
 }
 
 }  // namespace attnlab

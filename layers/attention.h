@@ -22,13 +22,15 @@ struct AttentionMasks {
   const Tensor* score_bias = nullptr;  // additive (1 or B, H, Tq, Tk), e.g. T5 relative bias
 };
 
-// Scaled dot-product attention.
-//   q (B,H,Tq,D), k (B,H,Tk,D), v (B,H,Tk,D) -> (B,H,Tq,D)
+// Scaled dot-product attention over `heads` heads, for every routing (self,
+// cross, causal, padded, biased): one routine.
+//   q (B,Tq,H*D), k (B,Tk,H*D), v (B,Tk,H*D) -> (B,Tq,H*D)
+// The heads are read and merged in place (no split or merge copies).
 // `weights`, if given, receives softmax probabilities (B,H,Tq,Tk) (before
 // dropout). Blocked positions get exactly 0 weight; a query whose keys are
 // all blocked gets an all-zero row and a zero output.
 Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tensor& v,
-                                    const AttentionMasks& masks, double scale,
+                                    int64_t heads, const AttentionMasks& masks, double scale,
                                     const Dropout* dropout = nullptr, Tensor* weights = nullptr,
                                     const std::string& where = "attention");
 

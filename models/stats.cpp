@@ -192,21 +192,17 @@ class ActivationCount {
     dropout(B_ * T * C_);
   }
 
-  // q from Tq rows, k and v from Tk rows, each projected then split into
-  // heads (a copy); the attention weights (one fused op: scale, bias, mask
-  // and softmax), dropout; weighted sum, heads merged (a copy), output
-  // projection.
+  // q from Tq rows, k and v from Tk rows, each projected (heads are read in
+  // place, never split into copies); the attention weights (one fused op:
+  // scale, bias, mask and softmax), dropout; the weighted sum of values
+  // (heads merged in place), output projection.
   void attention(double Tq, double Tk) {
     const double nq = B_ * Tq, nk = B_ * Tk;
     linear(nq, C_);
-    elements += nq * C_;
-    for (int kv = 0; kv < 2; ++kv) {
-      linear(nk, C_);
-      elements += nk * C_;
-    }
+    for (int kv = 0; kv < 2; ++kv) linear(nk, C_);
     const double scores = B_ * double(c_.n_heads) * Tq * Tk;
     elements += scores * (1 + drop_);  // weights, dropout
-    elements += 2 * nq * C_;           // weighted sum, merge
+    elements += nq * C_;               // weighted sum
     linear(nq, C_);
   }
 

@@ -165,6 +165,26 @@ TEST_CASE("fused: attention_weights equals matmul, scale, bias, masked_fill and 
   }
 }
 
+TEST_CASE("fused: attention on heads read in place equals split, attend and merge") {
+  // q, k, v as the projections make them, (B,T,H*D) with H=3, D=4
+  const int64_t b = 2, h = 3, tq = 5, tk = 6, d = 4;
+  const Tensor q = leaf({b, tq, h * d}, 41), k = leaf({b, tk, h * d}, 42);
+  const Tensor v = leaf({b, tk, h * d}, 43), bias = leaf({1, h, tq, tk}, 44);
+  const Mask causal = causal_mask(tq, tk);
+  require_close(value_and_grads(
+                    {q, k, bias},
+                    [&](auto& x) { return attention_weights(x[0], x[1], 0.5, x[2], &causal, h); }),
+                value_and_grads({q, k, bias}, [&](auto& x) {
+                  return attention_weights_composed(x[0], x[1], 0.5, x[2], &causal, h);
+                }));
+  const Tensor p = leaf({b, h, tq, tk}, 45), v4 = leaf({b, h, tk, d}, 46);
+  require_close(
+      value_and_grads({p, v}, [&](auto& x) { return attention_values(x[0], x[1], h); }),
+      value_and_grads({p, v}, [&](auto& x) { return attention_values_composed(x[0], x[1], h); }));
+  require_close(value_and_grads({p, v4}, [&](auto& x) { return attention_values(x[0], x[1]); }),
+                value_and_grads({p, v4}, [&](auto& x) { return matmul(x[0], x[1]); }));
+}
+
 // ---- the float32 fast paths (autograd/kernels/vector_math.h) --------------------
 
 TEST_CASE("fast math: float exp within 2 ulp of libm, erf within 3e-7, edge values exact") {

@@ -11,15 +11,39 @@ using namespace attnlab;
 
 namespace {
 
-const std::vector<std::string> kFamilies = {
-    "add",         "sub",           "mul",           "div",
-    "neg",         "exp",           "log",           "sqrt",
-    "tanh",        "relu",          "gelu",          "matmul",
-    "linear",      "reshape",       "permute",       "transpose",
-    "split_heads", "merge_heads",   "slice",         "concat",
-    "sum",         "mean",          "softmax",       "log_softmax",
-    "masked_fill", "additive_mask", "embedding",     "layer_norm",
-    "rms_norm",    "dropout",       "cross_entropy", "attention_weights"};
+const std::vector<std::string> kFamilies = {"add",
+                                            "sub",
+                                            "mul",
+                                            "div",
+                                            "neg",
+                                            "exp",
+                                            "log",
+                                            "sqrt",
+                                            "tanh",
+                                            "relu",
+                                            "gelu",
+                                            "matmul",
+                                            "linear",
+                                            "reshape",
+                                            "permute",
+                                            "transpose",
+                                            "split_heads",
+                                            "merge_heads",
+                                            "slice",
+                                            "concat",
+                                            "sum",
+                                            "mean",
+                                            "softmax",
+                                            "log_softmax",
+                                            "masked_fill",
+                                            "additive_mask",
+                                            "embedding",
+                                            "layer_norm",
+                                            "rms_norm",
+                                            "dropout",
+                                            "cross_entropy",
+                                            "attention_weights",
+                                            "attention_values"};
 
 bool in_family(const std::string& name, const std::string& family) {
   return name == family || name.rfind(family + "/", 0) == 0 || name.rfind(family + "_", 0) == 0;
@@ -137,6 +161,10 @@ TEST_CASE("gradcheck: cross_entropy") {
 
 TEST_CASE("gradcheck: attention_weights") {
   check_family("attention_weights");
+}
+
+TEST_CASE("gradcheck: attention_values") {
+  check_family("attention_values");
 }
 
 TEST_CASE("gradcheck: every op check belongs to a tested family") {

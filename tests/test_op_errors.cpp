@@ -73,5 +73,10 @@ TEST_CASE("errors: masks, norms and losses") {
   REQUIRE_THROWS_WITH(attention_weights(q, k, 1.0, Tensor::zeros({1, 3, 4, 5}), nullptr),
                       Contains("bias (1,3,4,5) does not match scores (2,3,4,6)"));
   REQUIRE_THROWS_WITH(attention_weights(q, Tensor::zeros({2, 3, 6, 7}), 1.0, Tensor(), nullptr),
-                      Contains("expected q (B,H,Tq,D) and k (B,H,Tk,D)"));
+                      Contains("q (2,3,4,8) and k (2,3,6,7) differ in batch, heads or head size"));
+  REQUIRE_THROWS_WITH(attention_weights(Tensor::zeros({2, 4, 10}), Tensor::zeros({2, 6, 10}), 1.0,
+                                        Tensor(), nullptr, 3),
+                      Contains("expected q (B,T,H*D) with H=3, got (2,4,10)"));
+  REQUIRE_THROWS_WITH(attention_values(Tensor::zeros({2, 3, 4, 5}), Tensor::zeros({2, 6, 9}), 3),
+                      Contains("weights (2,3,4,5) do not match values (2,6,9)"));
 }

@@ -423,6 +423,22 @@ void gemm_unchecked(const Problem<T>& p, int nt) {
   for (int64_t j0 = 0; j0 < p.N; j0 += width) gemm_panel(p, j0, std::min(width, p.N - j0), nt);
 }
 
+// Runs product(i, threads) for i < batch. Many small products (attention heads): one whole
+// product per thread beats splitting each one, when their C blocks are disjoint.
+template <typename T, typename Product>
+void run_products(int64_t batch, int64_t M, int64_t N, int64_t K, bool disjoint,
+                  const Product& product) {
+  const double work = double(M) * double(N) * double(K);
+  const int max_threads = team_size();
+  if (disjoint && batch >= 2 * max_threads && work < 256.0 * 256.0 * 256.0 &&
+      work * double(batch) >= kParallelMinWork && max_threads > 1) {
+    parallel_for_dynamic(batch, [&](int64_t i) { product(i, 1); });
+    return;
+  }
+  const int nt = choose_threads<T>(M, N, K);
+  for (int64_t i = 0; i < batch; ++i) product(i, nt);
+}
+
 }  // namespace
 
 template <typename T>
@@ -462,18 +478,30 @@ void gemm_batched(bool trans_a, bool trans_b, int64_t batch, int64_t M, int64_t 
         beta,    C + i * stride_c, ldc};
     gemm_unchecked(p, nt);
   };
-  // Many small products (attention heads): one whole product per thread beats splitting each one.
   // Only when the C blocks are disjoint, since overlapping ones must be applied in order.
   const bool disjoint = stride_c >= (M - 1) * ldc + N;
-  const double work = double(M) * double(N) * double(K);
-  const int max_threads = team_size();
-  if (disjoint && batch >= 2 * max_threads && work < 256.0 * 256.0 * 256.0 &&
-      work * double(batch) >= kParallelMinWork && max_threads > 1) {
-    parallel_for_dynamic(batch, [&](int64_t i) { product(i, 1); });
-    return;
-  }
-  const int nt = choose_threads<T>(M, N, K);
-  for (int64_t i = 0; i < batch; ++i) product(i, nt);
+  run_products<T>(batch, M, N, K, disjoint, product);
+}
+
+template <typename T>
+void gemm_batched_2d(bool trans_a, bool trans_b, int64_t outer, int64_t inner, int64_t M, int64_t N,
+                     int64_t K, T alpha, const T* A, int64_t lda, BatchStrides stride_a, const T* B,
+                     int64_t ldb, BatchStrides stride_b, T beta, T* C, int64_t ldc,
+                     BatchStrides stride_c) {
+  validate("gemm_batched_2d", trans_a, trans_b, M, N, K, lda, ldb, ldc);
+  if (outer < 0 || inner < 0)
+    throw std::invalid_argument("gemm_batched_2d: negative batch " + std::to_string(outer) + "x" +
+                                std::to_string(inner));
+  if (outer == 0 || inner == 0 || M == 0 || N == 0) return;
+  const auto product = [&](int64_t i, int nt) {
+    const int64_t o = i / inner, j = i % inner;
+    Problem<T> p{trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc};
+    p.A = A + o * stride_a.outer + j * stride_a.inner;
+    p.B = B + o * stride_b.outer + j * stride_b.inner;
+    p.C = C + o * stride_c.outer + j * stride_c.inner;
+    gemm_unchecked(p, nt);
+  };
+  run_products<T>(outer * inner, M, N, K, true, product);
 }
 
 template <typename T>
@@ -500,6 +528,9 @@ void gemm_reference(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,
   template void gemm_batched<T>(bool, bool, int64_t, int64_t, int64_t, int64_t, T, const T*,     \
                                 int64_t, int64_t, const T*, int64_t, int64_t, T, T*, int64_t,    \
                                 int64_t);                                                        \
+  template void gemm_batched_2d<T>(bool, bool, int64_t, int64_t, int64_t, int64_t, int64_t, T,   \
+                                   const T*, int64_t, BatchStrides, const T*, int64_t,           \
+                                   BatchStrides, T, T*, int64_t, BatchStrides);                  \
   template void gemm_reference<T>(bool, bool, int64_t, int64_t, int64_t, T, const T*, int64_t,   \
                                   const T*, int64_t, T, T*, int64_t);
 ATTNLAB_GEMM_INSTANTIATE(float)

@@ -29,6 +29,19 @@ void gemm_batched(bool trans_a, bool trans_b, int64_t batch, int64_t M, int64_t 
                   T alpha, const T* A, int64_t lda, int64_t stride_a, const T* B, int64_t ldb,
                   int64_t stride_b, T beta, T* C, int64_t ldc, int64_t stride_c);
 
+// Products indexed by pairs (o, i), o < outer, i < inner: operand X of product (o, i) starts at
+// X + o * x_strides.outer + i * x_strides.inner. For per-head products on operands whose heads are
+// interleaved in the channel dim, e.g. (B,T,H*D) read as (B,H,T,D) with ld = H*D. The products' C
+// blocks must not overlap.
+struct BatchStrides {
+  int64_t outer, inner;
+};
+template <typename T>
+void gemm_batched_2d(bool trans_a, bool trans_b, int64_t outer, int64_t inner, int64_t M, int64_t N,
+                     int64_t K, T alpha, const T* A, int64_t lda, BatchStrides stride_a, const T* B,
+                     int64_t ldb, BatchStrides stride_b, T beta, T* C, int64_t ldc,
+                     BatchStrides stride_c);
+
 // The naive triple loop, kept beside the fast one as the reference tests compare against.
 template <typename T>
 void gemm_reference(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha,
