@@ -69,16 +69,19 @@ void* allocate_block(size_t bytes, size_t& capacity) {
   return block;
 }
 
-void free_block(void* block, size_t capacity) {
+void free_block(void* block, size_t capacity) noexcept {
   if (!block) return;
   BlockCache& c = cache();
   {
     std::lock_guard<std::mutex> lock(c.mutex);
     c.in_use -= int64_t(capacity);
     if (c.stats.cached_bytes + int64_t(capacity) <= std::min(c.limit, c.peak_in_use)) {
-      c.free_lists[capacity].push_back(block);
-      c.stats.cached_bytes += int64_t(capacity);
-      return;
+      try {  // called from destructors: growing the list may fail, freeing may not
+        c.free_lists[capacity].push_back(block);
+        c.stats.cached_bytes += int64_t(capacity);
+        return;
+      } catch (const std::bad_alloc&) {
+      }
     }
   }
   std::free(block);

@@ -29,7 +29,7 @@ namespace attnlab {
 // std::bad_alloc). `capacity` receives the block's size class, which
 // free_block needs back.
 void* allocate_block(size_t bytes, size_t& capacity);
-void free_block(void* block, size_t capacity);
+void free_block(void* block, size_t capacity) noexcept;
 
 // The size class a request of `bytes` rounds up to.
 size_t block_size_class(size_t bytes);

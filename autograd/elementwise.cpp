@@ -62,6 +62,21 @@ Tensor affine_scalar(const char* name, const Tensor& x, double alpha, double bet
 }  // namespace
 
 Tensor add(const Tensor& a, const Tensor& b) {
+  if (a.defined() && b.defined() && a.shape() == b.shape() && a.dtype() == b.dtype()) {
+    // Same shapes (a residual sum): the gradient of each operand is the
+    // output's gradient itself, handed to both without a copy (the engine
+    // copies on write, autograd/tensor.cpp).
+    Tensor out = Tensor::empty(a.shape(), a.dtype());  // (...)
+    dispatch(a.dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      add_forward<T>(out.data<T>(), a.data<T>(), b.data<T>(), a.shape(), b.shape());
+    });
+    record_op(out, "add", {a, b}, [](const BackwardContext& ctx) -> std::vector<Tensor> {
+      return {ctx.needs_grad(0) ? ctx.grad_output : Tensor(),
+              ctx.needs_grad(1) ? ctx.grad_output : Tensor()};
+    });
+    return out;
+  }
   return binary(
       "add", a, b,
       [](auto* out, const auto* a, const auto* b, const Shape& a_shape, const Shape& b_shape) {

@@ -57,7 +57,7 @@ Tensor reshape(const Tensor& x, Shape shape) {
   view.impl()->shape = shape;
   record_op(view, "reshape", {x}, [](const BackwardContext& ctx) -> std::vector<Tensor> {
     // A view of grad_output (backward records no graph); the engine copies it
-    // rather than adopt storage that grad_output still owns.
+    // for a leaf, and for an intermediate copies on its next write.
     return {reshape(ctx.grad_output, ctx.inputs[0].shape())};
   });
   return view;

@@ -20,6 +20,7 @@
 // Prints "model config: X ms/step (median of N, ...) flops=F" where F is the
 // training FLOPs of one step (3x the forward pass's matrix products).
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -154,11 +155,21 @@ RunResult run_child(const std::vector<std::string>& argv, const std::vector<std:
   int fds[2];
   if (pipe(fds) != 0) return {};
   const pid_t pid = fork();
+  if (pid < 0) {
+    close(fds[0]);
+    close(fds[1]);
+    return {};
+  }
   if (pid == 0) {
     dup2(fds[1], 1);
     close(fds[0]);
     close(fds[1]);
-    for (const std::string& e : env) putenv(const_cast<char*>(e.c_str()));
+    for (const std::string& e : env) {
+      if (e[0] == '-')
+        unsetenv(e.c_str() + 1);  // "-NAME": leave NAME out of the child's environment
+      else
+        putenv(const_cast<char*>(e.c_str()));
+    }
     std::vector<char*> args;
     for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
     args.push_back(nullptr);
@@ -192,9 +203,16 @@ RunResult run_child(const std::vector<std::string>& argv, const std::vector<std:
 class BusyLoad {
  public:
   explicit BusyLoad(int count) {
+    const pid_t parent = getpid();
     for (int i = 0; i < count; ++i) {
       const pid_t pid = fork();
+      if (pid < 0) {
+        std::perror("bench_train: fork (busy load)");
+        break;
+      }
       if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);  // never outlive the benchmark
+        if (getppid() != parent) _exit(0);
         volatile uint64_t x = 0;
         for (;;) x = x + 1;
       }

@@ -217,6 +217,22 @@ TEST_CASE("autograd: a gradient tensor returned for two inputs does not become a
   REQUIRE(z.grad().to_vector() == std::vector<double>{1.0, 1.0});
 }
 
+TEST_CASE("autograd: an intermediate's shared gradient is copied on its next contribution") {
+  // y = a + b hands one gradient tensor G to both a and b (intermediates).
+  // The backward then reaches p = a + z, whose gradient for a must go to a new
+  // buffer: added into G in place, it would also change b's gradient, which
+  // b's backward reads later.
+  Tensor x = leaf({1.0, 2.0}, {2}), w = leaf({5.0, 7.0}, {2});
+  Tensor a = mul(x, w), b = mul(x, x);  // intermediates
+  Tensor y = add(a, b);
+  Tensor z = mul_scalar(b, 3.0);
+  Tensor p = add(a, z);
+  sum(add(p, y)).backward();  // loss = sum(2a + 4b)
+  // d/dx = 2w + 8x, d/dw = 2x
+  REQUIRE(x.grad().to_vector() == std::vector<double>{18.0, 30.0});
+  REQUIRE(w.grad().to_vector() == std::vector<double>{2.0, 4.0});
+}
+
 TEST_CASE("accounting: FlopCount counts 2*m*n*k per matrix product, and nests") {
   Tensor a = Tensor::full({3, 4, 5}, 1.0);  // batch 3 of (4,5)
   Tensor b = Tensor::full({5, 6}, 1.0);

@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "autograd/ops.h"
+#include "optim/optim.h"
 
 using namespace attnlab;
 
@@ -39,13 +40,28 @@ RunResult run_once(int threads) {
   Tensor s = mul_scalar(matmul(q, k, false, true), 0.2);  // (B,H,T,T)
   Tensor a = softmax(masked_fill(s, causal_mask(T, T), -INFINITY));
   Tensor o = merge_heads(matmul(a, v));  // (B,T,C)
+  // The fused path, heads read in place from (B,T,C), beside the composed one.
+  const Mask causal = causal_mask(T, T);
+  Tensor qc = slice(qkv, 2, 0, C), kc = slice(qkv, 2, C, 2 * C), vc = slice(qkv, 2, 2 * C, 3 * C);
+  Tensor fused = attention_values(attention_weights(qc, kc, 0.2, Tensor(), &causal, H), vc, H);
+  o = add(o, gelu(fused, GeluApprox::Erf));  // (B,T,C)
   Generator drop{9, 0};
   Tensor h = dropout(gelu(o, GeluApprox::Tanh), 0.1, drop, true);
   Tensor logits = matmul(h, emb, false, true);  // (B,T,V)
   Tensor loss = add(cross_entropy(logits, targets, -100, 0.1), mean(rms_norm(h, gamma)));
   loss.backward();
+  // and an AdamW step on every parameter
+  Optimizer opt({{"emb", emb},
+                 {"proj/weight", w},
+                 {"proj/bias", bias},
+                 {"norm/weight", gamma},
+                 {"norm/bias", beta}},
+                OptimizerConfig{});
+  opt.step(1e-3);
   RunResult r;
   r.loss.push_back(float(loss.item()));
+  for (const Tensor& p : {emb, w, bias, gamma, beta})
+    for (int64_t i = 0; i < p.numel(); ++i) r.grads.push_back(p.data<float>()[i]);
   for (const Tensor& p : {emb, w, bias, gamma, beta})
     for (int64_t i = 0; i < p.numel(); ++i) r.grads.push_back(p.grad().data<float>()[i]);
   return r;

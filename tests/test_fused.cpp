@@ -165,6 +165,42 @@ TEST_CASE("fused: attention_weights equals matmul, scale, bias, masked_fill and 
   }
 }
 
+TEST_CASE("fused: float32 attention weights and values agree with the composed ops") {
+  // float32: the fused softmax uses the vectorised exp, the composed one too,
+  // but in another order; values and gradients agree to float precision.
+  const int64_t b = 2, h = 3, tq = 7, tk = 9, d = 8;
+  Generator gen{77, 0};
+  const Tensor q0 = rand_normal({b, tq, h * d}, gen, 0, 1),
+               k0 = rand_normal({b, tk, h * d}, gen, 0, 1);
+  const Tensor v0 = rand_normal({b, tk, h * d}, gen, 0, 1),
+               bias0 = rand_normal({1, h, tq, tk}, gen, 0, 1);
+  const Tensor r = rand_normal({b, tq, h * d}, gen, 0, 1);
+  const Mask causal = causal_mask(tq, tk);
+  std::vector<std::vector<double>> results;
+  for (bool fused : {true, false}) {
+    Tensor q = q0.clone().set_requires_grad(true), k = k0.clone().set_requires_grad(true);
+    Tensor v = v0.clone().set_requires_grad(true), bias = bias0.clone().set_requires_grad(true);
+    Tensor out = fused ? attention_values(attention_weights(q, k, 0.35, bias, &causal, h), v, h)
+                       : attention_values_composed(
+                             attention_weights_composed(q, k, 0.35, bias, &causal, h), v, h);
+    sum(mul(out, r)).backward();
+    std::vector<double> all = out.to_vector();
+    for (const Tensor& t : {q, k, v, bias}) {
+      const std::vector<double> g = t.grad().to_vector();
+      all.insert(all.end(), g.begin(), g.end());
+    }
+    results.push_back(all);
+  }
+  for (size_t i = 0; i < results[0].size(); ++i)
+    REQUIRE(results[0][i] == Approx(results[1][i]).margin(1e-5).epsilon(1e-4));
+}
+
+TEST_CASE("fused: a shared score bias over an empty batch gets a zero gradient") {
+  Tensor q = leaf({0, 2, 3, 4}, 51), k = leaf({0, 2, 5, 4}, 52), bias = leaf({1, 2, 3, 5}, 53);
+  sum(attention_weights(q, k, 1.0, bias, nullptr)).backward();
+  for (double g : bias.grad().to_vector()) CHECK(g == 0.0);
+}
+
 TEST_CASE("fused: attention on heads read in place equals split, attend and merge") {
   // q, k, v as the projections make them, (B,T,H*D) with H=3, D=4
   const int64_t b = 2, h = 3, tq = 5, tk = 6, d = 4;

@@ -282,11 +282,19 @@ TEST_CASE("gemm: gemm_bias equals the reference product plus the bias row, float
                               N);
         gemm_reference<T>(ta, tb, M, N, K, T(1), A.data(), lda, B.data(), ldb, T(0), want.data(),
                           N);
+        // The bound of check_case: a few ulps per term of sum |a||b| (inputs in [-1, 1]), plus
+        // the bias.
+        std::vector<T> abs_a(A.size()), abs_b(B.size()), mag(C.size());
+        for (size_t i = 0; i < A.size(); ++i) abs_a[i] = std::abs(A[i]);
+        for (size_t i = 0; i < B.size(); ++i) abs_b[i] = std::abs(B[i]);
+        gemm_reference<T>(ta, tb, M, N, K, T(1), abs_a.data(), lda, abs_b.data(), ldb, T(0),
+                          mag.data(), N);
         int64_t bad = 0;
         for (int64_t i = 0; i < M; ++i)
           for (int64_t j = 0; j < N; ++j) {
             const T expected = want[size_t(i * N + j)] + bias[size_t(j)];
-            if (!(std::abs(C[size_t(i * N + j)] - expected) <= tolerance<T>(K) * T(K + 1))) ++bad;
+            const T bound = tolerance<T>(K) * (mag[size_t(i * N + j)] + std::abs(bias[size_t(j)]));
+            if (!(std::abs(C[size_t(i * N + j)] - expected) <= bound)) ++bad;
           }
         INFO("ta=" << ta << " tb=" << tb << " M=" << M << " N=" << N << " K=" << K);
         REQUIRE(bad == 0);
@@ -295,4 +303,9 @@ TEST_CASE("gemm: gemm_bias equals the reference product plus the bias row, float
   };
   run(float{});
   run(double{});
+  // K = 0: no product, every row is the bias
+  const std::vector<float> bias = {1.5f, -2.0f, 3.25f};
+  std::vector<float> C(6, std::numeric_limits<float>::quiet_NaN());
+  attnlab::gemm_bias<float>(false, true, 2, 3, 0, nullptr, 1, nullptr, 1, bias.data(), C.data(), 3);
+  CHECK(C == std::vector<float>{1.5f, -2.0f, 3.25f, 1.5f, -2.0f, 3.25f});
 }

@@ -4,6 +4,7 @@
 
 #include <sched.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -74,9 +75,13 @@ TEST_CASE("parallel: the /proc probe sees other programs' busy processes") {
     return;
   }
   std::vector<pid_t> busy;
+  const pid_t parent = getpid();
   for (int i = 0; i < cpus; ++i) {
     const pid_t pid = fork();
+    REQUIRE(pid >= 0);
     if (pid == 0) {
+      prctl(PR_SET_PDEATHSIG, SIGKILL);  // never outlive the test
+      if (getppid() != parent) _exit(0);
       volatile uint64_t x = 0;
       for (;;) x = x + 1;
     }

@@ -67,6 +67,8 @@ void attention_weights_backward(T* dq, T* dk, T* dbias, T* ds, const T* dp, cons
   if (dbias) {
     if (dims.bias_batched) {
       std::copy(ds, ds + bh * tq * tk, dbias);
+    } else if (dims.batch == 0) {  // no rows: nothing reaches the shared bias
+      std::fill(dbias, dbias + dims.heads * tq * tk, T(0));
     } else {  // (H,Tq,Tk): each row sums the batch's rows in batch order
       const int64_t rows = dims.heads * tq, stride = dims.heads * tq * tk;
       parallel_rows(rows, tk * dims.batch, [&](int64_t r) {

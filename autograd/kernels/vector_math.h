@@ -25,8 +25,9 @@ namespace detail {
 // Below -87.3 the result would be denormal or zero: it is 0 (the kernels
 // flush denormals anyway), so exp(-inf) is exactly 0. NaN stays NaN.
 inline float exp_float(float x) {
-  const float low = x < -87.3f ? -87.3f : x;                       // NaN compares false and stays
-  const float clamped = low > 89.0f ? 89.0f : low;                 // e^89 overflows to inf
+  const float low = x < -87.3f ? -87.3f : x;
+  const float high = low > 89.0f ? 89.0f : low;  // e^89 overflows to inf
+  const float clamped = x != x ? 0.0f : high;    // NaN must not reach the int conversion
   const float n = std::nearbyint(clamped * 1.44269504088896341f);  // round(x / ln2)
   const float r = (clamped - n * 0.693145751953125f) - n * 1.42860682030941723e-6f;
   float p = 1.0f / 5040;
