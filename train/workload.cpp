@@ -127,6 +127,8 @@ void Workload::check_lengths(std::span<const data::EncodedExample> examples,
       case data::Layout::EncoderDecoder:
         need = std::max(src + 1, tgt + 1);
         break;  // src EOS | BOS tgt
+      case data::Layout::LanguageModel:
+        break;  // checked above, as blocks of one stream
     }
     if (need > max_len)
       throw std::invalid_argument(
@@ -616,6 +618,8 @@ Trace Workload::trace(const std::string& text) const {
       add_stack(trace, "decoder", second, "causal self", "decoder", "input");
       break;
     }
+    case data::Layout::LanguageModel:
+      break;  // traced above, as one stream
   }
   return trace;
 }
