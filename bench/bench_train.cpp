@@ -340,7 +340,9 @@ int run_table(const std::string& self, const TableOptions& o) {
   for (int load : o.loads) {
     for (const std::string& c : o.configs) {
       const BenchShape& s = kConfigs.at(c);
-      const int steps = steps_for(c, o.steps);
+      // Under load a short run's median depends on where the scheduler's time
+      // slices fall: 4x the steps unless --steps says otherwise.
+      const int steps = steps_for(c, o.steps) * (load > 0 && o.steps == 0 ? 4 : 1);
       for (const std::string& m : o.models) {
         Row row{c, m, load};
         std::vector<double> ours1, ours2, theirs;
