@@ -4,7 +4,7 @@
 #include <limits>
 
 #include "autograd/kernels/gemm.h"
-#include "autograd/kernels/vector_math.h"
+#include "autograd/kernels/softmax.h"
 #include "autograd/parallel.h"
 
 namespace attnlab {
@@ -32,22 +32,7 @@ void attention_weights_forward(T* p, const T* q, const T* k, const T* bias, cons
       for (int64_t j = 0; j < tk; ++j)
         if (m[j * ms.j]) row[j] = neg_inf;
     }
-    T top = neg_inf;
-#pragma omp simd reduction(max : top)
-    for (int64_t j = 0; j < tk; ++j) top = std::max(top, row[j]);
-    if (top == neg_inf) {  // every key blocked
-      std::fill(row, row + tk, T(0));
-      return;
-    }
-    T total = 0;
-#pragma omp simd reduction(+ : total)
-    for (int64_t j = 0; j < tk; ++j) {
-      row[j] = fast_exp(row[j] - top);
-      total += row[j];
-    }
-    const T inv = T(1) / total;
-#pragma omp simd
-    for (int64_t j = 0; j < tk; ++j) row[j] *= inv;
+    softmax_row(row, row, tk);  // a row with every key blocked becomes zeros
   });
 }
 
@@ -55,15 +40,8 @@ template <typename T>
 void attention_weights_backward(T* dq, T* dk, T* dbias, T* ds, const T* dp, const T* p, const T* q,
                                 const T* k, const AttentionDims& dims, T scale) {
   const int64_t bh = dims.batch * dims.heads, tq = dims.tq, tk = dims.tk, d = dims.d;
-  parallel_rows(bh * tq, tk, [&](int64_t r) {
-    const T *pr = p + r * tk, *gr = dp + r * tk;
-    T dot = 0;
-#pragma omp simd reduction(+ : dot)
-    for (int64_t j = 0; j < tk; ++j) dot += gr[j] * pr[j];
-    T* out = ds + r * tk;
-#pragma omp simd
-    for (int64_t j = 0; j < tk; ++j) out[j] = pr[j] * (gr[j] - dot);
-  });
+  parallel_rows(bh * tq, tk,
+                [&](int64_t r) { softmax_backward_row(ds + r * tk, dp + r * tk, p + r * tk, tk); });
   if (dbias) {
     if (dims.bias_batched) {
       std::copy(ds, ds + bh * tq * tk, dbias);

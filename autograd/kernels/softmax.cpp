@@ -11,7 +11,7 @@ namespace attnlab {
 namespace {
 
 template <typename T>
-void softmax_row(T* y, const T* x, int64_t c, bool log_space) {
+void row_softmax(T* y, const T* x, int64_t c, bool log_space) {
   const T neg_inf = -std::numeric_limits<T>::infinity();
   // The reductions are vectorised (omp simd): a fixed lane order per build,
   // the same for any thread count.
@@ -42,24 +42,32 @@ void softmax_row(T* y, const T* x, int64_t c, bool log_space) {
 }  // namespace
 
 template <typename T>
+void softmax_row(T* y, const T* x, int64_t c) {
+  row_softmax(y, x, c, false);
+}
+
+template <typename T>
+void softmax_backward_row(T* dx, const T* dy, const T* y, int64_t c) {
+  T dot = 0;
+#pragma omp simd reduction(+ : dot)
+  for (int64_t j = 0; j < c; ++j) dot += dy[j] * y[j];
+  for (int64_t j = 0; j < c; ++j) dx[j] = y[j] * (dy[j] - dot);
+}
+
+template <typename T>
 void softmax_forward(T* y, const T* x, int64_t rows, int64_t c) {
-  parallel_rows(rows, c, [&](int64_t r) { softmax_row(y + r * c, x + r * c, c, false); });
+  parallel_rows(rows, c, [&](int64_t r) { softmax_row(y + r * c, x + r * c, c); });
 }
 
 template <typename T>
 void softmax_backward(T* dx, const T* dy, const T* y, int64_t rows, int64_t c) {
-  parallel_rows(rows, c, [&](int64_t r) {
-    const T *yr = y + r * c, *gr = dy + r * c;
-    T dot = 0;
-#pragma omp simd reduction(+ : dot)
-    for (int64_t j = 0; j < c; ++j) dot += gr[j] * yr[j];
-    for (int64_t j = 0; j < c; ++j) dx[r * c + j] = yr[j] * (gr[j] - dot);
-  });
+  parallel_rows(rows, c,
+                [&](int64_t r) { softmax_backward_row(dx + r * c, dy + r * c, y + r * c, c); });
 }
 
 template <typename T>
 void log_softmax_forward(T* y, const T* x, int64_t rows, int64_t c) {
-  parallel_rows(rows, c, [&](int64_t r) { softmax_row(y + r * c, x + r * c, c, true); });
+  parallel_rows(rows, c, [&](int64_t r) { row_softmax(y + r * c, x + r * c, c, true); });
 }
 
 template <typename T>
@@ -74,6 +82,8 @@ void log_softmax_backward(T* dx, const T* dy, const T* y, int64_t rows, int64_t 
 }
 
 #define ATTNLAB_INSTANTIATE(T)                                                 \
+  template void softmax_row<T>(T*, const T*, int64_t);                         \
+  template void softmax_backward_row<T>(T*, const T*, const T*, int64_t);      \
   template void softmax_forward<T>(T*, const T*, int64_t, int64_t);            \
   template void softmax_backward<T>(T*, const T*, const T*, int64_t, int64_t); \
   template void log_softmax_forward<T>(T*, const T*, int64_t, int64_t);        \

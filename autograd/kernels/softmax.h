@@ -8,6 +8,13 @@
 
 namespace attnlab {
 
+// One row of c values, for kernels that fuse more around the softmax (the
+// attention weights): y = softmax(x), y may be x; dx = y * (dy - <dy, y>).
+template <typename T>
+void softmax_row(T* y, const T* x, int64_t c);
+template <typename T>
+void softmax_backward_row(T* dx, const T* dy, const T* y, int64_t c);
+
 // y (rows,c) = softmax(x (rows,c)) per row.
 template <typename T>
 void softmax_forward(T* y, const T* x, int64_t rows, int64_t c);
