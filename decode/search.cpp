@@ -36,24 +36,6 @@ void check_options(const GenerateOptions& o) {
     throw std::invalid_argument("the length penalty must be a finite number");
 }
 
-// log-softmax of one row of logits, in double.
-// (Read through the data pointer once per row: this runs for every row and
-// beam at every step.)
-std::vector<double> log_softmax_row(const Tensor& logits, int64_t offset, int64_t v) {
-  std::vector<double> out(static_cast<size_t>(v));
-  dispatch(logits.dtype(), [&](auto tag) {
-    using T = decltype(tag);
-    const T* row = logits.data<T>() + offset;
-    for (int64_t k = 0; k < v; ++k) out[size_t(k)] = double(row[k]);
-  });
-  const double top = *std::max_element(out.begin(), out.end());
-  double total = 0;
-  for (double x : out) total += std::exp(x - top);
-  const double lse = top + std::log(total);
-  for (double& x : out) x -= lse;
-  return out;
-}
-
 // Uniform in [0, 1) from the raw 64-bit output (the same on every platform:
 // std::mt19937_64 is fully specified, std::uniform_real_distribution is not).
 double uniform(std::mt19937_64& rng) {
@@ -341,6 +323,21 @@ std::vector<Generated> beam_search(const Model& model,
 }
 
 }  // namespace
+
+std::vector<double> log_softmax_row(const Tensor& logits, int64_t offset, int64_t v) {
+  std::vector<double> out(static_cast<size_t>(v));
+  dispatch(logits.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const T* row = logits.data<T>() + offset;
+    for (int64_t k = 0; k < v; ++k) out[size_t(k)] = double(row[k]);
+  });
+  const double top = *std::max_element(out.begin(), out.end());
+  double total = 0;
+  for (double x : out) total += std::exp(x - top);
+  const double lse = top + std::log(total);
+  for (double& x : out) x -= lse;
+  return out;
+}
 
 double length_penalty(int64_t length, double alpha) {
   return std::pow((5.0 + double(length)) / 6.0, alpha);

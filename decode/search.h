@@ -44,6 +44,11 @@ std::vector<Generated> generate(const Model& model,
                                 const Tensor* memory, const Mask* memory_padding,
                                 const GenerateOptions& options, const OnToken& on_token = {});
 
+// log-softmax, in double, of the v logits at `offset` in `logits` (read
+// through the data pointer once: this runs for every row and beam at every
+// step).
+std::vector<double> log_softmax_row(const Tensor& logits, int64_t offset, int64_t v);
+
 // GNMT's length penalty ((5 + length) / 6)^alpha.
 double length_penalty(int64_t length, double alpha);
 

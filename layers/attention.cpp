@@ -118,7 +118,8 @@ namespace {
 // visible key the output is 0, as in scaled_dot_product_attention.
 template <typename T>
 void attend_one(T* out, const T* q, const T* keys, const T* values, int64_t visible, int64_t d,
-                double scale, const T* bias, const uint8_t* padded, std::vector<double>& p) {
+                double scale, const T* bias, const uint8_t* padded, std::vector<double>& p,
+                std::vector<double>& acc) {
   p.assign(size_t(visible), 0.0);
   double top = -std::numeric_limits<double>::infinity();
   for (int64_t j = 0; j < visible; ++j) {
@@ -139,7 +140,7 @@ void attend_one(T* out, const T* q, const T* keys, const T* values, int64_t visi
     p[j] = std::exp(p[j] - top);
     total += p[j];
   }
-  std::vector<double> acc(size_t(d), 0.0);
+  acc.assign(size_t(d), 0.0);
   for (int64_t j = 0; j < visible; ++j) {
     if (p[j] == 0) continue;
     const double w = p[j] / total;
@@ -194,7 +195,7 @@ Tensor cached_attention(const Tensor& q, const KVCache& cache, const CachedKeys&
     const T* bd = score_bias ? score_bias->data<T>() : nullptr;
     T* od = out.data<T>();
     parallel_for(b * h, 1, [&](int64_t begin, int64_t end) {
-      std::vector<double> p;
+      std::vector<double> p, acc;  // scratch, reused by every query row
       for (int64_t bh = begin; bh < end; ++bh) {
         const int64_t row = bh / h, head = bh % h;
         const T* k_block = kd + bh * capacity * d;  // this (b,h)'s positions are contiguous
@@ -205,7 +206,7 @@ Tensor cached_attention(const Tensor& q, const KVCache& cache, const CachedKeys&
           const T* bias_row =
               bd ? bd + (((score_bias->size(0) == 1 ? 0 : row) * h + head) * tq + i) * tk : nullptr;
           attend_one<T>(od + (bh * tq + i) * d, qd + (bh * tq + i) * d, k_block, v_block,
-                        keys.visible[row * tq + i], d, scale, bias_row, padded, p);
+                        keys.visible[row * tq + i], d, scale, bias_row, padded, p, acc);
         }
       }
     });

@@ -41,7 +41,6 @@ DecodeCache GptModel::start_decoding(int64_t batch, int64_t capacity, const Tens
                     capacity, config_.max_len));
   DecodeCache cache;
   cache.blocks = decoder_->start_cache(batch, capacity, config_.dtype, nullptr);
-  cache.capacity = capacity;
   return cache;
 }
 

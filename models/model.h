@@ -26,8 +26,7 @@ enum class Architecture { Classifier, DecoderOnly, EncoderDecoder };
 // padding its cross-attention needs at every step.
 struct DecodeCache {
   std::vector<BlockCache> blocks;
-  Mask memory_padding;   // (B,Ts), empty when nothing is padded
-  int64_t capacity = 0;  // the longest sequence the cache holds
+  Mask memory_padding;  // (B,Ts), empty when nothing is padded
 
   // Keeps only the given rows (in that order): finished rows stop costing
   // work. Copies the kept rows once.

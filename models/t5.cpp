@@ -66,7 +66,6 @@ DecodeCache T5Model::start_decoding(int64_t batch, int64_t capacity, const Tenso
   DecodeCache cache;
   cache.blocks = decoder_->start_cache(batch, capacity, config_.dtype, memory);
   if (memory_padding) cache.memory_padding = *memory_padding;
-  cache.capacity = capacity;
   return cache;
 }
 

@@ -28,7 +28,6 @@ class MarkovModel : public Model {
   Architecture architecture() const override { return Architecture::DecoderOnly; }
   DecodeCache start_decoding(int64_t, int64_t capacity, const Tensor*, const Mask*) const override {
     DecodeCache cache;
-    cache.capacity = capacity;
     return cache;
   }
   Tensor decode_cached(const IntTensor& tokens, const std::vector<int64_t>&,

@@ -33,11 +33,7 @@ std::vector<std::vector<size_t>> sequential_batches(size_t n, size_t batch_size)
 
 // log-softmax of one row of V logits, evaluated at `token`.
 double log_prob(const Tensor& logits, int64_t row_offset, int64_t v, int32_t token) {
-  double mx = -std::numeric_limits<double>::infinity();
-  for (int64_t j = 0; j < v; ++j) mx = std::max(mx, logits.item(row_offset + j));
-  double denom = 0;
-  for (int64_t j = 0; j < v; ++j) denom += std::exp(logits.item(row_offset + j) - mx);
-  return logits.item(row_offset + token) - mx - std::log(denom);
+  return log_softmax_row(logits, row_offset, v)[size_t(token)];
 }
 
 int32_t argmax_row(const Tensor& logits, int64_t row_offset, int64_t v) {
