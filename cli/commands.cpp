@@ -249,9 +249,7 @@ int eval_command(int argc, char** argv) {
         run.info.state.step, cli::json_string(source), m.examples, search.beam,
         cli::json_number(m.loss));
     if (m.language_model)
-      line +=
-          fmt::format(", \"{}\": {}}}", m.word_tokens ? "perplexity" : "bits_per_char",
-                      cli::json_number(m.word_tokens ? std::exp(m.loss) : m.loss / std::log(2.0)));
+      line += fmt::format(", \"{}\": {}}}", m.lm_measure_name(), cli::json_number(m.lm_measure()));
     else if (m.classification)
       line += fmt::format(", \"accuracy\": {}, \"macro_f1\": {}}}", cli::json_number(m.accuracy),
                           cli::json_number(m.macro_f1));

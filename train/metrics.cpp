@@ -6,10 +6,14 @@
 
 namespace attnlab {
 
+double EvalMetrics::lm_measure() const {
+  return word_tokens ? std::exp(loss) : loss / std::log(2.0);
+}
+
 std::string EvalMetrics::summary() const {
   if (language_model)
-    return word_tokens ? fmt::format("loss {:.4f}  perplexity {:.2f}", loss, std::exp(loss))
-                       : fmt::format("loss {:.4f}  {:.3f} bits/char", loss, loss / std::log(2.0));
+    return word_tokens ? fmt::format("loss {:.4f}  perplexity {:.2f}", loss, lm_measure())
+                       : fmt::format("loss {:.4f}  {:.3f} bits/char", loss, lm_measure());
   if (classification)
     return fmt::format("loss {:.4f}  acc {:.2f}%  macro-F1 {:.2f}%", loss, 100 * accuracy,
                        100 * macro_f1);

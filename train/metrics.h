@@ -33,6 +33,10 @@ struct EvalMetrics {
   // tokens) or perplexity (word tokens) derive from it
   bool language_model = false;
   bool word_tokens = false;
+  // A language model's measure: "perplexity" (word tokens) or
+  // "bits_per_char", and its value from the loss.
+  const char* lm_measure_name() const { return word_tokens ? "perplexity" : "bits_per_char"; }
+  double lm_measure() const;
   // The headline number recipes are judged on: exact match or accuracy.
   double headline() const { return classification ? accuracy : exact_match; }
   // The value of a (resolved, not Auto) selection metric.

@@ -483,8 +483,7 @@ TrainResult Trainer::run() {
       if (m.language_model) {
         log_json(fmt::format(
             R"({{"step": {}, "split": "valid", "blocks": {}, "loss": {:.6f}, "{}": {:.6f}, "elapsed_s": {:.2f}}})",
-            state_.step, m.examples, m.loss, m.word_tokens ? "perplexity" : "bits_per_char",
-            m.word_tokens ? std::exp(m.loss) : m.loss / std::log(2.0), elapsed()));
+            state_.step, m.examples, m.loss, m.lm_measure_name(), m.lm_measure(), elapsed()));
         progress.message("  sample: " + sample_text());
       } else {
         log_json(fmt::format(

@@ -72,7 +72,6 @@ Workload::Workload(std::shared_ptr<Model> model, std::shared_ptr<const data::Voc
           "(--model gpt), not {}",
           family_name(model_->config().family)));
     layout_ = data::Layout::LanguageModel;
-    block_size_ = model_->config().max_len;
     return;
   }
   switch (model_->architecture()) {
@@ -102,11 +101,11 @@ void Workload::check_lengths(std::span<const data::EncodedExample> examples,
                              const char* split) const {
   if (layout_ == data::Layout::LanguageModel) {  // one stream: it must hold a block and its next
     const size_t tokens = examples.empty() ? 0 : examples[0].source.size();
-    if (int64_t(tokens) < block_size_ + 1)
+    if (int64_t(tokens) < block_size() + 1)
       throw std::invalid_argument(fmt::format(
           "the {} text has {} tokens; a row needs block_size + 1 = {} (give more text or a "
           "smaller --block-size)",
-          split, tokens, block_size_ + 1));
+          split, tokens, block_size() + 1));
     return;
   }
   const size_t max_len = size_t(model_->config().max_len);
@@ -199,7 +198,7 @@ Tensor Workload::cross_entropy_of_blocks(std::span<const data::EncodedExample> s
                                          std::span<const size_t> offsets,
                                          double label_smoothing) const {
   const std::vector<int32_t>& tokens = stream[0].source;
-  const int64_t rows = int64_t(offsets.size()), t = block_size_;
+  const int64_t rows = int64_t(offsets.size()), t = block_size();
   IntTensor ids{{rows, t}, {}}, targets{{rows, t}, {}};
   for (size_t o : offsets) {
     if (o + size_t(t) + 1 > tokens.size())
@@ -373,7 +372,7 @@ EvalMetrics Workload::evaluate(std::span<const data::EncodedExample> encoded, si
   if (layout_ == data::Layout::LanguageModel) {
     // Non-overlapping blocks of the held-out stream (the first max_examples).
     const int64_t blocks =
-        encoded.empty() ? 0 : int64_t(encoded[0].source.size() - 1) / block_size_;
+        encoded.empty() ? 0 : int64_t(encoded[0].source.size() - 1) / block_size();
     const size_t used =
         max_examples ? std::min<size_t>(max_examples, size_t(blocks)) : size_t(blocks);
     m.language_model = true;
@@ -381,7 +380,7 @@ EvalMetrics Workload::evaluate(std::span<const data::EncodedExample> encoded, si
     double loss_sum = 0;
     for (const auto& idx : sequential_batches(used, batch_size)) {
       std::vector<size_t> offsets;
-      for (size_t i : idx) offsets.push_back(i * size_t(block_size_));
+      for (size_t i : idx) offsets.push_back(i * size_t(block_size()));
       loss_sum += cross_entropy_of_blocks(encoded, offsets, 0.0).item() * double(idx.size());
     }
     m.loss = used ? loss_sum / double(used) : 0.0;

@@ -75,7 +75,7 @@ class Workload {
 
   data::Layout layout() const { return layout_; }
   // Language models: tokens per row (the model's max_len).
-  int64_t block_size() const { return block_size_; }
+  int64_t block_size() const { return model_->config().max_len; }
   data::TaskKind kind() const { return kind_; }
   const Model& model() const { return *model_; }
   Model& model() { return *model_; }
@@ -165,7 +165,6 @@ class Workload {
       std::span<const data::EncodedExample> examples, std::span<const size_t> indices) const;
 
   DecodeMode decode_mode_ = DecodeMode::Cached;
-  int64_t block_size_ = 0;  // language models: tokens per row (the model's max_len)
   GenerateOptions search_;
   std::shared_ptr<Model> model_;
   std::shared_ptr<const data::Vocab> vocab_;
