@@ -268,7 +268,8 @@ TEST_CASE("cli: a GPT learns a text file (--task-kind lm) and generate continues
   CHECK_THAT(r.output, Contains("bits/char") && Contains("blocks of 24 tokens"));
   CHECK_THAT(r.output, Contains("sample: "));
   CHECK_THAT(read_text(dir / "lm" / "metrics.jsonl"), Contains("\"bits_per_char\": "));
-  // Generation: streamed text, the same for the same seed, past the 24-token context.
+  // Generation: streamed text, the same for the same seed (60 new tokens asked, more than the
+  // 24-token context).
   const std::string gen =
       fmt::format("generate --ckpt {} --prompt abc --max-new 60 --seed 9", (dir / "lm").string());
   Run a = run(gen), b = run(gen);
@@ -283,7 +284,8 @@ TEST_CASE("cli: a GPT learns a text file (--task-kind lm) and generate continues
   r = run(fmt::format("eval --ckpt {} --beam 2", (dir / "lm").string()));
   CHECK(r.exit_code == 2);
   CHECK_THAT(r.output, Contains("language model"));
-  // A text of one long line holds out its last tenth of characters.
+  // A text of one long line trains: it is split by characters (a single line could not be split
+  // into training and held-out lines).
   const fs::path one_line = dir / "one_line.txt";
   {
     std::ofstream out(one_line);
@@ -299,7 +301,7 @@ TEST_CASE("cli: a GPT learns a text file (--task-kind lm) and generate continues
                       (dir / "trace.h5").string()));
   CHECK(r.exit_code == 0);
   CHECK_THAT(r.output, Contains("decoder/layers/0/self_attn") && Contains("(2,6,6)"));
-  // Resuming continues the run exactly as it would have gone.
+  // A language model's run resumes (bit-for-bit resumption is tested in test_train.cpp).
   r = run(fmt::format("train --resume --out {} --steps 40 --quiet", (dir / "lm").string()));
   CHECK(r.exit_code == 0);
   // What cannot work is said.
