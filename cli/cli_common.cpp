@@ -1,6 +1,9 @@
 #include "cli/cli_common.h"
 
 #include <fmt/format.h>
+#include <omp.h>
+
+#include <algorithm>
 
 #include <iostream>
 
@@ -31,6 +34,13 @@ bool parse_options(const std::string& command, const std::string& summary, int a
 
 void apply_threads(int threads) {
   if (threads < 0) throw UsageError(fmt::format("--threads must be >= 0, got {}", threads));
+  // More threads than cores only wait for each other; thousands exhaust the process.
+  const int cores = std::max(1, omp_get_num_procs());
+  const int most = std::max(64, 4 * cores);
+  if (threads > most)
+    throw UsageError(
+        fmt::format("--threads {}: at most {} on this machine ({} cores; 0 uses them all)", threads,
+                    most, cores));
   set_thread_count(threads);
   flush_denormals_to_zero();  // again: a new thread count may start new workers
 }

@@ -13,6 +13,7 @@
 #include "cli/loaded_run.h"
 #include "cli/model_options.h"
 #include "cli/search_options.h"
+#include "cli/train_options.h"
 #include "data/tasks.h"
 #include "data/text_file.h"
 #include "data/tsv.h"
@@ -24,46 +25,8 @@ namespace attnlab {
 
 namespace po = cli::po;
 
-namespace {
-
-// Command-line spelling of a TrainConfig key: batch_size -> batch-size.
-std::string dashed(std::string key) {
-  for (char& ch : key)
-    if (ch == '_') ch = '-';
-  return key;
-}
-
-// Reads `--config FILE` (INI, same option names) beneath the command line.
-void merge_config_file(const po::options_description& options, po::variables_map& vm) {
-  if (!vm.count("config")) return;
-  const std::string path = vm["config"].as<std::string>();
-  if (!std::filesystem::exists(path))
-    throw cli::UsageError(fmt::format("--config {}: no such file", path));
-  try {
-    po::store(po::parse_config_file(path.c_str(), options, false), vm);  // command line wins
-  } catch (const po::error& e) {
-    throw cli::UsageError(fmt::format("--config {}: {}", path, e.what()));
-  }
-  po::notify(vm);
-}
-
-}  // namespace
-
 int train_command(int argc, char** argv) {
-  po::options_description options(
-      "train options (every option can also be set in an INI file given with --config)");
-  options.add_options()("config", po::value<std::string>(),
-                        "INI file with option = value lines; the command line wins");
-  for (const auto& field : train_config_fields().fields())
-    options.add_options()(dashed(field.name).c_str(), po::value<std::string>(), field.help.c_str());
-  cli::add_model_options(options);
-  options.add_options()                                                                        //
-      ("resume", "continue the run in --out from its checkpoint")                              //
-      ("overwrite", "replace the run already in --out (its checkpoint, best model, metrics)")  //
-      ("stop-at", po::value<int64_t>()->default_value(0),
-       "stop and save after this step (resume later with --resume)")                     //
-      ("threads", po::value<int>()->default_value(0), "OpenMP threads (0 = all cores)")  //
-      ("quiet", "no progress output");
+  po::options_description options = cli::train_options();
   po::variables_map vm;
   if (!cli::parse_options("train",
                           "Trains a BERT-, GPT-, T5- or Perceiver-style model on a built-in task "
@@ -71,47 +34,15 @@ int train_command(int argc, char** argv) {
                           "Example: attnlab train --model t5 --task dates",
                           argc, argv, options, vm))
     return cli::kExitOk;
-  merge_config_file(options, vm);
+  cli::merge_config_file(options, vm);
   cli::apply_threads(vm["threads"].as<int>());
-
-  auto get = [&](const std::string& key) -> std::optional<std::string> {
-    const std::string opt = dashed(key);
-    if (vm.count(opt)) return vm[opt].as<std::string>();
-    return std::nullopt;
-  };
-  TrainConfig config;
-  try {
-    TrainConfig chosen;  // the model first: it picks the recipe the other options adjust
-    train_config_fields().set(chosen, "model", get("model").value_or("t5"));
-    config = recipe(chosen.model, get("task").value_or(""));
-    for (const auto& field : train_config_fields().fields())
-      if (auto v = get(field.name)) train_config_fields().set(config, field.name, *v);
-    ModelConfig probe = preset(config.model);
-    for (const auto& [key, value] : cli::model_overrides(vm, config.model)) {
-      set_config_field(probe, key, value);
-      config.model_overrides[key] = value;
-    }
-    // A resumed run takes its settings from the checkpoint; Trainer checks them.
-    if (!vm.count("resume")) {
-      validate(config);
-      validate(probe);  // combinations of model fields, before any data is made
-    }
-  } catch (const std::invalid_argument& e) {
-    throw cli::UsageError(e.what());
-  }
+  const TrainConfig config = cli::train_config_from_options(vm);
   TrainerOptions to;
   to.resume = vm.count("resume") > 0;
   to.overwrite = vm.count("overwrite") > 0;
   if (to.resume && to.overwrite)
     throw cli::UsageError("--resume and --overwrite contradict each other: choose one");
-  if (to.resume)  // the run continues with its stored settings: say so, not ignore
-    for (const auto& field : train_config_fields().fields())
-      if (vm.count(dashed(field.name)) && field.name != "out" && field.name != "steps" &&
-          field.name != "minutes")
-        throw cli::UsageError(fmt::format(
-            "--resume continues with the run's stored settings; --{} cannot change them (only "
-            "--steps and --minutes can). Start a new run with --overwrite to change it",
-            dashed(field.name)));
+  cli::check_resume_options(vm, config);
 
   if (vm.count("steps") && vm.count("minutes"))
     throw cli::UsageError("give --steps or --minutes, not both (--minutes fits the step count)");

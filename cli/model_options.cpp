@@ -51,8 +51,18 @@ std::map<std::string, std::string> model_overrides(const po::variables_map& vm, 
       const auto eq = kv.find('=');
       if (eq == std::string::npos)
         throw std::invalid_argument(fmt::format("--set {}: expected key=value", kv));
-      set_config_field(probe, kv.substr(0, eq), kv.substr(eq + 1));
-      overrides[kv.substr(0, eq)] = kv.substr(eq + 1);
+      const std::string key = kv.substr(0, eq);
+      // The run sets these itself; an override would be dropped without a word.
+      static const std::map<std::string, std::string> set_by_the_run = {
+          {"vocab_size", "from the training data's vocabulary"},
+          {"num_classes", "from the training data's labels"},
+          {"seed", "by --seed"},
+          {"family", "by --model"}};
+      if (const auto it = set_by_the_run.find(key); it != set_by_the_run.end())
+        throw std::invalid_argument(
+            fmt::format("--set {}: model config '{}' is set {}", kv, key, it->second));
+      set_config_field(probe, key, kv.substr(eq + 1));
+      overrides[key] = kv.substr(eq + 1);
     }
   return overrides;
 }

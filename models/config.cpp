@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <cmath>
+
 #include <stdexcept>
 #include <vector>
 
@@ -105,10 +107,37 @@ ModelConfig config_from_map(const std::map<std::string, std::string>& values) {
   return c;
 }
 
+namespace {
+
+// Per-field bounds: generous for a CPU, and small enough that no size
+// computation overflows and no table is allocated before the checks.
+struct FieldBound {
+  const char* field;
+  int64_t ModelConfig::*member;
+  int64_t max;
+};
+constexpr FieldBound kFieldBounds[] = {
+    {"vocab_size", &ModelConfig::vocab_size, int64_t(1) << 21},
+    {"num_classes", &ModelConfig::num_classes, int64_t(1) << 20},
+    {"d_model", &ModelConfig::d_model, int64_t(1) << 14},
+    {"d_ff", &ModelConfig::d_ff, int64_t(1) << 16},
+    {"n_layers", &ModelConfig::n_layers, 512},
+    {"n_decoder_layers", &ModelConfig::n_decoder_layers, 512},
+    {"max_len", &ModelConfig::max_len, int64_t(1) << 16},
+    {"relative_buckets", &ModelConfig::relative_buckets, int64_t(1) << 12},
+    {"relative_max_distance", &ModelConfig::relative_max_distance, int64_t(1) << 20},
+    {"num_latents", &ModelConfig::num_latents, int64_t(1) << 14},
+};
+
+}  // namespace
+
 void validate(const ModelConfig& c) {
   auto require = [](bool ok, const char* field, const std::string& why) {
     if (!ok) throw std::invalid_argument(fmt::format("model config '{}': {}", field, why));
   };
+  for (const FieldBound& b : kFieldBounds)
+    require(c.*b.member <= b.max, b.field,
+            fmt::format("{} is above the largest accepted, {}", c.*b.member, b.max));
   require(c.vocab_size > 0, "vocab_size", fmt::format("must be positive, got {}", c.vocab_size));
   require(c.d_model > 0, "d_model", fmt::format("must be positive, got {}", c.d_model));
   require(c.n_heads > 0 && c.d_model % c.n_heads == 0, "n_heads",
@@ -128,15 +157,24 @@ void validate(const ModelConfig& c) {
   require(c.relative_max_distance > c.relative_buckets / 2, "relative_max_distance",
           fmt::format("must be greater than relative_buckets / 2 = {}, got {}",
                       c.relative_buckets / 2, c.relative_max_distance));
-  require(c.norm_eps > 0, "norm_eps", "must be positive");
+  require(c.norm_eps > 0 && std::isfinite(c.norm_eps), "norm_eps",
+          fmt::format("must be positive and finite, got {}", c.norm_eps));
   // Relative positions live in attention biases between query and key
   // positions; a Perceiver's latents have no position in the input, so its
   // input would carry no order at all ("aabbb" and "bbbaa" alike).
   require(c.family != Family::Perceiver || c.positions != PositionScheme::Relative, "positions",
           "a Perceiver cannot use relative positions (its latents have no place in the input, so "
           "the input would get no order at all); use learned, sinusoidal or none");
-  require(c.init_std > 0 && c.embedding_std > 0, "init_std",
-          "standard deviations must be positive");
+  require(c.init_std > 0 && c.embedding_std > 0 && std::isfinite(c.init_std) &&
+              std::isfinite(c.embedding_std),
+          "init_std", "standard deviations must be positive and finite");
+  const int64_t params = parameter_count(c);
+  if (params > kMaxModelParameters)
+    throw std::invalid_argument(fmt::format(
+        "model config: the model would have {} parameters (d_model {}, d_ff {}, {} layers, "
+        "vocab_size {}), more than the {} attnlab accepts",
+        params, c.d_model, c.d_ff, c.n_layers + c.n_decoder_layers, c.vocab_size,
+        kMaxModelParameters));
 }
 
 BlockConfig block_config(const ModelConfig& c) {

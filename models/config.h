@@ -87,8 +87,20 @@ std::map<std::string, std::string> config_to_map(const ModelConfig& config);
 ModelConfig config_from_map(const std::map<std::string, std::string>& values);
 // Applies one override on top of a config (same key names).
 void set_config_field(ModelConfig& config, const std::string& key, const std::string& value);
-// Throws std::invalid_argument naming the field for inconsistent values.
+// Throws std::invalid_argument naming the field for inconsistent values, and
+// for sizes beyond what a CPU trains: each field has a bound (below), and the
+// whole model at most kMaxModelParameters. A config read from a checkpoint or
+// an option is checked before anything is allocated.
 void validate(const ModelConfig& config);
+
+// 2^30 parameters: 4 GiB of float32 weights, and about 16 GiB with their
+// gradients and Adam's two moments.
+inline constexpr int64_t kMaxModelParameters = int64_t(1) << 30;
+
+// The model's parameter count from its shapes, without building it (exact:
+// tests compare it with built models). Needs fields within validate()'s
+// per-field bounds, which keep the arithmetic far from overflow.
+int64_t parameter_count(const ModelConfig& config);
 
 // The block settings a config implies.
 BlockConfig block_config(const ModelConfig& config);

@@ -294,6 +294,10 @@ double activation_elements(const ModelConfig& c, double T, int64_t batch) {
 
 }  // namespace
 
+int64_t parameter_count(const ModelConfig& config) {
+  return parameter_breakdown(config).total();
+}
+
 ModelStats model_stats(const ModelConfig& c, int64_t seq_len, int64_t batch) {
   ModelStats s;
   s.parameters = parameter_breakdown(c);

@@ -155,8 +155,14 @@ CheckpointInfo read_checkpoint_info(const std::string& path) {
       else
         train_config_fields().set(info.train, name, value);
     }
+    validate(info.model);  // sizes are bounded before anything is allocated for them
   } catch (const std::invalid_argument& e) {
     throw std::runtime_error(fmt::format("{}: invalid stored config: {}", path, e.what()));
+  }
+  try {
+    validate(info.train, path);
+  } catch (const std::invalid_argument& e) {
+    throw std::runtime_error(e.what());
   }
   try {
     info.task_kind =
@@ -171,6 +177,20 @@ CheckpointInfo read_checkpoint_info(const std::string& path) {
     throw std::runtime_error(
         fmt::format("{}: the vocabulary has {} tokens but the model expects {}", path,
                     info.vocab_tokens.size(), info.model.vocab_size));
+  try {
+    data::Vocab::from_tokens(info.vocab_kind, info.vocab_tokens);
+  } catch (const std::invalid_argument& e) {
+    throw std::runtime_error(
+        fmt::format("{}: invalid stored vocabulary (data/vocab): {}", path, e.what()));
+  }
+  const bool class_head =
+      info.model.family == Family::BERT || info.model.family == Family::Perceiver;
+  if (class_head && int64_t(info.labels.size()) != info.model.num_classes)
+    throw std::runtime_error(
+        fmt::format("{}: {} labels are stored (data/labels) but the model has {} classes", path,
+                    info.labels.size(), info.model.num_classes));
+  if (info.task_kind == data::TaskKind::Classification && info.labels.empty())
+    throw std::runtime_error(fmt::format("{}: a classifier without labels (data/labels)", path));
   info.state = read_state(f);
   return info;
 }

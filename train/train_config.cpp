@@ -2,6 +2,10 @@
 
 #include <fmt/format.h>
 
+#include <cmath>
+
+#include <algorithm>
+
 #include <stdexcept>
 
 namespace attnlab {
@@ -61,39 +65,60 @@ const FieldTable<TrainConfig>& train_config_fields() {
   return table;
 }
 
-void validate(const TrainConfig& c) {
-  auto require = [](bool ok, const char* option, const std::string& why) {
-    if (!ok) throw std::invalid_argument(fmt::format("--{}: {}", option, why));
+void validate(const TrainConfig& c, const std::string& stored_in) {
+  // Named as the user wrote it: the option (--batch-size), or the field of
+  // the checkpoint the value was read from.
+  auto require = [&](bool ok, const char* key, const std::string& why) {
+    if (ok) return;
+    std::string option = key;
+    std::replace(option.begin(), option.end(), '_', '-');
+    if (stored_in.empty()) throw std::invalid_argument(fmt::format("--{}: {}", option, why));
+    throw std::invalid_argument(
+        fmt::format("{}: stored train_config '{}': {}", stored_in, key, why));
   };
+  const auto finite = [](double v) { return std::isfinite(v); };
   require(!c.task.empty() || !c.train_file.empty(), "task",
           "give a built-in --task or a --train-file");
   require(c.task.empty() || c.train_file.empty(), "task",
           "give either --task or --train-file, not both");
-  require(c.train_size > 0, "train-size", fmt::format("must be positive, got {}", c.train_size));
-  require(c.valid_size > 0, "valid-size", fmt::format("must be positive, got {}", c.valid_size));
+  require(c.train_size > 0 && c.train_size <= kMaxGeneratedExamples, "train_size",
+          fmt::format("must be in [1, {}], got {}", kMaxGeneratedExamples, c.train_size));
+  require(c.valid_size > 0 && c.valid_size <= kMaxGeneratedExamples, "valid_size",
+          fmt::format("must be in [1, {}], got {}", kMaxGeneratedExamples, c.valid_size));
   require(c.steps > 0, "steps", fmt::format("must be positive, got {}", c.steps));
-  require(c.batch_size > 0, "batch-size", fmt::format("must be positive, got {}", c.batch_size));
-  require(c.accumulation > 0, "accumulation",
-          fmt::format("must be positive, got {}", c.accumulation));
+  require(c.batch_size > 0 && c.batch_size <= kMaxBatchSize, "batch_size",
+          fmt::format("must be in [1, {}], got {}", kMaxBatchSize, c.batch_size));
+  require(c.accumulation > 0 && c.accumulation <= kMaxBatchSize, "accumulation",
+          fmt::format("must be in [1, {}], got {}", kMaxBatchSize, c.accumulation));
   require(c.lr > 0 && c.lr < 10, "lr", fmt::format("must be in (0, 10), got {}", c.lr));
   require(c.warmup >= 0, "warmup", fmt::format("must be >= 0, got {}", c.warmup));
-  require(c.min_lr_ratio >= 0 && c.min_lr_ratio <= 1, "min-lr-ratio", "must be in [0, 1]");
-  require(c.weight_decay >= 0, "weight-decay", "must be >= 0");
-  require(c.clip >= 0, "clip", "must be >= 0 (0 turns clipping off)");
-  require(c.label_smoothing >= 0 && c.label_smoothing < 1, "label-smoothing", "must be in [0, 1)");
-  require(c.mlm_weight >= 0, "mlm-weight", fmt::format("must be >= 0, got {}", c.mlm_weight));
-  require(c.mlm_weight == 0 || c.model == Family::BERT, "mlm-weight",
+  require(c.min_lr_ratio >= 0 && c.min_lr_ratio <= 1, "min_lr_ratio",
+          fmt::format("must be in [0, 1], got {}", c.min_lr_ratio));
+  require(c.weight_decay >= 0 && finite(c.weight_decay), "weight_decay",
+          fmt::format("must be >= 0 and finite, got {}", c.weight_decay));
+  require(c.clip >= 0 && finite(c.clip), "clip",
+          fmt::format("must be >= 0 and finite (0 turns clipping off), got {}", c.clip));
+  require(c.label_smoothing >= 0 && c.label_smoothing < 1, "label_smoothing",
+          fmt::format("must be in [0, 1), got {}", c.label_smoothing));
+  require(c.mlm_weight >= 0 && finite(c.mlm_weight), "mlm_weight",
+          fmt::format("must be >= 0 and finite, got {}", c.mlm_weight));
+  require(c.mlm_weight == 0 || c.model == Family::BERT, "mlm_weight",
           fmt::format("the masked-LM loss needs a BERT model (--model bert), not {}",
                       family_name(c.model)));
-  require(c.early_stop >= 0, "early-stop", fmt::format("must be >= 0, got {}", c.early_stop));
-  require(c.early_stop == 0 || c.eval_every > 0, "early-stop",
+  require(c.early_stop >= 0, "early_stop", fmt::format("must be >= 0, got {}", c.early_stop));
+  require(c.early_stop == 0 || c.eval_every > 0, "early_stop",
           "needs held-out evaluations during the run (--eval-every N)");
   require(c.minutes >= 0 && c.minutes <= 1e6, "minutes",
           fmt::format("must be in [0, 1e6], got {}", c.minutes));
-  require(c.eval_every >= 0 && c.save_every >= 0 && c.log_every > 0 && c.eval_examples >= 0,
-          "eval-every", "eval/save intervals must be >= 0 and log-every > 0");
+  require(c.eval_every >= 0, "eval_every",
+          fmt::format("must be >= 0 (0 = only at the end), got {}", c.eval_every));
+  require(c.eval_examples >= 0, "eval_examples",
+          fmt::format("must be >= 0 (0 = all), got {}", c.eval_examples));
+  require(c.log_every > 0, "log_every", fmt::format("must be positive, got {}", c.log_every));
+  require(c.save_every >= 0, "save_every",
+          fmt::format("must be >= 0 (0 = only at the end), got {}", c.save_every));
   require(!c.out.empty(), "out", "must name a directory");
-  require(c.block_size >= 2 && c.block_size <= 65536, "block-size",
+  require(c.block_size >= 2 && c.block_size <= 65536, "block_size",
           fmt::format("must be in [2, 65536], got {}", c.block_size));
 }
 

@@ -76,8 +76,15 @@ struct TrainConfig {
 // The fields by name ("batch_size"), with their help lines: the command line
 // (--batch-size), INI files and checkpoints all use this table.
 const FieldTable<TrainConfig>& train_config_fields();
-// Throws std::invalid_argument naming the option for inconsistent values.
-void validate(const TrainConfig& config);
+// Throws std::invalid_argument naming the option for inconsistent values; for
+// a config read from a checkpoint (`stored_in` names the file), naming the
+// stored field instead.
+void validate(const TrainConfig& config, const std::string& stored_in = {});
+
+// Bounds that keep a typo from allocating the machine away: examples a
+// built-in task generates per split, and sequences per batch.
+inline constexpr int64_t kMaxGeneratedExamples = int64_t(1) << 24;
+inline constexpr int64_t kMaxBatchSize = int64_t(1) << 16;
 
 // The tuned defaults for a (model, task) pair: start from these, then apply
 // what the user set. Unknown pairs get generic defaults.

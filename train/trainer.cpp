@@ -376,7 +376,12 @@ TrainResult Trainer::run() {
                mc.d_model, mc.n_heads, mc.d_ff, mc.n_layers,
                mc.family == Family::T5 ? fmt::format("+{}", mc.n_decoder_layers) : "",
                model_->parameter_count(), thread_count());
-    if (state_.step > 0) fmt::print("resuming at step {} of {}\n", state_.step, config_.steps);
+    if (state_.step > 0)
+      fmt::print(
+          "resuming at step {} of {} with the run's stored settings (lr {}, batch size {}, "
+          "seed {}; `h5dump -g train_config {}` lists them all)\n",
+          state_.step, config_.steps, config_.lr, config_.batch_size, config_.seed,
+          checkpoint_path());
   }
   StopSignals stop_signals;  // restored on every exit path, exceptions included
   if (options_.overwrite) dir_->start_over();

@@ -1,0 +1,143 @@
+#include "cli/train_options.h"
+
+#include <fmt/format.h>
+
+#include <filesystem>
+#include <fstream>
+#include <optional>
+
+#include "cli/model_options.h"
+#include "models/config.h"
+#include "train/checkpoint.h"
+
+namespace attnlab::cli {
+
+std::string option_name(std::string key) {
+  for (char& ch : key)
+    if (ch == '_') ch = '-';
+  return key;
+}
+
+po::options_description train_options() {
+  po::options_description options(
+      "train options (every option can also be set in an INI file given with --config)");
+  options.add_options()("config", po::value<std::string>(),
+                        "INI file with option = value lines; the command line wins");
+  for (const auto& field : train_config_fields().fields())
+    options.add_options()(option_name(field.name).c_str(), po::value<std::string>(),
+                          field.help.c_str());
+  add_model_options(options);
+  options.add_options()                                                                        //
+      ("resume", "continue the run in --out from its checkpoint")                              //
+      ("overwrite", "replace the run already in --out (its checkpoint, best model, metrics)")  //
+      ("stop-at", po::value<int64_t>()->default_value(0),
+       "stop and save after this step (resume later with --resume)")                     //
+      ("threads", po::value<int>()->default_value(0), "OpenMP threads (0 = all cores)")  //
+      ("quiet", "no progress output");
+  return options;
+}
+
+void merge_config_text(const po::options_description& options, po::variables_map& vm,
+                       std::istream& in, const std::string& source) {
+  try {
+    const po::parsed_options parsed = po::parse_config_file(in, options, false);
+    for (const auto& option : parsed.options)
+      if (option.string_key == "config" || option.string_key == "help")
+        throw UsageError(
+            fmt::format("{}: '{}' is a command-line option; a config file cannot set it", source,
+                        option.string_key));
+    po::store(parsed, vm);  // command line wins
+  } catch (const po::error& e) {
+    throw UsageError(fmt::format("{}: {}", source, e.what()));
+  }
+  po::notify(vm);
+}
+
+void merge_config_file(const po::options_description& options, po::variables_map& vm) {
+  if (!vm.count("config")) return;
+  const std::string path = vm["config"].as<std::string>();
+  std::ifstream in(path);
+  if (!in) throw UsageError(fmt::format("--config {}: no such file", path));
+  merge_config_text(options, vm, in, "--config " + path);
+}
+
+TrainConfig train_config_from_options(const po::variables_map& vm) {
+  auto get = [&](const std::string& key) -> std::optional<std::string> {
+    const std::string opt = option_name(key);
+    if (vm.count(opt)) return vm[opt].as<std::string>();
+    return std::nullopt;
+  };
+  try {
+    TrainConfig chosen;  // the model first: it picks the recipe the other options adjust
+    train_config_fields().set(chosen, "model", get("model").value_or("t5"));
+    TrainConfig config = recipe(chosen.model, get("task").value_or(""));
+    for (const auto& field : train_config_fields().fields())
+      if (auto v = get(field.name)) train_config_fields().set(config, field.name, *v);
+    ModelConfig probe = preset(config.model);
+    for (const auto& [key, value] : model_overrides(vm, config.model)) {
+      set_config_field(probe, key, value);
+      config.model_overrides[key] = value;
+    }
+    // A resumed run takes its settings from the checkpoint; Trainer checks them.
+    if (!vm.count("resume")) {
+      validate(config);
+      validate(probe);  // combinations of model fields, before any data is made
+    }
+    return config;
+  } catch (const std::invalid_argument& e) {
+    throw UsageError(e.what());
+  }
+}
+
+void check_resume_options(const po::variables_map& vm, const TrainConfig& config) {
+  const auto refuse = [](const std::string& what) { throw UsageError(what); };
+  const int64_t stop_at = vm["stop-at"].as<int64_t>();
+  if (stop_at < 0) refuse(fmt::format("--stop-at {}: must be >= 0 (0 = run to the end)", stop_at));
+  if (!vm.count("resume")) return;
+  if (vm.count("steps") && config.steps <= 0)
+    refuse(fmt::format("--steps {}: must be positive", config.steps));
+  const std::string ckpt = (std::filesystem::path(config.out) / "checkpoint.h5").string();
+  if (!std::filesystem::exists(ckpt)) return;  // the trainer says there is nothing to resume
+  const CheckpointInfo stored = read_checkpoint_info(ckpt);
+  const auto changes = [&](const std::string& option, const std::string& now,
+                           const std::string& was) {
+    refuse(fmt::format(
+        "--resume continues {} with its stored settings, and --{} {} would change {} there. Only "
+        "--steps, --minutes and --stop-at change on resume; start a new run (another --out, or "
+        "--overwrite) to change it",
+        ckpt, option, now, was));
+  };
+  // A stored setting given again with its stored value is fine (the same --config file).
+  const auto& fields = train_config_fields();
+  const auto stored_train = fields.to_map(stored.train);
+  for (const auto& field : fields.fields()) {
+    const std::string option = option_name(field.name);
+    if (field.name == "out" || field.name == "steps" || field.name == "minutes" ||
+        !vm.count(option))
+      continue;
+    TrainConfig given = stored.train;
+    try {
+      fields.set(given, field.name, vm[option].as<std::string>());
+    } catch (const std::invalid_argument& e) {
+      refuse(e.what());
+    }
+    const std::string now = fields.to_map(given).at(field.name);
+    if (now != stored_train.at(field.name))
+      changes(option, now, fmt::format("{} = {}", field.name, stored_train.at(field.name)));
+  }
+  const auto stored_model = config_to_map(stored.model);
+  for (const auto& [key, value] : model_overrides(vm, stored.model.family)) {
+    ModelConfig given = stored.model;
+    set_config_field(given, key, value);
+    const std::string now = config_to_map(given).at(key);
+    if (now != stored_model.at(key))
+      changes("set " + key + "=", now, fmt::format("{} = {}", key, stored_model.at(key)));
+  }
+  if (vm.count("steps") && config.steps <= stored.state.step)
+    refuse(fmt::format("--steps {}: {} is already at step {}; give a larger total", config.steps,
+                       ckpt, stored.state.step));
+  if (stop_at != 0 && stop_at <= stored.state.step)
+    refuse(fmt::format("--stop-at {}: {} is already at step {}", stop_at, ckpt, stored.state.step));
+}
+
+}  // namespace attnlab::cli

@@ -1,0 +1,182 @@
+// Bad input of every kind gets a clear refusal that says what is wrong and
+// where, before anything large is allocated. One case per class of bad input
+// that a probe of the command line found mishandled.
+#include <catch2/catch.hpp>
+
+#include "cli_process.h"
+#include "io/hdf5.h"
+#include "models/config.h"
+#include "train/checkpoint.h"
+
+using namespace cli_test;
+using Catch::Matchers::Contains;
+
+namespace {
+
+// A trained tiny GPT run in `dir`/run; returns its checkpoint path.
+std::string tiny_checkpoint(const fs::path& dir, const std::string& extra = "") {
+  const fs::path out = dir / "run";
+  const Run r =
+      run(fmt::format("train --model gpt --task reverse --steps 3 --save-every 0 "
+                      "--out {} {} {}",
+                      out.string(), kTiny, extra));
+  REQUIRE(r.exit_code == 0);
+  return (out / "checkpoint.h5").string();
+}
+
+std::string refusal_of_info(const std::string& path) {
+  try {
+    attnlab::read_checkpoint_info(path);
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  return "(loaded)";
+}
+
+}  // namespace
+
+TEST_CASE("hardening: model sizes are bounded per field and in total, naming the field") {
+  using attnlab::ModelConfig;
+  const auto refusal = [](const char* key, const char* value) {
+    ModelConfig c = attnlab::preset(attnlab::Family::T5);
+    attnlab::set_config_field(c, key, value);
+    try {
+      attnlab::validate(c);
+    } catch (const std::invalid_argument& e) {
+      return std::string(e.what());
+    }
+    return std::string("(accepted)");
+  };
+  CHECK_THAT(refusal("n_layers", "1000000"), Contains("'n_layers'") && Contains("512"));
+  CHECK_THAT(refusal("max_len", "100000000"), Contains("'max_len'"));
+  CHECK_THAT(refusal("relative_buckets", "1000000000"), Contains("'relative_buckets'"));
+  CHECK_THAT(refusal("d_model", "1000000000"), Contains("'d_model'"));
+  CHECK_THAT(refusal("norm_eps", "inf"), Contains("'norm_eps'") && Contains("finite"));
+  // Every field within its bound, but together far too large.
+  ModelConfig big = attnlab::preset(attnlab::Family::GPT);
+  big.d_model = 16384;
+  big.n_heads = 16;
+  big.d_ff = 65536;
+  big.n_layers = 64;
+  CHECK_THROWS_WITH(attnlab::validate(big),
+                    Contains("would have") && Contains("parameters") && Contains("more than"));
+  // The count is exact: the same as a built model's.
+  ModelConfig small = attnlab::preset(attnlab::Family::T5);
+  small.d_model = 32;
+  small.n_heads = 2;
+  small.d_ff = 64;
+  CHECK(attnlab::parameter_count(small) == attnlab::make_model(small)->parameter_count());
+}
+
+TEST_CASE("hardening: a checkpoint with out-of-bounds sizes is refused before any allocation") {
+  const fs::path dir = fresh_dir("hard_sizes");
+  const std::string ckpt = tiny_checkpoint(dir);
+  for (const auto& [key, value] :
+       std::vector<std::pair<std::string, std::string>>{{"n_layers", "1000000"},
+                                                        {"max_len", "1000000000000"},
+                                                        {"relative_buckets", "1000000000"},
+                                                        {"d_model", "1000000000"}}) {
+    const fs::path copy = dir / (key + ".h5");
+    fs::copy_file(ckpt, copy);
+    {
+      attnlab::H5File f = attnlab::H5File::open_rw(copy.string());
+      f.set_attribute("model_config", key, value);
+      f.close();
+    }
+    INFO(key);
+    CHECK_THAT(refusal_of_info(copy.string()),
+               Contains(copy.string()) && Contains("'" + key + "'"));
+    // The command line says so too, with the usage exit code.
+    const Run r = run(fmt::format("eval --ckpt {}", copy.string()));
+    CHECK(r.exit_code != 0);
+    CHECK_THAT(r.output, Contains(copy.string()) && Contains(key));
+  }
+  fs::remove_all(dir);
+}
+
+TEST_CASE("hardening: stored training settings are named as stored, not as options") {
+  const fs::path dir = fresh_dir("hard_stored");
+  const std::string ckpt = tiny_checkpoint(dir);
+  {
+    attnlab::H5File f = attnlab::H5File::open_rw(ckpt);
+    f.set_attribute("train_config", "batch_size", "0");
+    f.close();
+  }
+  const std::string why = refusal_of_info(ckpt);
+  CHECK_THAT(why, Contains(ckpt) && Contains("stored train_config 'batch_size'"));
+  CHECK_THAT(why, !Contains("--batch-size"));
+  fs::remove_all(dir);
+}
+
+TEST_CASE("hardening: a stored vocabulary with a repeated token is refused naming the file") {
+  const fs::path dir = fresh_dir("hard_vocab");
+  const std::string ckpt = tiny_checkpoint(dir);
+  {
+    attnlab::H5File f = attnlab::H5File::open_rw(ckpt);
+    std::vector<std::string> tokens = attnlab::read_checkpoint_info(ckpt).vocab_tokens;
+    REQUIRE(tokens.size() > 8);
+    tokens[7] = tokens[6];
+    f.remove("data/vocab");
+    f.close();
+    attnlab::H5File g = attnlab::H5File::open_rw(ckpt);
+    attnlab::write_string_list(g, "data/vocab", tokens);
+    g.close();
+  }
+  CHECK_THAT(refusal_of_info(ckpt), Contains(ckpt) && Contains("data/vocab"));
+  fs::remove_all(dir);
+}
+
+TEST_CASE("hardening: --threads beyond the machine is refused") {
+  const Run r = run("describe --model gpt --threads 100000");
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.output, Contains("--threads 100000") && Contains("cores"));
+}
+
+TEST_CASE("hardening: interval options name themselves") {
+  for (const char* option : {"--save-every -1", "--log-every 0", "--eval-examples -1"}) {
+    const Run r = run(fmt::format("train --task reverse --steps 1 {}", option));
+    INFO(option);
+    CHECK(r.exit_code == 2);
+    CHECK_THAT(r.output, Contains(std::string(option).substr(0, std::string(option).find(' '))));
+  }
+}
+
+TEST_CASE("hardening: --set cannot set what the run sets itself, INI files cannot set --config") {
+  for (const char* set : {"vocab_size=5", "num_classes=0", "seed=3"}) {
+    const Run r = run(fmt::format("train --task reverse --steps 1 --set {}", set));
+    INFO(set);
+    CHECK(r.exit_code == 2);
+    CHECK_THAT(r.output, Contains("is set"));
+  }
+  const fs::path dir = fresh_dir("hard_ini");
+  for (const char* line : {"config = other.ini", "help = 1"}) {
+    std::ofstream(dir / "run.ini") << "task = reverse\n" << line << "\n";
+    const Run r = run(fmt::format("train --config {}", (dir / "run.ini").string()));
+    INFO(line);
+    CHECK(r.exit_code == 2);
+    CHECK_THAT(r.output, Contains("command-line option"));
+  }
+  fs::remove_all(dir);
+}
+
+TEST_CASE("hardening: --resume refuses settings it would drop, and says what it uses") {
+  const fs::path dir = fresh_dir("hard_resume");
+  const std::string ckpt = tiny_checkpoint(dir);
+  const std::string out = (dir / "run").string();
+  for (const char* option :
+       {"--d-model 64", "--set norm_eps=inf", "--set dropout=0.5", "--lr 0.5", "--model bert",
+        "--batch-size 3", "--stop-at -1", "--steps 2", "--steps 0", "--stop-at 3"}) {
+    const Run r = run(fmt::format("train --resume --out {} {}", out, option));
+    INFO(option << "\n" << r.output);
+    CHECK(r.exit_code == 2);
+    CHECK(attnlab::read_checkpoint_info(ckpt).state.step == 3);  // untouched
+  }
+  // The stored value given again is no change; a longer run is what resume is for.
+  const std::string lr =
+      attnlab::train_config_fields().to_map(attnlab::read_checkpoint_info(ckpt).train).at("lr");
+  const Run r = run(fmt::format("train --resume --out {} --lr {} --steps 5", out, lr));
+  CHECK(r.exit_code == 0);
+  CHECK_THAT(r.output, Contains("resuming at step 3 of 5 with the run's stored settings"));
+  CHECK(attnlab::read_checkpoint_info(ckpt).state.step == 5);
+  fs::remove_all(dir);
+}
