@@ -607,6 +607,17 @@ std::string H5File::get_attribute(const std::string& path, const std::string& na
   return read_one_string(filename_, where, attr.get(), true, type.get(), space.get());
 }
 
+void H5File::remove_attribute(const std::string& path, const std::string& name) {
+  require_open();
+  const auto parts = split_path(filename_, path);
+  Handle obj = open_object(filename_, file_, parts, H5I_BADID);
+  if (H5Aexists(obj.get(), name.c_str()) <= 0)
+    fail(filename_, fmt::format("attribute '{}' not found on '{}'", name, shown(parts)));
+  if (H5Adelete(obj.get(), name.c_str()) < 0)
+    fail(filename_,
+         fmt::format("cannot remove attribute '{}' on '{}'{}", name, shown(parts), hdf5_reason()));
+}
+
 bool H5File::has_attribute(const std::string& path, const std::string& name) const {
   require_open();
   const auto parts = split_path(filename_, path);
@@ -692,6 +703,14 @@ std::vector<int64_t> H5File::shape(const std::string& path) const {
   Handle dset = open_object(filename_, file_, parts, H5I_DATASET);
   Handle space(H5Dget_space(dset.get()), H5Sclose);
   return space_shape(filename_, fmt::format("dataset '{}'", shown(parts)), space.get());
+}
+
+std::string H5File::element_type(const std::string& path) const {
+  require_open();
+  const auto parts = split_path(filename_, path);
+  Handle dset = open_object(filename_, file_, parts, H5I_DATASET);
+  Handle type(H5Dget_type(dset.get()), H5Tclose);
+  return describe_type(type.get());
 }
 
 void H5File::remove(const std::string& path) {

@@ -80,6 +80,7 @@ class H5File {
   void set_attribute(const std::string& path, const std::string& name, const std::string& value);
   std::string get_attribute(const std::string& path, const std::string& name) const;
   bool has_attribute(const std::string& path, const std::string& name) const;
+  void remove_attribute(const std::string& path, const std::string& name);
   std::vector<std::string> attribute_names(const std::string& path) const;  // sorted
 
   // ---- structure -----------------------------------------------------------------
@@ -90,6 +91,8 @@ class H5File {
   // '/', sorted by name within each group.
   std::vector<std::string> list_datasets(const std::string& group = "/") const;
   std::vector<int64_t> shape(const std::string& path) const;
+  // What a dataset holds, as messages say it: "float32 values", "int64 values", "strings".
+  std::string element_type(const std::string& path) const;
   // Unlinks a dataset or group (the space is not reclaimed in the file).
   void remove(const std::string& path);
 

@@ -6,6 +6,7 @@
 #include "cli_process.h"
 #include "io/hdf5.h"
 #include "models/config.h"
+#include "optim/optim.h"
 #include "train/checkpoint.h"
 
 using namespace cli_test;
@@ -178,5 +179,94 @@ TEST_CASE("hardening: --resume refuses settings it would drop, and says what it 
   CHECK(r.exit_code == 0);
   CHECK_THAT(r.output, Contains("resuming at step 3 of 5 with the run's stored settings"));
   CHECK(attnlab::read_checkpoint_info(ckpt).state.step == 5);
+  fs::remove_all(dir);
+}
+
+TEST_CASE("hardening: optimizer state is checksummed and checked, a missing checksum is refused") {
+  const fs::path dir = fresh_dir("hard_optim");
+  const std::string ckpt = tiny_checkpoint(dir);
+  const std::string out = (dir / "run").string();
+  attnlab::CheckpointInfo info = attnlab::read_checkpoint_info(ckpt);
+  const auto model = attnlab::make_model(info.model);
+  attnlab::OptimizerConfig oc;
+  oc.kind = info.train.optimizer;
+  const auto refusal = [&](const fs::path& file) -> std::string {
+    attnlab::Optimizer optimizer(model->named_parameters(), oc);
+    try {
+      attnlab::load_parameters(file.string(), *model);
+      attnlab::load_optimizer_state(file.string(), optimizer);
+    } catch (const std::exception& e) {
+      return e.what();
+    }
+    return "(loaded)";
+  };
+  REQUIRE(refusal(ckpt) == "(loaded)");
+  std::string some_moment;
+  {
+    attnlab::H5File f = attnlab::H5File::open_read(ckpt);
+    for (const std::string& path : f.list_datasets("optimizer"))
+      if (path.rfind("optimizer/exp_avg_sq/", 0) == 0) some_moment = path;
+  }
+  REQUIRE(!some_moment.empty());
+  // Rewrites one value of `dataset` in a copy of the checkpoint.
+  const auto edited = [&](const std::string& name, const std::string& dataset, float value,
+                          bool drop_optimizer_checksum = false) {
+    const fs::path copy = dir / (name + ".h5");
+    fs::copy_file(ckpt, copy, fs::copy_options::overwrite_existing);
+    attnlab::H5File f = attnlab::H5File::open_rw(copy.string());
+    if (!dataset.empty()) {
+      auto data = f.read<float>(dataset);
+      data.values.at(0) = value;
+      f.remove(dataset);
+      f.write<float>(dataset, data.values, data.shape);
+    }
+    if (drop_optimizer_checksum) f.remove_attribute("/", "optimizer_checksum");
+    f.close();
+    return copy;
+  };
+  CHECK_THAT(refusal(edited("nan", some_moment, std::nanf(""))),
+             Contains("nan.h5") && Contains(some_moment) && Contains("non-finite"));
+  CHECK_THAT(refusal(edited("negative", some_moment, -1.0f)),
+             Contains(some_moment) && Contains("negative second moment"));
+  CHECK_THAT(refusal(edited("changed", some_moment, 0.25f)),
+             Contains("changed.h5") && Contains("optimizer checksum mismatch"));
+  CHECK_THAT(refusal(edited("no_optimizer_checksum", "", 0, true)),
+             Contains("has no optimizer checksum"));
+  // A parameter checksum removed together with a changed weight: refused, not trusted.
+  {
+    const fs::path copy = edited("no_checksum", "params/token_embedding/weight", 7.0f);
+    attnlab::H5File f = attnlab::H5File::open_rw(copy.string());
+    f.remove_attribute("/", "checksum");
+    f.close();
+    CHECK_THAT(refusal(copy), Contains("has no parameter checksum"));
+    // And `train --resume` never runs on it.
+    fs::copy_file(copy, ckpt, fs::copy_options::overwrite_existing);
+    const Run r = run(fmt::format("train --resume --out {} --steps 5 --quiet", out));
+    CHECK(r.exit_code != 0);
+    CHECK_THAT(r.output, Contains("has no parameter checksum"));
+  }
+  fs::remove_all(dir);
+}
+
+TEST_CASE("hardening: a parameter stored as another type is named as such, not as corruption") {
+  const fs::path dir = fresh_dir("hard_types");
+  const std::string ckpt = tiny_checkpoint(dir);
+  const auto model = attnlab::make_model(attnlab::read_checkpoint_info(ckpt).model);
+  const std::string key = "params/token_embedding/weight";
+  {
+    attnlab::H5File f = attnlab::H5File::open_rw(ckpt);
+    auto data = f.read<float>(key);
+    std::vector<int32_t> ints(data.values.size(), 0);
+    f.remove(key);
+    f.write<int32_t>(key, ints, data.shape);
+    f.close();
+  }
+  try {
+    attnlab::load_parameters(ckpt, *model);
+    FAIL("an int32 parameter loaded");
+  } catch (const std::exception& e) {
+    CHECK_THAT(e.what(),
+               Contains(key) && Contains("int32") && Contains("float32") && !Contains("checksum"));
+  }
   fs::remove_all(dir);
 }

@@ -209,6 +209,32 @@ uint64_t documented_checksum(const H5File& f, std::vector<std::string> paths) {
   }
   return h;
 }
+// docs/checkpoint.md: FNV-1a over optimizer/kind's bytes, optimizer/steps as
+// 8 little-endian bytes, then each state tensor's path below optimizer/ and
+// its float32 bytes, in sorted path order.
+uint64_t documented_optimizer_checksum(const H5File& f) {
+  uint64_t h = 0xcbf29ce484222325ull;
+  auto feed = [&](const void* data, size_t n) {
+    const auto* p = static_cast<const unsigned char*>(data);
+    for (size_t i = 0; i < n; ++i) h = (h ^ p[i]) * 0x100000001b3ull;
+  };
+  const std::string kind = f.read_string("optimizer/kind");
+  feed(kind.data(), kind.size());
+  const int64_t steps = f.read<int64_t>("optimizer/steps").values.at(0);
+  feed(&steps, sizeof steps);
+  std::vector<std::string> paths;
+  for (const std::string& path : f.list_datasets("optimizer"))
+    if (path != "optimizer/kind" && path != "optimizer/steps") paths.push_back(path);
+  std::sort(paths.begin(), paths.end());
+  for (const std::string& path : paths) {
+    const std::string name = path.substr(std::string("optimizer/").size());
+    feed(name.data(), name.size());
+    auto values = f.read<float>(path);
+    feed(values.values.data(), values.values.size() * sizeof(float));
+  }
+  return h;
+}
+
 }  // namespace
 
 TEST_CASE("train: the checkpoint checksum is the documented one, format 1 files still load") {
@@ -223,9 +249,11 @@ TEST_CASE("train: the checkpoint checksum is the documented one, format 1 files 
     H5File f = H5File::open_read(path);
     sorted = f.list_datasets("params");
     std::sort(sorted.begin(), sorted.end());
-    CHECK(f.get_attribute("/", "format_version") == "2");
+    CHECK(f.get_attribute("/", "format_version") == "3");
     CHECK(f.get_attribute("/", "checksum") ==
           fmt::format("{:016x}", documented_checksum(f, sorted)));
+    CHECK(f.get_attribute("/", "optimizer_checksum") ==
+          fmt::format("{:016x}", documented_optimizer_checksum(f)));
   }
   // Format 1 summed in registration order: such a file still loads, and a
   // format-1 file with a sorted-order checksum is refused.

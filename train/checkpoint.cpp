@@ -60,34 +60,69 @@ void fsync_path(const std::string& path, bool directory) {
   ::close(fd);
 }
 
-// FNV-1a (64-bit) over each parameter's path and then its float32 bytes:
-// HDF5 does not checksum raw data, and a flipped bit in a weight would
-// otherwise load silently. Format 2 walks the parameters sorted by path (the
-// order h5py and h5dump list them, so other tools can recompute it); format
-// 1 walked them in the model's registration order.
-uint64_t parameter_checksum(NamedTensors params, int format_version) {
+// FNV-1a (64-bit) over each tensor's path and then its float32 bytes: HDF5
+// does not checksum raw data, and a flipped bit in a weight would otherwise
+// load silently. Format 2 on walks the tensors sorted by path (the order h5py
+// and h5dump list them, so other tools can recompute it); format 1 walked the
+// parameters in the model's registration order.
+using StoredTensors = std::vector<std::pair<std::string, std::vector<float>>>;
+
+uint64_t tensors_checksum(StoredTensors tensors, int format_version, uint64_t h = kFnvOffset) {
   if (format_version >= 2)
-    std::sort(params.begin(), params.end(),
+    std::sort(tensors.begin(), tensors.end(),
               [](const auto& a, const auto& b) { return a.first < b.first; });
-  uint64_t h = kFnvOffset;
-  for (const auto& [name, t] : params) {
+  for (const auto& [name, values] : tensors) {
     h = fnv1a(h, name.data(), name.size());
-    std::vector<float> v = t.to_floats();
-    h = fnv1a(h, v.data(), v.size() * sizeof(float));
+    h = fnv1a(h, values.data(), values.size() * sizeof(float));
   }
   return h;
 }
 
+StoredTensors as_stored(const NamedTensors& tensors) {
+  StoredTensors out;
+  for (const auto& [name, t] : tensors) out.emplace_back(name, t.to_floats());
+  return out;
+}
+
+// The optimizer's: its kind, its step count (int64), then its state tensors.
+uint64_t optimizer_checksum(const std::string& kind, int64_t steps, StoredTensors state) {
+  uint64_t h = fnv1a(kFnvOffset, kind.data(), kind.size());
+  h = fnv1a(h, &steps, sizeof steps);
+  return tensors_checksum(std::move(state), kCheckpointVersion, h);
+}
+
+std::string hex(uint64_t v) {
+  return fmt::format("{:016x}", v);
+}
+
 // The file's format version; throws naming the file for versions this
-// build cannot read (1 differs from 2 only in the checksum's order).
+// build cannot read (1 and 2 differ from 3 only in their checksums).
 int format_version(const H5File& f, const std::string& path) {
   const std::string version =
       f.has_attribute("/", "format_version") ? f.get_attribute("/", "format_version") : "?";
-  if (version == "1" || version == std::to_string(kCheckpointVersion))
-    return version == "1" ? 1 : kCheckpointVersion;
+  for (int v = 1; v <= kCheckpointVersion; ++v)
+    if (version == std::to_string(v)) return v;
   throw std::runtime_error(fmt::format(
       "{}: checkpoint format version {} is not supported (this attnlab reads versions 1 to {})",
       path, version, kCheckpointVersion));
+}
+
+// A stored tensor as float32, refusing other element types by name: a file
+// rewritten by another tool (float16, int32) is not a corrupted one.
+std::vector<float> read_stored_tensor(const H5File& f, const std::string& path,
+                                      const std::string& key, const std::vector<int64_t>& shape,
+                                      const char* what) {
+  const std::string type = f.element_type(key);
+  if (type != "float32 values")
+    throw std::runtime_error(fmt::format(
+        "{}: {} '{}' holds {}; attnlab checkpoints store float32 (was the file rewritten by "
+        "another tool?)",
+        path, what, key, type));
+  try {
+    return f.read<float>(key, shape);
+  } catch (const std::runtime_error& e) {
+    throw std::runtime_error(fmt::format("{} (the model expects {})", e.what(), shape_str(shape)));
+  }
 }
 
 }  // namespace
@@ -112,15 +147,19 @@ void save_checkpoint(const std::string& path, const CheckpointInfo& info, const 
     f.write_string("data/vocab_kind", info.vocab_kind);
     write_string_list(f, "data/vocab", info.vocab_tokens);
     write_string_list(f, "data/labels", info.labels);
-    NamedTensors params = model.named_parameters();
-    for (const auto& [name, t] : params) f.write<float>("params/" + name, t.to_floats(), t.shape());
-    f.set_attribute("/", "checksum",
-                    fmt::format("{:016x}", parameter_checksum(params, kCheckpointVersion)));
+    const StoredTensors params = as_stored(model.named_parameters());
+    for (const auto& [name, t] : model.named_parameters())
+      f.write<float>("params/" + name, t.to_floats(), t.shape());
+    f.set_attribute("/", "checksum", hex(tensors_checksum(params, kCheckpointVersion)));
     if (optimizer) {
-      f.write_string("optimizer/kind", optimizer_name(optimizer->config().kind));
+      const std::string kind = optimizer_name(optimizer->config().kind);
+      f.write_string("optimizer/kind", kind);
       f.write<int64_t>("optimizer/steps", {optimizer->steps()}, {});
-      for (const auto& [name, t] : optimizer->state())
+      const NamedTensors state = optimizer->state();
+      for (const auto& [name, t] : state)
         f.write<float>("optimizer/" + name, t.to_floats(), t.shape());
+      f.set_attribute("/", "optimizer_checksum",
+                      hex(optimizer_checksum(kind, optimizer->steps(), as_stored(state))));
     }
     write_state(f, info.state);
     f.close();
@@ -206,34 +245,37 @@ void load_parameters(const std::string& path, Model& model) {
           fmt::format("{}: '{}' is not a parameter of this {} model (checkpoint from a different "
                       "architecture?)",
                       path, stored, family_name(model.config().family)));
-  NoGradGuard no_grad;
-  for (auto& [name, t] : params) {
+  // Everything is read and checked before the model changes.
+  if (!f.has_attribute("/", "checksum"))
+    throw std::runtime_error(fmt::format(
+        "{}: has no parameter checksum (attribute 'checksum' on '/'); every attnlab checkpoint "
+        "has one, so the file was altered",
+        path));
+  StoredTensors stored;
+  for (const auto& [name, t] : params) {
     const std::string key = "params/" + name;
     if (!f.is_dataset(key))
       throw std::runtime_error(fmt::format("{}: parameter '{}' is missing", path, key));
-    std::vector<float> values;
-    try {
-      values = f.read<float>(key, t.shape());
-    } catch (const std::runtime_error& e) {
-      throw std::runtime_error(
-          fmt::format("{} (the model expects {})", e.what(), shape_str(t.shape())));
-    }
+    stored.emplace_back(name, read_stored_tensor(f, path, key, t.shape(), "parameter"));
+    const std::vector<float>& values = stored.back().second;
     for (size_t i = 0; i < values.size(); ++i)
       if (!std::isfinite(values[i]))
         throw std::runtime_error(
             fmt::format("{}: parameter '{}' holds a non-finite value at element {}", path, key, i));
+  }
+  const std::string want = f.get_attribute("/", "checksum");
+  const std::string got = hex(tensors_checksum(stored, format_version(f, path)));
+  if (want != got)
+    throw std::runtime_error(fmt::format(
+        "{}: parameter checksum mismatch (stored {}, computed {}): the file is corrupted", path,
+        want, got));
+  NoGradGuard no_grad;
+  for (size_t p = 0; p < params.size(); ++p) {
+    Tensor& t = params[p].second;
+    const std::vector<float>& values = stored[p].second;
     Tensor loaded = Tensor::from_vector(std::vector<double>(values.begin(), values.end()),
                                         t.shape(), t.dtype());
     std::memcpy(t.raw_data(), loaded.raw_data(), t.numel() * dtype_size(t.dtype()));
-  }
-  if (f.has_attribute("/", "checksum")) {
-    const std::string want = f.get_attribute("/", "checksum");
-    const std::string got =
-        fmt::format("{:016x}", parameter_checksum(params, format_version(f, path)));
-    if (model.config().dtype == DType::F32 && want != got)
-      throw std::runtime_error(fmt::format(
-          "{}: parameter checksum mismatch (stored {}, computed {}): the file is corrupted", path,
-          want, got));
   }
 }
 
@@ -245,14 +287,46 @@ void load_optimizer_state(const std::string& path, Optimizer& optimizer) {
   if (kind != optimizer_name(optimizer.config().kind))
     throw std::runtime_error(fmt::format("{}: optimizer state is for '{}', but this run uses '{}'",
                                          path, kind, optimizer_name(optimizer.config().kind)));
-  NamedTensors state;
-  for (const auto& [name, t] : optimizer.state()) {
+  const int64_t steps = f.read<int64_t>("optimizer/steps", {})[0];
+  if (steps < 0)
+    throw std::runtime_error(fmt::format("{}: optimizer/steps is negative ({})", path, steps));
+  const NamedTensors expected = optimizer.state();
+  StoredTensors stored;
+  for (const auto& [name, t] : expected) {
     const std::string key = "optimizer/" + name;
-    std::vector<float> values = f.read<float>(key, t.shape());
-    state.emplace_back(name, Tensor::from_vector(std::vector<double>(values.begin(), values.end()),
-                                                 t.shape(), t.dtype()));
+    stored.emplace_back(name, read_stored_tensor(f, path, key, t.shape(), "optimizer state"));
+    // A second moment is a running mean of squares: never negative.
+    const bool second_moment = name.rfind("exp_avg_sq/", 0) == 0;
+    const std::vector<float>& values = stored.back().second;
+    for (size_t i = 0; i < values.size(); ++i)
+      if (!std::isfinite(values[i]) || (second_moment && values[i] < 0))
+        throw std::runtime_error(fmt::format(
+            "{}: optimizer state '{}' holds {} at element {}", path, key,
+            std::isfinite(values[i]) ? "a negative second moment" : "a non-finite value", i));
   }
-  optimizer.load_state(state, f.read<int64_t>("optimizer/steps", {})[0]);
+  // Files before format 3 have no optimizer checksum; the checks above still apply.
+  if (format_version(f, path) >= 3) {
+    if (!f.has_attribute("/", "optimizer_checksum"))
+      throw std::runtime_error(fmt::format(
+          "{}: has no optimizer checksum (attribute 'optimizer_checksum' on '/'); format {} "
+          "checkpoints with optimizer state have one, so the file was altered",
+          path, kCheckpointVersion));
+    const std::string want = f.get_attribute("/", "optimizer_checksum");
+    const std::string got = hex(optimizer_checksum(kind, steps, stored));
+    if (want != got)
+      throw std::runtime_error(fmt::format(
+          "{}: optimizer checksum mismatch (stored {}, computed {}): the file is corrupted", path,
+          want, got));
+  }
+  NamedTensors state;
+  for (size_t i = 0; i < stored.size(); ++i) {
+    const Tensor& t = expected[i].second;
+    state.emplace_back(
+        stored[i].first,
+        Tensor::from_vector(std::vector<double>(stored[i].second.begin(), stored[i].second.end()),
+                            t.shape(), t.dtype()));
+  }
+  optimizer.load_state(state, steps);
 }
 
 }  // namespace attnlab

@@ -1,6 +1,6 @@
 // Checkpoints: one HDF5 file with everything needed to predict, evaluate or
 // resume training bit-for-bit. The layout is documented in docs/checkpoint.md:
-//   /                   attributes format, format_version, checksum
+//   /                   attributes format, format_version, checksum, optimizer_checksum
 //   /model_config       attributes, one per ModelConfig field; dataset family
 //   /train_config       attributes, one per TrainConfig field; dataset model
 //   /data               datasets task_kind, vocab_kind, vocab/*, labels/*
@@ -22,8 +22,9 @@
 namespace attnlab {
 
 inline constexpr const char* kCheckpointFormat = "attnlab-checkpoint";
+// 3: an optimizer_checksum covers the optimizer state, as checksum covers the parameters.
 // 2: the parameter checksum walks parameters sorted by path (1: registration order).
-inline constexpr int kCheckpointVersion = 2;
+inline constexpr int kCheckpointVersion = 3;
 
 // Where a run is: enough to continue exactly where it stopped.
 struct TrainingState {
