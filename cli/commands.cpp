@@ -196,6 +196,42 @@ int eval_command(int argc, char** argv) {
   return cli::kExitOk;
 }
 
+namespace {
+
+// Inputs are sentences: a line of a megabyte is a wrong file, not a sentence.
+constexpr int64_t kMaxLineBytes = int64_t(1) << 20;
+constexpr int64_t kMaxInputBytes = int64_t(256) << 20;
+
+// One input per line, CRLF or LF; an empty line is an (empty) input, so that
+// the output keeps one row per input line. Refuses lines and inputs beyond
+// the limits above, naming the line.
+std::vector<std::string> read_input_lines(std::istream& in) {
+  std::vector<std::string> lines;
+  std::string line;
+  int64_t total = 0;
+  for (int ch; (ch = in.get()) != EOF;) {
+    if (ch != '\n') {
+      line.push_back(char(ch));
+      if (int64_t(line.size()) > kMaxLineBytes)
+        throw cli::UsageError(
+            fmt::format("stdin line {}: longer than {} bytes", lines.size() + 1, kMaxLineBytes));
+      if (++total > kMaxInputBytes)
+        throw cli::UsageError(fmt::format("stdin: more than {} bytes of input", kMaxInputBytes));
+      continue;
+    }
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    lines.push_back(std::move(line));
+    line.clear();
+  }
+  if (!line.empty()) {  // a last line without its newline
+    if (line.back() == '\r') line.pop_back();
+    lines.push_back(std::move(line));
+  }
+  return lines;
+}
+
+}  // namespace
+
 int predict_command(int argc, char** argv) {
   po::options_description options("predict options");
   std::string ckpt, format;
@@ -206,6 +242,9 @@ int predict_command(int argc, char** argv) {
       ("format", po::value(&format)->default_value("text"), kFormatHelp)         //
       ("text", po::value<std::vector<std::string>>(),
        "input texts (positional); none: one per line from stdin")  //
+      ("max-new", po::value<int64_t>()->default_value(int64_t(Workload::kDefaultMaxNew)),
+       "translations: tokens to generate at most (EOS included; the model's max_len bounds it "
+       "too)")  //
       ("threads", po::value(&threads)->default_value(0), "OpenMP threads (0 = all cores)");
   cli::add_search_options(options, true);
   po::positional_options_description positional;
@@ -222,20 +261,24 @@ int predict_command(int argc, char** argv) {
   const GenerateOptions search = cli::search_options(vm, true);
   LoadedRun run = load_run(ckpt);
   apply_search(run, search);
-  std::vector<std::string> texts;
-  if (vm.count("text")) {
-    texts = vm["text"].as<std::vector<std::string>>();
-  } else {
-    for (std::string line; std::getline(std::cin, line);) {
-      if (!line.empty() && line.back() == '\r') line.pop_back();
-      if (!line.empty()) texts.push_back(line);
-    }
-  }
+  const int64_t max_new = vm["max-new"].as<int64_t>();
+  if (max_new < 1 || max_new > 65536)
+    throw cli::UsageError(fmt::format("--max-new {}: must be 1 to 65536", max_new));
+  const bool from_stdin = !vm.count("text");
+  const std::vector<std::string> texts =
+      from_stdin ? read_input_lines(std::cin) : vm["text"].as<std::vector<std::string>>();
   if (texts.empty())
     throw cli::UsageError("no input: give texts as arguments or one per line on stdin");
+  // Text output is input<TAB>output<TAB>probability: an input's own TAB would shift the columns.
+  for (size_t i = 0; i < texts.size(); ++i)
+    if (out_format == OutputFormat::Text && texts[i].find('\t') != std::string::npos)
+      throw cli::UsageError(fmt::format(
+          "{} {} contains a TAB, which would make the tab-separated output ambiguous; use "
+          "--format jsonl",
+          from_stdin ? "stdin line" : "input", i + 1));
   // On stderr, so that stdout stays one result per input.
   fmt::print(stderr, "attnlab predict: {} ({})\n", run.file, which_model(run.file, run.info));
-  auto predictions = run.workload->predict(texts);
+  auto predictions = run.workload->predict(texts, 64, size_t(max_new));
   for (size_t i = 0; i < texts.size(); ++i) {
     if (out_format == OutputFormat::Jsonl)
       fmt::print("{}\n", prediction_json(texts[i], predictions[i], *run.vocab, run.info.labels));

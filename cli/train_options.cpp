@@ -3,14 +3,20 @@
 #include <fmt/format.h>
 
 #include <filesystem>
-#include <fstream>
 #include <optional>
+#include <sstream>
 
 #include "cli/model_options.h"
+#include "data/read_file.h"
 #include "models/config.h"
 #include "train/checkpoint.h"
 
 namespace attnlab::cli {
+
+namespace {
+// An INI file of options is a few hundred bytes; a megabyte is not one.
+constexpr std::size_t kMaxConfigFileBytes = std::size_t(1) << 20;
+}  // namespace
 
 std::string option_name(std::string key) {
   for (char& ch : key)
@@ -56,8 +62,12 @@ void merge_config_text(const po::options_description& options, po::variables_map
 void merge_config_file(const po::options_description& options, po::variables_map& vm) {
   if (!vm.count("config")) return;
   const std::string path = vm["config"].as<std::string>();
-  std::ifstream in(path);
-  if (!in) throw UsageError(fmt::format("--config {}: no such file", path));
+  std::istringstream in;
+  try {
+    in.str(data::read_regular_file(path, kMaxConfigFileBytes, "--config"));
+  } catch (const std::runtime_error& e) {
+    throw UsageError(e.what());
+  }
   merge_config_text(options, vm, in, "--config " + path);
 }
 

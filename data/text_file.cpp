@@ -9,6 +9,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "data/read_file.h"
 #include "data/utf8.h"
 
 namespace attnlab::data {
@@ -16,19 +17,7 @@ namespace attnlab::data {
 namespace {
 
 std::vector<Example> read_lines(const std::string& path) {
-  std::error_code ec;
-  if (!std::filesystem::is_regular_file(path, ec))
-    throw std::runtime_error(fmt::format("{}: not a regular file that can be read", path));
-  const auto bytes = std::filesystem::file_size(path, ec);
-  if (ec)
-    throw std::runtime_error(fmt::format("{}: cannot read its size ({})", path, ec.message()));
-  if (bytes > kMaxTextFileBytes)
-    throw std::runtime_error(fmt::format("{}: {} bytes is more than the {} bytes a text may have",
-                                         path, bytes, kMaxTextFileBytes));
-  std::ifstream in(path, std::ios::binary);
-  if (!in)
-    throw std::runtime_error(
-        fmt::format("{}: cannot open file for reading ({})", path, std::strerror(errno)));
+  std::istringstream in(read_regular_file(path, kMaxTextFileBytes));
   std::vector<Example> lines;
   std::string line;
   size_t number = 0;

@@ -1,5 +1,7 @@
 #include "data/tsv.h"
 
+#include "data/read_file.h"
+#include "data/text_file.h"
 #include "data/utf8.h"
 
 #include <fmt/format.h>
@@ -21,15 +23,7 @@ struct Columns {
 };
 
 std::string read_whole_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    throw std::runtime_error(
-        fmt::format("{}: cannot open file for reading ({})", path, std::strerror(errno)));
-  }
-  std::ostringstream contents;
-  contents << in.rdbuf();
-  if (in.bad()) throw std::runtime_error(fmt::format("{}: error while reading the file", path));
-  return std::move(contents).str();
+  return read_regular_file(path, kMaxTextFileBytes);
 }
 
 bool is_blank(std::string_view line) {

@@ -361,6 +361,10 @@ H5File H5File::open(const std::string& path, unsigned flags) {
     throw std::runtime_error(fmt::format("file '{}' does not exist", path));
   if (std::filesystem::is_directory(path, ec))
     throw std::runtime_error(fmt::format("'{}' is a directory, not an HDF5 file", path));
+  // HDF5 would open a FIFO and wait for a writer, or read a device forever.
+  if (!std::filesystem::is_regular_file(path, ec))
+    throw std::runtime_error(fmt::format(
+        "'{}' is not a regular file (a FIFO, socket or device), not an HDF5 file", path));
   // H5Fis_hdf5 only looks for the signature; H5Fopen then checks the
   // superblock and that the file is as long as the superblock says.
   const htri_t is_hdf5 = H5Fis_hdf5(path.c_str());

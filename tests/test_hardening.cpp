@@ -1,6 +1,8 @@
 // Bad input of every kind gets a clear refusal that says what is wrong and
 // where, before anything large is allocated. One case per class of bad input
 // that a probe of the command line found mishandled.
+#include <sys/stat.h>
+
 #include <catch2/catch.hpp>
 
 #include "cli_process.h"
@@ -268,5 +270,111 @@ TEST_CASE("hardening: a parameter stored as another type is named as such, not a
     CHECK_THAT(e.what(),
                Contains(key) && Contains("int32") && Contains("float32") && !Contains("checksum"));
   }
+  fs::remove_all(dir);
+}
+
+namespace {
+
+// Runs `attnlab <args>` in the background and waits at most `seconds` for it
+// to end; a run that hangs is killed and reported as -1.
+Run run_bounded(const std::string& args, const fs::path& log, double seconds = 30) {
+  const pid_t child = spawn(args, log);
+  int status = 0;
+  const bool ended =
+      wait_until([&] { return ::waitpid(child, &status, WNOHANG) == child; }, seconds);
+  if (!ended) {
+    ::kill(child, SIGKILL);
+    ::waitpid(child, &status, 0);
+    return {-1, read_text(log)};
+  }
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, read_text(log)};
+}
+
+}  // namespace
+
+TEST_CASE("hardening: FIFOs, devices and directories are refused at once, not read") {
+  const fs::path dir = fresh_dir("hard_fifo");
+  const fs::path fifo = dir / "fifo";
+  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {fmt::format("train --config {}", fifo.string()), "not a regular file"},
+      {fmt::format("train --train-file {} --task-kind translation", fifo.string()),
+       "not a regular file"},
+      {fmt::format("predict --ckpt {} abc", fifo.string()), "not a regular file"},
+      {"train --config /dev/zero", "not a regular file"},
+      {"train --train-file /dev/zero --task-kind translation", "not a regular file"},
+      {fmt::format("train --train-file {} --task-kind translation", dir.string()),
+       "is a directory"},
+  };
+  for (const auto& [args, why] : cases) {
+    const Run r = run_bounded(args, dir / "log");
+    INFO(args << "\n" << r.output);
+    CHECK(r.exit_code > 0);  // ended by itself, with an error
+    CHECK_THAT(r.output, Contains(why));
+  }
+  fs::remove_all(dir);
+}
+
+TEST_CASE("hardening: data and config files above their size limit are refused unread") {
+  const fs::path dir = fresh_dir("hard_big");
+  const fs::path big = dir / "big.tsv";
+  { std::ofstream(big) << "a\tb\n"; }
+  fs::resize_file(big, (std::uintmax_t(256) << 20) + 1);  // sparse: no disk used
+  Run r = run(fmt::format("train --train-file {} --task-kind translation", big.string()));
+  CHECK(r.exit_code > 0);
+  CHECK_THAT(r.output, Contains(big.string()) && Contains("bytes is more than"));
+  const fs::path ini = dir / "big.ini";
+  { std::ofstream(ini) << "task = reverse\n"; }
+  fs::resize_file(ini, std::uintmax_t(2) << 20);
+  r = run(fmt::format("train --config {}", ini.string()));
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.output, Contains("--config " + ini.string()) && Contains("bytes is more than"));
+  fs::remove_all(dir);
+}
+
+TEST_CASE("hardening: predict keeps one row per input line, refuses TABs and endless lines") {
+  const fs::path dir = fresh_dir("hard_predict");
+  const std::string ckpt = tiny_checkpoint(dir);
+  { std::ofstream(dir / "in.txt") << "abc\n\ncba\r\n"; }
+  Run r = run(fmt::format("predict --ckpt {} < {}", ckpt, (dir / "in.txt").string()));
+  REQUIRE(r.exit_code == 0);
+  std::vector<std::string> rows;
+  std::istringstream lines(r.output);
+  for (std::string line; std::getline(lines, line);)
+    if (line.rfind("attnlab predict:", 0) != 0) rows.push_back(line);
+  REQUIRE(rows.size() == 3);
+  CHECK(rows[0].rfind("abc\t", 0) == 0);
+  CHECK(rows[1].rfind("\t", 0) == 0);  // the empty input, answered in its place
+  CHECK(rows[2].rfind("cba\t", 0) == 0);
+  r = run(fmt::format("predict --ckpt {} \"$(printf 'a\\tb')\"", ckpt));
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.output, Contains("input 1 contains a TAB") && Contains("--format jsonl"));
+  r = run_bounded(fmt::format("predict --ckpt {} < /dev/zero", ckpt), dir / "log");
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.output, Contains("stdin line 1: longer than"));
+  fs::remove_all(dir);
+}
+
+TEST_CASE("hardening: T5 predict bounds the input by max_len and the output by --max-new") {
+  const fs::path dir = fresh_dir("hard_t5");
+  const fs::path out = dir / "run";
+  // A long max_len and one step: the model has not learned to stop.
+  REQUIRE(run(fmt::format("train --model t5 --task reverse --steps 1 --save-every 0 --out {} {} "
+                          "--max-len 4096",
+                          out.string(), kTiny))
+              .exit_code == 0);
+  const std::string ckpt = (out / "checkpoint.h5").string();
+  Run r = run(fmt::format("predict --ckpt {} {}", ckpt, std::string(5000, 'a')));
+  CHECK(r.exit_code != 0);
+  CHECK_THAT(r.output, Contains("more than the model's max_len 4096"));
+  r = run(fmt::format("predict --ckpt {} --format jsonl --max-new 5 abc", ckpt));
+  REQUIRE(r.exit_code == 0);
+  const auto ids = r.output.find("\"token_ids\": [");
+  REQUIRE(ids != std::string::npos);
+  const std::string list = r.output.substr(ids, r.output.find(']', ids) - ids);
+  CHECK(std::count(list.begin(), list.end(), ',') < 5);  // at most 5 tokens, EOS included
+  r = run(fmt::format("predict --ckpt {} --max-new 0 abc", ckpt));
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.output, Contains("--max-new 0"));
   fs::remove_all(dir);
 }

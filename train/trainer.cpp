@@ -13,6 +13,7 @@
 #include <csignal>
 #include <cstring>
 #include <filesystem>
+#include <optional>
 #include <stdexcept>
 
 #include "data/batching.h"
@@ -383,7 +384,10 @@ TrainResult Trainer::run() {
           state_.step, config_.steps, config_.lr, config_.batch_size, config_.seed,
           checkpoint_path());
   }
-  StopSignals stop_signals;  // restored on every exit path, exceptions included
+  // Restored on every exit path, exceptions included, and once the final
+  // checkpoint is saved: a signal during the examples shown after it then
+  // ends the process at once, as it would any other program.
+  std::optional<StopSignals> stop_signals(std::in_place);
   if (options_.overwrite) dir_->start_over();
   open_metrics_log();
   Progress progress(options_.quiet ? Progress::Mode::Silent : Progress::detect(),
@@ -534,6 +538,7 @@ TrainResult Trainer::run() {
          : state_.step == config_.steps
              ? (result.out_of_time ? "final, the time budget is spent" : "final")
              : "stopped early");
+  stop_signals.reset();
   result.steps = state_.step;
   result.best_metric = state_.best_metric;
   result.best_step = state_.best_step;
@@ -542,9 +547,12 @@ TrainResult Trainer::run() {
   if (!options_.quiet && options_.show_predictions > 0 && !result.interrupted &&
       workload_->layout() != data::Layout::LanguageModel) {  // its samples were shown as it ran
     std::vector<std::string> inputs;
-    for (size_t i = 0; i < valid_.size() && int(inputs.size()) < options_.show_predictions; ++i)
+    size_t longest_target = 0;  // in tokens: a prediction needs no more (and its EOS)
+    for (size_t i = 0; i < valid_.size() && int(inputs.size()) < options_.show_predictions; ++i) {
       inputs.push_back(data_.dataset.valid[i].source);
-    auto predictions = workload_->predict(inputs);
+      longest_target = std::max(longest_target, valid_[i].target.size());
+    }
+    auto predictions = workload_->predict(inputs, 64, longest_target + 1);
     fmt::print("\nheld-out examples (input -> prediction, expected):\n");
     for (size_t i = 0; i < inputs.size(); ++i) {
       const bool ok = predictions[i].text == data_.dataset.valid[i].target;

@@ -262,6 +262,11 @@ Workload::DecoderStart Workload::start_decoding(std::span<const data::EncodedExa
   for (int64_t r = 0; r < rows; ++r) {
     sources[r] = examples[indices[r]].source;
     sources[r].push_back(data::kEosId);
+    // Relative positions take any length, but attention memory grows with its square.
+    if (int64_t(sources[r].size()) > max_len)
+      throw std::invalid_argument(
+          fmt::format("input {} has {} tokens with EOS, more than the model's max_len {}",
+                      indices[r] + 1, sources[r].size(), max_len));
   }
   data::Batch src = pad_rows(sources);
   start.memory_mask = padding_of(src);
@@ -447,8 +452,8 @@ EvalMetrics Workload::evaluate(std::span<const data::EncodedExample> encoded, si
   return m;
 }
 
-std::vector<Prediction> Workload::predict(const std::vector<std::string>& texts,
-                                          size_t batch_size) const {
+std::vector<Prediction> Workload::predict(const std::vector<std::string>& texts, size_t batch_size,
+                                          size_t max_new) const {
   if (layout_ == data::Layout::LanguageModel)
     throw std::invalid_argument(
         "a language model continues text: use attnlab generate --prompt TEXT, not predict");
@@ -462,7 +467,8 @@ std::vector<Prediction> Workload::predict(const std::vector<std::string>& texts,
   for (const auto& idx : sequential_batches(encoded.size(), batch_size)) {
     if (kind_ == data::TaskKind::Translation) {
       std::vector<std::vector<double>> log_probs;
-      const size_t budget = size_t(model_->config().max_len);
+      const size_t budget =
+          std::min(size_t(model_->config().max_len), max_new ? max_new : kDefaultMaxNew);
       auto ids = decode_outputs(encoded, idx, budget, &log_probs);
       for (size_t r = 0; r < idx.size(); ++r) {
         double total = 0;

@@ -111,9 +111,14 @@ class Workload {
   // workload's own. The Recompute mode is greedy only.
   void set_search(const GenerateOptions& options) { search_ = options; }
 
-  // Translate (greedy decoding) or classify raw texts.
-  std::vector<Prediction> predict(const std::vector<std::string>& texts,
-                                  size_t batch_size = 64) const;
+  // Translate (greedy decoding) or classify raw texts. A translation stops
+  // at EOS or after `max_new` tokens (EOS included; 0: kDefaultMaxNew), and
+  // never beyond the model's max_len.
+  std::vector<Prediction> predict(const std::vector<std::string>& texts, size_t batch_size = 64,
+                                  size_t max_new = 0) const;
+  // predict's default output length: a model with a long max_len that never
+  // learned to stop would otherwise decode for minutes.
+  static constexpr size_t kDefaultMaxNew = 256;
 
   // Throws std::invalid_argument naming the first example (1-based, of the
   // `split`) whose rows do not fit the model's max_len.

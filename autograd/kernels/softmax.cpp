@@ -18,6 +18,13 @@ void row_softmax(T* y, const T* x, int64_t c, bool log_space) {
   T mx = neg_inf;
 #pragma omp simd reduction(max : mx)
   for (int64_t j = 0; j < c; ++j) mx = std::max(mx, x[j]);
+  // OpenMP starts each lane of a max reduction at the type's lowest finite
+  // value, not at -inf (clang does; GCC happens not to), so a row of -inf
+  // reduces to `lowest`. Such rare rows get an exact serial maximum.
+  if (mx <= std::numeric_limits<T>::lowest()) {
+    mx = neg_inf;
+    for (int64_t j = 0; j < c; ++j) mx = std::max(mx, x[j]);
+  }
   if (mx == neg_inf) {  // every entry blocked
     for (int64_t j = 0; j < c; ++j) y[j] = log_space ? neg_inf : T(0);
     return;
