@@ -10,10 +10,16 @@ namespace attnlab::cli {
 
 namespace po = boost::program_options;
 
-// Exit codes shared by every command.
+// Exit codes shared by every command:
+//   2  nothing was done: fix the command line or a file it names (an option's
+//      value or combination, a data or --config file, a checkpoint). Thrown
+//      as UsageError, InputError (common/errors.h) or std::invalid_argument.
+//   1  the work started and failed: a file could not be written, the loss
+//      became NaN, a check of the results failed.
+//   128 + N: stopped by signal N after saving (train).
 inline constexpr int kExitOk = 0;
-inline constexpr int kExitFailure = 1;  // the command ran and found a problem
-inline constexpr int kExitUsage = 2;    // bad command line or input
+inline constexpr int kExitFailure = 1;
+inline constexpr int kExitUsage = 2;
 
 // Thrown for bad options or input; main prints "attnlab <command>: <what>".
 struct UsageError : std::runtime_error {

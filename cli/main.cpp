@@ -12,6 +12,7 @@
 #include "cli/cli_common.h"
 #include "cli/commands.h"
 #include "cli/gradcheck_command.h"
+#include "common/errors.h"
 
 namespace {
 
@@ -70,6 +71,12 @@ int main(int argc, char** argv) {
     // The command sees its own name as argv[0], like a standalone program.
     return it->second.run(argc - 1, argv + 1);
   } catch (const cli::UsageError& e) {
+    fmt::print(stderr, "attnlab {}: {}\n", name, e.what());
+    return cli::kExitUsage;
+  } catch (const attnlab::InputError& e) {  // a file the user named, or a value in it
+    fmt::print(stderr, "attnlab {}: {}\n", name, e.what());
+    return cli::kExitUsage;
+  } catch (const std::invalid_argument& e) {  // a value that fails validation
     fmt::print(stderr, "attnlab {}: {}\n", name, e.what());
     return cli::kExitUsage;
   } catch (const std::exception& e) {

@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "common/errors.h"
 
 #include <cerrno>
 #include <cstring>
@@ -15,7 +16,7 @@ std::string read_regular_file(const std::string& path, std::size_t max_bytes,
                               const std::string& what) {
   const std::string name = what.empty() ? path : what + " " + path;
   const auto fail = [&](const std::string& why) {
-    throw std::runtime_error(fmt::format("{}: {}", name, why));
+    throw InputError(fmt::format("{}: {}", name, why));
   };
   // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer.
   const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);

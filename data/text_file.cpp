@@ -1,6 +1,7 @@
 #include "data/text_file.h"
 
 #include <fmt/format.h>
+#include "common/errors.h"
 
 #include <cerrno>
 #include <cstring>
@@ -28,8 +29,8 @@ std::vector<Example> read_lines(const std::string& path) {
     lines.push_back(Example{std::move(line), ""});
     line.clear();
   }
-  if (in.bad()) throw std::runtime_error(fmt::format("{}: read error", path));
-  if (lines.empty()) throw std::runtime_error(fmt::format("{}: the file is empty", path));
+  if (in.bad()) throw InputError(fmt::format("{}: read error", path));
+  if (lines.empty()) throw InputError(fmt::format("{}: the file is empty", path));
   return lines;
 }
 

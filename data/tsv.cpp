@@ -1,5 +1,6 @@
 #include "data/tsv.h"
 
+#include "common/errors.h"
 #include "data/read_file.h"
 #include "data/text_file.h"
 #include "data/utf8.h"
@@ -57,11 +58,11 @@ TsvFile read_two_columns(const std::string& path, const Columns& columns) {
     validate_utf8(line, where);
     const std::size_t tabs = static_cast<std::size_t>(std::count(line.begin(), line.end(), '\t'));
     if (tabs == 0) {
-      throw std::runtime_error(
+      throw InputError(
           fmt::format("{}: {} but the line has no tab character", where, expected_layout));
     }
     if (tabs > 1) {
-      throw std::runtime_error(
+      throw InputError(
           fmt::format("{}: {} but the line has {} tab characters (fields may not contain tabs)",
                       where, expected_layout, tabs));
     }
@@ -71,14 +72,14 @@ TsvFile read_two_columns(const std::string& path, const Columns& columns) {
     for (const auto& [field, name] :
          {std::pair{first, columns.first_name}, std::pair{second, columns.second_name}}) {
       if (only_whitespace(field)) {
-        throw std::runtime_error(fmt::format("{}: the {} field is empty", where, name));
+        throw InputError(fmt::format("{}: the {} field is empty", where, name));
       }
     }
     file.examples.push_back({std::string(first), std::string(second)});
     file.lines.push_back(line_number);
   }
   if (file.examples.empty()) {
-    throw std::runtime_error(
+    throw InputError(
         fmt::format("{}: no examples (the file is empty or has only blank lines); {} on each line",
                     path, expected_layout));
   }
@@ -102,7 +103,7 @@ void check_labels_known(const TsvFile& file, const std::vector<std::string>& kno
   for (std::size_t i = 0; i < file.examples.size(); ++i) {
     const std::string& label = file.examples[i].target;
     if (std::find(known_labels.begin(), known_labels.end(), label) == known_labels.end()) {
-      throw std::runtime_error(fmt::format(
+      throw InputError(fmt::format(
           "{}:{}: label '{}' does not occur in the training data, so no model could predict it "
           "(known labels: {})",
           file.path, file.lines[i], label, fmt::join(known_labels, ", ")));

@@ -1,6 +1,7 @@
 #include "data/utf8.h"
 
 #include <fmt/format.h>
+#include "common/errors.h"
 
 #include <stdexcept>
 
@@ -46,7 +47,7 @@ SequenceCheck check_sequence(std::string_view text, std::size_t pos) {
                                 const char* problem) {
   const auto byte = static_cast<unsigned char>(text[pos]);
   const std::string where = context.empty() ? std::string() : fmt::format("{}: ", context);
-  throw std::runtime_error(
+  throw InputError(
       fmt::format("{}invalid UTF-8 at byte {} (0x{:02X}): {}", where, pos + 1, byte, problem));
 }
 

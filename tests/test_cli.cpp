@@ -64,7 +64,7 @@ TEST_CASE("cli: unknown commands and options are rejected with a message") {
   CHECK(r.exit_code == 2);
   CHECK_THAT(r.output, Contains("'batchnorm' is not one of layernorm or rmsnorm"));
   r = run("train --model bert --task dates --quiet");
-  CHECK(r.exit_code == 1);
+  CHECK(r.exit_code == 2);
   CHECK_THAT(r.output, Contains("cannot translate"));
   r = run("predict --ckpt /nonexistent/x.h5 hello");
   CHECK(r.exit_code == 2);
@@ -186,7 +186,7 @@ TEST_CASE("cli: predict and eval read a checkpoint, TSV errors name file:line") 
   }
   r = run(fmt::format("train --model bert --train-file {} --task-kind classification --quiet",
                       (dir / "bad.tsv").string()));
-  CHECK(r.exit_code != 0);
+  CHECK(r.exit_code == 2);
   CHECK_THAT(r.output, Contains("bad.tsv:2"));
   fs::remove_all(dir);
 }

@@ -378,3 +378,22 @@ TEST_CASE("hardening: T5 predict bounds the input by max_len and the output by -
   CHECK_THAT(r.output, Contains("--max-new 0"));
   fs::remove_all(dir);
 }
+
+TEST_CASE("hardening: bad options and bad input files exit 2, as cli_common.h documents") {
+  const fs::path dir = fresh_dir("hard_exit");
+  { std::ofstream(dir / "bad.tsv") << "pos\tfine\nthis line has no tab\n"; }
+  { std::ofstream(dir / "not.h5") << "not an HDF5 file\n"; }
+  for (const std::string& args :
+       {std::string("train --task reverse --d-model 0"),
+        std::string("train --task reverse --heads 3"),
+        std::string("train --task reverse --dropout 1.0"),
+        std::string("train --model bert --task brackets --heads 128 --steps 1 --quiet"),
+        fmt::format("train --model bert --train-file {} --task-kind classification --quiet",
+                    (dir / "bad.tsv").string()),
+        fmt::format("eval --ckpt {}", (dir / "not.h5").string())}) {
+    const Run r = run(args);
+    INFO(args << "\n" << r.output);
+    CHECK(r.exit_code == 2);
+  }
+  fs::remove_all(dir);
+}

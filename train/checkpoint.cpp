@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <unistd.h>
+#include "common/errors.h"
 
 #include <algorithm>
 #include <cmath>
@@ -48,7 +49,7 @@ TrainingState read_state(const H5File& f) {
     s.best_step = scalar("best_step");
     s.evals_without_improvement = scalar("evals_without_improvement");
   }
-  if (s.step < 0) throw std::runtime_error(fmt::format("{}: state/step is negative", f.filename()));
+  if (s.step < 0) throw InputError(fmt::format("{}: state/step is negative", f.filename()));
   return s;
 }
 
@@ -102,7 +103,7 @@ int format_version(const H5File& f, const std::string& path) {
       f.has_attribute("/", "format_version") ? f.get_attribute("/", "format_version") : "?";
   for (int v = 1; v <= kCheckpointVersion; ++v)
     if (version == std::to_string(v)) return v;
-  throw std::runtime_error(fmt::format(
+  throw InputError(fmt::format(
       "{}: checkpoint format version {} is not supported (this attnlab reads versions 1 to {})",
       path, version, kCheckpointVersion));
 }
@@ -114,14 +115,14 @@ std::vector<float> read_stored_tensor(const H5File& f, const std::string& path,
                                       const char* what) {
   const std::string type = f.element_type(key);
   if (type != "float32 values")
-    throw std::runtime_error(fmt::format(
+    throw InputError(fmt::format(
         "{}: {} '{}' holds {}; attnlab checkpoints store float32 (was the file rewritten by "
         "another tool?)",
         path, what, key, type));
   try {
     return f.read<float>(key, shape);
   } catch (const std::runtime_error& e) {
-    throw std::runtime_error(fmt::format("{} (the model expects {})", e.what(), shape_str(shape)));
+    throw InputError(fmt::format("{} (the model expects {})", e.what(), shape_str(shape)));
   }
 }
 
@@ -173,10 +174,12 @@ void save_checkpoint(const std::string& path, const CheckpointInfo& info, const 
   }
 }
 
-CheckpointInfo read_checkpoint_info(const std::string& path) {
+namespace {
+
+CheckpointInfo read_info(const std::string& path) {
   H5File f = H5File::open_read(path);
   if (!f.has_attribute("/", "format") || f.get_attribute("/", "format") != kCheckpointFormat)
-    throw std::runtime_error(fmt::format(
+    throw InputError(fmt::format(
         "{}: not an attnlab checkpoint (the root has no format=\"{}\" attribute; is it another "
         "program's HDF5 file?)",
         path, kCheckpointFormat));
@@ -196,58 +199,56 @@ CheckpointInfo read_checkpoint_info(const std::string& path) {
     }
     validate(info.model);  // sizes are bounded before anything is allocated for them
   } catch (const std::invalid_argument& e) {
-    throw std::runtime_error(fmt::format("{}: invalid stored config: {}", path, e.what()));
+    throw InputError(fmt::format("{}: invalid stored config: {}", path, e.what()));
   }
   try {
     validate(info.train, path);
   } catch (const std::invalid_argument& e) {
-    throw std::runtime_error(e.what());
+    throw InputError(e.what());
   }
   try {
     info.task_kind =
         enum_from_name(data::kTaskKindNames, f.read_string("data/task_kind"), "data/task_kind");
   } catch (const std::invalid_argument& e) {
-    throw std::runtime_error(fmt::format("{}: {}", path, e.what()));
+    throw InputError(fmt::format("{}: {}", path, e.what()));
   }
   info.vocab_kind = f.read_string("data/vocab_kind");
   info.vocab_tokens = read_string_list(f, "data/vocab");
   info.labels = read_string_list(f, "data/labels");
   if (int64_t(info.vocab_tokens.size()) != info.model.vocab_size)
-    throw std::runtime_error(
-        fmt::format("{}: the vocabulary has {} tokens but the model expects {}", path,
-                    info.vocab_tokens.size(), info.model.vocab_size));
+    throw InputError(fmt::format("{}: the vocabulary has {} tokens but the model expects {}", path,
+                                 info.vocab_tokens.size(), info.model.vocab_size));
   try {
     data::Vocab::from_tokens(info.vocab_kind, info.vocab_tokens);
   } catch (const std::invalid_argument& e) {
-    throw std::runtime_error(
-        fmt::format("{}: invalid stored vocabulary (data/vocab): {}", path, e.what()));
+    throw InputError(fmt::format("{}: invalid stored vocabulary (data/vocab): {}", path, e.what()));
   }
   const bool class_head =
       info.model.family == Family::BERT || info.model.family == Family::Perceiver;
   if (class_head && int64_t(info.labels.size()) != info.model.num_classes)
-    throw std::runtime_error(
+    throw InputError(
         fmt::format("{}: {} labels are stored (data/labels) but the model has {} classes", path,
                     info.labels.size(), info.model.num_classes));
   if (info.task_kind == data::TaskKind::Classification && info.labels.empty())
-    throw std::runtime_error(fmt::format("{}: a classifier without labels (data/labels)", path));
+    throw InputError(fmt::format("{}: a classifier without labels (data/labels)", path));
   info.state = read_state(f);
   return info;
 }
 
-void load_parameters(const std::string& path, Model& model) {
+void read_parameters(const std::string& path, Model& model) {
   H5File f = H5File::open_read(path);
   NamedTensors params = model.named_parameters();
   std::set<std::string> expected;
   for (const auto& [name, t] : params) expected.insert("params/" + name);
   for (const auto& stored : f.list_datasets("params"))
     if (!expected.count(stored))
-      throw std::runtime_error(
+      throw InputError(
           fmt::format("{}: '{}' is not a parameter of this {} model (checkpoint from a different "
                       "architecture?)",
                       path, stored, family_name(model.config().family)));
   // Everything is read and checked before the model changes.
   if (!f.has_attribute("/", "checksum"))
-    throw std::runtime_error(fmt::format(
+    throw InputError(fmt::format(
         "{}: has no parameter checksum (attribute 'checksum' on '/'); every attnlab checkpoint "
         "has one, so the file was altered",
         path));
@@ -255,18 +256,18 @@ void load_parameters(const std::string& path, Model& model) {
   for (const auto& [name, t] : params) {
     const std::string key = "params/" + name;
     if (!f.is_dataset(key))
-      throw std::runtime_error(fmt::format("{}: parameter '{}' is missing", path, key));
+      throw InputError(fmt::format("{}: parameter '{}' is missing", path, key));
     stored.emplace_back(name, read_stored_tensor(f, path, key, t.shape(), "parameter"));
     const std::vector<float>& values = stored.back().second;
     for (size_t i = 0; i < values.size(); ++i)
       if (!std::isfinite(values[i]))
-        throw std::runtime_error(
+        throw InputError(
             fmt::format("{}: parameter '{}' holds a non-finite value at element {}", path, key, i));
   }
   const std::string want = f.get_attribute("/", "checksum");
   const std::string got = hex(tensors_checksum(stored, format_version(f, path)));
   if (want != got)
-    throw std::runtime_error(fmt::format(
+    throw InputError(fmt::format(
         "{}: parameter checksum mismatch (stored {}, computed {}): the file is corrupted", path,
         want, got));
   NoGradGuard no_grad;
@@ -279,17 +280,16 @@ void load_parameters(const std::string& path, Model& model) {
   }
 }
 
-void load_optimizer_state(const std::string& path, Optimizer& optimizer) {
+void read_optimizer_state(const std::string& path, Optimizer& optimizer) {
   H5File f = H5File::open_read(path);
   if (!f.is_dataset("optimizer/kind"))
-    throw std::runtime_error(fmt::format("{}: has no optimizer state to resume from", path));
+    throw InputError(fmt::format("{}: has no optimizer state to resume from", path));
   const std::string kind = f.read_string("optimizer/kind");
   if (kind != optimizer_name(optimizer.config().kind))
-    throw std::runtime_error(fmt::format("{}: optimizer state is for '{}', but this run uses '{}'",
-                                         path, kind, optimizer_name(optimizer.config().kind)));
+    throw InputError(fmt::format("{}: optimizer state is for '{}', but this run uses '{}'", path,
+                                 kind, optimizer_name(optimizer.config().kind)));
   const int64_t steps = f.read<int64_t>("optimizer/steps", {})[0];
-  if (steps < 0)
-    throw std::runtime_error(fmt::format("{}: optimizer/steps is negative ({})", path, steps));
+  if (steps < 0) throw InputError(fmt::format("{}: optimizer/steps is negative ({})", path, steps));
   const NamedTensors expected = optimizer.state();
   StoredTensors stored;
   for (const auto& [name, t] : expected) {
@@ -300,21 +300,21 @@ void load_optimizer_state(const std::string& path, Optimizer& optimizer) {
     const std::vector<float>& values = stored.back().second;
     for (size_t i = 0; i < values.size(); ++i)
       if (!std::isfinite(values[i]) || (second_moment && values[i] < 0))
-        throw std::runtime_error(fmt::format(
+        throw InputError(fmt::format(
             "{}: optimizer state '{}' holds {} at element {}", path, key,
             std::isfinite(values[i]) ? "a negative second moment" : "a non-finite value", i));
   }
   // Files before format 3 have no optimizer checksum; the checks above still apply.
   if (format_version(f, path) >= 3) {
     if (!f.has_attribute("/", "optimizer_checksum"))
-      throw std::runtime_error(fmt::format(
+      throw InputError(fmt::format(
           "{}: has no optimizer checksum (attribute 'optimizer_checksum' on '/'); format {} "
           "checkpoints with optimizer state have one, so the file was altered",
           path, kCheckpointVersion));
     const std::string want = f.get_attribute("/", "optimizer_checksum");
     const std::string got = hex(optimizer_checksum(kind, steps, stored));
     if (want != got)
-      throw std::runtime_error(fmt::format(
+      throw InputError(fmt::format(
           "{}: optimizer checksum mismatch (stored {}, computed {}): the file is corrupted", path,
           want, got));
   }
@@ -327,6 +327,33 @@ void load_optimizer_state(const std::string& path, Optimizer& optimizer) {
                             t.shape(), t.dtype()));
   }
   optimizer.load_state(state, steps);
+}
+
+// A checkpoint that cannot be read is bad input, whichever layer noticed
+// (HDF5's reader, a dataset of the wrong shape): InputError says so.
+template <typename F>
+auto as_input_error(F&& read) {
+  try {
+    return read();
+  } catch (const InputError&) {
+    throw;
+  } catch (const std::runtime_error& e) {
+    throw InputError(e.what());
+  }
+}
+
+}  // namespace
+
+CheckpointInfo read_checkpoint_info(const std::string& path) {
+  return as_input_error([&] { return read_info(path); });
+}
+
+void load_parameters(const std::string& path, Model& model) {
+  as_input_error([&] { read_parameters(path, model); });
+}
+
+void load_optimizer_state(const std::string& path, Optimizer& optimizer) {
+  as_input_error([&] { read_optimizer_state(path, optimizer); });
 }
 
 }  // namespace attnlab
