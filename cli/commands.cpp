@@ -14,6 +14,7 @@
 #include "cli/model_options.h"
 #include "cli/search_options.h"
 #include "cli/train_options.h"
+#include "common/errors.h"
 #include "data/tasks.h"
 #include "data/text_file.h"
 #include "data/tsv.h"
@@ -152,6 +153,7 @@ int eval_command(int argc, char** argv) {
   LoadedRun run = load_run(ckpt);
   apply_search(run, search);
   std::vector<data::Example> held_out;
+  std::vector<std::string> origins;  // file:line of each held-out example, when from a file
   std::string source;
   if (!valid_file.empty() && run.info.task_kind == data::TaskKind::LanguageModel) {
     held_out = data::load_text_dataset(valid_file, "").train;  // a plain text file
@@ -163,14 +165,26 @@ int eval_command(int argc, char** argv) {
     if (run.info.task_kind == data::TaskKind::Classification)
       data::check_labels_known(f, run.info.labels);
     held_out = f.examples;
+    for (size_t line : f.lines) origins.push_back(fmt::format("{}:{}", valid_file, line));
     source = valid_file;
   } else {
-    held_out = prepare_data(run.info.train).dataset.valid;
+    try {
+      data::Dataset dataset = prepare_data(run.info.train).dataset;
+      held_out = std::move(dataset.valid);
+      origins = std::move(dataset.valid_origin);
+    } catch (const std::runtime_error& e) {
+      if (run.info.train.train_file.empty()) throw;
+      throw InputError(fmt::format(
+          "{}: its held-out split comes from its training data, which cannot be read ({}); give "
+          "held-out data with --valid-file FILE",
+          run.file, e.what()));
+    }
     source = run.info.train.task.empty()
                  ? "held-out split of " + run.info.train.train_file
                  : fmt::format("held-out split of task '{}'", run.info.train.task);
   }
   auto encoded = run.workload->encode(held_out);
+  run.workload->check_lengths(encoded, "held-out", origins);
   EvalMetrics m = run.workload->evaluate(encoded, size_t(batch), size_t(examples));
   if (out_format == OutputFormat::Jsonl) {
     std::string line = fmt::format(

@@ -31,10 +31,11 @@ std::size_t kept_source_tokens(std::size_t example_index, std::size_t source_tok
   throw std::length_error(fmt::format(
       "example {}: the {} has {} tokens ({} source + {} target + {} special), more than max_len "
       "{}; {}",
-      example_index, row_name, source_tokens + fixed, source_tokens, target_tokens, specials,
+      example_index + 1, row_name, source_tokens + fixed, source_tokens, target_tokens, specials,
       limit.max_len,
-      target_fits ? "raise max_len or allow truncating the source"
-                  : "the target does not fit and targets are never truncated; raise max_len"));
+      target_fits ? "raise max_len (--max-len) or allow truncating the source"
+                  : "the target does not fit and targets are never truncated; raise max_len "
+                    "(--max-len)"));
 }
 
 const EncodedExample& example_at(std::span<const EncodedExample> examples, std::size_t index) {
@@ -87,7 +88,7 @@ ClassificationBatch collate_classification(std::span<const EncodedExample> examp
   for (const std::size_t index : indices) {
     const EncodedExample& example = example_at(examples, index);
     if (example.label < 0) {
-      throw std::invalid_argument(fmt::format("example {} has no class label", index));
+      throw std::invalid_argument(fmt::format("example {} has no class label", index + 1));
     }
     const std::size_t kept = kept_source_tokens(index, example.source.size(), 0,
                                                 kClassifierSourceSpecials, limit, "input");

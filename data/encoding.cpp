@@ -13,9 +13,9 @@ std::vector<EncodedExample> encode_translation(const std::vector<Example>& examp
   std::vector<EncodedExample> encoded;
   encoded.reserve(examples.size());
   for (std::size_t i = 0; i < examples.size(); ++i) {
-    encoded.push_back({source_vocab.encode(examples[i].source, fmt::format("example {} source", i)),
-                       target_vocab.encode(examples[i].target, fmt::format("example {} target", i)),
-                       -1});
+    encoded.push_back(
+        {source_vocab.encode(examples[i].source, fmt::format("example {} source", i + 1)),
+         target_vocab.encode(examples[i].target, fmt::format("example {} target", i + 1)), -1});
   }
   return encoded;
 }
@@ -29,10 +29,10 @@ std::vector<EncodedExample> encode_classification(const std::vector<Example>& ex
     const auto label = std::find(labels.begin(), labels.end(), examples[i].target);
     if (label == labels.end()) {
       throw std::invalid_argument(
-          fmt::format("example {}: label '{}' is not one of the labels ({})", i, examples[i].target,
-                      fmt::join(labels, ", ")));
+          fmt::format("example {}: label '{}' is not one of the labels ({})", i + 1,
+                      examples[i].target, list_some(labels)));
     }
-    encoded.push_back({vocab.encode(examples[i].source, fmt::format("example {} text", i)),
+    encoded.push_back({vocab.encode(examples[i].source, fmt::format("example {} text", i + 1)),
                        {},
                        static_cast<int32_t>(label - labels.begin())});
   }

@@ -53,7 +53,7 @@ Vocab Vocab::build(TokenizerKind kind, std::span<const std::string> texts,
   std::map<std::string, std::size_t> counts;
   const Vocab tokenizer_only(kind, {});
   for (std::size_t i = 0; i < texts.size(); ++i) {
-    for (std::string& token : tokenizer_only.tokenize(texts[i], fmt::format("text {}", i))) {
+    for (std::string& token : tokenizer_only.tokenize(texts[i], fmt::format("text {}", i + 1))) {
       ++counts[std::move(token)];
     }
   }

@@ -106,7 +106,7 @@ void check_labels_known(const TsvFile& file, const std::vector<std::string>& kno
       throw InputError(fmt::format(
           "{}:{}: label '{}' does not occur in the training data, so no model could predict it "
           "(known labels: {})",
-          file.path, file.lines[i], label, fmt::join(known_labels, ", ")));
+          file.path, file.lines[i], label, list_some(known_labels)));
     }
   }
 }
@@ -117,12 +117,19 @@ Dataset load_tsv_dataset(TaskKind kind, const std::string& train_path,
   Dataset dataset;
   dataset.name = train_path;
   dataset.kind = kind;
+  const auto origins = [](const TsvFile& file) {
+    std::vector<std::string> out;
+    for (std::size_t line : file.lines) out.push_back(fmt::format("{}:{}", file.path, line));
+    return out;
+  };
   TsvFile train = read(train_path);
+  dataset.train_origin = origins(train);
   dataset.train = std::move(train.examples);
   if (kind == TaskKind::Classification) dataset.labels = collect_labels(dataset.train);
   if (!valid_path.empty()) {
     TsvFile valid = read(valid_path);
     if (kind == TaskKind::Classification) check_labels_known(valid, dataset.labels);
+    dataset.valid_origin = origins(valid);
     dataset.valid = std::move(valid.examples);
   }
   return dataset;

@@ -98,7 +98,7 @@ TEST_CASE("data: encoder classification batch is [CLS] source plus padding", "[d
 
   const std::vector<EncodedExample> unlabeled = {{{10}, {}, -1}};
   const std::vector<std::size_t> first = {0};
-  CHECK_THROWS_WITH(collate_classification(unlabeled, first), Contains("example 0"));
+  CHECK_THROWS_WITH(collate_classification(unlabeled, first), Contains("example 1"));
   const std::vector<std::size_t> outside = {5};
   CHECK_THROWS_AS(collate_classification(examples, outside), std::out_of_range);
 }
@@ -145,7 +145,7 @@ TEST_CASE("data: over-long examples are an error unless the source may be trunca
   const LengthLimit strict{.max_len = 6};
   CHECK_NOTHROW(collate_prefix_lm(examples, std::vector<std::size_t>{0}, strict));
   CHECK_THROWS_WITH(collate_prefix_lm(examples, indices, strict),
-                    Contains("example 1") && Contains("10 tokens") && Contains("max_len 6"));
+                    Contains("example 2") && Contains("10 tokens") && Contains("max_len 6"));
   CHECK_THROWS_AS(collate_seq2seq(examples, indices, strict), std::length_error);
 
   const LengthLimit truncate{.max_len = 6, .overflow = Overflow::TruncateSource};
@@ -163,12 +163,12 @@ TEST_CASE("data: over-long examples are an error unless the source may be trunca
   // Targets are never cut, even when truncation is allowed.
   const LengthLimit tiny{.max_len = 3, .overflow = Overflow::TruncateSource};
   CHECK_THROWS_WITH(collate_prefix_lm(examples, indices, tiny),
-                    Contains("example 1") &&
+                    Contains("example 2") &&
                         Contains("10 tokens (6 source + 2 target + 2 special)") &&
                         Contains("targets are never truncated"));
   CHECK_THROWS_WITH(
       collate_seq2seq(examples, indices, {.max_len = 2, .overflow = Overflow::TruncateSource}),
-      Contains("example 1") && Contains("decoder input"));
+      Contains("example 2") && Contains("decoder input"));
 }
 
 TEST_CASE("data: bucketing lengths match the collated row lengths", "[data][collate]") {

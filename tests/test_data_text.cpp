@@ -143,7 +143,7 @@ TEST_CASE("data: malformed saved vocabularies are rejected", "[data][tokenizer]"
 
 TEST_CASE("data: tokenizers report invalid UTF-8 with the caller's context", "[data][tokenizer]") {
   const std::vector<std::string> texts = {"ok", "bad \xC3"};
-  CHECK_THROWS_WITH(Vocab::build(TokenizerKind::Char, texts), Contains("text 1"));
+  CHECK_THROWS_WITH(Vocab::build(TokenizerKind::Char, texts), Contains("text 2"));
   const Vocab vocab = Vocab::build(TokenizerKind::Word, std::vector<std::string>{"ok"});
   CHECK_THROWS_WITH(vocab.encode("\xFF", "valid.tsv:3"), Contains("valid.tsv:3"));
   CHECK(enum_from_name(kTokenizerKindNames, "word", "tokenizer") == TokenizerKind::Word);

@@ -397,3 +397,59 @@ TEST_CASE("hardening: bad options and bad input files exit 2, as cli_common.h do
   }
   fs::remove_all(dir);
 }
+
+TEST_CASE("hardening: a run on a TSV stores its absolute path, eval works from elsewhere") {
+  const fs::path dir = fresh_dir("hard_abs");
+  fs::create_directories(dir / "tsv");
+  {
+    std::ofstream tsv(dir / "tsv" / "tr.tsv");
+    for (int i = 0; i < 60; ++i) tsv << (i % 2 ? "pos\tgood " : "neg\tbad ") << i << "\n";
+  }
+  // A relative --train-file, from the run's own working directory.
+  const std::string train = fmt::format(
+      "cd {} && OMP_NUM_THREADS=1 {} train --model bert --train-file tsv/tr.tsv --task-kind "
+      "classification --steps 2 --out run {} > log 2>&1",
+      dir.string(), ATTNLAB_BINARY, kTiny);
+  REQUIRE(std::system(train.c_str()) == 0);
+  const std::string ckpt = (dir / "run" / "checkpoint.h5").string();
+  const std::string stored = attnlab::read_checkpoint_info(ckpt).train.train_file;
+  CHECK(fs::path(stored).is_absolute());
+  CHECK(fs::path(stored) == dir / "tsv" / "tr.tsv");
+  Run e = run(fmt::format("eval --ckpt {}", ckpt));  // from the test's directory
+  CHECK(e.exit_code == 0);
+  fs::remove(dir / "tsv" / "tr.tsv");
+  e = run(fmt::format("eval --ckpt {}", ckpt));
+  CHECK(e.exit_code == 2);
+  CHECK_THAT(e.output, Contains("--valid-file"));
+  fs::remove_all(dir);
+}
+
+TEST_CASE("hardening: an over-long TSV example is named by file:line, label lists are cut") {
+  const fs::path dir = fresh_dir("hard_line");
+  {
+    std::ofstream tsv(dir / "long.tsv");
+    for (int i = 0; i < 40; ++i) tsv << "abc\tcba\n";
+    tsv << std::string(300, 'a') << "\tb\n";  // line 41, in the held-out tenth
+    for (int i = 0; i < 2; ++i) tsv << "abc\tcba\n";
+  }
+  Run r =
+      run(fmt::format("train --model gpt --train-file {} --task-kind translation --steps 1 "
+                      "--max-len 64 {}",
+                      (dir / "long.tsv").string(), kTiny));
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.output, Contains("long.tsv:41: the held-out example needs"));
+  {
+    std::ofstream tsv(dir / "labels.tsv");
+    for (int i = 0; i < 1000; ++i) tsv << "L" << i << "\ttext " << i << "\n";
+    std::ofstream valid(dir / "valid.tsv");
+    valid << "unknown\tsome text\n";
+  }
+  r =
+      run(fmt::format("train --model bert --train-file {} --valid-file {} --task-kind "
+                      "classification --steps 1 {}",
+                      (dir / "labels.tsv").string(), (dir / "valid.tsv").string(), kTiny));
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.output, Contains("valid.tsv:1") && Contains("and 980 more"));
+  CHECK(r.output.size() < 1000);
+  fs::remove_all(dir);
+}

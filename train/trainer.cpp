@@ -115,6 +115,11 @@ PreparedData prepare_data(const TrainConfig& c) {
           "{}: needs at least 2 examples to hold one out for evaluation", c.train_file));
     out.dataset.valid.assign(out.dataset.train.end() - n, out.dataset.train.end());
     out.dataset.train.resize(out.dataset.train.size() - n);
+    auto& origin = out.dataset.train_origin;
+    if (!origin.empty()) {
+      out.dataset.valid_origin.assign(origin.end() - n, origin.end());
+      origin.resize(origin.size() - n);
+    }
   }
   std::vector<std::string> texts;
   for (const auto& e : out.dataset.train) {
@@ -166,6 +171,10 @@ Trainer::Trainer(TrainConfig config, TrainerOptions options)
   if (options_.resume) config_.minutes = options_.resume_minutes;  // a budget is per invocation
   validate(config_);
   data_ = prepare_data(config_);
+  // Stored absolute, so that eval and --resume find the files from any directory.
+  if (!options_.resume)
+    for (std::string* file : {&config_.train_file, &config_.valid_file})
+      if (!file->empty()) *file = std::filesystem::absolute(*file).lexically_normal().string();
   config_.task_kind = data_.dataset.kind;  // built-in tasks bring their own kind
   // Stored resolved, so that a resumed run and a reader see what was used.
   config_.tokenizer = data_.vocab->kind() == data::TokenizerKind::Word ? TokenizerChoice::Word
@@ -184,8 +193,8 @@ Trainer::Trainer(TrainConfig config, TrainerOptions options)
   valid_ = workload_->encode(data_.dataset.valid);
   if (workload_->layout() != data::Layout::LanguageModel)
     train_lengths_ = data::sequence_lengths(train_, workload_->layout(), workload_->length_limit());
-  workload_->check_lengths(train_, "training");
-  workload_->check_lengths(valid_, "held-out");
+  workload_->check_lengths(train_, "training", data_.dataset.train_origin);
+  workload_->check_lengths(valid_, "held-out", data_.dataset.valid_origin);
   OptimizerConfig oc;
   oc.kind = config_.optimizer;
   oc.weight_decay = config_.weight_decay;

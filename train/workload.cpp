@@ -97,8 +97,8 @@ Workload::Workload(std::shared_ptr<Model> model, std::shared_ptr<const data::Voc
     for (const auto& label : labels_) label_tokens_.push_back(vocab_->encode(label, "label"));
 }
 
-void Workload::check_lengths(std::span<const data::EncodedExample> examples,
-                             const char* split) const {
+void Workload::check_lengths(std::span<const data::EncodedExample> examples, const char* split,
+                             std::span<const std::string> origins) const {
   if (layout_ == data::Layout::LanguageModel) {  // one stream: it must hold a block and its next
     const size_t tokens = examples.empty() ? 0 : examples[0].source.size();
     if (int64_t(tokens) < block_size() + 1)
@@ -126,10 +126,11 @@ void Workload::check_lengths(std::span<const data::EncodedExample> examples,
         break;  // checked above, as blocks of one stream
     }
     if (need > max_len)
-      throw std::invalid_argument(
-          fmt::format("{} example {} needs {} positions but the model's max_len is {} (raise it "
-                      "with --max-len N)",
-                      split, i + 1, need, max_len));
+      throw std::invalid_argument(fmt::format(
+          "{} needs {} positions but the model's max_len is {} (raise it with --max-len N)",
+          i < origins.size() ? fmt::format("{}: the {} example", origins[i], split)
+                             : fmt::format("{} example {}", split, i + 1),
+          need, max_len));
   }
 }
 

@@ -122,7 +122,9 @@ class Workload {
 
   // Throws std::invalid_argument naming the first example (1-based, of the
   // `split`) whose rows do not fit the model's max_len.
-  void check_lengths(std::span<const data::EncodedExample> examples, const char* split) const;
+  // With `origins` (one "file:line" per example), the message names the line instead.
+  void check_lengths(std::span<const data::EncodedExample> examples, const char* split,
+                     std::span<const std::string> origins = {}) const;
 
   // Longest sequence a row of this workload may have (the model's max_len).
   data::LengthLimit length_limit() const;
