@@ -446,12 +446,16 @@ int compare_command(int argc, char** argv) {
   // ---- files --------------------------------------------------------------------
   const std::string command = quoted_command(argc, argv);
   {
-    std::ofstream md(fs::path(out) / "compare.md");
+    const fs::path path = fs::path(out) / "compare.md";
+    std::ofstream md(path);
     md << "# " << command << "\n\n" << table_text << "\n" << explain << "\n";
     for (const auto& [f, note] : notes) md << "\n- " << family_name(f) << ": " << note << "\n";
+    md.close();
+    if (!md) throw std::runtime_error(fmt::format("cannot write {}", path.string()));
   }
   {
-    std::ofstream jl(fs::path(out) / "results.jsonl");
+    const fs::path path = fs::path(out) / "results.jsonl";
+    std::ofstream jl(path);
     for (const FinishedRun& r : finished)
       jl << fmt::format(
           "{{\"model\": {}, \"seed\": {}, \"dir\": {}, \"d_model\": {}, \"parameters\": {}, "
@@ -466,6 +470,8 @@ int compare_command(int argc, char** argv) {
           cli::json_number(r.result.final_metrics.macro_f1),
           cli::json_number(r.result.final_metrics.token_accuracy), r.steps_to_90,
           cli::json_number(r.infer_ms));
+    jl.close();
+    if (!jl) throw std::runtime_error(fmt::format("cannot write {}", path.string()));
   }
 
   report::Panel loss{"training loss", "step", "loss", {}};

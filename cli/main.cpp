@@ -2,9 +2,12 @@
 // This file only dispatches to the commands in train/.
 #include <fmt/format.h>
 
+#include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <exception>
 #include <functional>
+#include <iostream>
 #include <map>
 #include <string>
 
@@ -69,7 +72,16 @@ int main(int argc, char** argv) {
   attnlab::flush_denormals_to_zero();
   try {
     // The command sees its own name as argv[0], like a standalone program.
-    return it->second.run(argc - 1, argv + 1);
+    const int rc = it->second.run(argc - 1, argv + 1);
+    // Results that never reached stdout (a full disk, /dev/full, a closed
+    // pipe) are a failure, not a success with nothing to show.
+    std::cout.flush();
+    if (std::fflush(stdout) != 0 || std::ferror(stdout) || !std::cout) {
+      fmt::print(stderr, "attnlab {}: error: cannot write the standard output: {}\n", name,
+                 std::strerror(errno));
+      return cli::kExitFailure;
+    }
+    return rc;
   } catch (const cli::UsageError& e) {
     fmt::print(stderr, "attnlab {}: {}\n", name, e.what());
     return cli::kExitUsage;

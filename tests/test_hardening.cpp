@@ -136,17 +136,22 @@ TEST_CASE("hardening: --threads beyond the machine is refused") {
 }
 
 TEST_CASE("hardening: interval options name themselves") {
+  const fs::path dir = fresh_dir("hard_interval");
   for (const char* option : {"--save-every -1", "--log-every 0", "--eval-examples -1"}) {
-    const Run r = run(fmt::format("train --task reverse --steps 1 {}", option));
+    const Run r = run(
+        fmt::format("train --task reverse --steps 1 --out {} {}", (dir / "run").string(), option));
     INFO(option);
     CHECK(r.exit_code == 2);
     CHECK_THAT(r.output, Contains(std::string(option).substr(0, std::string(option).find(' '))));
   }
+  fs::remove_all(dir);
 }
 
 TEST_CASE("hardening: --set cannot set what the run sets itself, INI files cannot set --config") {
   for (const char* set : {"vocab_size=5", "num_classes=0", "seed=3"}) {
-    const Run r = run(fmt::format("train --task reverse --steps 1 --set {}", set));
+    const Run r =
+        run(fmt::format("train --task reverse --steps 1 --out {} --set {}",
+                        (fs::temp_directory_path() / "attnlab_never_made").string(), set));
     INFO(set);
     CHECK(r.exit_code == 2);
     CHECK_THAT(r.output, Contains("is set"));
@@ -154,7 +159,8 @@ TEST_CASE("hardening: --set cannot set what the run sets itself, INI files canno
   const fs::path dir = fresh_dir("hard_ini");
   for (const char* line : {"config = other.ini", "help = 1"}) {
     std::ofstream(dir / "run.ini") << "task = reverse\n" << line << "\n";
-    const Run r = run(fmt::format("train --config {}", (dir / "run.ini").string()));
+    const Run r = run(fmt::format("train --config {} --out {}", (dir / "run.ini").string(),
+                                  (dir / "run").string()));
     INFO(line);
     CHECK(r.exit_code == 2);
     CHECK_THAT(r.output, Contains("command-line option"));
@@ -307,7 +313,9 @@ TEST_CASE("hardening: FIFOs, devices and directories are refused at once, not re
        "is a directory"},
   };
   for (const auto& [args, why] : cases) {
-    const Run r = run_bounded(args, dir / "log");
+    const bool trains = args.rfind("train ", 0) == 0;
+    const Run r =
+        run_bounded(trains ? args + " --out " + (dir / "run").string() : args, dir / "log");
     INFO(args << "\n" << r.output);
     CHECK(r.exit_code > 0);  // ended by itself, with an error
     CHECK_THAT(r.output, Contains(why));
@@ -320,13 +328,14 @@ TEST_CASE("hardening: data and config files above their size limit are refused u
   const fs::path big = dir / "big.tsv";
   { std::ofstream(big) << "a\tb\n"; }
   fs::resize_file(big, (std::uintmax_t(256) << 20) + 1);  // sparse: no disk used
-  Run r = run(fmt::format("train --train-file {} --task-kind translation", big.string()));
+  Run r = run(fmt::format("train --train-file {} --task-kind translation --out {}", big.string(),
+                          (dir / "run").string()));
   CHECK(r.exit_code > 0);
   CHECK_THAT(r.output, Contains(big.string()) && Contains("bytes is more than"));
   const fs::path ini = dir / "big.ini";
   { std::ofstream(ini) << "task = reverse\n"; }
   fs::resize_file(ini, std::uintmax_t(2) << 20);
-  r = run(fmt::format("train --config {}", ini.string()));
+  r = run(fmt::format("train --config {} --out {}", ini.string(), (dir / "run").string()));
   CHECK(r.exit_code == 2);
   CHECK_THAT(r.output, Contains("--config " + ini.string()) && Contains("bytes is more than"));
   fs::remove_all(dir);
@@ -391,7 +400,8 @@ TEST_CASE("hardening: bad options and bad input files exit 2, as cli_common.h do
         fmt::format("train --model bert --train-file {} --task-kind classification --quiet",
                     (dir / "bad.tsv").string()),
         fmt::format("eval --ckpt {}", (dir / "not.h5").string())}) {
-    const Run r = run(args);
+    const bool trains = args.rfind("train ", 0) == 0;
+    const Run r = run(trains ? args + " --out " + (dir / "run").string() : args);
     INFO(args << "\n" << r.output);
     CHECK(r.exit_code == 2);
   }
@@ -434,8 +444,8 @@ TEST_CASE("hardening: an over-long TSV example is named by file:line, label list
   }
   Run r =
       run(fmt::format("train --model gpt --train-file {} --task-kind translation --steps 1 "
-                      "--max-len 64 {}",
-                      (dir / "long.tsv").string(), kTiny));
+                      "--max-len 64 --out {} {}",
+                      (dir / "long.tsv").string(), (dir / "run").string(), kTiny));
   CHECK(r.exit_code == 2);
   CHECK_THAT(r.output, Contains("long.tsv:41: the held-out example needs"));
   {
@@ -444,12 +454,26 @@ TEST_CASE("hardening: an over-long TSV example is named by file:line, label list
     std::ofstream valid(dir / "valid.tsv");
     valid << "unknown\tsome text\n";
   }
-  r =
-      run(fmt::format("train --model bert --train-file {} --valid-file {} --task-kind "
-                      "classification --steps 1 {}",
-                      (dir / "labels.tsv").string(), (dir / "valid.tsv").string(), kTiny));
+  r = run(fmt::format(
+      "train --model bert --train-file {} --valid-file {} --task-kind "
+      "classification --steps 1 --out {} {}",
+      (dir / "labels.tsv").string(), (dir / "valid.tsv").string(), (dir / "run").string(), kTiny));
   CHECK(r.exit_code == 2);
   CHECK_THAT(r.output, Contains("valid.tsv:1") && Contains("and 980 more"));
   CHECK(r.output.size() < 1000);
+  fs::remove_all(dir);
+}
+
+TEST_CASE("hardening: output that cannot be written is a failure, not a silent success") {
+  const fs::path dir = fresh_dir("hard_full");
+  for (const char* command : {"tasks", "describe --model gpt"}) {
+    const std::string cmd =
+        fmt::format("{} {} > /dev/full 2> {}", ATTNLAB_BINARY, command, (dir / "err").string());
+    const int status = std::system(cmd.c_str());
+    INFO(command);
+    CHECK(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) == 1);
+    CHECK_THAT(read_text(dir / "err"), Contains("cannot write the standard output"));
+  }
   fs::remove_all(dir);
 }

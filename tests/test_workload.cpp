@@ -105,3 +105,38 @@ TEST_CASE("workload: an architecture is asked only for what it has") {
   CHECK_THROWS_WITH(t5->masked_lm_logits(Tensor::zeros({1, 2, 16})),
                     Contains("only BERT has a masked-LM head"));
 }
+
+TEST_CASE("workload: many text labels are read off the greedy output, few are scored") {
+  // 100 labels "aa".."fe" (more than kMaxScoredLabels): predict and evaluate
+  // decode once instead of scoring every label with its own forward pass.
+  auto vocab = char_vocab();
+  std::vector<std::string> many, few = {"ab", "cd", "ef"};
+  const std::string letters = "abcdef";
+  for (char a : letters)
+    for (char b : letters)
+      for (char c : letters)
+        if (many.size() < 100) many.push_back(std::string{a, b, c});
+  for (Family family : {Family::GPT, Family::T5}) {
+    CAPTURE(family_name(family));
+    auto model = tiny(family, vocab->size(), 16);
+    Workload scored(model, vocab, data::TaskKind::Classification, few);
+    const auto p3 = scored.predict({"abc"});
+    CHECK(p3[0].label_probabilities.size() == 3);
+    Workload decoded(model, vocab, data::TaskKind::Classification, many);
+    const auto p = decoded.predict({"abc", "fed"});
+    REQUIRE(p.size() == 2);
+    for (const auto& prediction : p) {
+      CHECK(prediction.label_probabilities.empty());
+      const bool is_label = std::find(many.begin(), many.end(), prediction.text) != many.end();
+      CHECK((is_label || prediction.text.rfind("(no label) ", 0) == 0));
+      CHECK(prediction.probability > 0);
+      CHECK(prediction.probability <= 1);
+    }
+    // Evaluation agrees with predict on what counts as right.
+    std::vector<data::Example> examples = {{"abc", many[0]}, {"fed", many[1]}};
+    const auto encoded = decoded.encode(examples);
+    const EvalMetrics m = decoded.evaluate(encoded, 8, 0);
+    const double expected = ((p[0].text == many[0]) + (p[1].text == many[1])) / 2.0;
+    CHECK(m.accuracy == expected);
+  }
+}

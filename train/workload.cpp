@@ -94,7 +94,25 @@ Workload::Workload(std::shared_ptr<Model> model, std::shared_ptr<const data::Voc
       break;
   }
   if (classification && layout_ != data::Layout::EncoderClassifier)
-    for (const auto& label : labels_) label_tokens_.push_back(vocab_->encode(label, "label"));
+    for (const auto& label : labels_) {
+      label_tokens_.push_back(vocab_->encode(label, "label"));
+      label_of_tokens_.emplace(label_tokens_.back(), int(label_tokens_.size() - 1));
+      longest_label_ = std::max(longest_label_, label_tokens_.back().size());
+    }
+}
+
+std::vector<int> Workload::decode_labels(std::span<const data::EncodedExample> examples,
+                                         std::span<const size_t> indices,
+                                         std::vector<std::vector<double>>* token_log_probs,
+                                         std::vector<std::vector<int32_t>>* outputs_out) const {
+  auto outputs = decode_outputs(examples, indices, longest_label_ + 1, token_log_probs);
+  std::vector<int> labels;
+  for (const auto& tokens : outputs) {
+    const auto it = label_of_tokens_.find(tokens);
+    labels.push_back(it == label_of_tokens_.end() ? -1 : it->second);
+  }
+  if (outputs_out) *outputs_out = std::move(outputs);
+  return labels;
 }
 
 void Workload::check_lengths(std::span<const data::EncodedExample> examples, const char* split,
@@ -432,7 +450,13 @@ EvalMetrics Workload::evaluate(std::span<const data::EncodedExample> encoded, si
     loss_sum += cross_entropy(logits, IntTensor{{int64_t(idx.size()), cols}, targets}).item() *
                 double(tokens);
     loss_count += double(tokens);
-    if (kind_ == data::TaskKind::Classification) {
+    if (kind_ == data::TaskKind::Classification && !scores_labels()) {
+      const auto labels = decode_labels(encoded, idx, nullptr, nullptr);
+      for (size_t r = 0; r < idx.size(); ++r) {
+        truth.push_back(encoded[idx[r]].label);
+        predicted.push_back(labels[r]);
+      }
+    } else if (kind_ == data::TaskKind::Classification) {
       auto ll = label_log_likelihoods(encoded, idx);
       for (size_t r = 0; r < idx.size(); ++r) {
         truth.push_back(encoded[idx[r]].label);
@@ -478,6 +502,20 @@ std::vector<Prediction> Workload::predict(const std::vector<std::string>& texts,
         p.tokens = std::move(ids[r]);
         p.token_log_probs = std::move(log_probs[r]);
         out.push_back(std::move(p));
+      }
+      continue;
+    }
+    if (layout_ != data::Layout::EncoderClassifier && !scores_labels()) {
+      // Many labels: the greedy output, which may be no label at all.
+      std::vector<std::vector<double>> log_probs;
+      std::vector<std::vector<int32_t>> outputs;
+      const auto labels = decode_labels(encoded, idx, &log_probs, &outputs);
+      for (size_t r = 0; r < idx.size(); ++r) {
+        double total = 0;
+        for (double lp : log_probs[r]) total += lp;
+        out.push_back(Prediction{labels[r] >= 0 ? labels_[size_t(labels[r])]
+                                                : "(no label) " + vocab_->decode(outputs[r]),
+                                 std::exp(total)});
       }
       continue;
     }

@@ -13,6 +13,7 @@
 //               (teacher forcing)               target; ranked like GPT
 #pragma once
 
+#include <map>
 #include <memory>
 #include <span>
 #include <string>
@@ -178,7 +179,21 @@ class Workload {
   data::TaskKind kind_;
   std::vector<std::string> labels_;
   data::Layout layout_;
-  std::vector<std::vector<int32_t>> label_tokens_;  // text-to-text classification
+  std::vector<std::vector<int32_t>> label_tokens_;       // text-to-text classification
+  std::map<std::vector<int32_t>, int> label_of_tokens_;  // ... and back to the label's index
+  size_t longest_label_ = 0;                             // in tokens
+
+  // Text-to-text classification with more labels than this decodes greedily and
+  // reads the label off the output, instead of scoring every label (one
+  // forward pass each): 10,000 labels made every evaluation take minutes.
+  static constexpr size_t kMaxScoredLabels = 64;
+  bool scores_labels() const { return label_tokens_.size() <= kMaxScoredLabels; }
+  // The label each row decodes to (-1: the output is no label), and when
+  // asked, each row's greedy log-probabilities and output tokens.
+  std::vector<int> decode_labels(std::span<const data::EncodedExample> examples,
+                                 std::span<const size_t> indices,
+                                 std::vector<std::vector<double>>* token_log_probs,
+                                 std::vector<std::vector<int32_t>>* outputs) const;
 };
 
 }  // namespace attnlab
