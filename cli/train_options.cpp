@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <filesystem>
+#include <iterator>
 #include <optional>
 #include <sstream>
 
@@ -45,8 +46,34 @@ po::options_description train_options() {
 
 void merge_config_text(const po::options_description& options, po::variables_map& vm,
                        std::istream& in, const std::string& source) {
+  // Keys are checked here, with their line, before Boost sees them: Boost's
+  // message for an unknown key substitutes it into a template, and a key that
+  // holds the template's own placeholder ('%canonical_option%') made that loop
+  // forever (found by fuzz/fuzz_config).
+  const std::string text{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  std::istringstream lines(text);
+  std::string section;
+  int number = 0;
+  for (std::string line; std::getline(lines, line);) {
+    ++number;
+    const auto first = line.find_first_not_of(" \t\r");
+    if (first == std::string::npos || line[first] == '#' || line[first] == ';') continue;
+    const auto last = line.find_last_not_of(" \t\r");
+    if (line[first] == '[' && line[last] == ']') {
+      section = line.substr(first + 1, last - first - 1);
+      continue;
+    }
+    const auto eq = line.find('=');
+    if (eq == std::string::npos) continue;  // Boost reports the malformed line itself
+    std::string key = line.substr(first, eq - first);
+    key.erase(key.find_last_not_of(" \t") + 1);
+    if (!section.empty()) key = section + "." + key;
+    if (!options.find_nothrow(key, false))
+      throw UsageError(fmt::format("{}:{}: unrecognised option '{}'", source, number, key));
+  }
+  std::istringstream checked(text);
   try {
-    const po::parsed_options parsed = po::parse_config_file(in, options, false);
+    const po::parsed_options parsed = po::parse_config_file(checked, options, false);
     for (const auto& option : parsed.options)
       if (option.string_key == "config" || option.string_key == "help")
         throw UsageError(
