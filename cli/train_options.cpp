@@ -68,7 +68,15 @@ void merge_config_text(const po::options_description& options, po::variables_map
     std::string key = line.substr(first, eq - first);
     key.erase(key.find_last_not_of(" \t") + 1);
     if (!section.empty()) key = section + "." + key;
-    if (!options.find_nothrow(key, false))
+    if (key.empty())
+      throw UsageError(fmt::format("{}:{}: a value with no option name", source, number));
+    const po::option_description* known = nullptr;
+    try {
+      known = options.find_nothrow(key, false);
+    } catch (const po::error& e) {  // e.g. a key that several options could be
+      throw UsageError(fmt::format("{}:{}: {}", source, number, e.what()));
+    }
+    if (!known)
       throw UsageError(fmt::format("{}:{}: unrecognised option '{}'", source, number, key));
   }
   std::istringstream checked(text);
