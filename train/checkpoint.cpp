@@ -96,6 +96,18 @@ std::string hex(uint64_t v) {
   return fmt::format("{:016x}", v);
 }
 
+// Compares the root attribute `attribute` with the checksum computed from
+// what was read; `what` names it in the message ("parameter checksum").
+void expect_checksum(const H5File& f, const std::string& path, const char* attribute,
+                     const char* what, uint64_t computed) {
+  const std::string want = f.get_attribute("/", attribute);
+  const std::string got = hex(computed);
+  if (want != got)
+    throw InputError(
+        fmt::format("{}: {} checksum mismatch (stored {}, computed {}): the file is corrupted",
+                    path, what, want, got));
+}
+
 // The file's format version; throws naming the file for versions this
 // build cannot read (1 and 2 differ from 3 only in their checksums).
 int format_version(const H5File& f, const std::string& path) {
@@ -264,12 +276,8 @@ void read_parameters(const std::string& path, Model& model) {
         throw InputError(
             fmt::format("{}: parameter '{}' holds a non-finite value at element {}", path, key, i));
   }
-  const std::string want = f.get_attribute("/", "checksum");
-  const std::string got = hex(tensors_checksum(stored, format_version(f, path)));
-  if (want != got)
-    throw InputError(fmt::format(
-        "{}: parameter checksum mismatch (stored {}, computed {}): the file is corrupted", path,
-        want, got));
+  expect_checksum(f, path, "checksum", "parameter",
+                  tensors_checksum(stored, format_version(f, path)));
   NoGradGuard no_grad;
   for (size_t p = 0; p < params.size(); ++p) {
     Tensor& t = params[p].second;
@@ -311,12 +319,8 @@ void read_optimizer_state(const std::string& path, Optimizer& optimizer) {
           "{}: has no optimizer checksum (attribute 'optimizer_checksum' on '/'); format {} "
           "checkpoints with optimizer state have one, so the file was altered",
           path, kCheckpointVersion));
-    const std::string want = f.get_attribute("/", "optimizer_checksum");
-    const std::string got = hex(optimizer_checksum(kind, steps, stored));
-    if (want != got)
-      throw InputError(fmt::format(
-          "{}: optimizer checksum mismatch (stored {}, computed {}): the file is corrupted", path,
-          want, got));
+    expect_checksum(f, path, "optimizer_checksum", "optimizer",
+                    optimizer_checksum(kind, steps, stored));
   }
   NamedTensors state;
   for (size_t i = 0; i < stored.size(); ++i) {
