@@ -4,7 +4,6 @@
 #include <omp.h>
 
 #include <algorithm>
-
 #include <iostream>
 
 #include "autograd/parallel.h"
