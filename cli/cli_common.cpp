@@ -5,10 +5,38 @@
 
 #include <algorithm>
 #include <iostream>
+#include <map>
+#include <string>
 
 #include "autograd/parallel.h"
 
 namespace attnlab::cli {
+
+namespace {
+
+// Boost keeps the words it fills in as a protected member; a pointer to that
+// member, formed in a derived class, reaches them in any error object.
+struct OptionErrorWords : po::error_with_option_name {
+  static std::map<std::string, std::string>& of(po::error_with_option_name& e) {
+    return e.*(&OptionErrorWords::m_substitutions);
+  }
+};
+
+// Stands in for '%' while Boost builds the message: an ASCII control
+// character that no option name or placeholder contains.
+constexpr char kPercentStandIn = '\x1f';
+
+}  // namespace
+
+std::string describe_option_error(po::error& e) {
+  auto* with_words = dynamic_cast<po::error_with_option_name*>(&e);
+  if (!with_words) return e.what();  // a fixed message: nothing is filled in
+  for (auto& [placeholder, words] : OptionErrorWords::of(*with_words))
+    std::replace(words.begin(), words.end(), '%', kPercentStandIn);
+  std::string message = e.what();
+  std::replace(message.begin(), message.end(), kPercentStandIn, '%');
+  return message;
+}
 
 bool parse_options(const std::string& command, const std::string& summary, int argc, char** argv,
                    po::options_description& options, po::variables_map& vm,
@@ -25,8 +53,9 @@ bool parse_options(const std::string& command, const std::string& summary, int a
       return false;
     }
     po::notify(vm);
-  } catch (const po::error& e) {
-    throw UsageError(fmt::format("{} (see 'attnlab {} --help')", e.what(), command));
+  } catch (po::error& e) {
+    throw UsageError(
+        fmt::format("{} (see 'attnlab {} --help')", describe_option_error(e), command));
   }
   return true;
 }

@@ -26,6 +26,13 @@ struct UsageError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// What a Boost.Program_options error says. Use this, never e.what() on a
+// po::error: Boost fills the user's words into a template such as "the
+// argument ('%value%') for option '%canonical_option%' is invalid" by
+// replacing each placeholder until none is left, so an argument that holds a
+// placeholder itself ('--stop-at %value%') made what() loop forever.
+std::string describe_option_error(po::error& e);
+
 // Parses argv (after the command word) against `options`; rejects unknown
 // options and stray positional arguments unless `positional` names where they
 // go. Returns false when --help was asked (help already printed).

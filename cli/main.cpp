@@ -88,6 +88,9 @@ int main(int argc, char** argv) {
   } catch (const attnlab::InputError& e) {  // a file the user named, or a value in it
     fmt::print(stderr, "attnlab {}: {}\n", name, e.what());
     return cli::kExitUsage;
+  } catch (cli::po::error& e) {  // one that escaped a command's own parsing
+    fmt::print(stderr, "attnlab {}: {}\n", name, cli::describe_option_error(e));
+    return cli::kExitUsage;
   } catch (const std::invalid_argument& e) {  // a value that fails validation
     fmt::print(stderr, "attnlab {}: {}\n", name, e.what());
     return cli::kExitUsage;

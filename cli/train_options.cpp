@@ -73,8 +73,8 @@ void merge_config_text(const po::options_description& options, po::variables_map
     const po::option_description* known = nullptr;
     try {
       known = options.find_nothrow(key, false);
-    } catch (const po::error& e) {  // e.g. a key that several options could be
-      throw UsageError(fmt::format("{}:{}: {}", source, number, e.what()));
+    } catch (po::error& e) {  // e.g. a key that several options could be
+      throw UsageError(fmt::format("{}:{}: {}", source, number, describe_option_error(e)));
     }
     if (!known)
       throw UsageError(fmt::format("{}:{}: unrecognised option '{}'", source, number, key));
@@ -88,8 +88,8 @@ void merge_config_text(const po::options_description& options, po::variables_map
             fmt::format("{}: '{}' is a command-line option; a config file cannot set it", source,
                         option.string_key));
     po::store(parsed, vm);  // command line wins
-  } catch (const po::error& e) {
-    throw UsageError(fmt::format("{}: {}", source, e.what()));
+  } catch (po::error& e) {
+    throw UsageError(fmt::format("{}: {}", source, describe_option_error(e)));
   }
   po::notify(vm);
 }

@@ -526,3 +526,30 @@ TEST_CASE(
   CHECK_THAT(r.output, Contains("run.ini:3: unrecognised option '%canonical_option%'"));
   fs::remove_all(dir);
 }
+
+TEST_CASE(
+    "hardening: an argument that holds one of Boost's placeholders is quoted, not looped on") {
+  const fs::path dir = fresh_dir("hard_placeholder");
+  const std::string out = (dir / "run").string();
+  // Each of these made Boost's message formatting loop forever (found by
+  // fuzz/fuzz_config): the value or option name holds the very placeholder
+  // that Boost's template puts it in.
+  { std::ofstream(dir / "value.ini") << "model = t5\nstop-at = %value%\n"; }
+  { std::ofstream(dir / "prefix.ini") << "pr%ef%canonical_option%prefi = 1\n"; }
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"train --stop-at %value% --out " + out, "'%value%'"},
+      {"train --threads x%value% --out " + out, "'x%value%'"},
+      {"train --%canonical_option% --out " + out, "'--%canonical_option%'"},
+      {"eval --ckpt %option%%value% --bogus%prefix%", "'--bogus%prefix%'"},
+      {fmt::format("train --config {} --out {}", (dir / "value.ini").string(), out), "'%value%'"},
+      {fmt::format("train --config {} --out {}", (dir / "prefix.ini").string(), out),
+       "prefix.ini:1: "},
+  };
+  for (const auto& [args, quoted] : cases) {
+    INFO(args);
+    const Run r = run_bounded(args, dir / "log", 20);
+    CHECK(r.exit_code == 2);
+    CHECK_THAT(r.output, Contains(quoted));
+  }
+  fs::remove_all(dir);
+}
