@@ -553,3 +553,27 @@ TEST_CASE(
   }
   fs::remove_all(dir);
 }
+
+TEST_CASE("hardening: every family refuses a too-long prediction input up front, naming it") {
+  const fs::path dir = fresh_dir("hard_long_input");
+  const std::string long_input(100, '(');
+  // BERT classifies with [CLS]; GPT scores each label after BOS input SEP; T5 encodes input EOS.
+  const std::vector<std::pair<std::string, std::string>> runs = {
+      {"--model bert --task brackets", "tokens with [CLS], more than the model's max_len 64"},
+      {"--model gpt --task brackets", "tokens with BOS, SEP, the longest label and EOS"},
+      {"--model t5 --task brackets", "tokens with EOS, more than the model's max_len 64"}};
+  for (const auto& [model, says] : runs) {
+    INFO(model);
+    const fs::path out = dir / "run";
+    fs::remove_all(out);
+    REQUIRE(run(fmt::format("train {} --steps 1 --save-every 0 --max-len 64 --out {} {}", model,
+                            out.string(), kTiny))
+                .exit_code == 0);
+    const Run r = run(fmt::format("predict --ckpt {} '()' '{}' '(())'",
+                                  (out / "checkpoint.h5").string(), long_input));
+    CHECK(r.exit_code == 2);
+    CHECK_THAT(r.output, Contains("input 2 has") && Contains(says));
+    CHECK_THAT(r.output, !Contains("\t"));  // nothing predicted before the refusal
+  }
+  fs::remove_all(dir);
+}

@@ -477,6 +477,38 @@ EvalMetrics Workload::evaluate(std::span<const data::EncodedExample> encoded, si
   return m;
 }
 
+void Workload::check_prediction_inputs(std::span<const data::EncodedExample> inputs) const {
+  // Every input is measured before any is predicted, so a long one is named
+  // as the input it is and never stops a batch halfway.
+  const size_t max_len = size_t(model_->config().max_len);
+  // Scored text-to-text labels are teacher-forced after the input.
+  const size_t longest_label =
+      kind_ == data::TaskKind::Classification && scores_labels() ? longest_label_ : 0;
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    const size_t src = inputs[i].source.size();
+    size_t need = 0;
+    const char* with = "";
+    switch (layout_) {
+      case data::Layout::EncoderClassifier:
+        need = src + 1, with = "[CLS]";
+        break;
+      case data::Layout::PrefixLm:
+        need = src + 2 + (longest_label ? longest_label + 1 : 0);
+        with = longest_label ? "BOS, SEP, the longest label and EOS" : "BOS and SEP";
+        break;
+      case data::Layout::EncoderDecoder:
+        need = src + 1, with = "EOS";
+        break;
+      case data::Layout::LanguageModel:
+        break;  // refused by predict
+    }
+    if (need > max_len)
+      throw std::invalid_argument(
+          fmt::format("input {} has {} tokens with {}, more than the model's max_len {}", i + 1,
+                      need, with, max_len));
+  }
+}
+
 std::vector<Prediction> Workload::predict(const std::vector<std::string>& texts, size_t batch_size,
                                           size_t max_new) const {
   if (layout_ == data::Layout::LanguageModel)
@@ -488,6 +520,7 @@ std::vector<Prediction> Workload::predict(const std::vector<std::string>& texts,
     encoded.push_back(
         data::EncodedExample{vocab_->encode(texts[i], fmt::format("input {}", i + 1)), {}, -1});
   for (auto& e : encoded) e.label = 0;  // classifier collation wants a label; it is not read
+  check_prediction_inputs(encoded);
   std::vector<Prediction> out;
   for (const auto& idx : sequential_batches(encoded.size(), batch_size)) {
     if (kind_ == data::TaskKind::Translation) {

@@ -188,6 +188,9 @@ class Workload {
   // forward pass each): 10,000 labels made every evaluation take minutes.
   static constexpr size_t kMaxScoredLabels = 64;
   bool scores_labels() const { return label_tokens_.size() <= kMaxScoredLabels; }
+  // Refuses (std::invalid_argument, naming input i+1) an input longer than
+  // the model's max_len with the tokens it is framed by.
+  void check_prediction_inputs(std::span<const data::EncodedExample> inputs) const;
   // The label each row decodes to (-1: the output is no label), and when
   // asked, each row's greedy log-probabilities and output tokens.
   std::vector<int> decode_labels(std::span<const data::EncodedExample> examples,
