@@ -476,6 +476,13 @@ TEST_CASE("hardening: output that cannot be written is a failure, not a silent s
     CHECK(WEXITSTATUS(status) == 1);
     CHECK_THAT(read_text(dir / "err"), Contains("cannot write the standard output"));
   }
+  // A metrics log that cannot be written stops the run, naming it; no metric is lost silently.
+  const fs::path out = dir / "run";
+  fs::create_directories(out);
+  fs::create_symlink("/dev/full", out / "metrics.jsonl");
+  const Run r = run(fmt::format("train --task reverse --steps 3 --out {} {}", out.string(), kTiny));
+  CHECK(r.exit_code == 1);
+  CHECK_THAT(r.output, Contains("cannot write " + (out / "metrics.jsonl").string()));
   fs::remove_all(dir);
 }
 
