@@ -17,7 +17,8 @@ namespace attnlab::data {
 
 namespace {
 
-std::vector<Example> read_lines(const std::string& path) {
+// Each line of `path` as an example, and where it came from ("path:N").
+std::vector<Example> read_lines(const std::string& path, std::vector<std::string>& origins) {
   std::istringstream in(read_regular_file(path, kMaxTextFileBytes));
   std::vector<Example> lines;
   std::string line;
@@ -27,6 +28,7 @@ std::vector<Example> read_lines(const std::string& path) {
     validate_utf8(line, fmt::format("{}:{}", path, number));
     if (!in.eof()) line += '\n';  // keep the newline: it is text the model learns too
     lines.push_back(Example{std::move(line), ""});
+    origins.push_back(fmt::format("{}:{}", path, number));
     line.clear();
   }
   if (in.bad()) throw InputError(fmt::format("{}: read error", path));
@@ -40,8 +42,8 @@ Dataset load_text_dataset(const std::string& train_path, const std::string& vali
   Dataset dataset;
   dataset.name = train_path;
   dataset.kind = TaskKind::LanguageModel;
-  dataset.train = read_lines(train_path);
-  if (!valid_path.empty()) dataset.valid = read_lines(valid_path);
+  dataset.train = read_lines(train_path, dataset.train_origin);
+  if (!valid_path.empty()) dataset.valid = read_lines(valid_path, dataset.valid_origin);
   return dataset;
 }
 

@@ -584,3 +584,20 @@ TEST_CASE("hardening: every family refuses a too-long prediction input up front,
   }
   fs::remove_all(dir);
 }
+
+TEST_CASE("hardening: a text too short for one block names the file and --block-size") {
+  const fs::path dir = fresh_dir("hard_short_text");
+  { std::ofstream(dir / "short.txt") << "hello\n"; }
+  { std::ofstream(dir / "long.txt") << std::string(400, 'a') << "\n"; }
+  const std::string lm = "train --model gpt --task-kind lm --steps 1 --block-size 32 --out " +
+                         (dir / "run").string() + " --train-file ";
+  Run r = run(lm + (dir / "short.txt").string());
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.output,
+             Contains("the training text (from " + (dir / "short.txt").string() + ":1)") &&
+                 Contains("--block-size"));
+  r = run(lm + (dir / "long.txt").string() + " --valid-file " + (dir / "short.txt").string());
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.output, Contains("the held-out text (from " + (dir / "short.txt").string() + ":1)"));
+  fs::remove_all(dir);
+}

@@ -106,6 +106,8 @@ PreparedData prepare_data(const TrainConfig& c) {
     for (size_t i = 0; i < chars.size(); ++i) (i < cut ? head : tail) += chars[i];
     out.dataset.train = {data::Example{head, ""}};
     out.dataset.valid = {data::Example{tail, ""}};
+    out.dataset.train_origin.resize(1);
+    out.dataset.valid_origin = {c.train_file + " (its last tenth)"};
   }
   if (out.dataset.valid.empty()) {
     // No held-out file: hold out up to 10% of the training examples (at least 1).

@@ -121,9 +121,10 @@ void Workload::check_lengths(std::span<const data::EncodedExample> examples, con
     const size_t tokens = examples.empty() ? 0 : examples[0].source.size();
     if (int64_t(tokens) < block_size() + 1)
       throw std::invalid_argument(fmt::format(
-          "the {} text has {} tokens; a row needs block_size + 1 = {} (give more text or a "
+          "the {} text{} has {} tokens; a row needs block_size + 1 = {} (give more text or a "
           "smaller --block-size)",
-          split, tokens, block_size() + 1));
+          split, origins.empty() ? "" : fmt::format(" (from {})", origins.front()), tokens,
+          block_size() + 1));
     return;
   }
   const size_t max_len = size_t(model_->config().max_len);
