@@ -9,6 +9,7 @@
 #include <string>
 
 #include "autograd/parallel.h"
+#include "dist/communicator.h"
 
 namespace attnlab::cli {
 
@@ -69,6 +70,10 @@ void apply_threads(int threads) {
     throw UsageError(
         fmt::format("--threads {}: at most {} on this machine ({} cores; 0 uses them all)", threads,
                     most, cores));
+  // Ranks on one machine share its cores: by default each takes its part,
+  // so that `mpirun -np 2` on 2 cores does not oversubscribe them.
+  const int ranks_here = dist::Communicator::world().local_size();
+  if (threads == 0 && ranks_here > 1) threads = std::max(1, cores / ranks_here);
   set_thread_count(threads);
   flush_denormals_to_zero();  // again: a new thread count may start new workers
 }

@@ -40,7 +40,8 @@ bool parse_options(const std::string& command, const std::string& summary, int a
                    po::options_description& options, po::variables_map& vm,
                    const po::positional_options_description* positional = nullptr);
 
-// Sets the OpenMP thread count from --threads (0 keeps the default).
+// Sets the OpenMP thread count from --threads. 0 uses every core, or under
+// mpirun this rank's share of the cores of its machine.
 void apply_threads(int threads);
 
 }  // namespace attnlab::cli

@@ -16,6 +16,7 @@
 #include "cli/commands.h"
 #include "cli/gradcheck_command.h"
 #include "common/errors.h"
+#include "dist/communicator.h"
 
 namespace {
 
@@ -54,10 +55,45 @@ void print_usage() {
   for (const auto& [name, cmd] : commands()) fmt::print("  {:<12} {}\n", name, cmd.summary);
 }
 
+// Runs one command and maps its outcome to the exit codes of cli_common.h.
+// `who` names the command (and the rank, when there are several) in messages.
+int run_command(const Command& command, const std::string& who, int argc, char** argv) {
+  namespace cli = attnlab::cli;
+  try {
+    // The command sees its own name as argv[0], like a standalone program.
+    const int rc = command.run(argc - 1, argv + 1);
+    // Results that never reached stdout (a full disk, /dev/full, a closed
+    // pipe) are a failure, not a success with nothing to show.
+    std::cout.flush();
+    if (std::fflush(stdout) != 0 || std::ferror(stdout) || !std::cout) {
+      fmt::print(stderr, "attnlab {}: error: cannot write the standard output: {}\n", who,
+                 std::strerror(errno));
+      return cli::kExitFailure;
+    }
+    return rc;
+  } catch (const cli::UsageError& e) {
+    fmt::print(stderr, "attnlab {}: {}\n", who, e.what());
+    return cli::kExitUsage;
+  } catch (const attnlab::InputError& e) {  // a file the user named, or a value in it
+    fmt::print(stderr, "attnlab {}: {}\n", who, e.what());
+    return cli::kExitUsage;
+  } catch (cli::po::error& e) {  // one that escaped a command's own parsing
+    fmt::print(stderr, "attnlab {}: {}\n", who, cli::describe_option_error(e));
+    return cli::kExitUsage;
+  } catch (const std::invalid_argument& e) {  // a value that fails validation
+    fmt::print(stderr, "attnlab {}: {}\n", who, e.what());
+    return cli::kExitUsage;
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "attnlab {}: error: {}\n", who, e.what());
+    return cli::kExitFailure;
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   namespace cli = attnlab::cli;
+  namespace dist = attnlab::dist;
   if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h")) {
     print_usage();
     return argc < 2 ? cli::kExitUsage : cli::kExitOk;
@@ -70,32 +106,29 @@ int main(int argc, char** argv) {
     return cli::kExitUsage;
   }
   attnlab::flush_denormals_to_zero();
+  // Started by mpirun: join the other ranks (a plain start never touches MPI).
   try {
-    // The command sees its own name as argv[0], like a standalone program.
-    const int rc = it->second.run(argc - 1, argv + 1);
-    // Results that never reached stdout (a full disk, /dev/full, a closed
-    // pipe) are a failure, not a success with nothing to show.
-    std::cout.flush();
-    if (std::fflush(stdout) != 0 || std::ferror(stdout) || !std::cout) {
-      fmt::print(stderr, "attnlab {}: error: cannot write the standard output: {}\n", name,
-                 std::strerror(errno));
-      return cli::kExitFailure;
-    }
-    return rc;
-  } catch (const cli::UsageError& e) {
-    fmt::print(stderr, "attnlab {}: {}\n", name, e.what());
-    return cli::kExitUsage;
-  } catch (const attnlab::InputError& e) {  // a file the user named, or a value in it
-    fmt::print(stderr, "attnlab {}: {}\n", name, e.what());
-    return cli::kExitUsage;
-  } catch (cli::po::error& e) {  // one that escaped a command's own parsing
-    fmt::print(stderr, "attnlab {}: {}\n", name, cli::describe_option_error(e));
-    return cli::kExitUsage;
-  } catch (const std::invalid_argument& e) {  // a value that fails validation
-    fmt::print(stderr, "attnlab {}: {}\n", name, e.what());
-    return cli::kExitUsage;
+    dist::init();
   } catch (const std::exception& e) {
-    fmt::print(stderr, "attnlab {}: error: {}\n", name, e.what());
-    return cli::kExitFailure;
+    fmt::print(stderr, "attnlab {}: {}\n", name, e.what());
+    return cli::kExitUsage;
   }
+  const dist::Communicator& world = dist::Communicator::world();
+  if (world.distributed() && name != "train") {
+    if (world.is_root())
+      fmt::print(stderr,
+                 "attnlab {}: only train runs across MPI ranks; run {} without mpirun (or with "
+                 "-np 1)\n",
+                 name, name);
+    dist::finalize();
+    return cli::kExitUsage;
+  }
+  const std::string who = world.distributed()
+                              ? fmt::format("{} (rank {} of {})", name, world.rank(), world.size())
+                              : name;
+  const int rc = run_command(it->second, who, argc, argv);
+  // A rank that failed may leave the others waiting in a collective: end them all.
+  if (world.distributed() && (rc == cli::kExitFailure || rc == cli::kExitUsage)) world.abort(rc);
+  dist::finalize();
+  return rc;
 }

@@ -38,8 +38,9 @@ po::options_description train_options() {
       ("resume", "continue the run in --out from its checkpoint")                              //
       ("overwrite", "replace the run already in --out (its checkpoint, best model, metrics)")  //
       ("stop-at", po::value<int64_t>()->default_value(0),
-       "stop and save after this step (resume later with --resume)")                     //
-      ("threads", po::value<int>()->default_value(0), "OpenMP threads (0 = all cores)")  //
+       "stop and save after this step (resume later with --resume)")  //
+      ("threads", po::value<int>()->default_value(0),
+       "OpenMP threads (0 = all cores; under mpirun, each rank its share)")  //
       ("quiet", "no progress output");
   return options;
 }

@@ -8,8 +8,8 @@
 
 namespace attnlab::data {
 
-MaskedBatch mask_tokens(const Batch& input, Rng& rng, int32_t vocab_size, int32_t mask_id,
-                        double rate, int64_t skip_prefix) {
+MaskedBatch mask_tokens(const Batch& input, std::span<const uint64_t> row_seeds, int32_t vocab_size,
+                        int32_t mask_id, double rate, int64_t skip_prefix) {
   if (!(rate > 0 && rate <= 1))
     throw std::invalid_argument(fmt::format("mask_tokens: rate must be in (0, 1], got {}", rate));
   if (vocab_size <= kNumSpecialTokens)
@@ -18,8 +18,12 @@ MaskedBatch mask_tokens(const Batch& input, Rng& rng, int32_t vocab_size, int32_
   // Probabilities as integer thresholds out of 2^20, so the draws are exact and portable.
   constexpr uint64_t kScale = uint64_t(1) << 20;
   const uint64_t threshold = uint64_t(rate * double(kScale) + 0.5);
+  if (int64_t(row_seeds.size()) != input.rows)
+    throw std::invalid_argument(
+        fmt::format("mask_tokens: {} row seeds for {} rows", row_seeds.size(), input.rows));
   MaskedBatch out{input, std::vector<int32_t>(input.ids.size(), kIgnoreIndex)};
   for (int64_t r = 0; r < input.rows; ++r) {
+    Rng rng(row_seeds[size_t(r)]);
     std::vector<int64_t> candidates;  // real tokens after the prefix
     for (int64_t c = skip_prefix; c < input.cols; ++c)
       if (!input.is_padding(r, c)) candidates.push_back(c);

@@ -8,6 +8,7 @@
 #include "data/rng.h"
 
 #include <cstdint>
+#include <span>
 #include <vector>
 
 namespace attnlab::data {
@@ -21,9 +22,11 @@ struct MaskedBatch {
 // probability `rate`, and at least one per row that has any; BERT's recipe then replaces 80% of
 // the picked tokens with `mask_id`, 10% with a random ordinary token (an id in
 // [kNumSpecialTokens, vocab_size)) and keeps 10%, so the model cannot learn that only masked
-// positions matter. Padding is never picked. Throws std::invalid_argument if rate is not in
-// (0, 1] or the vocabulary has no ordinary token.
-MaskedBatch mask_tokens(const Batch& input, Rng& rng, int32_t vocab_size, int32_t mask_id,
-                        double rate = 0.15, int64_t skip_prefix = 1);
+// positions matter. Padding is never picked. Row r draws from its own stream, seeded by
+// row_seeds[r]: a row is masked alike in any batch (data-parallel ranks split a batch's rows and
+// must mask them as one process would). Throws std::invalid_argument if rate is not in (0, 1],
+// the vocabulary has no ordinary token, or row_seeds does not have one seed per row.
+MaskedBatch mask_tokens(const Batch& input, std::span<const uint64_t> row_seeds, int32_t vocab_size,
+                        int32_t mask_id, double rate = 0.15, int64_t skip_prefix = 1);
 
 }  // namespace attnlab::data

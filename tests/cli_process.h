@@ -26,9 +26,9 @@ struct Run {
   std::string output;  // stdout and stderr
 };
 
-// Runs `attnlab <args>` with one OpenMP thread and waits for it.
-inline Run run(const std::string& args) {
-  std::string cmd = fmt::format("OMP_NUM_THREADS=1 {} {} 2>&1", ATTNLAB_BINARY, args);
+// Runs a shell command line and waits for it.
+inline Run run_shell(const std::string& command_line) {
+  const std::string cmd = command_line + " 2>&1";
   FILE* pipe = ::popen(cmd.c_str(), "r");
   REQUIRE(pipe);
   std::string out;
@@ -36,6 +36,11 @@ inline Run run(const std::string& args) {
   while (size_t n = std::fread(buf, 1, sizeof buf, pipe)) out.append(buf, n);
   int status = ::pclose(pipe);
   return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+// Runs `attnlab <args>` with one OpenMP thread and waits for it.
+inline Run run(const std::string& args) {
+  return run_shell(fmt::format("OMP_NUM_THREADS=1 {} {}", ATTNLAB_BINARY, args));
 }
 
 inline fs::path fresh_dir(const std::string& name) {

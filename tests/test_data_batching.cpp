@@ -200,8 +200,10 @@ TEST_CASE("data: masked-LM corruption hides about 15% of the real tokens, never 
   for (std::size_t i = 0; i < indices.size(); ++i) indices[i] = i;
   const Batch input = collate_classification(examples, indices).input;
 
+  std::vector<uint64_t> seeds;
   Rng rng(11);
-  const MaskedBatch masked = mask_tokens(input, rng, 40, kUnkId);
+  for (int64_t r = 0; r < input.rows; ++r) seeds.push_back(rng.next());
+  const MaskedBatch masked = mask_tokens(input, seeds, 40, kUnkId);
   REQUIRE(masked.input.ids.size() == input.ids.size());
   CHECK(masked.input.padding_mask == input.padding_mask);
   int real = 0, picked = 0, as_mask = 0, kept = 0, replaced = 0;
@@ -244,11 +246,27 @@ TEST_CASE("data: masked-LM corruption hides about 15% of the real tokens, never 
   CHECK(kept > picked * 6 / 100);  // 10% kept, plus random replacements that hit the original
   CHECK(replaced > picked * 6 / 100);
 
-  Rng again(11);
-  CHECK(mask_tokens(input, again, 40, kUnkId).input.ids == masked.input.ids);
-  CHECK_THROWS_WITH(mask_tokens(input, rng, 40, kUnkId, 0.0), Contains("rate"));
-  CHECK_THROWS_WITH(mask_tokens(input, rng, kNumSpecialTokens, kUnkId),
+  CHECK(mask_tokens(input, seeds, 40, kUnkId).input.ids == masked.input.ids);
+  // A row is masked alike in any batch: here the odd rows alone, with less padding.
+  std::vector<std::size_t> odd;
+  std::vector<uint64_t> odd_seeds;
+  for (std::size_t i = 1; i < indices.size(); i += 2)
+    odd.push_back(i), odd_seeds.push_back(seeds[i]);
+  const Batch odd_input = collate_classification(examples, odd).input;
+  const MaskedBatch odd_masked = mask_tokens(odd_input, odd_seeds, 40, kUnkId);
+  for (std::size_t k = 0; k < odd.size(); ++k)
+    for (int64_t c = 0; c < odd_input.cols; ++c) {
+      if (odd_input.is_padding(int64_t(k), c)) continue;
+      const std::size_t alone = k * std::size_t(odd_input.cols) + std::size_t(c);
+      const std::size_t together = odd[k] * std::size_t(input.cols) + std::size_t(c);
+      CHECK(odd_masked.input.ids[alone] == masked.input.ids[together]);
+      CHECK(odd_masked.targets[alone] == masked.targets[together]);
+    }
+  CHECK_THROWS_WITH(mask_tokens(input, seeds, 40, kUnkId, 0.0), Contains("rate"));
+  CHECK_THROWS_WITH(mask_tokens(input, seeds, kNumSpecialTokens, kUnkId),
                     Contains("no ordinary token"));
+  CHECK_THROWS_WITH(mask_tokens(input, std::span(seeds).first(3), 40, kUnkId),
+                    Contains("3 row seeds"));
 }
 
 TEST_CASE("data: language-model blocks start at every offset once per epoch, shuffled by seed") {

@@ -6,13 +6,17 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <array>
 #include <atomic>
+#include <bit>
 #include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <csignal>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <limits>
 #include <optional>
 #include <stdexcept>
 
@@ -150,18 +154,19 @@ Trainer::Trainer(TrainConfig config, TrainerOptions options)
     : config_(std::move(config)), options_(options) {
   if (options_.resume && options_.overwrite)
     throw std::invalid_argument("--resume and --overwrite contradict each other: choose one");
+  // Rank 0 owns the run directory and all output; the other ranks only compute.
+  if (!comm_.is_root()) options_.quiet = true;
   // The lock comes first: nothing may read or write the directory before.
-  dir_ = std::make_unique<RunDirectory>(config_.out, options_.resume ? RunDirectory::Mode::Resume
-                                                     : options_.overwrite
-                                                         ? RunDirectory::Mode::Overwrite
-                                                         : RunDirectory::Mode::Fresh);
+  if (comm_.is_root())
+    dir_ = std::make_unique<RunDirectory>(config_.out, options_.resume ? RunDirectory::Mode::Resume
+                                                       : options_.overwrite
+                                                           ? RunDirectory::Mode::Overwrite
+                                                           : RunDirectory::Mode::Fresh);
   CheckpointInfo resumed;
+  std::string resume_from;
   if (options_.resume) {
-    const std::string path = checkpoint_path();
-    if (!std::filesystem::exists(path))
-      throw std::invalid_argument(
-          fmt::format("--resume: no checkpoint at {} (train without --resume first)", path));
-    resumed = read_checkpoint_info(path);
+    resume_from = checkpoint_to_resume();
+    resumed = read_checkpoint_info(resume_from);
     const std::string out = config_.out;
     config_ = resumed.train;  // the run continues with the settings it started with
     config_.out = out;
@@ -203,21 +208,88 @@ Trainer::Trainer(TrainConfig config, TrainerOptions options)
   optimizer_ = std::make_unique<Optimizer>(model_->named_parameters(), oc);
   state_.dropout_rng = model_->dropout_rng();
   if (options_.resume) {
-    load_parameters(checkpoint_path(), *model_);
-    load_optimizer_state(checkpoint_path(), *optimizer_);
+    load_parameters(resume_from, *model_);
+    load_optimizer_state(resume_from, *optimizer_);
     state_ = resumed.state;
     model_->set_dropout_rng(state_.dropout_rng);
     // best.h5 is written at every improvement, often after the last
     // checkpoint: the bar to beat is the better of the two.
-    if (std::filesystem::exists(dir_->best())) {
+    if (dir_ && std::filesystem::exists(dir_->best())) {
       const TrainingState best = read_checkpoint_info(dir_->best()).state;
       if (best.best_step > state_.best_step) {
         state_.best_metric = best.best_metric;
         state_.best_step = best.best_step;
       }
     }
+    if (comm_.distributed()) {  // rank 0 read best.h5; early stopping must agree everywhere
+      std::array<int64_t, 2> best{state_.best_step, std::bit_cast<int64_t>(state_.best_metric)};
+      comm_.broadcast(best);
+      state_.best_step = best[0];
+      state_.best_metric = std::bit_cast<double>(best[1]);
+    }
+    if (!resume_copy_.empty()) std::filesystem::remove(resume_copy_);
   }
-  dir_->check_writable(save_bytes());  // before hours of training, not after
+  check_ranks_agree();
+  if (dir_) dir_->check_writable(save_bytes());  // before hours of training, not after
+}
+
+std::string Trainer::checkpoint_to_resume() {
+  const std::string path = checkpoint_path();
+  std::string bytes;
+  if (comm_.is_root()) {
+    if (!std::filesystem::exists(path))
+      throw std::invalid_argument(
+          fmt::format("--resume: no checkpoint at {} (train without --resume first)", path));
+    if (!comm_.distributed()) return path;
+    std::ifstream in(path, std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    if (!in.good() && !in.eof())
+      throw std::runtime_error(fmt::format("--resume: cannot read {}", path));
+  }
+  comm_.broadcast(bytes);
+  if (comm_.is_root()) return path;
+  // A private copy: ranks on one machine must not share a file name.
+  std::string copy = (std::filesystem::temp_directory_path() / "attnlab-resume-XXXXXX").string();
+  const int fd = ::mkstemp(copy.data());
+  if (fd < 0 || ::write(fd, bytes.data(), bytes.size()) != ssize_t(bytes.size()) ||
+      ::close(fd) != 0)
+    throw std::runtime_error(fmt::format("rank {}: cannot write a copy of {} to {}: {}",
+                                         comm_.rank(), path, copy, std::strerror(errno)));
+  resume_copy_ = copy;
+  return copy;
+}
+
+void Trainer::check_ranks_agree() const {
+  if (!comm_.distributed()) return;
+  // FNV-1a over what every rank must have built identically.
+  uint64_t data_hash = 1469598103934665603ull, model_hash = data_hash;
+  const auto feed = [](uint64_t& h, const void* bytes, size_t n) {
+    for (size_t i = 0; i < n; ++i)
+      h = (h ^ static_cast<const uint8_t*>(bytes)[i]) * 1099511628211ull;
+  };
+  for (const std::string& token : data_.vocab->tokens())
+    feed(data_hash, token.data(), token.size() + 1);
+  for (const auto* split : {&train_, &valid_})
+    for (const auto& e : *split) {
+      feed(data_hash, e.source.data(), e.source.size() * sizeof(int32_t));
+      feed(data_hash, e.target.data(), e.target.size() * sizeof(int32_t));
+    }
+  for (const auto& [name, p] : model_->named_parameters()) {
+    const std::vector<float> values = p.to_floats();
+    feed(model_hash, values.data(), values.size() * sizeof(float));
+  }
+  // Equal everywhere exactly when the maximum of h and of -h are h and -h.
+  const int64_t d = int64_t(data_hash), m = int64_t(model_hash);
+  std::array<int64_t, 4> extremes{d, -d, m, -m};
+  comm_.max(extremes);
+  if (extremes[0] != -extremes[1])
+    throw std::runtime_error(
+        "the ranks built different data: every rank must read the same files (the same "
+        "--train-file and --valid-file contents on every machine)");
+  if (extremes[2] != -extremes[3])
+    throw std::runtime_error(
+        "the ranks built different models from the same settings: run the same attnlab build "
+        "on every machine");
 }
 
 int64_t Trainer::save_bytes() const {
@@ -232,10 +304,16 @@ int64_t Trainer::save_bytes() const {
 
 Trainer::~Trainer() {
   if (metrics_) std::fclose(metrics_);
+  if (!resume_copy_.empty()) {
+    std::error_code ignored;  // already removed unless construction failed
+    std::filesystem::remove(resume_copy_, ignored);
+  }
 }
 
 std::string Trainer::checkpoint_path() const {
-  return dir_->checkpoint();
+  // Ranks other than 0 have no run directory, but name the same file.
+  return dir_ ? dir_->checkpoint()
+              : (std::filesystem::path(config_.out) / "checkpoint.h5").string();
 }
 
 // A language model's continuation of the start of the held-out text, so the
@@ -280,8 +358,47 @@ std::vector<size_t> Trainer::next_batch() {
   }
 }
 
+std::span<const size_t> Trainer::my_rows(const std::vector<size_t>& batch) const {
+  const size_t n = batch.size(), ranks = size_t(comm_.size()), r = size_t(comm_.rank());
+  const size_t begin = r * (n / ranks) + std::min(r, n % ranks);
+  const size_t count = n / ranks + (r < n % ranks ? 1 : 0);
+  return std::span<const size_t>(batch).subspan(begin, count);
+}
+
 void Trainer::reduce_gradients() {
-  // Single process: the gradients are already the full-batch gradients.
+  if (!comm_.distributed()) return;  // one process: already the whole batch's gradients
+  const auto start = std::chrono::steady_clock::now();
+  const NamedTensors& params = optimizer_->params();
+  // One flat buffer, one all-reduce: every gradient, then one flag per
+  // parameter that counts the ranks that have a gradient for it. A parameter
+  // that no rank reached keeps no gradient, as in one process, where the
+  // optimizer then leaves it alone (no decay, no moment update).
+  size_t total = 0;
+  for (const auto& [_, p] : params) total += size_t(p.numel());
+  gradient_buffer_.assign(total + params.size(), 0.0f);
+  float* flags = gradient_buffer_.data() + total;
+  size_t at = 0, k = 0;
+  for (const auto& [name, p] : params) {
+    if (p.dtype() != DType::F32)
+      throw std::logic_error(fmt::format("{}: data-parallel training needs float32", name));
+    const Tensor g = p.grad();
+    if (g.defined()) {
+      std::copy_n(g.data<float>(), g.numel(), gradient_buffer_.data() + at);
+      flags[k] = 1;
+    }
+    at += size_t(p.numel()), ++k;
+  }
+  comm_.sum(gradient_buffer_);
+  at = 0, k = 0;
+  for (const auto& [_, p] : params) {
+    if (flags[k] > 0) {
+      if (!p.grad().defined()) p.impl()->grad = Tensor::zeros(p.shape()).impl_ptr();
+      std::copy_n(gradient_buffer_.data() + at, p.numel(), p.grad().data<float>());
+    }
+    at += size_t(p.numel()), ++k;
+  }
+  allreduce_seconds_ +=
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
 CheckpointInfo Trainer::checkpoint_info() const {
@@ -311,12 +428,14 @@ void Trainer::write_checkpoint(const std::string& path, const char* what,
 }
 
 void Trainer::save(const std::string& why) {
+  if (!comm_.is_root()) return;  // rank 0 writes for the run
   write_checkpoint(checkpoint_path(), "the checkpoint", optimizer_.get());
   if (!options_.quiet)
     emit(stdout, fmt::format("saved {} at step {} ({})\n", checkpoint_path(), state_.step, why));
 }
 
 void Trainer::open_metrics_log() {
+  if (!comm_.is_root()) return;
   const std::string path = dir_->metrics();
   if (options_.resume) {
     // Append after what the run logged so far; a last line that a crash cut
@@ -340,6 +459,7 @@ void Trainer::open_metrics_log() {
 }
 
 void Trainer::save_best() {
+  if (!comm_.is_root()) return;
   write_checkpoint(dir_->best(), "the best model", nullptr);  // no optimizer: it is not resumed
 }
 
@@ -360,6 +480,7 @@ bool Trainer::record_evaluation(const EvalMetrics& m) {
 }
 
 void Trainer::log_json(const std::string& line) {
+  if (!metrics_) return;  // ranks other than 0 keep no log
   if (std::fputs((line + "\n").c_str(), metrics_) < 0 || std::fflush(metrics_) != 0)
     throw std::runtime_error(
         fmt::format("cannot write {}: {}", dir_->metrics(), std::strerror(errno)));
@@ -399,7 +520,7 @@ TrainResult Trainer::run() {
   // checkpoint is saved: a signal during the examples shown after it then
   // ends the process at once, as it would any other program.
   std::optional<StopSignals> stop_signals(std::in_place);
-  if (options_.overwrite) dir_->start_over();
+  if (options_.overwrite && dir_) dir_->start_over();
   open_metrics_log();
   Progress progress(options_.quiet ? Progress::Mode::Silent : Progress::detect(),
                     config_.log_every);
@@ -423,30 +544,44 @@ TrainResult Trainer::run() {
   while (state_.step < config_.steps) {
     if (options_.stop_at > 0 && state_.step >= options_.stop_at) break;
     const double step_start = elapsed();
+    if (comm_.distributed()) {
+      // Each rank's own dropout stream, a function of (seed, step, rank), so
+      // that a resumed run draws the same masks with any number of ranks.
+      const uint64_t stream = data::mix_seeds(config_.seed, 0x64726f70 /* "drop" */);
+      model_->set_dropout_rng(Generator{
+          data::mix_seeds(data::mix_seeds(stream, uint64_t(state_.step)), uint64_t(comm_.rank())),
+          0});
+    }
     // One optimizer step over `accumulation` micro-batches.
     double step_loss = 0;
     for (int64_t micro = 0; micro < config_.accumulation; ++micro) {
-      std::vector<size_t> idx = next_batch();
+      const std::vector<size_t> batch = next_batch();
+      const std::span<const size_t> idx = my_rows(batch);
       // The masking stream depends only on (seed, step, micro-batch): a resumed run redraws it.
       const uint64_t mask_seed =
           data::mix_seeds(data::mix_seeds(config_.seed, 0x6d6c6d /* "mlm" */),
                           uint64_t(state_.step * config_.accumulation + micro));
-      Tensor loss =
-          workload_->loss(train_, idx, {config_.label_smoothing, config_.mlm_weight, mask_seed});
-      const double value = loss.item();
-      if (!std::isfinite(value)) {
-        throw std::runtime_error(fmt::format(
-            "step {}: the loss is {}; training stopped without saving this state. The last good "
-            "checkpoint is {} (if one was saved). Try a lower --lr (now {}) or a tighter --clip "
-            "(now {}).",
-            state_.step + 1, value, checkpoint_path(), config_.lr, config_.clip));
+      if (!idx.empty()) {
+        // On several ranks, this rank's share of the batch's loss: the ranks'
+        // shares add up to the whole batch's mean.
+        Tensor loss = workload_->loss(
+            train_, idx, {config_.label_smoothing, config_.mlm_weight, mask_seed},
+            comm_.distributed() ? std::span<const size_t>(batch) : std::span<const size_t>());
+        step_loss += loss.item() / double(config_.accumulation);
+        if (config_.accumulation > 1) loss = mul_scalar(loss, 1.0 / double(config_.accumulation));
+        loss.backward();
       }
-      step_loss += value / double(config_.accumulation);
-      if (config_.accumulation > 1) loss = mul_scalar(loss, 1.0 / double(config_.accumulation));
-      loss.backward();
       tokens_since += workload_->layout() == data::Layout::LanguageModel
-                          ? int64_t(idx.size()) * workload_->block_size()
-                          : count_tokens(train_, idx);
+                          ? int64_t(batch.size()) * workload_->block_size()
+                          : count_tokens(train_, batch);
+    }
+    comm_.sum(std::span<double>(&step_loss, 1));
+    if (!std::isfinite(step_loss)) {
+      throw std::runtime_error(fmt::format(
+          "step {}: the loss is {}; training stopped without saving this state. The last good "
+          "checkpoint is {} (if one was saved). Try a lower --lr (now {}) or a tighter --clip "
+          "(now {}).",
+          state_.step + 1, step_loss, checkpoint_path(), config_.lr, config_.clip));
     }
     reduce_gradients();
     const double norm = clip_grad_norm(optimizer_->params(), config_.clip);
@@ -477,14 +612,30 @@ TrainResult Trainer::run() {
         config_.steps = state_.step;
       }
     }
+    // The ranks act as one: rank 0's step count (the time budget refits it)
+    // and a stop signal that reached any rank (mpirun passes Ctrl-C on as SIGTERM).
+    int stop_signal = 0;
+    if (comm_.distributed()) {
+      constexpr int64_t kNone = std::numeric_limits<int64_t>::min();
+      std::array<int64_t, 3> agreed{comm_.is_root() ? config_.steps : kNone,
+                                    comm_.is_root() ? int64_t(result.out_of_time) : kNone,
+                                    int64_t(StopSignals::received())};
+      comm_.max(agreed);
+      config_.steps = agreed[0];
+      result.out_of_time = agreed[1] != 0;
+      stop_signal = int(agreed[2]);
+    }
     const double tokens_per_s = tokens_since / std::max(now - window_start, 1e-9);
     progress.update(
         ProgressLine{state_.step, config_.steps, step_loss, lr, tokens_per_s, now,
                      now / double(state_.step - first_step) * double(config_.steps - state_.step)});
     if (state_.step % config_.log_every == 0 || state_.step == config_.steps) {
       log_json(fmt::format(
-          R"({{"step": {}, "split": "train", "loss": {:.6f}, "lr": {:.6g}, "grad_norm": {:.6g}, "tokens_per_s": {:.1f}, "elapsed_s": {:.2f}}})",
-          state_.step, step_loss, lr, norm, tokens_per_s, now));
+          R"({{"step": {}, "split": "train", "loss": {:.6f}, "lr": {:.6g}, "grad_norm": {:.6g}, "tokens_per_s": {:.1f}, "elapsed_s": {:.2f}{}}})",
+          state_.step, step_loss, lr, norm, tokens_per_s, now,
+          comm_.distributed() ? fmt::format(R"(, "ranks": {}, "allreduce_s": {:.4f})", comm_.size(),
+                                            allreduce_seconds_)
+                              : ""));
       tokens_since = 0;
       window_start = now;
     }
@@ -504,7 +655,7 @@ TrainResult Trainer::run() {
         log_json(fmt::format(
             R"({{"step": {}, "split": "valid", "blocks": {}, "loss": {:.6f}, "{}": {:.6f}, "elapsed_s": {:.2f}}})",
             state_.step, m.examples, m.loss, m.lm_measure_name(), m.lm_measure(), elapsed()));
-        progress.message("  sample: " + sample_text());
+        if (comm_.is_root()) progress.message("  sample: " + sample_text());
       } else {
         log_json(fmt::format(
             R"({{"step": {}, "split": "valid", "examples": {}, "loss": {:.6f}, "{}": {:.6f}, "{}": {:.6f}, "elapsed_s": {:.2f}}})",
@@ -530,7 +681,7 @@ TrainResult Trainer::run() {
       budget.save_seconds = elapsed() - save_start;
     }
     if (result.early_stopped) break;
-    if (const int signal = StopSignals::received()) {
+    if (const int signal = comm_.distributed() ? stop_signal : StopSignals::received()) {
       progress.finish();
       // Saved first: after a hang-up even printing can fail. Said even with
       // --quiet: whoever sent the signal wants to know it was heeded.

@@ -10,6 +10,7 @@
 
 #include "data/example.h"
 #include "data/tokenizer.h"
+#include "dist/communicator.h"
 #include "train/checkpoint.h"
 #include "train/metrics.h"
 #include "train/run_dir.h"
@@ -70,13 +71,26 @@ class Trainer {
   const Workload& workload() const { return *workload_; }
   std::span<const data::EncodedExample> train_examples() const { return train_; }
   std::string checkpoint_path() const;
+  // Seconds this process spent in the gradient all-reduce so far (0 in one process).
+  double allreduce_seconds() const { return allreduce_seconds_; }
 
  private:
+  // The global batch of the next step, in the seeded order (every rank draws the same).
   std::vector<size_t> next_batch();
+  // This rank's contiguous share of a global batch: sizes differ by at most one
+  // row, and a batch smaller than the world leaves some ranks none.
+  std::span<const size_t> my_rows(const std::vector<size_t>& batch) const;
   std::string sample_text() const;
   // The one place gradients are combined before the optimizer sees them:
-  // a no-op on one process, the all-reduce point for data-parallel training.
+  // a no-op on one process; across ranks, one all-reduce (sum) over a flat
+  // buffer of every gradient.
   void reduce_gradients();
+  // Where this rank reads the checkpoint it resumes: rank 0 reads the run's
+  // own; the other ranks get its bytes in a local copy, so that ranks on other
+  // machines need no shared filesystem.
+  std::string checkpoint_to_resume();
+  // Refuses to train when the ranks built different data or models.
+  void check_ranks_agree() const;
   // Writes `path` atomically; a failure names `what` and the path, whose
   // previous file stays.
   void write_checkpoint(const std::string& path, const char* what, const Optimizer* optimizer);
@@ -104,6 +118,10 @@ class Trainer {
   uint64_t planned_epoch_ = UINT64_MAX;
   TrainingState state_;
   std::FILE* metrics_ = nullptr;
+  const dist::Communicator& comm_ = dist::Communicator::world();
+  std::vector<float> gradient_buffer_;  // the flat all-reduce buffer, reused every step
+  double allreduce_seconds_ = 0;
+  std::string resume_copy_;  // a rank's local copy of the checkpoint (removed at the end)
 };
 
 }  // namespace attnlab

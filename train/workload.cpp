@@ -153,6 +153,23 @@ void Workload::check_lengths(std::span<const data::EncodedExample> examples, con
   }
 }
 
+int64_t Workload::target_count(std::span<const data::EncodedExample> examples,
+                               std::span<const size_t> indices) const {
+  switch (layout_) {
+    case data::Layout::LanguageModel:  // every position of a block predicts the next token
+      return int64_t(indices.size()) * block_size();
+    case data::Layout::EncoderClassifier:  // one label a row
+      return int64_t(indices.size());
+    case data::Layout::PrefixLm:
+    case data::Layout::EncoderDecoder: {  // the target's tokens and EOS
+      int64_t n = 0;
+      for (size_t i : indices) n += int64_t(examples[i].target.size()) + 1;
+      return n;
+    }
+  }
+  return 0;
+}
+
 data::LengthLimit Workload::length_limit() const {
   return data::LengthLimit{size_t(model_->config().max_len), data::Overflow::Error};
 }
@@ -192,15 +209,41 @@ Tensor Workload::logits_classifier(const data::ClassificationBatch& b) const {
   return model_->classify(ids_tensor(b.input), &pad);  // (B,K)
 }
 
-Tensor Workload::masked_lm_loss(const data::Batch& input, uint64_t mask_seed) const {
-  data::Rng rng(mask_seed);
-  const data::MaskedBatch masked =
-      data::mask_tokens(input, rng, vocab_->size(), data::kUnkId, 0.15, /*skip_prefix=*/1);
-  Mask pad = padding_of(masked.input);
-  const Tensor hidden = model_->encode(ids_tensor(masked.input), &pad);  // (B,T,C)
-  Tensor logits = model_->masked_lm_logits(hidden);                      // (B,T,V)
-  return cross_entropy(logits, IntTensor{{input.rows, input.cols}, masked.targets},
+namespace {
+
+// A row's masking stream depends on its example, not on its place in a batch.
+std::vector<uint64_t> row_seeds(std::span<const size_t> indices, uint64_t mask_seed) {
+  std::vector<uint64_t> seeds;
+  for (size_t i : indices) seeds.push_back(data::mix_seeds(mask_seed, uint64_t(i)));
+  return seeds;
+}
+
+int64_t count_masked(const std::vector<int32_t>& targets) {
+  return int64_t(std::count_if(targets.begin(), targets.end(),
+                               [](int32_t t) { return t != data::kIgnoreIndex; }));
+}
+
+}  // namespace
+
+Tensor Workload::masked_lm_loss(const data::Batch& input, std::span<const size_t> indices,
+                                uint64_t mask_seed, int64_t* masked) const {
+  const data::MaskedBatch batch =
+      data::mask_tokens(input, row_seeds(indices, mask_seed), vocab_->size(), data::kUnkId, 0.15,
+                        /*skip_prefix=*/1);
+  if (masked) *masked = count_masked(batch.targets);
+  Mask pad = padding_of(batch.input);
+  const Tensor hidden = model_->encode(ids_tensor(batch.input), &pad);  // (B,T,C)
+  Tensor logits = model_->masked_lm_logits(hidden);                     // (B,T,V)
+  return cross_entropy(logits, IntTensor{{input.rows, input.cols}, batch.targets},
                        data::kIgnoreIndex);
+}
+
+int64_t Workload::masked_count(std::span<const data::EncodedExample> examples,
+                               std::span<const size_t> indices, uint64_t mask_seed) const {
+  const data::Batch input = data::collate_classification(examples, indices, length_limit()).input;
+  return count_masked(data::mask_tokens(input, row_seeds(indices, mask_seed), vocab_->size(),
+                                        data::kUnkId, 0.15, /*skip_prefix=*/1)
+                          .targets);
 }
 
 Workload::TeacherForced Workload::teacher_forced(std::span<const data::EncodedExample> examples,
@@ -232,27 +275,41 @@ Tensor Workload::cross_entropy_of_blocks(std::span<const data::EncodedExample> s
 }
 
 Tensor Workload::loss(std::span<const data::EncodedExample> examples,
-                      std::span<const size_t> indices, const LossOptions& options) const {
+                      std::span<const size_t> indices, const LossOptions& options,
+                      std::span<const size_t> whole_batch) const {
   const data::LengthLimit limit = length_limit();
   const double label_smoothing = options.label_smoothing;
+  // A part of a batch: its mean times its share of the batch's target positions.
+  const bool part = !whole_batch.empty();
+  const auto share = [&](Tensor mean) {
+    if (!part) return mean;
+    return mul_scalar(mean, double(target_count(examples, indices)) /
+                                double(target_count(examples, whole_batch)));
+  };
   switch (layout_) {
     case data::Layout::LanguageModel:
-      return cross_entropy_of_blocks(examples, indices, label_smoothing);
+      return share(cross_entropy_of_blocks(examples, indices, label_smoothing));
     case data::Layout::EncoderClassifier: {
       auto b = data::collate_classification(examples, indices, limit);
-      Tensor loss = cross_entropy(logits_classifier(b), IntTensor{{b.input.rows}, b.labels},
-                                  data::kIgnoreIndex, label_smoothing);
-      if (options.mlm_weight > 0)
-        loss =
-            add(loss, mul_scalar(masked_lm_loss(b.input, options.mask_seed), options.mlm_weight));
+      Tensor loss = share(cross_entropy(logits_classifier(b), IntTensor{{b.input.rows}, b.labels},
+                                        data::kIgnoreIndex, label_smoothing));
+      if (options.mlm_weight > 0) {
+        int64_t masked = 0;
+        Tensor mlm = masked_lm_loss(b.input, indices, options.mask_seed, &masked);
+        // Its own denominator: the masked tokens of the whole batch.
+        double weight = options.mlm_weight;
+        if (part)
+          weight *= double(masked) / double(masked_count(examples, whole_batch, options.mask_seed));
+        loss = add(loss, mul_scalar(mlm, weight));
+      }
       return loss;
     }
     case data::Layout::PrefixLm:
     case data::Layout::EncoderDecoder: {
       TeacherForced tf = teacher_forced(examples, indices);
       const int64_t rows = int64_t(indices.size());
-      return cross_entropy(tf.logits, IntTensor{{rows, tf.cols}, std::move(tf.targets)},
-                           data::kIgnoreIndex, label_smoothing);
+      return share(cross_entropy(tf.logits, IntTensor{{rows, tf.cols}, std::move(tf.targets)},
+                                 data::kIgnoreIndex, label_smoothing));
     }
   }
   return Tensor();

@@ -94,9 +94,13 @@ class Workload {
     double mlm_weight = 0.0;
     uint64_t mask_seed = 0;
   };
-  // Mean training loss over examples[indices]; records the graph.
+  // Mean training loss over examples[indices]; records the graph. With
+  // `whole_batch` (indices is a part of it, as on one data-parallel rank): the
+  // part's share of the whole batch's mean, weighted by its share of the
+  // target positions (and of the masked tokens), so that the parts of a batch
+  // add up to the whole batch's loss.
   Tensor loss(std::span<const data::EncodedExample> examples, std::span<const size_t> indices,
-              const LossOptions& options) const;
+              const LossOptions& options, std::span<const size_t> whole_batch = {}) const;
 
   // Held-out metrics on the first `max_examples` (0 = all) examples, in eval mode.
   EvalMetrics evaluate(std::span<const data::EncodedExample> encoded, size_t batch_size,
@@ -120,6 +124,12 @@ class Workload {
   // predict's default output length: a model with a long max_len that never
   // learned to stop would otherwise decode for minutes.
   static constexpr size_t kDefaultMaxNew = 256;
+
+  // How many target positions the loss of these rows averages over (a
+  // label, each next token of a block, or each target token and EOS). Data-
+  // parallel ranks weight their rows' mean loss by their share of the batch's count.
+  int64_t target_count(std::span<const data::EncodedExample> examples,
+                       std::span<const size_t> indices) const;
 
   // Throws std::invalid_argument naming the first example (1-based, of the
   // `split`) whose rows do not fit the model's max_len.
@@ -154,7 +164,13 @@ class Workload {
   DecoderStart start_decoding(std::span<const data::EncodedExample> examples,
                               std::span<const size_t> indices) const;
   // Mean cross-entropy of the tokens mask_tokens hides in `input` (a [CLS] text batch).
-  Tensor masked_lm_loss(const data::Batch& input, uint64_t mask_seed) const;
+  // The masked-LM loss of a batch collated from examples[indices]; each row is
+  // masked from (mask_seed, its example's index). Also the number of masked tokens.
+  Tensor masked_lm_loss(const data::Batch& input, std::span<const size_t> indices,
+                        uint64_t mask_seed, int64_t* masked = nullptr) const;
+  // How many tokens masked_lm_loss masks in the rows of `indices`.
+  int64_t masked_count(std::span<const data::EncodedExample> examples,
+                       std::span<const size_t> indices, uint64_t mask_seed) const;
   // Output tokens for a batch of encoded sources with the workload's search
   // (greedy unless set_search chose beams or sampling); token ids without EOS
   // and, if asked, each choice's log-probability (see Prediction).

@@ -1,0 +1,184 @@
+// Data-parallel training under mpirun: N ranks must compute what one process
+// computes with the whole batch, write what one process writes, and resume
+// each other's checkpoints. Built only with MPI (CI installs Open MPI).
+#ifdef ATTNLAB_HAVE_MPI
+
+#include <algorithm>
+#include <cmath>
+#include <sstream>
+
+#include "cli_process.h"
+#include "models/model.h"
+#include "train/checkpoint.h"
+
+using namespace cli_test;
+using namespace attnlab;
+using Catch::Matchers::Contains;
+
+namespace {
+
+// mpirun refuses to start as root unless told twice; the tests (often root in
+// containers) say so here, for their own runs only. `timeout` turns a hang
+// into a failure (exit 124) instead of a stuck suite.
+Run mpirun(int ranks, const std::string& args) {
+  return run_shell(
+      fmt::format("OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMP_NUM_THREADS=1 "
+                  "timeout 120 mpirun --oversubscribe -np {} {} {}",
+                  ranks, ATTNLAB_BINARY, args));
+}
+
+// Small and quick; no dropout, whose masks depend on how rows are split.
+const std::string kSmall =
+    "--d-model 32 --heads 2 --d-ff 64 --layers 1 --decoder-layers 1 --train-size 300 "
+    "--valid-size 40 --eval-examples 40 --dropout 0 --save-every 0 --log-every 5 "
+    "--eval-every 10";
+
+std::vector<std::pair<std::string, std::vector<float>>> parameters(const fs::path& checkpoint) {
+  const CheckpointInfo info = read_checkpoint_info(checkpoint.string());
+  auto model = make_model(info.model);
+  load_parameters(checkpoint.string(), *model);
+  std::vector<std::pair<std::string, std::vector<float>>> out;
+  for (const auto& [name, p] : model->named_parameters()) out.emplace_back(name, p.to_floats());
+  return out;
+}
+
+// The largest difference in any parameter tensor, relative to that tensor's
+// largest magnitude. Key-projection biases are left out: softmax ignores a
+// shift that all keys share, so their exact gradient is zero, and Adam turns
+// the rounding noise they get into steps of up to lr whichever way it falls.
+// They are checked to stay that small instead.
+double worst_relative_difference(const fs::path& a, const fs::path& b) {
+  const auto pa = parameters(a), pb = parameters(b);
+  REQUIRE(pa.size() == pb.size());
+  double worst = 0;
+  for (size_t i = 0; i < pa.size(); ++i) {
+    REQUIRE(pa[i].first == pb[i].first);
+    REQUIRE(pa[i].second.size() == pb[i].second.size());
+    double scale = 0, diff = 0;
+    for (size_t k = 0; k < pa[i].second.size(); ++k) {
+      scale = std::max(scale, double(std::fabs(pa[i].second[k])));
+      diff = std::max(diff, double(std::fabs(pa[i].second[k] - pb[i].second[k])));
+    }
+    if (pa[i].first.ends_with("k_proj/bias")) {
+      CHECK(scale < 1e-3);  // 20 steps of at most lr = 1e-4 from zero
+      continue;
+    }
+    worst = std::max(worst, diff / scale);
+  }
+  return worst;
+}
+
+// The numeric fields of metrics.jsonl lines, without timings, keyed "step/split/field".
+std::map<std::string, double> logged_metrics(const fs::path& run_dir) {
+  std::map<std::string, double> out;
+  std::istringstream lines(read_text(run_dir / "metrics.jsonl"));
+  for (std::string line; std::getline(lines, line);) {
+    const auto number = [&](const std::string& key) {
+      const auto at = line.find("\"" + key + "\": ");
+      return at == std::string::npos ? NAN : std::stod(line.substr(at + key.size() + 4));
+    };
+    const bool valid = line.find("\"split\": \"valid\"") != std::string::npos;
+    const std::string where = fmt::format("{}/{}/", number("step"), valid ? "valid" : "train");
+    for (const char* key : {"loss", "grad_norm", "accuracy", "macro_f1", "token_accuracy",
+                            "exact_match", "examples", "lr"})
+      if (line.find(fmt::format("\"{}\": ", key)) != std::string::npos)
+        out[where + key] = number(key);
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("data parallel: 2 ranks compute the update of 1 process with the whole batch") {
+  const fs::path dir = fresh_dir("dp_equal");
+  // Uneven shards (15 and 9 rows over 2 ranks), three layouts, and accumulation.
+  for (const std::string& run_args :
+       {std::string("--model t5 --task reverse --batch-size 15"),
+        std::string("--model bert --task brackets --batch-size 9"),
+        std::string("--model gpt --task sort --batch-size 8 --accumulation 2")}) {
+    INFO(run_args);
+    const std::string args = fmt::format("train {} {} --steps 20", run_args, kSmall);
+    fs::remove_all(dir / "one");
+    fs::remove_all(dir / "two");
+    const Run one =
+        run(fmt::format("{} --threads 1 --quiet --out {}", args, (dir / "one").string()));
+    REQUIRE(one.exit_code == 0);
+    const Run two = mpirun(2, fmt::format("{} --out {}", args, (dir / "two").string()));
+    INFO(two.output);
+    REQUIRE(two.exit_code == 0);
+    // Only rank 0 speaks, and by default each rank takes its share of the cores.
+    CHECK(std::count(two.output.begin(), two.output.end(), '\n') > 3);
+    size_t headers = 0;
+    for (size_t at = two.output.find("model: d_model"); at != std::string::npos;
+         at = two.output.find("model: d_model", at + 1))
+      ++headers;
+    CHECK(headers == 1);
+    CHECK_THAT(two.output, Contains("| 1 threads"));
+    // Sums of the same products in another order: equal to float rounding, not bit for bit.
+    const double worst =
+        worst_relative_difference(dir / "one" / "checkpoint.h5", dir / "two" / "checkpoint.h5");
+    INFO("worst relative parameter difference " << worst);
+    CHECK(worst < 1e-6);
+    const auto m1 = logged_metrics(dir / "one"), m2 = logged_metrics(dir / "two");
+    REQUIRE(m1.size() == m2.size());
+    REQUIRE(m1.size() >= 10);
+    for (const auto& [key, value] : m1) {
+      INFO(key << ": 1 process " << value << ", 2 ranks " << m2.at(key));
+      CHECK(std::fabs(value - m2.at(key)) <= 1e-5 * std::max(1.0, std::fabs(value)));
+    }
+  }
+  fs::remove_all(dir);
+}
+
+TEST_CASE("data parallel: a checkpoint from 2 ranks resumes in 1 process, and the reverse") {
+  const fs::path dir = fresh_dir("dp_resume");
+  const std::string args =
+      fmt::format("train --model t5 --task reverse --batch-size 15 {} --steps 20 --quiet", kSmall);
+  const auto out = [&](const char* name) { return (dir / name).string(); };
+  REQUIRE(run(fmt::format("{} --threads 1 --out {}", args, out("whole"))).exit_code == 0);
+  // 2 ranks stop at step 10; 1 process finishes.
+  REQUIRE(mpirun(2, fmt::format("{} --stop-at 10 --out {}", args, out("two_then_one"))).exit_code ==
+          0);
+  REQUIRE(run(fmt::format("train --resume --out {} --threads 1 --quiet", out("two_then_one")))
+              .exit_code == 0);
+  // 1 process stops at step 10; 2 ranks finish.
+  REQUIRE(run(fmt::format("{} --threads 1 --stop-at 10 --out {}", args, out("one_then_two")))
+              .exit_code == 0);
+  const Run resumed =
+      mpirun(2, fmt::format("train --resume --out {} --quiet", out("one_then_two")));
+  INFO(resumed.output);
+  REQUIRE(resumed.exit_code == 0);
+  for (const char* name : {"two_then_one", "one_then_two"}) {
+    const double worst =
+        worst_relative_difference(dir / "whole" / "checkpoint.h5", dir / name / "checkpoint.h5");
+    INFO(name << ": worst relative parameter difference " << worst);
+    CHECK(worst < 1e-6);
+  }
+  fs::remove_all(dir);
+}
+
+TEST_CASE("data parallel: a rank that fails ends every rank, and the run keeps its checkpoint") {
+  const fs::path dir = fresh_dir("dp_fail");
+  const std::string out = (dir / "run").string();
+  const std::string args = fmt::format(
+      "train --model t5 --task reverse --batch-size 8 {} --quiet --out {}", kSmall, out);
+  REQUIRE(run(args + " --steps 5 --threads 1").exit_code == 0);
+  const std::string checkpoint = (dir / "run" / "checkpoint.h5").string();
+  const int64_t step = read_checkpoint_info(checkpoint).state.step;
+  // Rank 0 refuses to start over a trained model; rank 1 would wait for it forever.
+  const Run r = mpirun(2, args + " --steps 10");
+  INFO(r.output);
+  CHECK(r.exit_code != 0);
+  CHECK(r.exit_code != 124);  // ended, not timed out
+  CHECK_THAT(r.output, Contains("train (rank 0 of 2)") && Contains("--overwrite"));
+  CHECK(read_checkpoint_info(checkpoint).state.step == step);
+  fs::remove_all(dir);
+}
+
+TEST_CASE("data parallel: commands other than train refuse to run on several ranks") {
+  const Run r = mpirun(2, "tasks");
+  CHECK(r.exit_code != 0);
+  CHECK_THAT(r.output, Contains("only train runs across MPI ranks"));
+}
+
+#endif  // ATTNLAB_HAVE_MPI
