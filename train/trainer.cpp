@@ -17,6 +17,7 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <numeric>
 #include <optional>
 #include <stdexcept>
 
@@ -365,6 +366,24 @@ std::span<const size_t> Trainer::my_rows(const std::vector<size_t>& batch) const
   return std::span<const size_t>(batch).subspan(begin, count);
 }
 
+EvalMetrics Trainer::evaluate_held_out() const {
+  const size_t batch = size_t(config_.batch_size) * 2;
+  if (!comm_.distributed())
+    return workload_->evaluate(valid_, batch, size_t(config_.eval_examples));
+  // Contiguous parts in rank order, so that gathered labels keep row order.
+  const size_t rows = workload_->eval_rows(valid_, size_t(config_.eval_examples));
+  std::vector<size_t> all(rows);
+  std::iota(all.begin(), all.end(), size_t(0));
+  const std::span<const size_t> mine = my_rows(all);
+  const size_t first = mine.empty() ? 0 : mine.front();
+  Workload::EvalTally t = workload_->tally(valid_, batch, first, first + mine.size());
+  std::array<double, 4> sums{t.loss_sum, t.loss_count, t.correct_tokens, t.exact};
+  comm_.sum(sums);
+  Workload::EvalTally whole{
+      sums[0], sums[1], sums[2], sums[3], comm_.gather_all(t.truth), comm_.gather_all(t.predicted)};
+  return workload_->metrics(whole, rows);
+}
+
 void Trainer::reduce_gradients() {
   if (!comm_.distributed()) return;  // one process: already the whole batch's gradients
   const auto start = std::chrono::steady_clock::now();
@@ -642,8 +661,7 @@ TrainResult Trainer::run() {
     const bool last = state_.step == config_.steps;
     if ((config_.eval_every > 0 && state_.step % config_.eval_every == 0) || last) {
       const double eval_start = elapsed();
-      EvalMetrics m = workload_->evaluate(valid_, size_t(config_.batch_size) * 2,
-                                          size_t(config_.eval_examples));
+      EvalMetrics m = evaluate_held_out();
       const bool best = record_evaluation(m);
       budget.eval_seconds = elapsed() - eval_start;
       progress.message(fmt::format("step {} held-out ({} {}): {}{}", state_.step, m.examples,
@@ -686,9 +704,10 @@ TrainResult Trainer::run() {
       // Saved first: after a hang-up even printing can fail. Said even with
       // --quiet: whoever sent the signal wants to know it was heeded.
       save(fmt::format("stopped by {}; continue with --resume", StopSignals::name(signal)));
-      emit(stderr, fmt::format("attnlab train: stopped by {} at step {}; saved {}, continue with "
-                               "--resume\n",
-                               StopSignals::name(signal), state_.step, checkpoint_path()));
+      if (comm_.is_root())
+        emit(stderr, fmt::format("attnlab train: stopped by {} at step {}; saved {}, continue with "
+                                 "--resume\n",
+                                 StopSignals::name(signal), state_.step, checkpoint_path()));
       result.interrupted = true;
       result.stop_signal = signal;
       break;

@@ -89,6 +89,8 @@ class Trainer {
   // own; the other ranks get its bytes in a local copy, so that ranks on other
   // machines need no shared filesystem.
   std::string checkpoint_to_resume();
+  // Held-out metrics; on several ranks each evaluates its part and the parts' tallies add up.
+  EvalMetrics evaluate_held_out() const;
   // Refuses to train when the ranks built different data or models.
   void check_ranks_agree() const;
   // Writes `path` atomically; a failure names `what` and the path, whose

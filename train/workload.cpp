@@ -448,46 +448,53 @@ std::vector<std::vector<double>> Workload::label_log_likelihoods(
 
 EvalMetrics Workload::evaluate(std::span<const data::EncodedExample> encoded, size_t batch_size,
                                size_t max_examples) const {
+  const size_t rows = eval_rows(encoded, max_examples);
+  return metrics(tally(encoded, batch_size, 0, rows), rows);
+}
+
+size_t Workload::eval_rows(std::span<const data::EncodedExample> encoded,
+                           size_t max_examples) const {
+  if (layout_ == data::Layout::LanguageModel) {  // non-overlapping blocks of the held-out stream
+    const size_t blocks =
+        encoded.empty() ? 0 : (encoded[0].source.size() - 1) / size_t(block_size());
+    return max_examples ? std::min(max_examples, blocks) : blocks;
+  }
+  return max_examples ? std::min(max_examples, encoded.size()) : encoded.size();
+}
+
+Workload::EvalTally Workload::tally(std::span<const data::EncodedExample> encoded,
+                                    size_t batch_size, size_t first, size_t last) const {
   EvalScope scope(*model_);
-  const size_t n = max_examples ? std::min(max_examples, encoded.size()) : encoded.size();
-  EvalMetrics m;
+  EvalTally t;
+  // Row numbers first..last-1 in batches of batch_size.
+  std::vector<std::vector<size_t>> batches;
+  for (const auto& idx : sequential_batches(last - first, batch_size)) {
+    batches.emplace_back();
+    for (size_t i : idx) batches.back().push_back(first + i);
+  }
   if (layout_ == data::Layout::LanguageModel) {
-    // Non-overlapping blocks of the held-out stream (the first max_examples).
-    const int64_t blocks =
-        encoded.empty() ? 0 : int64_t(encoded[0].source.size() - 1) / block_size();
-    const size_t used =
-        max_examples ? std::min<size_t>(max_examples, size_t(blocks)) : size_t(blocks);
-    m.language_model = true;
-    m.examples = int64_t(used);
-    double loss_sum = 0;
-    for (const auto& idx : sequential_batches(used, batch_size)) {
+    for (const auto& idx : batches) {
       std::vector<size_t> offsets;
       for (size_t i : idx) offsets.push_back(i * size_t(block_size()));
-      loss_sum += cross_entropy_of_blocks(encoded, offsets, 0.0).item() * double(idx.size());
+      t.loss_sum += cross_entropy_of_blocks(encoded, offsets, 0.0).item() * double(idx.size());
+      t.loss_count += double(idx.size());
     }
-    m.loss = used ? loss_sum / double(used) : 0.0;
-    m.word_tokens = vocab_->kind() == data::TokenizerKind::Word;
-    return m;
+    return t;
   }
-  m.examples = int64_t(n);
-  m.classification = kind_ == data::TaskKind::Classification;
-  if (n == 0) return m;
   const data::LengthLimit limit = length_limit();
-  double loss_sum = 0, loss_count = 0, correct_tokens = 0, exact = 0;
-  std::vector<int> truth, predicted;
   size_t max_target = 0;
-  for (size_t i = 0; i < n; ++i) max_target = std::max(max_target, encoded[i].target.size());
-  for (const auto& idx : sequential_batches(n, batch_size)) {
+  for (size_t i = first; i < last; ++i) max_target = std::max(max_target, encoded[i].target.size());
+  for (const auto& idx : batches) {
     if (layout_ == data::Layout::EncoderClassifier) {
       auto b = data::collate_classification(encoded, idx, limit);
       Tensor logits = logits_classifier(b);  // (B,K)
-      loss_sum +=
+      t.loss_sum +=
           cross_entropy(logits, IntTensor{{b.input.rows}, b.labels}).item() * double(idx.size());
-      loss_count += double(idx.size());
+      t.loss_count += double(idx.size());
       const int64_t k = logits.size(-1);
       for (size_t r = 0; r < idx.size(); ++r) {
-        truth.push_back(b.labels[r]);
-        predicted.push_back(argmax_row(logits, int64_t(r) * k, k));
+        t.truth.push_back(b.labels[r]);
+        t.predicted.push_back(argmax_row(logits, int64_t(r) * k, k));
       }
       continue;
     }
@@ -499,38 +506,53 @@ EvalMetrics Workload::evaluate(std::span<const data::EncodedExample> encoded, si
     const int64_t v = logits.size(-1);
     int64_t tokens = 0;
     for (size_t r = 0; r < idx.size(); ++r)
-      for (int64_t t = 0; t < cols; ++t) {
-        const int32_t tok = targets[r * cols + t];
+      for (int64_t c = 0; c < cols; ++c) {
+        const int32_t tok = targets[r * cols + c];
         if (tok == data::kIgnoreIndex) continue;
         ++tokens;
-        correct_tokens += argmax_row(logits, (int64_t(r) * cols + t) * v, v) == tok;
+        t.correct_tokens += argmax_row(logits, (int64_t(r) * cols + c) * v, v) == tok;
       }
-    loss_sum += cross_entropy(logits, IntTensor{{int64_t(idx.size()), cols}, targets}).item() *
-                double(tokens);
-    loss_count += double(tokens);
+    t.loss_sum += cross_entropy(logits, IntTensor{{int64_t(idx.size()), cols}, targets}).item() *
+                  double(tokens);
+    t.loss_count += double(tokens);
     if (kind_ == data::TaskKind::Classification && !scores_labels()) {
       const auto labels = decode_labels(encoded, idx, nullptr, nullptr);
       for (size_t r = 0; r < idx.size(); ++r) {
-        truth.push_back(encoded[idx[r]].label);
-        predicted.push_back(labels[r]);
+        t.truth.push_back(encoded[idx[r]].label);
+        t.predicted.push_back(labels[r]);
       }
     } else if (kind_ == data::TaskKind::Classification) {
       auto ll = label_log_likelihoods(encoded, idx);
       for (size_t r = 0; r < idx.size(); ++r) {
-        truth.push_back(encoded[idx[r]].label);
-        predicted.push_back(int(std::max_element(ll[r].begin(), ll[r].end()) - ll[r].begin()));
+        t.truth.push_back(encoded[idx[r]].label);
+        t.predicted.push_back(std::max_element(ll[r].begin(), ll[r].end()) - ll[r].begin());
       }
     } else {
       auto outputs = decode_outputs(encoded, idx, max_target + 1, nullptr);
-      for (size_t r = 0; r < idx.size(); ++r) exact += outputs[r] == encoded[idx[r]].target;
+      for (size_t r = 0; r < idx.size(); ++r) t.exact += outputs[r] == encoded[idx[r]].target;
     }
   }
-  m.loss = loss_count ? loss_sum / loss_count : 0.0;
+  return t;
+}
+
+EvalMetrics Workload::metrics(const EvalTally& t, size_t rows) const {
+  EvalMetrics m;
+  m.examples = int64_t(rows);
+  m.loss = t.loss_count ? t.loss_sum / t.loss_count : 0.0;
+  if (layout_ == data::Layout::LanguageModel) {
+    m.language_model = true;
+    m.word_tokens = vocab_->kind() == data::TokenizerKind::Word;
+    return m;
+  }
+  m.classification = kind_ == data::TaskKind::Classification;
+  if (rows == 0) return m;
   if (m.classification) {
+    const std::vector<int> truth(t.truth.begin(), t.truth.end());
+    const std::vector<int> predicted(t.predicted.begin(), t.predicted.end());
     score_classification(m, truth, predicted, int(labels_.size()));
   } else {
-    m.token_accuracy = loss_count ? correct_tokens / loss_count : 0.0;
-    m.exact_match = exact / double(n);
+    m.token_accuracy = t.loss_count ? t.correct_tokens / t.loss_count : 0.0;
+    m.exact_match = t.exact / double(rows);
   }
   return m;
 }

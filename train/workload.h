@@ -106,6 +106,20 @@ class Workload {
   EvalMetrics evaluate(std::span<const data::EncodedExample> encoded, size_t batch_size,
                        size_t max_examples = 0) const;
 
+  // The same in parts: how many rows an evaluation covers (examples, or a
+  // language model's blocks), the sums over rows [first, last) of them, and
+  // the metrics from the sums of all parts. Data-parallel ranks each tally a
+  // part and add the tallies up.
+  struct EvalTally {
+    double loss_sum = 0, loss_count = 0;    // loss per target token, or per example or block
+    double correct_tokens = 0, exact = 0;   // translation
+    std::vector<int64_t> truth, predicted;  // classification: label ids in row order
+  };
+  size_t eval_rows(std::span<const data::EncodedExample> encoded, size_t max_examples) const;
+  EvalTally tally(std::span<const data::EncodedExample> encoded, size_t batch_size, size_t first,
+                  size_t last) const;
+  EvalMetrics metrics(const EvalTally& tally, size_t rows) const;
+
   // Predicts `text`, then runs the model once more on the input and the
   // prediction with attention capture on every stack.
   Trace trace(const std::string& text) const;
