@@ -175,6 +175,40 @@ TEST_CASE("data parallel: a rank that fails ends every rank, and the run keeps i
   fs::remove_all(dir);
 }
 
+TEST_CASE("data parallel: Ctrl-C to mpirun stops every rank after one save, --resume continues") {
+  const fs::path dir = fresh_dir("dp_signal");
+  const fs::path out = dir / "run";
+  const std::string cmd = fmt::format(
+      "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 exec mpirun --oversubscribe -np "
+      "2 {} train --model t5 --task reverse --batch-size 8 {} --steps 1000000 --quiet --out {} "
+      "> {} 2>&1",
+      ATTNLAB_BINARY, kSmall, out.string(), (dir / "log").string());
+  const pid_t child = ::fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    ::execl("/bin/sh", "sh", "-c", cmd.c_str(), nullptr);
+    ::_exit(127);
+  }
+  REQUIRE(wait_until([&] { return training_logged(out); }));
+  ::kill(child, SIGINT);  // mpirun passes it on to every rank as SIGTERM
+  int status = 0;
+  const bool ended = wait_until([&] { return ::waitpid(child, &status, WNOHANG) == child; }, 60);
+  if (!ended) ::kill(child, SIGKILL), ::waitpid(child, &status, 0);
+  REQUIRE(ended);
+  const std::string log = read_text(dir / "log");
+  INFO(log);
+  // One message, from rank 0, and one checkpoint that loads.
+  CHECK(log.find("stopped by SIGTERM") != std::string::npos);
+  CHECK(log.find("stopped by SIGTERM") == log.rfind("stopped by SIGTERM"));
+  const int64_t step = read_checkpoint_info((out / "checkpoint.h5").string()).state.step;
+  CHECK(step > 0);
+  const Run resumed = run(fmt::format("train --resume --out {} --steps {} --threads 1 --quiet",
+                                      out.string(), step + 3));
+  CHECK(resumed.exit_code == 0);
+  CHECK(read_checkpoint_info((out / "checkpoint.h5").string()).state.step == step + 3);
+  fs::remove_all(dir);
+}
+
 TEST_CASE("data parallel: commands other than train refuse to run on several ranks") {
   const Run r = mpirun(2, "tasks");
   CHECK(r.exit_code != 0);
