@@ -225,6 +225,23 @@ TEST_CASE("data parallel: Ctrl-C to mpirun stops every rank after one save, --re
   fs::remove_all(dir);
 }
 
+TEST_CASE("data parallel: a --minutes budget, kept by rank 0, ends every rank at its step") {
+  const fs::path dir = fresh_dir("dp_minutes");
+  const fs::path out = dir / "run";
+  // Each rank times its own steps; only rank 0's refits may count, or the
+  // ranks would leave the loop at different steps and wait on each other.
+  const Run r = mpirun(2, fmt::format("train --model t5 --task reverse --batch-size 8 {} "
+                                      "--minutes 0.05 --quiet --out {}",
+                                      kSmall, out.string()));
+  INFO(r.output);
+  CHECK(r.exit_code == 0);
+  const CheckpointInfo info = read_checkpoint_info((out / "checkpoint.h5").string());
+  CHECK(info.state.step > 0);
+  CHECK_THAT(read_text(out / "metrics.jsonl"),
+             Contains(fmt::format("\"step\": {}, \"split\": \"valid\"", info.state.step)));
+  fs::remove_all(dir);
+}
+
 TEST_CASE("data parallel: commands other than train refuse to run on several ranks") {
   const Run r = mpirun(2, "tasks");
   CHECK(r.exit_code != 0);

@@ -560,7 +560,25 @@ TrainResult Trainer::run() {
   int64_t tokens_since = 0;
   double window_start = elapsed();
   model_->train();
-  while (state_.step < config_.steps) {
+  // The ranks act as one: rank 0 alone keeps the time budget (its step count
+  // and warmup, which the budget refits, win), and a stop signal that reached
+  // any rank stops them all (mpirun passes Ctrl-C on as SIGTERM).
+  const auto agree_with_root = [&] {
+    constexpr int64_t kNone = std::numeric_limits<int64_t>::min();
+    const bool root = comm_.is_root();
+    std::array<int64_t, 4> agreed{root ? config_.steps : kNone, root ? config_.warmup : kNone,
+                                  root ? int64_t(result.out_of_time) : kNone,
+                                  int64_t(StopSignals::received())};
+    comm_.max(agreed);
+    config_.steps = agreed[0];
+    config_.warmup = agreed[1];
+    result.out_of_time = agreed[2] != 0;
+    return int(agreed[3]);
+  };
+  for (;;) {
+    // Rank 0 may have refitted the budget after its last evaluation.
+    if (comm_.distributed() && budget.active()) agree_with_root();
+    if (state_.step >= config_.steps) break;
     if (options_.stop_at > 0 && state_.step >= options_.stop_at) break;
     const double step_start = elapsed();
     if (comm_.distributed()) {
@@ -631,19 +649,7 @@ TrainResult Trainer::run() {
         config_.steps = state_.step;
       }
     }
-    // The ranks act as one: rank 0's step count (the time budget refits it)
-    // and a stop signal that reached any rank (mpirun passes Ctrl-C on as SIGTERM).
-    int stop_signal = 0;
-    if (comm_.distributed()) {
-      constexpr int64_t kNone = std::numeric_limits<int64_t>::min();
-      std::array<int64_t, 3> agreed{comm_.is_root() ? config_.steps : kNone,
-                                    comm_.is_root() ? int64_t(result.out_of_time) : kNone,
-                                    int64_t(StopSignals::received())};
-      comm_.max(agreed);
-      config_.steps = agreed[0];
-      result.out_of_time = agreed[1] != 0;
-      stop_signal = int(agreed[2]);
-    }
+    const int stop_signal = comm_.distributed() ? agree_with_root() : 0;
     const double tokens_per_s = tokens_since / std::max(now - window_start, 1e-9);
     progress.update(
         ProgressLine{state_.step, config_.steps, step_loss, lr, tokens_per_s, now,
