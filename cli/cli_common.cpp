@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 #include <omp.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <iostream>
@@ -71,9 +72,12 @@ void apply_threads(int threads) {
         fmt::format("--threads {}: at most {} on this machine ({} cores; 0 uses them all)", threads,
                     most, cores));
   // Ranks on one machine share its cores: by default each takes its part,
-  // so that `mpirun -np 2` on 2 cores does not oversubscribe them.
+  // so that `mpirun -np 2` on 2 cores does not oversubscribe them. A rank
+  // that mpirun bound to some cores (omp_get_num_procs counts only those)
+  // already has its part.
   const int ranks_here = dist::Communicator::world().local_size();
-  if (threads == 0 && ranks_here > 1) threads = std::max(1, cores / ranks_here);
+  const bool bound = cores < int(std::max<long>(1, ::sysconf(_SC_NPROCESSORS_ONLN)));
+  if (threads == 0 && ranks_here > 1 && !bound) threads = std::max(1, cores / ranks_here);
   set_thread_count(threads);
   flush_denormals_to_zero();  // again: a new thread count may start new workers
 }

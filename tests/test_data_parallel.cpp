@@ -242,6 +242,24 @@ TEST_CASE("data parallel: a --minutes budget, kept by rank 0, ends every rank at
   fs::remove_all(dir);
 }
 
+TEST_CASE("data parallel: ranks given different settings refuse to train") {
+  const fs::path dir = fresh_dir("dp_settings");
+  const std::string args = fmt::format(
+      "{} train --model t5 --task reverse --batch-size 8 {} "
+      "--steps 20 --quiet --out {}",
+      ATTNLAB_BINARY, kSmall, (dir / "run").string());
+  // One rank each, the second with another learning rate (mpirun's "a : b" form).
+  const Run r = run_shell(
+      fmt::format("OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 timeout 120 mpirun "
+                  "--oversubscribe -np 1 {} : -np 1 {} --lr 0.5",
+                  args, args));
+  INFO(r.output);
+  CHECK(r.exit_code != 0);
+  CHECK(r.exit_code != 124);
+  CHECK_THAT(r.output, Contains("the ranks were given different settings"));
+  fs::remove_all(dir);
+}
+
 TEST_CASE("data parallel: commands other than train refuse to run on several ranks") {
   const Run r = mpirun(2, "tasks");
   CHECK(r.exit_code != 0);

@@ -211,6 +211,7 @@ Trainer::Trainer(TrainConfig config, TrainerOptions options)
   if (options_.resume) {
     load_parameters(resume_from, *model_);
     load_optimizer_state(resume_from, *optimizer_);
+    resume_copy_.remove();  // read: the copy is no longer needed
     state_ = resumed.state;
     model_->set_dropout_rng(state_.dropout_rng);
     // best.h5 is written at every improvement, often after the last
@@ -228,7 +229,6 @@ Trainer::Trainer(TrainConfig config, TrainerOptions options)
       state_.best_step = best[0];
       state_.best_metric = std::bit_cast<double>(best[1]);
     }
-    if (!resume_copy_.empty()) std::filesystem::remove(resume_copy_);
   }
   check_ranks_agree();
   if (dir_) dir_->check_writable(save_bytes());  // before hours of training, not after
@@ -244,50 +244,71 @@ std::string Trainer::checkpoint_to_resume() {
     if (!comm_.distributed()) return path;
     std::ifstream in(path, std::ios::binary);
     bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-    if (!in.good() && !in.eof())
-      throw std::runtime_error(fmt::format("--resume: cannot read {}", path));
+    if (bytes.size() != std::filesystem::file_size(path))
+      throw std::runtime_error(fmt::format("--resume: cannot read all of {}", path));
   }
   comm_.broadcast(bytes);
   if (comm_.is_root()) return path;
   // A private copy: ranks on one machine must not share a file name.
   std::string copy = (std::filesystem::temp_directory_path() / "attnlab-resume-XXXXXX").string();
   const int fd = ::mkstemp(copy.data());
+  if (fd >= 0) resume_copy_.path = copy;
   if (fd < 0 || ::write(fd, bytes.data(), bytes.size()) != ssize_t(bytes.size()) ||
       ::close(fd) != 0)
     throw std::runtime_error(fmt::format("rank {}: cannot write a copy of {} to {}: {}",
                                          comm_.rank(), path, copy, std::strerror(errno)));
-  resume_copy_ = copy;
   return copy;
 }
 
 void Trainer::check_ranks_agree() const {
   if (!comm_.distributed()) return;
-  // FNV-1a over what every rank must have built identically.
-  uint64_t data_hash = 1469598103934665603ull, model_hash = data_hash;
-  const auto feed = [](uint64_t& h, const void* bytes, size_t n) {
-    for (size_t i = 0; i < n; ++i)
-      h = (h ^ static_cast<const uint8_t*>(bytes)[i]) * 1099511628211ull;
-  };
-  for (const std::string& token : data_.vocab->tokens())
-    feed(data_hash, token.data(), token.size() + 1);
+  // FNV-1a over what every rank must have built identically: a rank that
+  // differs would compute other gradients, or make other collective calls
+  // (another --eval-every) and leave the others waiting.
+  struct Fingerprint {
+    uint64_t h = 1469598103934665603ull;
+    void feed(const void* bytes, size_t n) {
+      for (size_t i = 0; i < n; ++i)
+        h = (h ^ static_cast<const uint8_t*>(bytes)[i]) * 1099511628211ull;
+    }
+    void feed(const std::string& text) { feed(text.data(), text.size() + 1); }
+  } settings, data, model;
+  // Paths may differ between machines; the data's fingerprint covers their contents.
+  for (const auto& [key, value] : train_config_fields().to_map(config_))
+    if (key != "out" && key != "train_file" && key != "valid_file")
+      settings.feed(key + "=" + value);
+  for (const auto& [key, value] : model_config_fields().to_map(model_->config()))
+    settings.feed(key + "=" + value);
+  for (int64_t option : {options_.stop_at, options_.resume_steps, int64_t(options_.resume),
+                         int64_t(options_.overwrite)})
+    settings.feed(&option, sizeof option);
+  settings.feed(&options_.resume_minutes, sizeof options_.resume_minutes);
+  for (const std::string& token : data_.vocab->tokens()) data.feed(token);
   for (const auto* split : {&train_, &valid_})
     for (const auto& e : *split) {
-      feed(data_hash, e.source.data(), e.source.size() * sizeof(int32_t));
-      feed(data_hash, e.target.data(), e.target.size() * sizeof(int32_t));
+      data.feed(e.source.data(), e.source.size() * sizeof(int32_t));
+      data.feed(e.target.data(), e.target.size() * sizeof(int32_t));
     }
   for (const auto& [name, p] : model_->named_parameters()) {
     const std::vector<float> values = p.to_floats();
-    feed(model_hash, values.data(), values.size() * sizeof(float));
+    model.feed(values.data(), values.size() * sizeof(float));
   }
-  // Equal everywhere exactly when the maximum of h and of -h are h and -h.
-  const int64_t d = int64_t(data_hash), m = int64_t(model_hash);
-  std::array<int64_t, 4> extremes{d, -d, m, -m};
+  // Equal everywhere exactly when max(h) == ~max(~h), that is, max == min.
+  std::array<int64_t, 6> extremes;
+  const Fingerprint* all[] = {&settings, &data, &model};
+  for (size_t i = 0; i < 3; ++i)
+    extremes[2 * i] = int64_t(all[i]->h), extremes[2 * i + 1] = ~int64_t(all[i]->h);
   comm_.max(extremes);
-  if (extremes[0] != -extremes[1])
+  const auto differ = [&](size_t i) { return extremes[2 * i] != ~extremes[2 * i + 1]; };
+  if (differ(0))
+    throw std::runtime_error(
+        "the ranks were given different settings: every rank must get the same options and the "
+        "same --config file contents");
+  if (differ(1))
     throw std::runtime_error(
         "the ranks built different data: every rank must read the same files (the same "
         "--train-file and --valid-file contents on every machine)");
-  if (extremes[2] != -extremes[3])
+  if (differ(2))
     throw std::runtime_error(
         "the ranks built different models from the same settings: run the same attnlab build "
         "on every machine");
@@ -305,10 +326,12 @@ int64_t Trainer::save_bytes() const {
 
 Trainer::~Trainer() {
   if (metrics_) std::fclose(metrics_);
-  if (!resume_copy_.empty()) {
-    std::error_code ignored;  // already removed unless construction failed
-    std::filesystem::remove(resume_copy_, ignored);
-  }
+}
+
+void Trainer::LocalCopy::remove() {
+  std::error_code ignored;
+  if (!path.empty()) std::filesystem::remove(path, ignored);
+  path.clear();
 }
 
 std::string Trainer::checkpoint_path() const {
@@ -696,6 +719,11 @@ TrainResult Trainer::run() {
             metric_name(config_.select_metric), state_.evals_without_improvement,
             state_.best_metric, state_.best_step));
         result.early_stopped = true;
+      }
+      if (comm_.distributed()) {  // rank 0's decision, not each rank's reading of the sums
+        std::array<int64_t, 1> stop{int64_t(result.early_stopped)};
+        comm_.broadcast(stop);
+        result.early_stopped = stop[0] != 0;
       }
       if (budget.active() && !last) fit_to_budget(elapsed());
     }

@@ -123,7 +123,13 @@ class Trainer {
   const dist::Communicator& comm_ = dist::Communicator::world();
   std::vector<float> gradient_buffer_;  // the flat all-reduce buffer, reused every step
   double allreduce_seconds_ = 0;
-  std::string resume_copy_;  // a rank's local copy of the checkpoint (removed at the end)
+  // A rank's local copy of the checkpoint it resumes from; removed once read,
+  // and also when construction fails.
+  struct LocalCopy {
+    std::string path;
+    void remove();
+    ~LocalCopy() { remove(); }
+  } resume_copy_;
 };
 
 }  // namespace attnlab

@@ -455,8 +455,8 @@ EvalMetrics Workload::evaluate(std::span<const data::EncodedExample> encoded, si
 size_t Workload::eval_rows(std::span<const data::EncodedExample> encoded,
                            size_t max_examples) const {
   if (layout_ == data::Layout::LanguageModel) {  // non-overlapping blocks of the held-out stream
-    const size_t blocks =
-        encoded.empty() ? 0 : (encoded[0].source.size() - 1) / size_t(block_size());
+    const size_t tokens = encoded.empty() ? 0 : encoded[0].source.size();
+    const size_t blocks = tokens > 1 ? (tokens - 1) / size_t(block_size()) : 0;
     return max_examples ? std::min(max_examples, blocks) : blocks;
   }
   return max_examples ? std::min(max_examples, encoded.size()) : encoded.size();
