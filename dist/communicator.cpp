@@ -10,27 +10,9 @@
 #include <mpi.h>
 #endif
 
-// LeakSanitizer's switch, present only in sanitizer builds (weak: null elsewhere).
-extern "C" void __lsan_disable() __attribute__((weak));
-extern "C" void __lsan_enable() __attribute__((weak));
-
 namespace attnlab::dist {
 
 namespace {
-
-// Open MPI keeps memory it allocates for its own life and frees part of it
-// only at exit, from plugins it has unloaded by then: LeakSanitizer would
-// report it as ours. Allocations made inside MPI calls are not checked.
-struct MpiAllocations {
-  MpiAllocations() {
-    if (__lsan_disable) __lsan_disable();
-  }
-  ~MpiAllocations() {
-    if (__lsan_enable) __lsan_enable();
-  }
-  MpiAllocations(const MpiAllocations&) = delete;
-  MpiAllocations& operator=(const MpiAllocations&) = delete;
-};
 
 bool g_started = false;  // init() called MPI_Init_thread
 
@@ -57,7 +39,6 @@ void check(int rc, const char* what) {
 
 template <typename T>
 void allreduce(T* data, std::size_t n, MPI_Datatype type, MPI_Op op) {
-  const MpiAllocations unchecked;
   for (std::size_t done = 0; done < n; done += kMaxCount) {
     const int count = int(std::min(kMaxCount, n - done));
     check(MPI_Allreduce(MPI_IN_PLACE, data + done, count, type, op, MPI_COMM_WORLD), "allreduce");
@@ -66,7 +47,6 @@ void allreduce(T* data, std::size_t n, MPI_Datatype type, MPI_Op op) {
 
 template <typename T>
 void bcast(T* data, std::size_t n, MPI_Datatype type, int root) {
-  const MpiAllocations unchecked;
   for (std::size_t done = 0; done < n; done += kMaxCount) {
     const int count = int(std::min(kMaxCount, n - done));
     check(MPI_Bcast(data + done, count, type, root, MPI_COMM_WORLD), "broadcast");
@@ -97,7 +77,6 @@ bool init() {
   if (g_started || !launched_by_mpi()) return g_started;
 #ifdef ATTNLAB_HAVE_MPI
   // Only the main thread calls MPI; OpenMP threads never do.
-  const MpiAllocations unchecked;
   int provided = 0;
   check(MPI_Init_thread(nullptr, nullptr, MPI_THREAD_FUNNELED, &provided), "init");
   g_started = true;
@@ -124,7 +103,6 @@ bool init() {
 void finalize() {
 #ifdef ATTNLAB_HAVE_MPI
   if (g_started) {
-    const MpiAllocations unchecked;
     MPI_Finalize();
   }
 #endif
@@ -175,7 +153,6 @@ std::vector<int64_t> Communicator::gather_all(std::span<const int64_t> values) c
   std::vector<int64_t> all(values.begin(), values.end());
 #ifdef ATTNLAB_HAVE_MPI
   if (size_ <= 1) return all;
-  const MpiAllocations unchecked;
   int count = int(values.size());
   std::vector<int> counts(static_cast<std::size_t>(size_));
   std::vector<int> offsets(counts.size());
