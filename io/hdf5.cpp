@@ -22,6 +22,9 @@
 
 #include "autograd/shape.h"
 
+// Present only in sanitizer builds (weak: null elsewhere).
+extern "C" void __sanitizer_set_death_callback(void (*callback)(void)) __attribute__((weak));
+
 namespace attnlab {
 
 // The header stores hid_t as int64_t to keep hdf5.h private.
@@ -409,6 +412,9 @@ void probe_structure(const std::string& path) {
     // sanitizer's) reports this process's crash as its own, and glibc's
     // "double free" message goes to stderr, which is closed, not to the tty.
     for (int sig : {SIGSEGV, SIGBUS, SIGABRT, SIGFPE, SIGILL}) std::signal(sig, SIG_DFL);
+    // In sanitizer builds, a report ends this process only: no callback of
+    // the parent's (libFuzzer's records the input as a crash) runs here.
+    if (__sanitizer_set_death_callback) __sanitizer_set_death_callback(nullptr);
     ::setenv("LIBC_FATAL_STDERR_", "1", 1);
     const int null_fd = ::open("/dev/null", O_WRONLY);
     if (null_fd >= 0) ::dup2(null_fd, STDERR_FILENO), ::dup2(null_fd, STDOUT_FILENO);
