@@ -42,6 +42,9 @@ class Communicator {
   // Every rank's values, concatenated in rank order (ranks may give different counts).
   std::vector<int64_t> gather_all(std::span<const int64_t> values) const;
 
+  // Returns once every rank has called it.
+  void barrier() const;
+
   // Ends every rank of the job with `code`, after this rank's message was printed.
   [[noreturn]] void abort(int code) const;
 

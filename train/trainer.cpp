@@ -409,7 +409,16 @@ EvalMetrics Trainer::evaluate_held_out() const {
 
 void Trainer::reduce_gradients() {
   if (!comm_.distributed()) return;  // one process: already the whole batch's gradients
-  const auto start = std::chrono::steady_clock::now();
+  using Clock = std::chrono::steady_clock;
+  const auto seconds_since = [](Clock::time_point t) {
+    return std::chrono::duration<double>(Clock::now() - t).count();
+  };
+  // Timed apart: a rank with longer rows waits for the others, which is not
+  // the cost of communication.
+  const auto arrived = Clock::now();
+  comm_.barrier();
+  wait_seconds_ += seconds_since(arrived);
+  const auto start = Clock::now();
   const NamedTensors& params = optimizer_->params();
   // One flat buffer, one all-reduce: every gradient, then one flag per
   // parameter that counts the ranks that have a gradient for it. A parameter
@@ -439,8 +448,7 @@ void Trainer::reduce_gradients() {
     }
     at += size_t(p.numel()), ++k;
   }
-  allreduce_seconds_ +=
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  allreduce_seconds_ += seconds_since(start);
 }
 
 CheckpointInfo Trainer::checkpoint_info() const {
@@ -681,9 +689,10 @@ TrainResult Trainer::run() {
       log_json(fmt::format(
           R"({{"step": {}, "split": "train", "loss": {:.6f}, "lr": {:.6g}, "grad_norm": {:.6g}, "tokens_per_s": {:.1f}, "elapsed_s": {:.2f}{}}})",
           state_.step, step_loss, lr, norm, tokens_per_s, now,
-          comm_.distributed() ? fmt::format(R"(, "ranks": {}, "allreduce_s": {:.4f})", comm_.size(),
-                                            allreduce_seconds_)
-                              : ""));
+          comm_.distributed()
+              ? fmt::format(R"(, "ranks": {}, "wait_s": {:.4f}, "allreduce_s": {:.4f})",
+                            comm_.size(), wait_seconds_, allreduce_seconds_)
+              : ""));
       tokens_since = 0;
       window_start = now;
     }

@@ -71,7 +71,9 @@ class Trainer {
   const Workload& workload() const { return *workload_; }
   std::span<const data::EncodedExample> train_examples() const { return train_; }
   std::string checkpoint_path() const;
-  // Seconds this process spent in the gradient all-reduce so far (0 in one process).
+  // Seconds this process spent so far waiting for the other ranks to finish
+  // their backward pass, and in the gradient all-reduce itself (0 in one process).
+  double wait_seconds() const { return wait_seconds_; }
   double allreduce_seconds() const { return allreduce_seconds_; }
 
  private:
@@ -122,7 +124,7 @@ class Trainer {
   std::FILE* metrics_ = nullptr;
   const dist::Communicator& comm_ = dist::Communicator::world();
   std::vector<float> gradient_buffer_;  // the flat all-reduce buffer, reused every step
-  double allreduce_seconds_ = 0;
+  double wait_seconds_ = 0, allreduce_seconds_ = 0;
   // A rank's local copy of the checkpoint it resumes from; removed once read,
   // and also when construction fails.
   struct LocalCopy {
