@@ -66,20 +66,8 @@ Communicator& Communicator::world() {
   return world;
 }
 
-bool built_with_mpi() {
-#ifdef ATTNLAB_HAVE_MPI
-  return true;
-#else
-  return false;
-#endif
-}
-
-bool launched_by_mpi() {
-  return announced_size() > 0;
-}
-
 bool init() {
-  if (g_started || !launched_by_mpi()) return g_started;
+  if (g_started || announced_size() == 0) return g_started;  // not started by a launcher
 #ifdef ATTNLAB_HAVE_MPI
   // Only the main thread calls MPI; OpenMP threads never do.
   int provided = 0;
@@ -129,12 +117,6 @@ void Communicator::sum(std::span<double> values) const {
 void Communicator::max(std::span<int64_t> values) const {
 #ifdef ATTNLAB_HAVE_MPI
   if (size_ > 1) allreduce(values.data(), values.size(), MPI_INT64_T, MPI_MAX);
-#endif
-}
-
-void Communicator::broadcast(std::span<float> values, int root) const {
-#ifdef ATTNLAB_HAVE_MPI
-  if (size_ > 1) bcast(values.data(), values.size(), MPI_FLOAT, root);
 #endif
 }
 

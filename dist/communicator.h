@@ -35,7 +35,6 @@ class Communicator {
   void sum(std::span<double> values) const;
   void max(std::span<int64_t> values) const;
   // Every rank ends with the root's values (same size on every rank).
-  void broadcast(std::span<float> values, int root = 0) const;
   void broadcast(std::span<int64_t> values, int root = 0) const;
   // Every rank ends with the root's text (any length).
   void broadcast(std::string& text, int root = 0) const;
@@ -54,16 +53,11 @@ class Communicator {
   int rank_ = 0, size_ = 1, local_size_ = 1;
 };
 
-// True when the process was started by an MPI launcher (mpirun, srun). Reads
-// the launchers' environment only: no MPI call.
-bool launched_by_mpi();
 // Starts MPI when launched by an MPI launcher and built with MPI; a no-op
 // otherwise. Returns true when MPI was started. Throws std::runtime_error if
 // launched by mpirun but built without MPI with more than one process.
 bool init();
 // Ends MPI if init() started it.
 void finalize();
-// Whether this build has MPI at all.
-bool built_with_mpi();
 
 }  // namespace attnlab::dist

@@ -1,6 +1,7 @@
 #include "train/trainer.h"
 
 #include "autograd/parallel.h"
+#include "common/hash.h"
 #include "data/rng.h"
 
 #include <fmt/format.h>
@@ -17,7 +18,6 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
-#include <numeric>
 #include <optional>
 #include <stdexcept>
 
@@ -262,42 +262,38 @@ std::string Trainer::checkpoint_to_resume() {
 
 void Trainer::check_ranks_agree() const {
   if (!comm_.distributed()) return;
-  // FNV-1a over what every rank must have built identically: a rank that
-  // differs would compute other gradients, or make other collective calls
-  // (another --eval-every) and leave the others waiting.
-  struct Fingerprint {
-    uint64_t h = 1469598103934665603ull;
-    void feed(const void* bytes, size_t n) {
-      for (size_t i = 0; i < n; ++i)
-        h = (h ^ static_cast<const uint8_t*>(bytes)[i]) * 1099511628211ull;
-    }
-    void feed(const std::string& text) { feed(text.data(), text.size() + 1); }
-  } settings, data, model;
-  // Paths may differ between machines; the data's fingerprint covers their contents.
+  // Hashes (common/hash.h) of what every rank must have built identically: a
+  // rank that differs would compute other gradients, or make other
+  // collective calls (another --eval-every) and leave the others waiting.
+  uint64_t settings = kFnvOffset, data = kFnvOffset, model = kFnvOffset;
+  const auto feed_text = [](uint64_t& h, const std::string& text) {
+    h = fnv1a(h, text.data(), text.size() + 1);
+  };
+  // Paths may differ between machines; the data's hash covers their contents.
   for (const auto& [key, value] : train_config_fields().to_map(config_))
     if (key != "out" && key != "train_file" && key != "valid_file")
-      settings.feed(key + "=" + value);
+      feed_text(settings, key + "=" + value);
   for (const auto& [key, value] : model_config_fields().to_map(model_->config()))
-    settings.feed(key + "=" + value);
+    feed_text(settings, key + "=" + value);
   for (int64_t option : {options_.stop_at, options_.resume_steps, int64_t(options_.resume),
                          int64_t(options_.overwrite)})
-    settings.feed(&option, sizeof option);
-  settings.feed(&options_.resume_minutes, sizeof options_.resume_minutes);
-  for (const std::string& token : data_.vocab->tokens()) data.feed(token);
+    settings = fnv1a(settings, &option, sizeof option);
+  settings = fnv1a(settings, &options_.resume_minutes, sizeof options_.resume_minutes);
+  for (const std::string& token : data_.vocab->tokens()) feed_text(data, token);
   for (const auto* split : {&train_, &valid_})
     for (const auto& e : *split) {
-      data.feed(e.source.data(), e.source.size() * sizeof(int32_t));
-      data.feed(e.target.data(), e.target.size() * sizeof(int32_t));
+      data = fnv1a(data, e.source.data(), e.source.size() * sizeof(int32_t));
+      data = fnv1a(data, e.target.data(), e.target.size() * sizeof(int32_t));
     }
   for (const auto& [name, p] : model_->named_parameters()) {
     const std::vector<float> values = p.to_floats();
-    model.feed(values.data(), values.size() * sizeof(float));
+    model = fnv1a(model, values.data(), values.size() * sizeof(float));
   }
   // Equal everywhere exactly when max(h) == ~max(~h), that is, max == min.
   std::array<int64_t, 6> extremes;
-  const Fingerprint* all[] = {&settings, &data, &model};
+  const uint64_t hashes[] = {settings, data, model};
   for (size_t i = 0; i < 3; ++i)
-    extremes[2 * i] = int64_t(all[i]->h), extremes[2 * i + 1] = ~int64_t(all[i]->h);
+    extremes[2 * i] = int64_t(hashes[i]), extremes[2 * i + 1] = ~int64_t(hashes[i]);
   comm_.max(extremes);
   const auto differ = [&](size_t i) { return extremes[2 * i] != ~extremes[2 * i + 1]; };
   if (differ(0))
@@ -382,11 +378,14 @@ std::vector<size_t> Trainer::next_batch() {
   }
 }
 
+std::pair<size_t, size_t> Trainer::my_part(size_t n) const {
+  const size_t ranks = size_t(comm_.size()), r = size_t(comm_.rank());
+  return {r * (n / ranks) + std::min(r, n % ranks), n / ranks + (r < n % ranks ? 1 : 0)};
+}
+
 std::span<const size_t> Trainer::my_rows(const std::vector<size_t>& batch) const {
-  const size_t n = batch.size(), ranks = size_t(comm_.size()), r = size_t(comm_.rank());
-  const size_t begin = r * (n / ranks) + std::min(r, n % ranks);
-  const size_t count = n / ranks + (r < n % ranks ? 1 : 0);
-  return std::span<const size_t>(batch).subspan(begin, count);
+  const auto [first, count] = my_part(batch.size());
+  return std::span<const size_t>(batch).subspan(first, count);
 }
 
 EvalMetrics Trainer::evaluate_held_out() const {
@@ -395,11 +394,8 @@ EvalMetrics Trainer::evaluate_held_out() const {
     return workload_->evaluate(valid_, batch, size_t(config_.eval_examples));
   // Contiguous parts in rank order, so that gathered labels keep row order.
   const size_t rows = workload_->eval_rows(valid_, size_t(config_.eval_examples));
-  std::vector<size_t> all(rows);
-  std::iota(all.begin(), all.end(), size_t(0));
-  const std::span<const size_t> mine = my_rows(all);
-  const size_t first = mine.empty() ? 0 : mine.front();
-  Workload::EvalTally t = workload_->tally(valid_, batch, first, first + mine.size());
+  const auto [first, count] = my_part(rows);
+  Workload::EvalTally t = workload_->tally(valid_, batch, first, first + count);
   std::array<double, 4> sums{t.loss_sum, t.loss_count, t.correct_tokens, t.exact};
   comm_.sum(sums);
   Workload::EvalTally whole{
@@ -614,7 +610,7 @@ TrainResult Trainer::run() {
     const double step_start = elapsed();
     if (comm_.distributed()) {
       // Each rank's own dropout stream, a function of (seed, step, rank), so
-      // that a resumed run draws the same masks with any number of ranks.
+      // that a run resumed on the same number of ranks draws the same masks.
       const uint64_t stream = data::mix_seeds(config_.seed, 0x64726f70 /* "drop" */);
       model_->set_dropout_rng(Generator{
           data::mix_seeds(data::mix_seeds(stream, uint64_t(state_.step)), uint64_t(comm_.rank())),

@@ -6,6 +6,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "data/example.h"
@@ -71,16 +72,14 @@ class Trainer {
   const Workload& workload() const { return *workload_; }
   std::span<const data::EncodedExample> train_examples() const { return train_; }
   std::string checkpoint_path() const;
-  // Seconds this process spent so far waiting for the other ranks to finish
-  // their backward pass, and in the gradient all-reduce itself (0 in one process).
-  double wait_seconds() const { return wait_seconds_; }
-  double allreduce_seconds() const { return allreduce_seconds_; }
 
  private:
   // The global batch of the next step, in the seeded order (every rank draws the same).
   std::vector<size_t> next_batch();
-  // This rank's contiguous share of a global batch: sizes differ by at most one
-  // row, and a batch smaller than the world leaves some ranks none.
+  // This rank's contiguous part of n rows, as (first, count): counts differ by
+  // at most one, and fewer rows than ranks leave some ranks none.
+  std::pair<size_t, size_t> my_part(size_t n) const;
+  // This rank's part of a global batch.
   std::span<const size_t> my_rows(const std::vector<size_t>& batch) const;
   std::string sample_text() const;
   // The one place gradients are combined before the optimizer sees them:
@@ -124,6 +123,8 @@ class Trainer {
   std::FILE* metrics_ = nullptr;
   const dist::Communicator& comm_ = dist::Communicator::world();
   std::vector<float> gradient_buffer_;  // the flat all-reduce buffer, reused every step
+  // Seconds spent so far waiting for the other ranks to finish backward, and
+  // in the gradient all-reduce itself (logged in metrics.jsonl).
   double wait_seconds_ = 0, allreduce_seconds_ = 0;
   // A rank's local copy of the checkpoint it resumes from; removed once read,
   // and also when construction fails.

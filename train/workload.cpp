@@ -211,11 +211,13 @@ Tensor Workload::logits_classifier(const data::ClassificationBatch& b) const {
 
 namespace {
 
-// A row's masking stream depends on its example, not on its place in a batch.
-std::vector<uint64_t> row_seeds(std::span<const size_t> indices, uint64_t mask_seed) {
+// BERT's masking of the rows of examples[indices], collated as `input`. A
+// row's masking stream depends on its example, not on its place in a batch.
+data::MaskedBatch mask_rows(const data::Batch& input, std::span<const size_t> indices,
+                            uint64_t mask_seed, int32_t vocab_size) {
   std::vector<uint64_t> seeds;
   for (size_t i : indices) seeds.push_back(data::mix_seeds(mask_seed, uint64_t(i)));
-  return seeds;
+  return data::mask_tokens(input, seeds, vocab_size, data::kUnkId, 0.15, /*skip_prefix=*/1);
 }
 
 int64_t count_masked(const std::vector<int32_t>& targets) {
@@ -227,9 +229,7 @@ int64_t count_masked(const std::vector<int32_t>& targets) {
 
 Tensor Workload::masked_lm_loss(const data::Batch& input, std::span<const size_t> indices,
                                 uint64_t mask_seed, int64_t* masked) const {
-  const data::MaskedBatch batch =
-      data::mask_tokens(input, row_seeds(indices, mask_seed), vocab_->size(), data::kUnkId, 0.15,
-                        /*skip_prefix=*/1);
+  const data::MaskedBatch batch = mask_rows(input, indices, mask_seed, vocab_->size());
   if (masked) *masked = count_masked(batch.targets);
   Mask pad = padding_of(batch.input);
   const Tensor hidden = model_->encode(ids_tensor(batch.input), &pad);  // (B,T,C)
@@ -241,9 +241,7 @@ Tensor Workload::masked_lm_loss(const data::Batch& input, std::span<const size_t
 int64_t Workload::masked_count(std::span<const data::EncodedExample> examples,
                                std::span<const size_t> indices, uint64_t mask_seed) const {
   const data::Batch input = data::collate_classification(examples, indices, length_limit()).input;
-  return count_masked(data::mask_tokens(input, row_seeds(indices, mask_seed), vocab_->size(),
-                                        data::kUnkId, 0.15, /*skip_prefix=*/1)
-                          .targets);
+  return count_masked(mask_rows(input, indices, mask_seed, vocab_->size()).targets);
 }
 
 Workload::TeacherForced Workload::teacher_forced(std::span<const data::EncodedExample> examples,
