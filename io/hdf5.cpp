@@ -4,14 +4,20 @@
 #include <hdf5.h>
 
 #include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdlib>
 #include <exception>
 #include <filesystem>
 #include <set>
 #include <stdexcept>
+#include <thread>
 #include <tuple>
 #include <type_traits>
 
 #include <fcntl.h>
+#include <spawn.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -22,8 +28,7 @@
 
 #include "autograd/shape.h"
 
-// Present only in sanitizer builds (weak: null elsewhere).
-extern "C" void __sanitizer_set_death_callback(void (*callback)(void)) __attribute__((weak));
+extern char** environ;
 
 namespace attnlab {
 
@@ -346,11 +351,23 @@ void fix_superblock_checksum(std::vector<char>& image) {
 // HDF5 trusts a file's structure: some damaged bytes (a length in a global
 // heap, where variable-length strings live, has no checksum) make it free
 // memory it never allocated, and the process dies. So before a file is
-// opened, a child process walks its whole structure: every object, every
-// attribute's value, every dataset's type and shape. If HDF5 kills the child,
-// the file is refused; only a file HDF5 can walk is opened here.
+// opened, a separate process walks its whole structure: every object, every
+// attribute's value, every dataset's type and shape. If HDF5 kills that
+// process, or the walk does not end in time, the file is refused; only a
+// file HDF5 can walk is opened here.
+//
+// The walker is a fresh copy of this program (/proc/self/exe) started with
+// kWalkerArgument, which walk_if_asked() serves before main. A fork without
+// exec would be cheaper to write but not safe: the child of a multithreaded
+// process (OpenMP's workers, a sanitizer's or fuzzer's threads) may only call
+// async-signal-safe functions, and HDF5 allocates. Such a child deadlocked in
+// CI, and its parent waited forever.
 
-herr_t probe_attribute(hid_t object, const char* name, const H5A_info_t*, void*) {
+constexpr const char* kWalkerArgument = "--attnlab-internal-walk-hdf5";
+constexpr const char* kWalkSecondsVariable = "ATTNLAB_HDF5_WALK_SECONDS";
+constexpr double kDefaultWalkSeconds = 60;
+
+herr_t walk_attribute(hid_t object, const char* name, const H5A_info_t*, void*) {
   const hid_t attr = H5Aopen(object, name, H5P_DEFAULT);
   if (attr < 0) return 0;
   const hid_t type = H5Aget_type(attr), space = H5Aget_space(attr);
@@ -372,10 +389,10 @@ herr_t probe_attribute(hid_t object, const char* name, const H5A_info_t*, void*)
   return 0;
 }
 
-herr_t probe_object(hid_t root, const char* name, const H5O_info_t* info, void*) {
+herr_t walk_object(hid_t root, const char* name, const H5O_info_t* info, void*) {
   const hid_t object = H5Oopen(root, name, H5P_DEFAULT);
   if (object < 0) return 0;
-  H5Aiterate2(object, H5_INDEX_NAME, H5_ITER_INC, nullptr, probe_attribute, nullptr);
+  H5Aiterate2(object, H5_INDEX_NAME, H5_ITER_INC, nullptr, walk_attribute, nullptr);
   if (info->type == H5O_TYPE_DATASET) {
     const hid_t type = H5Dget_type(object), space = H5Dget_space(object);
     const hssize_t n = H5Sget_simple_extent_npoints(space);
@@ -395,9 +412,80 @@ herr_t probe_object(hid_t root, const char* name, const H5O_info_t* info, void*)
   return 0;
 }
 
-// Throws naming the file when HDF5 cannot walk it without dying. A file is
-// probed once while it stays the same (a checkpoint is opened three times to
-// resume from it).
+// The walker's whole life: argv is {name, kWalkerArgument, path, parent pid}.
+// It exits 0 whatever HDF5 reports (the real open reports errors); only
+// dying counts. glibc passes main's arguments to constructors.
+__attribute__((constructor)) void walk_if_asked(int argc, char** argv, char**) {
+  if (argc != 4 || std::strcmp(argv[1], kWalkerArgument) != 0) return;
+  // Die with the parent (a killed attnlab leaves no walker behind); if the
+  // parent is already gone, stop now.
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (::getppid() != std::atoi(argv[3])) ::_exit(0);
+  H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+  const hid_t f = H5Fopen(argv[2], H5F_ACC_RDONLY, H5P_DEFAULT);
+  if (f >= 0) {
+    H5Ovisit2(f, H5_INDEX_NAME, H5_ITER_INC, walk_object, nullptr, H5O_INFO_BASIC);
+    H5Fclose(f);
+  }
+  H5close();  // some damage shows only when the library frees what it read
+  ::_exit(0);
+}
+
+double walk_seconds() {
+  const char* text = std::getenv(kWalkSecondsVariable);
+  if (!text || !*text) return kDefaultWalkSeconds;
+  char* end = nullptr;
+  const double seconds = std::strtod(text, &end);
+  if (*end != '\0' || !(seconds > 0) || !std::isfinite(seconds))
+    throw std::runtime_error(fmt::format(
+        "environment variable {}='{}': expected a positive number of seconds (default {})",
+        kWalkSecondsVariable, text, kDefaultWalkSeconds));
+  return seconds;
+}
+
+// Starts the walker on path: its pid, or -1 if no process could be started.
+pid_t start_walker(const std::string& path) {
+  posix_spawn_file_actions_t files;
+  posix_spawn_file_actions_init(&files);
+  // Quiet: HDF5's errors and a sanitizer's or glibc's report of the death
+  // belong to no one (glibc writes "double free" to the tty unless told).
+  for (int fd : {STDIN_FILENO, STDOUT_FILENO, STDERR_FILENO})
+    posix_spawn_file_actions_addopen(&files, fd, "/dev/null",
+                                     fd == STDIN_FILENO ? O_RDONLY : O_WRONLY, 0);
+  posix_spawnattr_t attributes;
+  posix_spawnattr_init(&attributes);
+  // Its own process group: Ctrl-C goes to attnlab, which decides; the walker
+  // would otherwise die of it and make the file look damaged.
+  sigset_t none, every;
+  sigemptyset(&none);
+  sigfillset(&every);
+  posix_spawnattr_setflags(&attributes,
+                           POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  posix_spawnattr_setpgroup(&attributes, 0);
+  posix_spawnattr_setsigmask(&attributes, &none);
+  posix_spawnattr_setsigdefault(&attributes, &every);
+
+  const std::string parent = std::to_string(::getpid());
+  std::vector<char*> argv{const_cast<char*>("attnlab-hdf5-walker"),
+                          const_cast<char*>(kWalkerArgument), const_cast<char*>(path.c_str()),
+                          const_cast<char*>(parent.c_str()), nullptr};
+  std::vector<char*> env;
+  for (char** e = environ; *e; ++e) env.push_back(*e);
+  std::string fatal_to_stderr = "LIBC_FATAL_STDERR_=1";
+  env.push_back(fatal_to_stderr.data());
+  env.push_back(nullptr);
+
+  pid_t child = -1;
+  const int failed =
+      posix_spawn(&child, "/proc/self/exe", &files, &attributes, argv.data(), env.data());
+  posix_spawnattr_destroy(&attributes);
+  posix_spawn_file_actions_destroy(&files);
+  return failed ? -1 : child;
+}
+
+// Throws naming the file when HDF5 cannot walk it without dying, or not
+// within walk_seconds(). A file is walked once while it stays the same (a
+// checkpoint is opened three times to resume from it).
 void probe_structure(const std::string& path) {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) return;  // the real open reports it
@@ -405,30 +493,31 @@ void probe_structure(const std::string& path) {
       std::make_tuple(st.st_dev, st.st_ino, st.st_size, st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
   static std::set<std::decay_t<decltype(identity)>> walked;
   if (walked.count(identity)) return;
-  const pid_t child = ::fork();
+  const double limit = walk_seconds();
+  const pid_t child = start_walker(path);
   if (child < 0) return;  // no process to spare: read it directly, as before
-  if (child == 0) {
-    // Die quietly: no handler of the parent's (a test framework's, a
-    // sanitizer's) reports this process's crash as its own, and glibc's
-    // "double free" message goes to stderr, which is closed, not to the tty.
-    for (int sig : {SIGSEGV, SIGBUS, SIGABRT, SIGFPE, SIGILL}) std::signal(sig, SIG_DFL);
-    // In sanitizer builds, a report ends this process only: no callback of
-    // the parent's (libFuzzer's records the input as a crash) runs here.
-    if (__sanitizer_set_death_callback) __sanitizer_set_death_callback(nullptr);
-    ::setenv("LIBC_FATAL_STDERR_", "1", 1);
-    const int null_fd = ::open("/dev/null", O_WRONLY);
-    if (null_fd >= 0) ::dup2(null_fd, STDERR_FILENO), ::dup2(null_fd, STDOUT_FILENO);
-    H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
-    const hid_t f = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
-    if (f >= 0) {
-      H5Ovisit2(f, H5_INDEX_NAME, H5_ITER_INC, probe_object, nullptr, H5O_INFO_BASIC);
-      H5Fclose(f);
-    }
-    H5close();   // some damage shows only when the library frees what it read
-    ::_exit(0);  // HDF5's errors are for the real open to report; only dying counts
-  }
+
+  // Poll rather than block: a walker that hangs must not hang attnlab.
+  const auto start = std::chrono::steady_clock::now();
+  auto pause = std::chrono::microseconds(500);
   int status = 0;
-  while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
+  for (;;) {
+    const pid_t done = ::waitpid(child, &status, WNOHANG);
+    if (done == child) break;
+    if (done < 0 && errno != EINTR) return;  // reaped elsewhere: nothing learnt, read it directly
+    const double elapsed =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (elapsed > limit) {
+      ::kill(child, SIGKILL);
+      while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
+      }
+      throw std::runtime_error(fmt::format(
+          "file '{}' is damaged or unreadable: HDF5 did not finish reading its structure within "
+          "{:g} s (the environment variable {} sets this limit)",
+          path, limit, kWalkSecondsVariable));
+    }
+    std::this_thread::sleep_for(pause);
+    pause = std::min(pause * 2, std::chrono::microseconds(5000));
   }
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
     throw std::runtime_error(

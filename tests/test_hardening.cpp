@@ -2,6 +2,7 @@
 // where, before anything large is allocated. One case per class of bad input
 // that a probe of the command line found mishandled.
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include <catch2/catch.hpp>
 
@@ -519,6 +520,31 @@ TEST_CASE("hardening: a flipped byte anywhere in a checkpoint never crashes the 
   }
   INFO("refused " << refused << ", loaded " << loaded);
   CHECK(refused > 10 * loaded);  // the flips that load fell where nothing reads
+  fs::remove_all(dir);
+}
+
+TEST_CASE("hardening: a structure walk that does not end in time refuses the file and is killed") {
+  // Before HDF5 opens a file here, a separate process walks its structure
+  // (io/hdf5.cpp). A walker that hangs must not hang attnlab: past
+  // ATTNLAB_HDF5_WALK_SECONDS it is killed and the file refused. A limit of
+  // a nanosecond stands in for a hostile file that makes HDF5 loop.
+  const fs::path dir = fresh_dir("hard_walk_limit");
+  const std::string ckpt = tiny_checkpoint(dir);
+  ::setenv("ATTNLAB_HDF5_WALK_SECONDS", "1e-9", 1);
+  const std::string refusal = refusal_of_info(ckpt);
+  CHECK_THAT(refusal, Contains("file '" + ckpt + "' is damaged or unreadable"));
+  CHECK_THAT(refusal, Contains("did not finish reading its structure within 1e-09 s"));
+  CHECK_THAT(refusal, Contains("ATTNLAB_HDF5_WALK_SECONDS"));
+  int status = 0;
+  CHECK(::waitpid(-1, &status, WNOHANG) == -1);  // no walker left, not even a zombie
+  CHECK(errno == ECHILD);
+
+  ::setenv("ATTNLAB_HDF5_WALK_SECONDS", "soon", 1);
+  CHECK_THAT(refusal_of_info(ckpt),
+             Contains("environment variable ATTNLAB_HDF5_WALK_SECONDS='soon': expected a "
+                      "positive number of seconds"));
+  ::unsetenv("ATTNLAB_HDF5_WALK_SECONDS");
+  CHECK(refusal_of_info(ckpt) == "(loaded)");  // the default limit lets it through
   fs::remove_all(dir);
 }
 
