@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <exception>
 #include <filesystem>
+#include <limits>
 #include <set>
 #include <stdexcept>
 #include <thread>
@@ -238,6 +239,32 @@ std::vector<int64_t> space_shape(const std::string& file, const std::string& whe
   std::vector<hsize_t> dims(rank);
   H5Sget_simple_extent_dims(space, dims.data(), nullptr);
   return std::vector<int64_t>(dims.begin(), dims.end());
+}
+
+// The number of values in a dataset of `shape`, refused unless the file
+// really stores them. The shape comes from the file, and a damaged or hostile
+// one (2^36 values declared in a 200 KB file, with no storage allocated) must
+// not decide how much memory is allocated. Compressed data may be smaller
+// than its values, up to kMaxCompression times.
+size_t stored_value_count(const std::string& file, const std::string& where, hid_t dset, hid_t type,
+                          const std::vector<int64_t>& shape) {
+  constexpr uint64_t kMaxCompression = 1024;
+  uint64_t count = 1, bytes = 0;
+  for (int64_t d : shape)
+    if (d < 0 || __builtin_mul_overflow(count, uint64_t(d), &count))
+      fail(file, fmt::format("{} has shape {}: too many values to hold", where, shape_str(shape)));
+  if (__builtin_mul_overflow(count, uint64_t(H5Tget_size(type)), &bytes))
+    fail(file, fmt::format("{} has shape {}: too many values to hold", where, shape_str(shape)));
+  const uint64_t stored = H5Dget_storage_size(dset);
+  Handle dcpl(H5Dget_create_plist(dset), H5Pclose);
+  const bool compressed = dcpl.valid() && H5Pget_nfilters(dcpl.get()) > 0;
+  const uint64_t can_hold = compressed ? stored * kMaxCompression : stored;
+  if (bytes > can_hold || count > uint64_t(std::numeric_limits<int64_t>::max()))
+    fail(file,
+         fmt::format("{} has shape {} ({} bytes) but the file stores {} bytes of it{}: the "
+                     "file is damaged",
+                     where, shape_str(shape), bytes, stored, compressed ? " compressed" : ""));
+  return size_t(count);
 }
 
 Handle open_object(const std::string& file, hid_t fid, const std::vector<std::string>& parts,
@@ -722,6 +749,17 @@ void H5File::write(const std::string& path, const std::vector<T>& values,
 
 template <typename T>
 H5Data<T> H5File::read(const std::string& path) const {
+  return read_checked<T>(path, nullptr);
+}
+
+template <typename T>
+std::vector<T> H5File::read(const std::string& path, const std::vector<int64_t>& expected) const {
+  return std::move(read_checked<T>(path, &expected).values);
+}
+
+template <typename T>
+H5Data<T> H5File::read_checked(const std::string& path,
+                               const std::vector<int64_t>* expected) const {
   require_open();
   const auto parts = split_path(filename_, path);
   Handle dset = open_object(filename_, file_, parts, H5I_DATASET);
@@ -734,21 +772,14 @@ H5Data<T> H5File::read(const std::string& path) const {
   Handle space(H5Dget_space(dset.get()), H5Sclose);
   H5Data<T> out;
   out.shape = space_shape(filename_, where, space.get());
-  out.values.resize(shape_numel(out.shape));
+  if (expected && out.shape != *expected)
+    fail(filename_, fmt::format("{} has shape {}, expected {}", where, shape_str(out.shape),
+                                shape_str(*expected)));
+  out.values.resize(stored_value_count(filename_, where, dset.get(), type.get(), out.shape));
   if (!out.values.empty() &&
       H5Dread(dset.get(), Element<T>::mem(), H5S_ALL, H5S_ALL, H5P_DEFAULT, out.values.data()) < 0)
     fail(filename_, fmt::format("cannot read {}{}", where, hdf5_reason()));
   return out;
-}
-
-template <typename T>
-std::vector<T> H5File::read(const std::string& path, const std::vector<int64_t>& expected) const {
-  H5Data<T> data = read<T>(path);
-  if (data.shape != expected)
-    fail(filename_,
-         fmt::format("dataset '{}' has shape {}, expected {}", shown(split_path(filename_, path)),
-                     shape_str(data.shape), shape_str(expected)));
-  return std::move(data.values);
 }
 
 #define ATTNLAB_H5_INSTANTIATE(T)                                           \

@@ -101,6 +101,10 @@ class H5File {
       : file_(file), filename_(std::move(filename)), in_memory_(in_memory) {}
   static H5File open(const std::string& path, unsigned flags);
   void require_open() const;
+  // read() and read(path, expected): a non-null `expected` is checked before
+  // anything is allocated.
+  template <typename T>
+  H5Data<T> read_checked(const std::string& path, const std::vector<int64_t>* expected) const;
   // Closes the file; for a created file, first writes its image to
   // filename_ unless `write_out` is false (an exception is unwinding: the
   // file is unfinished). Returns what went wrong ("" if nothing); never throws.

@@ -158,6 +158,44 @@ TEST_CASE("hdf5: listing stops at hard-link cycles", "[hdf5]") {
   CHECK(f.read_double("a/b/loop/b/x").values == std::vector<double>{1});
 }
 
+TEST_CASE("hdf5: a shape the file does not store is refused before anything is allocated",
+          "[hdf5]") {
+  // HDF5 allocates a dataset's storage when it is first written, so a few
+  // hundred bytes can declare 2^36 values. Before, read() sized its buffer
+  // by the shape and died of std::bad_alloc, naming nothing.
+  TempDir dir;
+  const std::string path = dir.file("declared.h5");
+  {
+    H5File f = H5File::create(path);
+    f.write<float>("stored", {1, 2, 3}, {3});
+  }
+  hid_t raw = H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+  REQUIRE(raw >= 0);
+  const hsize_t huge = hsize_t(1) << 36, some = 100;
+  for (const auto& [name, dims] : {std::pair{"huge", huge}, std::pair{"unwritten", some}}) {
+    const hid_t space = H5Screate_simple(1, &dims, nullptr);
+    const hid_t d =
+        H5Dcreate2(raw, name, H5T_IEEE_F32LE, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    REQUIRE(d >= 0);
+    H5Dclose(d);
+    H5Sclose(space);
+  }
+  H5Fclose(raw);
+
+  H5File f = H5File::open_read(path);
+  CHECK(f.read<float>("stored").values == std::vector<float>{1, 2, 3});
+  CHECK_THROWS_WITH(f.read<float>("huge"),
+                    Contains(path) && Contains("dataset 'huge' has shape (68719476736) "
+                                               "(274877906944 bytes) but the file stores 0 "
+                                               "bytes of it: the file is damaged"));
+  CHECK_THROWS_WITH(f.read<double>("unwritten"),
+                    Contains("dataset 'unwritten' has shape (100) (400 bytes) but the file "
+                             "stores 0 bytes of it"));
+  // With an expected shape, a wrong one is refused first, whatever it claims.
+  CHECK_THROWS_WITH(f.read<float>("huge", {3}),
+                    Contains("dataset 'huge' has shape (68719476736), expected (3)"));
+}
+
 TEST_CASE("hdf5: string datasets and string attributes on root, groups and datasets", "[hdf5]") {
   TempDir dir;
   const std::string path = dir.file("strings.h5");
