@@ -175,8 +175,8 @@ CheckpointLayout survey_checkpoint(const std::string& path) {
   return layout;
 }
 
-EditReport edit_checkpoint(const std::string& path, const CheckpointLayout& layout,
-                           Bytes& program) {
+EditReport edit_checkpoint(const std::string& path, const CheckpointLayout& layout, Bytes& program,
+                           Edits kind) {
   EditReport report;
   std::vector<std::pair<uint32_t, uint8_t>> flips;
   const hid_t file = H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
@@ -189,7 +189,8 @@ EditReport edit_checkpoint(const std::string& path, const CheckpointLayout& layo
     };
     if (op == 0) {
       const uint32_t offset = program.raw<uint32_t>();
-      flips.emplace_back(offset, uint8_t(program.byte() | 1));
+      const uint8_t mask = uint8_t(program.byte() | 1);
+      if (kind == Edits::AlsoRawBytes) flips.emplace_back(offset, mask);
     } else if (op == 1 && !layout.attributes.empty()) {
       const auto& [object, name] =
           layout.attributes[program.raw<uint16_t>() % layout.attributes.size()];

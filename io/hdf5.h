@@ -120,6 +120,12 @@ class H5File {
 void write_string_list(H5File& f, const std::string& path, const std::vector<std::string>& items);
 std::vector<std::string> read_string_list(const H5File& f, const std::string& path);
 
+// Before HDF5 opens a file for reading, a separate process walks its
+// structure, and a file that kills it (HDF5 trusts what it reads) or walks
+// longer than ATTNLAB_HDF5_WALK_SECONDS (default 60) is refused. On by
+// default; fuzz/fuzz_checkpoint turns it off for files HDF5 itself wrote.
+void set_structure_walk(bool enabled);
+
 extern template void H5File::write<double>(const std::string&, const std::vector<double>&,
                                            const std::vector<int64_t>&);
 extern template void H5File::write<float>(const std::string&, const std::vector<float>&,
