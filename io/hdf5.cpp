@@ -12,11 +12,12 @@
 #include <limits>
 #include <set>
 #include <stdexcept>
-#include <thread>
+#include <string_view>
 #include <tuple>
 #include <type_traits>
 
 #include <fcntl.h>
+#include <poll.h>
 #include <spawn.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -25,6 +26,7 @@
 
 #include <cerrno>
 #include <csignal>
+#include <cstdio>
 #include <cstring>
 
 #include "autograd/shape.h"
@@ -245,25 +247,37 @@ std::vector<int64_t> space_shape(const std::string& file, const std::string& whe
 // really stores them. The shape comes from the file, and a damaged or hostile
 // one (2^36 values declared in a 200 KB file, with no storage allocated) must
 // not decide how much memory is allocated. Compressed data may be smaller
-// than its values, up to kMaxCompression times.
-size_t stored_value_count(const std::string& file, const std::string& where, hid_t dset, hid_t type,
-                          const std::vector<int64_t>& shape) {
+// than its values, up to kMaxCompression times; what the file claims to
+// store cannot exceed the file. (So data that HDF5 would make up, such as a
+// dataset's unwritten chunks filled with its fill value, or data stored in
+// other files, is refused: attnlab never writes such datasets.)
+size_t stored_value_count(const std::string& file, hid_t fid, const std::string& where, hid_t dset,
+                          hid_t type, const std::vector<int64_t>& shape) {
   constexpr uint64_t kMaxCompression = 1024;
+  const auto too_many = [&] {
+    fail(file, fmt::format("{} has shape {}: too many values to hold", where, shape_str(shape)));
+  };
   uint64_t count = 1, bytes = 0;
   for (int64_t d : shape)
-    if (d < 0 || __builtin_mul_overflow(count, uint64_t(d), &count))
-      fail(file, fmt::format("{} has shape {}: too many values to hold", where, shape_str(shape)));
-  if (__builtin_mul_overflow(count, uint64_t(H5Tget_size(type)), &bytes))
-    fail(file, fmt::format("{} has shape {}: too many values to hold", where, shape_str(shape)));
+    if (d < 0 || __builtin_mul_overflow(count, uint64_t(d), &count)) too_many();
+  if (count > uint64_t(std::numeric_limits<int64_t>::max()) ||
+      __builtin_mul_overflow(count, uint64_t(H5Tget_size(type)), &bytes))
+    too_many();
   const uint64_t stored = H5Dget_storage_size(dset);
+  hsize_t file_size = 0;
+  if (H5Fget_filesize(fid, &file_size) < 0) file_size = 0;
   Handle dcpl(H5Dget_create_plist(dset), H5Pclose);
   const bool compressed = dcpl.valid() && H5Pget_nfilters(dcpl.get()) > 0;
-  const uint64_t can_hold = compressed ? stored * kMaxCompression : stored;
-  if (bytes > can_hold || count > uint64_t(std::numeric_limits<int64_t>::max()))
+  uint64_t can_hold = 0;
+  if (__builtin_mul_overflow(stored, compressed ? kMaxCompression : 1, &can_hold))
+    can_hold = std::numeric_limits<uint64_t>::max();
+  if (stored > file_size || bytes > can_hold)
     fail(file,
-         fmt::format("{} has shape {} ({} bytes) but the file stores {} bytes of it{}: the "
-                     "file is damaged",
-                     where, shape_str(shape), bytes, stored, compressed ? " compressed" : ""));
+         fmt::format(
+             "{} has shape {} ({} bytes) but the file stores {} bytes of it{}{}: "
+             "the file is damaged",
+             where, shape_str(shape), bytes, stored, compressed ? " compressed" : "",
+             stored > file_size ? fmt::format(", more than the file's {} bytes", file_size) : ""));
   return size_t(count);
 }
 
@@ -325,7 +339,12 @@ std::string read_one_string(const std::string& file, const std::string& where, h
     H5free_memory(buf);
     return out;
   }
+  // A fixed-length string's size comes from the file: up to 4 GiB.
+  constexpr size_t kMaxFixedString = size_t(1) << 20;
   const size_t size = H5Tget_size(type);
+  if (size > kMaxFixedString)
+    fail(file, fmt::format("{} holds a fixed-length string of {} bytes; attnlab reads at most {}",
+                           where, size, kMaxFixedString));
   Handle mem(H5Tcopy(H5T_C_S1), H5Tclose);
   H5Tset_size(mem.get(), size);
   H5Tset_cset(mem.get(), cset);
@@ -378,10 +397,11 @@ void fix_superblock_checksum(std::vector<char>& image) {
 // HDF5 trusts a file's structure: some damaged bytes (a length in a global
 // heap, where variable-length strings live, has no checksum) make it free
 // memory it never allocated, and the process dies. So before a file is
-// opened, a separate process walks its whole structure: every object, every
-// attribute's value, every dataset's type and shape. If HDF5 kills that
-// process, or the walk does not end in time, the file is refused; only a
-// file HDF5 can walk is opened here.
+// opened, a separate process walks its structure: every object, every
+// attribute, every dataset's type and shape, and every single string and
+// small attribute value (what the loader reads before its own checks). If
+// HDF5 kills that process, or the walk does not end in time, the file is
+// refused; only a file HDF5 can walk is opened here.
 //
 // The walker is a fresh copy of this program (/proc/self/exe) started with
 // kWalkerArgument, which walk_if_asked() serves before main. A fork without
@@ -389,23 +409,45 @@ void fix_superblock_checksum(std::vector<char>& image) {
 // process (OpenMP's workers, a sanitizer's or fuzzer's threads) may only call
 // async-signal-safe functions, and HDF5 allocates. Such a child deadlocked in
 // CI, and its parent waited forever.
+//
+// The walker reports on file descriptor kReportFd: kWalkStarted once it runs,
+// kWalkDone once the walk and HDF5's shutdown are over. A process that never
+// said it started was not a walker (no /proc, a program started through
+// ld.so or an emulator): then the file is read without the walk, with a
+// warning.
 
 constexpr const char* kWalkerArgument = "--attnlab-internal-walk-hdf5";
 constexpr const char* kWalkSecondsVariable = "ATTNLAB_HDF5_WALK_SECONDS";
+// Makes the walker die as HDF5 does on a damaged file: for tests only.
+constexpr const char* kWalkerCrashVariable = "ATTNLAB_HDF5_WALKER_CRASH_FOR_TEST";
 constexpr double kDefaultWalkSeconds = 60;
+constexpr int kReportFd = 3;
+constexpr char kWalkStarted = 'S', kWalkDone = 'D';
+
+// Reads the variable-length string of a one-element attribute or dataset,
+// as read_one_string() does, and frees it.
+void walk_string(hid_t object, bool is_attribute, hid_t type) {
+  const hid_t mem = H5Tcopy(H5T_C_S1);
+  H5Tset_size(mem, H5T_VARIABLE);
+  H5Tset_cset(mem, H5Tget_cset(type));  // as the real read does: HDF5 converts no cset
+  char* text = nullptr;
+  const herr_t read = is_attribute ? H5Aread(object, mem, &text)
+                                   : H5Dread(object, mem, H5S_ALL, H5S_ALL, H5P_DEFAULT, &text);
+  if (read >= 0 && text) H5free_memory(text);
+  H5Tclose(mem);
+}
+
+bool is_one_variable_string(hid_t type, hssize_t n) {
+  return H5Tget_class(type) == H5T_STRING && H5Tis_variable_str(type) > 0 && n == 1;
+}
 
 herr_t walk_attribute(hid_t object, const char* name, const H5A_info_t*, void*) {
   const hid_t attr = H5Aopen(object, name, H5P_DEFAULT);
   if (attr < 0) return 0;
   const hid_t type = H5Aget_type(attr), space = H5Aget_space(attr);
   const hssize_t n = H5Sget_simple_extent_npoints(space);
-  if (H5Tget_class(type) == H5T_STRING && H5Tis_variable_str(type) > 0 && n == 1) {
-    const hid_t mem = H5Tcopy(H5T_C_S1);
-    H5Tset_size(mem, H5T_VARIABLE);
-    H5Tset_cset(mem, H5Tget_cset(type));  // as the real read does: HDF5 converts no cset
-    char* text = nullptr;
-    if (H5Aread(attr, mem, &text) >= 0 && text) H5free_memory(text);
-    H5Tclose(mem);
+  if (is_one_variable_string(type, n)) {
+    walk_string(attr, /*is_attribute=*/true, type);
   } else if (n > 0 && n < (1 << 20) && H5Tget_size(type) <= 64) {
     std::vector<char> buf(size_t(n) * H5Tget_size(type));
     H5Aread(attr, type, buf.data());
@@ -422,21 +464,18 @@ herr_t walk_object(hid_t root, const char* name, const H5O_info_t* info, void*) 
   H5Aiterate2(object, H5_INDEX_NAME, H5_ITER_INC, nullptr, walk_attribute, nullptr);
   if (info->type == H5O_TYPE_DATASET) {
     const hid_t type = H5Dget_type(object), space = H5Dget_space(object);
-    const hssize_t n = H5Sget_simple_extent_npoints(space);
-    if (H5Tget_class(type) == H5T_STRING && H5Tis_variable_str(type) > 0 && n == 1) {
-      const hid_t mem = H5Tcopy(H5T_C_S1);
-      H5Tset_size(mem, H5T_VARIABLE);
-      H5Tset_cset(mem, H5Tget_cset(type));
-      char* text = nullptr;
-      if (H5Dread(object, mem, H5S_ALL, H5S_ALL, H5P_DEFAULT, &text) >= 0 && text)
-        H5free_memory(text);
-      H5Tclose(mem);
-    }
+    if (is_one_variable_string(type, H5Sget_simple_extent_npoints(space)))
+      walk_string(object, /*is_attribute=*/false, type);
     H5Sclose(space);
     H5Tclose(type);
   }
   H5Oclose(object);
   return 0;
+}
+
+void report(char what) {
+  while (::write(kReportFd, &what, 1) < 0 && errno == EINTR) {
+  }
 }
 
 // The walker's whole life: argv is {name, kWalkerArgument, path, parent pid}.
@@ -448,6 +487,8 @@ __attribute__((constructor)) void walk_if_asked(int argc, char** argv, char**) {
   // parent is already gone, stop now.
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (::getppid() != std::atoi(argv[3])) ::_exit(0);
+  report(kWalkStarted);
+  if (std::getenv(kWalkerCrashVariable)) std::abort();
   H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
   const hid_t f = H5Fopen(argv[2], H5F_ACC_RDONLY, H5P_DEFAULT);
   if (f >= 0) {
@@ -455,6 +496,7 @@ __attribute__((constructor)) void walk_if_asked(int argc, char** argv, char**) {
     H5Fclose(f);
   }
   H5close();  // some damage shows only when the library frees what it read
+  report(kWalkDone);
   ::_exit(0);
 }
 
@@ -470,25 +512,62 @@ double walk_seconds() {
   return seconds;
 }
 
-// Starts the walker on path: its pid, or -1 if no process could be started.
-pid_t start_walker(const std::string& path) {
+std::string describe_exit(int status) {
+  return WIFSIGNALED(status) ? fmt::format("signal {}", WTERMSIG(status))
+                             : fmt::format("exit {}", WEXITSTATUS(status));
+}
+
+// The walk cannot run here: say so once, and read files directly, as HDF5
+// alone would.
+void warn_unwalked(const std::string& path, const std::string& why) {
+  static bool warned = false;
+  if (warned) return;
+  warned = true;
+  std::fprintf(stderr,
+               "attnlab: warning: HDF5 files cannot be checked in a separate process before "
+               "they are read (%s); reading '%s' without that check\n",
+               why.c_str(), path.c_str());
+}
+
+// A started walker: its pid and the read end of its report pipe.
+struct Walker {
+  pid_t pid = -1;
+  int reports = -1;
+};
+
+// Starts the walker on path; pid -1 if no process could be started (errno).
+Walker start_walker(const std::string& path) {
+  int pipe_fds[2];
+  if (::pipe2(pipe_fds, O_CLOEXEC) != 0) return {};
+  // Keep the write end off kReportFd itself: a dup2 onto the same number
+  // would keep its close-on-exec flag.
+  const int write_end = ::fcntl(pipe_fds[1], F_DUPFD_CLOEXEC, kReportFd + 1);
+  ::close(pipe_fds[1]);
+  if (write_end < 0) {
+    ::close(pipe_fds[0]);
+    return {};
+  }
   posix_spawn_file_actions_t files;
   posix_spawn_file_actions_init(&files);
   // Quiet: HDF5's errors and a sanitizer's or glibc's report of the death
-  // belong to no one (glibc writes "double free" to the tty unless told).
+  // belong to no one. Only the report pipe stays open: a walker that holds
+  // a pipe of attnlab's (a test runner's output) would keep its reader
+  // waiting.
   for (int fd : {STDIN_FILENO, STDOUT_FILENO, STDERR_FILENO})
     posix_spawn_file_actions_addopen(&files, fd, "/dev/null",
                                      fd == STDIN_FILENO ? O_RDONLY : O_WRONLY, 0);
+  posix_spawn_file_actions_adddup2(&files, write_end, kReportFd);  // dup2 drops O_CLOEXEC
+  posix_spawn_file_actions_addclosefrom_np(&files, kReportFd + 1);
   posix_spawnattr_t attributes;
   posix_spawnattr_init(&attributes);
-  // Its own process group: Ctrl-C goes to attnlab, which decides; the walker
-  // would otherwise die of it and make the file look damaged.
+  // Its own session: Ctrl-C goes to attnlab, which decides (the walker would
+  // otherwise die of it and make the file look damaged), and no terminal
+  // receives glibc's "double free" message.
   sigset_t none, every;
   sigemptyset(&none);
   sigfillset(&every);
   posix_spawnattr_setflags(&attributes,
-                           POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-  posix_spawnattr_setpgroup(&attributes, 0);
+                           POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
   posix_spawnattr_setsigmask(&attributes, &none);
   posix_spawnattr_setsigdefault(&attributes, &every);
 
@@ -502,12 +581,19 @@ pid_t start_walker(const std::string& path) {
   env.push_back(fatal_to_stderr.data());
   env.push_back(nullptr);
 
-  pid_t child = -1;
+  Walker walker;
   const int failed =
-      posix_spawn(&child, "/proc/self/exe", &files, &attributes, argv.data(), env.data());
+      posix_spawn(&walker.pid, "/proc/self/exe", &files, &attributes, argv.data(), env.data());
   posix_spawnattr_destroy(&attributes);
   posix_spawn_file_actions_destroy(&files);
-  return failed ? -1 : child;
+  ::close(write_end);
+  if (failed) {
+    ::close(pipe_fds[0]);
+    errno = failed;
+    return {};
+  }
+  walker.reports = pipe_fds[0];
+  return walker;
 }
 
 bool g_structure_walk = true;
@@ -524,36 +610,53 @@ void probe_structure(const std::string& path) {
   static std::set<std::decay_t<decltype(identity)>> walked;
   if (walked.count(identity)) return;
   const double limit = walk_seconds();
-  const pid_t child = start_walker(path);
-  if (child < 0) return;  // no process to spare: read it directly, as before
+  const Walker walker = start_walker(path);
+  if (walker.pid < 0)
+    return warn_unwalked(path,
+                         fmt::format("no process could be started: {}", std::strerror(errno)));
 
-  // Poll rather than block: a walker that hangs must not hang attnlab.
-  const auto start = std::chrono::steady_clock::now();
-  auto pause = std::chrono::microseconds(500);
-  int status = 0;
+  // The report pipe ends when the walker does (its only copy of the write
+  // end closes), so waiting on it waits for the walker, with a deadline: a
+  // walker that hangs must not hang attnlab.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(limit);
+  std::string said;
   for (;;) {
-    const pid_t done = ::waitpid(child, &status, WNOHANG);
-    if (done == child) break;
-    if (done < 0 && errno != EINTR) return;  // reaped elsewhere: nothing learnt, read it directly
-    const double elapsed =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    if (elapsed > limit) {
-      ::kill(child, SIGKILL);
-      while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) {
+      ::kill(walker.pid, SIGKILL);
+      int status = 0;
+      while (::waitpid(walker.pid, &status, 0) < 0 && errno == EINTR) {
       }
+      ::close(walker.reports);
       throw std::runtime_error(fmt::format(
           "file '{}' is damaged or unreadable: HDF5 did not finish reading its structure within "
-          "{:g} s (the environment variable {} sets this limit)",
+          "{:g} s (a very slow disk can also cause this; the environment variable {} sets the "
+          "limit)",
           path, limit, kWalkSecondsVariable));
     }
-    std::this_thread::sleep_for(pause);
-    pause = std::min(pause * 2, std::chrono::microseconds(5000));
+    pollfd wait_for{walker.reports, POLLIN, 0};
+    const int ready = ::poll(&wait_for, 1, int(std::min<int64_t>(left.count() + 1, 1 << 30)));
+    if (ready == 0 || (ready < 0 && errno == EINTR)) continue;
+    char buf[8];
+    const ssize_t got = ready > 0 ? ::read(walker.reports, buf, sizeof buf) : -1;
+    if (got > 0) {
+      said.append(buf, size_t(got));
+    } else if (got == 0 || errno != EINTR) {
+      break;  // the walker has ended (or the pipe failed: judged by what it said)
+    }
   }
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-    throw std::runtime_error(
-        fmt::format("file '{}' is damaged: HDF5 fails while reading its structure ({})", path,
-                    WIFSIGNALED(status) ? fmt::format("signal {}", WTERMSIG(status))
-                                        : fmt::format("exit {}", WEXITSTATUS(status))));
+  ::close(walker.reports);
+  int status = 0;
+  pid_t reaped = -1;
+  while ((reaped = ::waitpid(walker.pid, &status, 0)) < 0 && errno == EINTR) {
+  }
+  // With SIGCHLD ignored the exit status is gone (reaped < 0): the reports still tell.
+  const std::string how = reaped == walker.pid ? describe_exit(status) : "no exit status";
+  if (said.empty()) return warn_unwalked(path, "/proc/self/exe did not run as a walker: " + how);
+  if (said.find(kWalkDone) == std::string::npos)
+    throw std::runtime_error(fmt::format(
+        "file '{}' is damaged: HDF5 fails while reading its structure ({})", path, how));
   walked.insert(identity);
 }
 
@@ -786,7 +889,7 @@ H5Data<T> H5File::read_checked(const std::string& path,
   if (expected && out.shape != *expected)
     fail(filename_, fmt::format("{} has shape {}, expected {}", where, shape_str(out.shape),
                                 shape_str(*expected)));
-  out.values.resize(stored_value_count(filename_, where, dset.get(), type.get(), out.shape));
+  out.values.resize(stored_value_count(filename_, file_, where, dset.get(), type.get(), out.shape));
   if (!out.values.empty() &&
       H5Dread(dset.get(), Element<T>::mem(), H5S_ALL, H5S_ALL, H5P_DEFAULT, out.values.data()) < 0)
     fail(filename_, fmt::format("cannot read {}{}", where, hdf5_reason()));

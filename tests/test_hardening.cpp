@@ -113,21 +113,26 @@ TEST_CASE("hardening: stored training settings are named as stored, not as optio
   fs::remove_all(dir);
 }
 
-TEST_CASE("hardening: a stored vocabulary with a repeated token is refused naming the file") {
+TEST_CASE(
+    "hardening: a stored vocabulary with a repeated or malformed token is refused naming "
+    "the file") {
   const fs::path dir = fresh_dir("hard_vocab");
   const std::string ckpt = tiny_checkpoint(dir);
-  {
-    attnlab::H5File f = attnlab::H5File::open_rw(ckpt);
-    std::vector<std::string> tokens = attnlab::read_checkpoint_info(ckpt).vocab_tokens;
-    REQUIRE(tokens.size() > 8);
-    tokens[7] = tokens[6];
-    f.remove("data/vocab");
-    f.close();
-    attnlab::H5File g = attnlab::H5File::open_rw(ckpt);
-    attnlab::write_string_list(g, "data/vocab", tokens);
-    g.close();
+  const std::vector<std::string> stored = attnlab::read_checkpoint_info(ckpt).vocab_tokens;
+  REQUIRE(stored.size() > 8);
+  // The invalid UTF-8 was found by fuzz/fuzz_checkpoint: the decoder's error
+  // was not the kind the loader wrapped with the file name.
+  for (const std::string& bad : {stored[6], std::string("\xf8")}) {
+    std::vector<std::string> tokens = stored;
+    tokens[7] = bad;
+    {
+      attnlab::H5File f = attnlab::H5File::open_rw(ckpt);
+      f.remove("data/vocab");
+      attnlab::write_string_list(f, "data/vocab", tokens);
+      f.close();
+    }
+    CHECK_THAT(refusal_of_info(ckpt), Contains(ckpt) && Contains("data/vocab"));
   }
-  CHECK_THAT(refusal_of_info(ckpt), Contains(ckpt) && Contains("data/vocab"));
   fs::remove_all(dir);
 }
 
@@ -523,7 +528,7 @@ TEST_CASE("hardening: a flipped byte anywhere in a checkpoint never crashes the 
   fs::remove_all(dir);
 }
 
-TEST_CASE("hardening: a structure walk that does not end in time refuses the file and is killed") {
+TEST_CASE("hardening: a structure walk that dies or does not end in time refuses the file") {
   // Before HDF5 opens a file here, a separate process walks its structure
   // (io/hdf5.cpp). A walker that hangs must not hang attnlab: past
   // ATTNLAB_HDF5_WALK_SECONDS it is killed and the file refused. A limit of
@@ -536,14 +541,23 @@ TEST_CASE("hardening: a structure walk that does not end in time refuses the fil
   CHECK_THAT(refusal, Contains("did not finish reading its structure within 1e-09 s"));
   CHECK_THAT(refusal, Contains("ATTNLAB_HDF5_WALK_SECONDS"));
   int status = 0;
-  CHECK(::waitpid(-1, &status, WNOHANG) == -1);  // no walker left, not even a zombie
-  CHECK(errno == ECHILD);
+  const pid_t left = ::waitpid(-1, &status, WNOHANG);
+  const int why = errno;
+  CHECK(left == -1);  // no walker left, not even a zombie
+  CHECK(why == ECHILD);
 
   ::setenv("ATTNLAB_HDF5_WALK_SECONDS", "soon", 1);
   CHECK_THAT(refusal_of_info(ckpt),
              Contains("environment variable ATTNLAB_HDF5_WALK_SECONDS='soon': expected a "
                       "positive number of seconds"));
   ::unsetenv("ATTNLAB_HDF5_WALK_SECONDS");
+
+  // A walker that dies, as HDF5 does on some damaged files, refuses the file.
+  ::setenv("ATTNLAB_HDF5_WALKER_CRASH_FOR_TEST", "1", 1);
+  CHECK_THAT(refusal_of_info(ckpt),
+             Contains("file '" + ckpt +
+                      "' is damaged: HDF5 fails while reading its structure (signal 6)"));
+  ::unsetenv("ATTNLAB_HDF5_WALKER_CRASH_FOR_TEST");
   CHECK(refusal_of_info(ckpt) == "(loaded)");  // the default limit lets it through
   fs::remove_all(dir);
 }

@@ -180,6 +180,14 @@ TEST_CASE("hdf5: a shape the file does not store is refused before anything is a
     H5Dclose(d);
     H5Sclose(space);
   }
+  const hid_t text = H5Tcopy(H5T_C_S1);
+  H5Tset_size(text, size_t(1) << 24);
+  const hid_t scalar = H5Screate(H5S_SCALAR);
+  const hid_t d = H5Dcreate2(raw, "long_text", text, scalar, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  REQUIRE(d >= 0);
+  H5Dclose(d);
+  H5Sclose(scalar);
+  H5Tclose(text);
   H5Fclose(raw);
 
   H5File f = H5File::open_read(path);
@@ -191,6 +199,10 @@ TEST_CASE("hdf5: a shape the file does not store is refused before anything is a
   CHECK_THROWS_WITH(f.read<double>("unwritten"),
                     Contains("dataset 'unwritten' has shape (100) (400 bytes) but the file "
                              "stores 0 bytes of it"));
+  // A fixed-length string's size is the file's too (up to 4 GiB).
+  CHECK_THROWS_WITH(f.read_string("long_text"),
+                    Contains("dataset 'long_text' holds a fixed-length string of 16777216 bytes; "
+                             "attnlab reads at most 1048576"));
   // With an expected shape, a wrong one is refused first, whatever it claims.
   CHECK_THROWS_WITH(f.read<float>("huge", {3}),
                     Contains("dataset 'huge' has shape (68719476736), expected (3)"));

@@ -232,7 +232,7 @@ CheckpointInfo read_info(const std::string& path) {
                                  info.vocab_tokens.size(), info.model.vocab_size));
   try {
     data::Vocab::from_tokens(info.vocab_kind, info.vocab_tokens);
-  } catch (const std::invalid_argument& e) {
+  } catch (const std::exception& e) {  // a bad kind or token, or a token's invalid UTF-8
     throw InputError(fmt::format("{}: invalid stored vocabulary (data/vocab): {}", path, e.what()));
   }
   const bool class_head =
