@@ -247,6 +247,15 @@ TEST_CASE("hardening: optimizer state is checksummed and checked, a missing chec
              Contains("changed.h5") && Contains("optimizer checksum mismatch"));
   CHECK_THAT(refusal(edited("no_optimizer_checksum", "", 0, true)),
              Contains("has no optimizer checksum"));
+  // A format version damaged to an older one ('3' -> '2' is one flipped bit)
+  // does not turn the optimizer checksum off (found by fuzz/fuzz_checkpoint).
+  {
+    const fs::path copy = edited("format_2", some_moment, 0.25f);
+    attnlab::H5File f = attnlab::H5File::open_rw(copy.string());
+    f.set_attribute("/", "format_version", "2");
+    f.close();
+    CHECK_THAT(refusal(copy), Contains("format_2.h5: optimizer checksum mismatch"));
+  }
   // A parameter checksum removed together with a changed weight: refused, not trusted.
   {
     const fs::path copy = edited("no_checksum", "params/token_embedding/weight", 7.0f);

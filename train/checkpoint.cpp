@@ -312,16 +312,18 @@ void read_optimizer_state(const std::string& path, Optimizer& optimizer) {
             "{}: optimizer state '{}' holds {} at element {}", path, key,
             std::isfinite(values[i]) ? "a negative second moment" : "a non-finite value", i));
   }
-  // Files before format 3 have no optimizer checksum; the checks above still apply.
-  if (format_version(f, path) >= 3) {
-    if (!f.has_attribute("/", "optimizer_checksum"))
-      throw InputError(fmt::format(
-          "{}: has no optimizer checksum (attribute 'optimizer_checksum' on '/'); format {} "
-          "checkpoints with optimizer state have one, so the file was altered",
-          path, kCheckpointVersion));
+  // Files before format 3 have no optimizer checksum; the checks above still
+  // apply. One that is there is checked whatever the version says: a damaged
+  // format_version ('3' -> '2' is one flipped bit) must not turn it off.
+  const bool has_checksum = f.has_attribute("/", "optimizer_checksum");
+  if (format_version(f, path) >= 3 && !has_checksum)
+    throw InputError(fmt::format(
+        "{}: has no optimizer checksum (attribute 'optimizer_checksum' on '/'); format {} "
+        "checkpoints with optimizer state have one, so the file was altered",
+        path, kCheckpointVersion));
+  if (has_checksum)
     expect_checksum(f, path, "optimizer_checksum", "optimizer",
                     optimizer_checksum(kind, steps, stored));
-  }
   NamedTensors state;
   for (size_t i = 0; i < stored.size(); ++i) {
     const Tensor& t = expected[i].second;
