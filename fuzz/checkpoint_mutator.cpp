@@ -7,6 +7,7 @@
 #include <fstream>
 #include <iterator>
 #include <limits>
+#include <map>
 
 namespace attnlab::fuzz {
 namespace {
@@ -120,6 +121,23 @@ void replace_dataset(hid_t file, const std::string& path, Bytes& in) {
   H5Sclose(space);
 }
 
+// All the stored bytes of a numeric dataset (empty if it cannot be read).
+std::vector<unsigned char> stored_bytes(hid_t file, const std::string& path) {
+  std::vector<unsigned char> bytes;
+  const hid_t d = H5Dopen2(file, path.c_str(), H5P_DEFAULT);
+  if (d < 0) return bytes;
+  const hid_t space = H5Dget_space(d), type = H5Dget_type(d);
+  const hssize_t n = H5Sget_simple_extent_npoints(space);
+  if (n > 0) {
+    bytes.resize(std::size_t(n) * H5Tget_size(type));
+    if (H5Dread(d, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, bytes.data()) < 0) bytes.clear();
+  }
+  H5Tclose(type);
+  H5Sclose(space);
+  H5Dclose(d);
+  return bytes;
+}
+
 // Writes one element of an existing numeric dataset, keeping its type and
 // shape. Returns whether the stored bytes changed.
 bool poke_dataset(hid_t file, const std::string& path, Bytes& in) {
@@ -179,6 +197,7 @@ EditReport edit_checkpoint(const std::string& path, const CheckpointLayout& layo
                            Edits kind) {
   EditReport report;
   std::vector<std::pair<uint32_t, uint8_t>> flips;
+  std::map<std::string, std::vector<unsigned char>> before;  // a poked tensor's first bytes
   const hid_t file = H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
   if (file < 0) return report;
   for (int edits = 0; !program.empty() && edits < 8; ++edits) {
@@ -198,6 +217,7 @@ EditReport edit_checkpoint(const std::string& path, const CheckpointLayout& layo
     } else if (op == 2 && !layout.datasets.empty()) {
       const std::string& path_in_file = pick_dataset();
       report.changed_tensors.erase(path_in_file);
+      before.erase(path_in_file);
       replace_dataset(file, path_in_file, program);
     } else if (op == 3 && !layout.attributes.empty()) {
       const auto& [object, name] =
@@ -206,13 +226,20 @@ EditReport edit_checkpoint(const std::string& path, const CheckpointLayout& layo
     } else if (op == 4 && !layout.datasets.empty()) {
       const std::string& path_in_file = pick_dataset();
       report.changed_tensors.erase(path_in_file);
+      before.erase(path_in_file);
       H5Ldelete(file, path_in_file.c_str(), H5P_DEFAULT);
     } else if (op == 5 && !layout.datasets.empty()) {
       const std::string& path_in_file = pick_dataset();
+      if (is_tensor(path_in_file) && !report.changed_tensors.count(path_in_file))
+        before.emplace(path_in_file, stored_bytes(file, path_in_file));
       if (poke_dataset(file, path_in_file, program) && is_tensor(path_in_file))
         report.changed_tensors.insert(path_in_file);
     }
   }
+  // A second poke may undo the first (the same bit flipped twice): only a
+  // tensor whose bytes differ at the end is claimed as changed.
+  for (auto it = report.changed_tensors.begin(); it != report.changed_tensors.end();)
+    it = stored_bytes(file, *it) == before[*it] ? report.changed_tensors.erase(it) : std::next(it);
   H5Fclose(file);
   if (!flips.empty()) {  // raw flips last: they may break what HDF5 wrote
     std::fstream io(path, std::ios::binary | std::ios::in | std::ios::out);
