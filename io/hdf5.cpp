@@ -596,6 +596,94 @@ Walker start_walker(const std::string& path) {
   return walker;
 }
 
+// ---- global heaps: checked before HDF5 reads them ----------------------------------
+//
+// Variable-length strings (attnlab's attribute values) live in "global heap
+// collections": blocks that start with "GCOL", version 1, three zero bytes
+// and the collection's size, followed by objects, each a 16-byte header
+// (index, reference count, reserved, size) and its bytes padded to 8. The
+// format gives these blocks no checksum, and HDF5 1.10 trusts the sizes in
+// them: an object whose size runs past its collection makes HDF5 copy that
+// many bytes when the string is read. fuzz_checkpoint_bytes found such files
+// (copies of up to 2^40 bytes; without the structure walk a Release build
+// dies of them). HDF5 itself finds the collections through references in
+// object headers; here every block with the signature is checked, which is
+// at least as many.
+
+constexpr int64_t kHeapHeaderBytes = 16;  // the collection's and each object's
+
+uint64_t little_endian(const unsigned char* p, int bytes) {
+  uint64_t v = 0;
+  for (int i = bytes - 1; i >= 0; --i) v = (v << 8) | p[i];
+  return v;
+}
+
+// Throws naming the file and the byte offset when a collection's objects do
+// not fit in it, or the collection does not fit in the file.
+void check_heap_collection(int fd, const std::string& path, int64_t at, int64_t file_bytes,
+                           const unsigned char* header) {
+  const uint64_t size = little_endian(header + 8, 8);
+  const auto damaged = [&](const std::string& what) {
+    return std::runtime_error(fmt::format(
+        "file '{}' is damaged: the global heap at byte {} (where HDF5 keeps variable-length "
+        "strings) {}",
+        path, at, what));
+  };
+  if (size < uint64_t(kHeapHeaderBytes) || size > uint64_t(file_bytes - at))
+    throw damaged(fmt::format("says it is {} bytes long, but {} bytes of the file remain", size,
+                              file_bytes - at));
+  std::vector<unsigned char> heap(size);
+  if (::pread(fd, heap.data(), heap.size(), at) != ssize_t(heap.size()))
+    throw damaged("cannot be read: " + std::string(std::strerror(errno)));
+  int64_t offset = kHeapHeaderBytes;
+  const int64_t end = int64_t(size);
+  // Each step moves at least one object header on, so the walk ends. Less
+  // room than a header at the end is free space, as HDF5 reads it.
+  while (end - offset >= kHeapHeaderBytes) {
+    const unsigned char* object = heap.data() + offset;
+    const uint64_t index = little_endian(object, 2);
+    const uint64_t bytes = little_endian(object + 8, 8);
+    const uint64_t room = uint64_t(end - offset);
+    // Object 0 is the free space; its size counts its own header and is not padded.
+    const bool fits = index == 0 ? bytes >= uint64_t(kHeapHeaderBytes) && bytes <= room
+                                 : bytes <= room - uint64_t(kHeapHeaderBytes) &&
+                                       (bytes + 7) / 8 * 8 <= room - uint64_t(kHeapHeaderBytes);
+    if (!fits)
+      throw damaged(fmt::format(
+          "holds {} {} of {} bytes at byte {}, but its collection has {} bytes left there",
+          index == 0 ? "free space" : "object", index, bytes, at + offset, room));
+    offset += index == 0 ? int64_t(bytes) : kHeapHeaderBytes + int64_t((bytes + 7) / 8 * 8);
+  }
+}
+
+void check_global_heaps(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return;  // the real open reports it
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{fd};
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) return;
+  const int64_t file_bytes = st.st_size;
+  constexpr std::string_view kSignature = "GCOL";
+  constexpr int64_t kChunk = 1 << 20;
+  std::vector<unsigned char> chunk(kChunk + kHeapHeaderBytes);
+  // Chunks overlap by a header, so that no header is cut in two.
+  for (int64_t start = 0; start < file_bytes; start += kChunk) {
+    const ssize_t got = ::pread(fd, chunk.data(), chunk.size(), start);
+    if (got <= 0) return;  // the real open reports it
+    const std::string_view text(reinterpret_cast<const char*>(chunk.data()), size_t(got));
+    for (size_t hit = text.find(kSignature); hit != std::string_view::npos && int64_t(hit) < kChunk;
+         hit = text.find(kSignature, hit + 1)) {
+      if (int64_t(hit) + kHeapHeaderBytes > got) break;  // too near the end to be a collection
+      const unsigned char* header = chunk.data() + hit;
+      const bool collection = header[4] == 1 && header[5] == 0 && header[6] == 0 && header[7] == 0;
+      if (collection) check_heap_collection(fd, path, start + int64_t(hit), file_bytes, header);
+    }
+  }
+}
+
 bool g_structure_walk = true;
 
 // Throws naming the file when HDF5 cannot walk it without dying, or not
@@ -727,6 +815,7 @@ H5File H5File::open(const std::string& path, unsigned flags) {
   std::string reason = hdf5_reason();
   hid_t f = -1;
   if (is_hdf5 > 0) {
+    check_global_heaps(path);
     probe_structure(path);
     Handle fapl = strong_close_fapl();
     f = H5Fopen(path.c_str(), flags, fapl.get());

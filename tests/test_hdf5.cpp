@@ -7,6 +7,8 @@
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
+#include <string_view>
 
 #include "io/hdf5.h"
 
@@ -206,6 +208,59 @@ TEST_CASE("hdf5: a shape the file does not store is refused before anything is a
   // With an expected shape, a wrong one is refused first, whatever it claims.
   CHECK_THROWS_WITH(f.read<float>("huge", {3}),
                     Contains("dataset 'huge' has shape (68719476736), expected (3)"));
+}
+
+TEST_CASE("hdf5: a global heap whose sizes run past it is refused before HDF5 reads it", "[hdf5]") {
+  // String values live in a global heap collection, which has no checksum;
+  // HDF5 1.10 copies as many bytes as an object's stored size says. Each case
+  // edits the bytes of a valid file, as a damaged disk would.
+  TempDir dir;
+  const std::string good = dir.file("strings.h5");
+  {
+    H5File f = H5File::create(good);
+    f.set_attribute("/", "note", "a string in the global heap");
+    f.set_attribute("/", "other", "and another");
+  }
+  std::string bytes;
+  {
+    std::ifstream in(good, std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  const size_t heap = bytes.find("GCOL\x01\x00\x00\x00", 0);
+  REQUIRE(heap != std::string::npos);
+  REQUIRE(bytes.find("GCOL", heap + 1) == std::string::npos);  // one collection
+  const size_t first = heap + 16;                              // object 1's header
+  REQUIRE(bytes[first] == 1);
+  REQUIRE(bytes.compare(first + 16, 27, "a string in the global heap") == 0);
+  CHECK(H5File::open_read(good).get_attribute("/", "note") == "a string in the global heap");
+
+  const auto damaged = [&](const std::string& name, size_t at, std::string_view with) {
+    std::string copy = bytes;
+    copy.replace(at, with.size(), with);
+    const std::string path = dir.file(name);
+    std::ofstream(path, std::ios::binary) << copy;
+    return path;
+  };
+  // Object 1's size gains 2^40: HDF5 would copy a terabyte.
+  const std::string huge = damaged("huge.h5", first + 8 + 5, "\x01");
+  CHECK_THROWS_WITH(
+      H5File::open_read(huge),
+      Contains("file '" + huge + "' is damaged: the global heap at byte " + std::to_string(heap)) &&
+          Contains("holds object 1 of 1099511627803 bytes at byte " + std::to_string(first)));
+  // A few bytes too many still run past the collection's end when it is the last object.
+  const size_t collection_bytes = 4096;
+  const size_t tail_room = heap + collection_bytes - first;
+  std::string size_bytes(8, '\0');
+  for (int i = 0; i < 8; ++i) size_bytes[i] = char(((tail_room - 15) >> (8 * i)) & 0xff);
+  CHECK_THROWS_WITH(H5File::open_read(damaged("tail.h5", first + 8, size_bytes)),
+                    Contains("holds object 1 of " + std::to_string(tail_room - 15) + " bytes"));
+  // The collection itself longer than the file.
+  CHECK_THROWS_WITH(H5File::open_read(damaged("collection.h5", heap + 8 + 4, "\x10")),
+                    Contains("the global heap at byte " + std::to_string(heap) +
+                             " (where HDF5 keeps variable-length strings) says it is"));
+  // A "GCOL" that is not a collection's header (another version byte) is data.
+  H5File other = H5File::open_read(damaged("text.h5", first + 16, "GCOL\x02"));
+  CHECK(other.get_attribute("/", "other") == "and another");
 }
 
 TEST_CASE("hdf5: string datasets and string attributes on root, groups and datasets", "[hdf5]") {
