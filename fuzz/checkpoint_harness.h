@@ -6,6 +6,7 @@
 // optimizer value is never accepted.
 #pragma once
 
+#include <fmt/format.h>
 #include <hdf5.h>
 
 #include <cstdint>
@@ -17,6 +18,7 @@
 #include "fuzz/bytes.h"
 #include "fuzz/checkpoint_mutator.h"
 #include "fuzz/fuzz_common.h"
+#include "io/hdf5.h"
 #include "models/config.h"
 #include "optim/optim.h"
 #include "train/checkpoint.h"
@@ -91,10 +93,24 @@ inline void start_checkpoint_harness() {
 
 inline void run_checkpoint_input(const uint8_t* data, size_t size, Edits kind) {
   Bytes program(data, size);
-  const checkpoint_harness::Base& b = checkpoint_harness::base(program.byte() % 3);
+  const uint8_t head = program.byte();
+  const checkpoint_harness::Base& b = checkpoint_harness::base(head % 3);
   const std::string path = scratch_path("checkpoint.h5");
   write_file(path, b.bytes);
   const EditReport report = edit_checkpoint(path, b.layout, program, kind);
+  // Any edit of a setting or the vocabulary fails the info checksum first.
+  // Half of the well-formed files are sealed again, as a tool that writes
+  // bad values on purpose would, so that the checks behind it are reached.
+  if (kind == Edits::ThroughHdf5 && (head & 0x80)) {
+    try {
+      H5File f = H5File::open_rw(path);
+      if (f.has_attribute("/", "info_checksum"))
+        f.set_attribute("/", "info_checksum", fmt::format("{:016x}", checkpoint_info_checksum(f)));
+      f.close();
+    } catch (const std::exception&) {
+      // Edits that leave the checksum unreadable are the loader's to refuse.
+    }
+  }
   try {
     LoadedRun run = load_run(path);
     OptimizerConfig oc;

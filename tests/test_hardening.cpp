@@ -5,9 +5,12 @@
 #include <sys/wait.h>
 
 #include <catch2/catch.hpp>
+#include <fstream>
+#include <iterator>
 
 #include "cli_process.h"
 #include "common/errors.h"
+#include "documented_checksums.h"
 #include "io/hdf5.h"
 #include "models/config.h"
 #include "optim/optim.h"
@@ -86,6 +89,7 @@ TEST_CASE("hardening: a checkpoint with out-of-bounds sizes is refused before an
     {
       attnlab::H5File f = attnlab::H5File::open_rw(copy.string());
       f.set_attribute("model_config", key, value);
+      attnlab::documented::seal_info(f);  // as a tool that writes bad sizes would
       f.close();
     }
     INFO(key);
@@ -105,6 +109,7 @@ TEST_CASE("hardening: stored training settings are named as stored, not as optio
   {
     attnlab::H5File f = attnlab::H5File::open_rw(ckpt);
     f.set_attribute("train_config", "batch_size", "0");
+    attnlab::documented::seal_info(f);
     f.close();
   }
   const std::string why = refusal_of_info(ckpt);
@@ -129,6 +134,7 @@ TEST_CASE(
       attnlab::H5File f = attnlab::H5File::open_rw(ckpt);
       f.remove("data/vocab");
       attnlab::write_string_list(f, "data/vocab", tokens);
+      attnlab::documented::seal_info(f);
       f.close();
     }
     CHECK_THAT(refusal_of_info(ckpt), Contains(ckpt) && Contains("data/vocab"));
@@ -269,6 +275,102 @@ TEST_CASE("hardening: optimizer state is checksummed and checked, a missing chec
     CHECK(r.exit_code != 0);
     CHECK_THAT(r.output, Contains("has no parameter checksum"));
   }
+  fs::remove_all(dir);
+}
+
+TEST_CASE("hardening: a changed setting, vocabulary or training state is refused, not used") {
+  // HDF5 checksums a file's structure but not raw data, nor the global heap
+  // where string values live: before format 4, one flipped bit changed a
+  // stored learning rate from 0.001 to 0.003 and `train --resume` used it.
+  const fs::path dir = fresh_dir("hard_info");
+  const std::string ckpt = tiny_checkpoint(dir);
+  REQUIRE(refusal_of_info(ckpt) == "(loaded)");
+  const auto copy_of = [&](const std::string& name) {
+    const fs::path copy = dir / (name + ".h5");
+    fs::copy_file(ckpt, copy, fs::copy_options::overwrite_existing);
+    return copy.string();
+  };
+  const std::string mismatch = "settings, vocabulary and state checksum mismatch";
+
+  // One bit of the stored learning rate's text, flipped on disk.
+  const std::string lr = [&] {
+    attnlab::H5File f = attnlab::H5File::open_read(ckpt);
+    return f.get_attribute("train_config", "lr");
+  }();
+  const std::string flipped = copy_of("flipped_lr");
+  {
+    std::fstream file(flipped, std::ios::in | std::ios::out | std::ios::binary);
+    std::string bytes{std::istreambuf_iterator<char>(file), std::istreambuf_iterator<char>()};
+    std::string stored(8, '\0');  // a heap object: its size in 8 bytes, then the text
+    stored[0] = char(lr.size());
+    stored += lr;
+    const size_t at = bytes.find(stored);
+    REQUIRE(at != std::string::npos);
+    const size_t last = at + stored.size() - 1;
+    file.seekp(std::streamoff(last));
+    file.put(char(bytes[last] ^ 0x02));
+  }
+  {
+    attnlab::H5File f = attnlab::H5File::open_read(flipped);  // HDF5 sees nothing wrong
+    CHECK(f.get_attribute("train_config", "lr") != lr);
+  }
+  CHECK_THAT(refusal_of_info(flipped), Contains(flipped + ": " + mismatch));
+  {
+    // In the run directory, `train --resume` refuses it, and leaves it as it was.
+    const std::string pristine = copy_of("pristine");
+    fs::copy_file(flipped, ckpt, fs::copy_options::overwrite_existing);
+    const Run r = run(fmt::format("train --resume --out {} --steps 5 --quiet",
+                                  fs::path(ckpt).parent_path().string()));
+    CHECK(r.exit_code != 0);
+    CHECK_THAT(r.output, Contains(mismatch));
+    const auto bytes_of = [](const std::string& path) {
+      std::ifstream in(path, std::ios::binary);
+      return std::string{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+    };
+    CHECK(bytes_of(ckpt) == bytes_of(flipped));
+    fs::copy_file(pristine, ckpt, fs::copy_options::overwrite_existing);
+  }
+  REQUIRE(refusal_of_info(ckpt) == "(loaded)");
+
+  // Values rewritten through HDF5: the step, a vocabulary byte.
+  const auto rewritten = [&](const std::string& name, const std::string& dataset) {
+    const std::string copy = copy_of(name);
+    attnlab::H5File f = attnlab::H5File::open_rw(copy);
+    if (dataset == "state/step") {
+      f.remove(dataset);
+      f.write<int64_t>(dataset, {1000}, {});
+    } else {
+      auto bytes = f.read<uint8_t>(dataset);
+      bytes.values.at(0) ^= 0x01;
+      f.remove(dataset);
+      f.write<uint8_t>(dataset, bytes.values, bytes.shape);
+    }
+    f.close();
+    return copy;
+  };
+  for (const std::string& dataset : {"state/step", "data/vocab/bytes"}) {
+    INFO(dataset);
+    const std::string copy = rewritten(dataset == "state/step" ? "step" : "vocab", dataset);
+    CHECK_THAT(refusal_of_info(copy), Contains(copy + ": " + mismatch));
+  }
+
+  // The checksum removed, or the version damaged to one without it
+  // ('4' -> '3' is not one bit, but '3' -> '2' was): still refused.
+  const std::string removed = copy_of("no_info_checksum");
+  {
+    attnlab::H5File f = attnlab::H5File::open_rw(removed);
+    f.remove_attribute("/", "info_checksum");
+    f.close();
+  }
+  CHECK_THAT(refusal_of_info(removed),
+             Contains(removed + ": has no info checksum (attribute 'info_checksum' on '/')"));
+  const std::string older = copy_of("format_3");
+  {
+    attnlab::H5File f = attnlab::H5File::open_rw(older);
+    f.set_attribute("/", "format_version", "3");
+    f.close();
+  }
+  CHECK_THAT(refusal_of_info(older), Contains(older + ": " + mismatch));
   fs::remove_all(dir);
 }
 

@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "documented_checksums.h"
 #include "io/hdf5.h"
 #include "train/checkpoint.h"
 #include "train/trainer.h"
@@ -191,52 +192,6 @@ TEST_CASE("train: a checkpoint round-trips config, vocabulary, labels and parame
   fs::remove_all(dir);
 }
 
-namespace {
-// FNV-1a 64 written out here, independently of train/checkpoint.cpp, as a
-// reader of docs/checkpoint.md would: each parameter's path, then its float32
-// bytes, parameters sorted by path.
-uint64_t documented_checksum(const H5File& f, std::vector<std::string> paths) {
-  uint64_t h = 0xcbf29ce484222325ull;
-  auto feed = [&](const void* data, size_t n) {
-    const auto* p = static_cast<const unsigned char*>(data);
-    for (size_t i = 0; i < n; ++i) h = (h ^ p[i]) * 0x100000001b3ull;
-  };
-  for (const std::string& path : paths) {
-    const std::string name = path.substr(std::string("params/").size());
-    feed(name.data(), name.size());
-    auto values = f.read<float>(path);
-    feed(values.values.data(), values.values.size() * sizeof(float));
-  }
-  return h;
-}
-// docs/checkpoint.md: FNV-1a over optimizer/kind's bytes, optimizer/steps as
-// 8 little-endian bytes, then each state tensor's path below optimizer/ and
-// its float32 bytes, in sorted path order.
-uint64_t documented_optimizer_checksum(const H5File& f) {
-  uint64_t h = 0xcbf29ce484222325ull;
-  auto feed = [&](const void* data, size_t n) {
-    const auto* p = static_cast<const unsigned char*>(data);
-    for (size_t i = 0; i < n; ++i) h = (h ^ p[i]) * 0x100000001b3ull;
-  };
-  const std::string kind = f.read_string("optimizer/kind");
-  feed(kind.data(), kind.size());
-  const int64_t steps = f.read<int64_t>("optimizer/steps").values.at(0);
-  feed(&steps, sizeof steps);
-  std::vector<std::string> paths;
-  for (const std::string& path : f.list_datasets("optimizer"))
-    if (path != "optimizer/kind" && path != "optimizer/steps") paths.push_back(path);
-  std::sort(paths.begin(), paths.end());
-  for (const std::string& path : paths) {
-    const std::string name = path.substr(std::string("optimizer/").size());
-    feed(name.data(), name.size());
-    auto values = f.read<float>(path);
-    feed(values.values.data(), values.values.size() * sizeof(float));
-  }
-  return h;
-}
-
-}  // namespace
-
 TEST_CASE("train: the checkpoint checksum is the documented one, format 1 files still load") {
   fs::path dir = fresh_dir("checksum");
   TrainConfig c = tiny_run("t5", "reverse", dir);
@@ -249,14 +204,17 @@ TEST_CASE("train: the checkpoint checksum is the documented one, format 1 files 
     H5File f = H5File::open_read(path);
     sorted = f.list_datasets("params");
     std::sort(sorted.begin(), sorted.end());
-    CHECK(f.get_attribute("/", "format_version") == "3");
+    CHECK(f.get_attribute("/", "format_version") == "4");
     CHECK(f.get_attribute("/", "checksum") ==
-          fmt::format("{:016x}", documented_checksum(f, sorted)));
+          fmt::format("{:016x}", documented::parameter_checksum(f, sorted)));
     CHECK(f.get_attribute("/", "optimizer_checksum") ==
-          fmt::format("{:016x}", documented_optimizer_checksum(f)));
+          fmt::format("{:016x}", documented::optimizer_checksum(f)));
+    CHECK(f.get_attribute("/", "info_checksum") ==
+          fmt::format("{:016x}", documented::info_checksum(f)));
   }
   // Format 1 summed in registration order: such a file still loads, and a
-  // format-1 file with a sorted-order checksum is refused.
+  // format-1 file with a sorted-order checksum is refused. Files before
+  // format 4 have no info checksum.
   std::vector<std::string> registration;
   for (const auto& [name, tensor] : t.model().named_parameters())
     registration.push_back("params/" + name);
@@ -266,13 +224,16 @@ TEST_CASE("train: the checkpoint checksum is the documented one, format 1 files 
   {
     H5File f = H5File::open_rw(v1.string());
     f.set_attribute("/", "format_version", "1");
-    f.set_attribute("/", "checksum", fmt::format("{:016x}", documented_checksum(f, registration)));
+    f.remove_attribute("/", "info_checksum");
+    f.set_attribute("/", "checksum",
+                    fmt::format("{:016x}", documented::parameter_checksum(f, registration)));
   }
   auto model = make_model(read_checkpoint_info(v1.string()).model);
   CHECK_NOTHROW(load_parameters(v1.string(), *model));
   {
     H5File f = H5File::open_rw(v1.string());
-    f.set_attribute("/", "checksum", fmt::format("{:016x}", documented_checksum(f, sorted)));
+    f.set_attribute("/", "checksum",
+                    fmt::format("{:016x}", documented::parameter_checksum(f, sorted)));
   }
   CHECK_THROWS_WITH(load_parameters(v1.string(), *model), Contains("checksum mismatch"));
   fs::remove_all(dir);

@@ -92,6 +92,64 @@ uint64_t optimizer_checksum(const std::string& kind, int64_t steps, StoredTensor
   return tensors_checksum(std::move(state), kCheckpointVersion, h);
 }
 
+bool is_checksum_attribute(const std::string& name) {
+  return name == "checksum" || name == "optimizer_checksum" || name == "info_checksum";
+}
+
+// Feeds one dataset's bytes: a string's UTF-8, or the values as stored.
+template <typename T>
+uint64_t feed_values(uint64_t h, const H5File& f, const std::string& path) {
+  const std::vector<T> values = f.read<T>(path).values;
+  const uint64_t bytes = values.size() * sizeof(T);
+  h = fnv1a(h, &bytes, sizeof bytes);
+  return fnv1a(h, values.data(), bytes);
+}
+
+}  // namespace
+
+uint64_t checkpoint_info_checksum(const H5File& f) {
+  uint64_t h = kFnvOffset;
+  const auto feed_name = [&](const std::string& name) {
+    h = fnv1a(h, name.data(), name.size() + 1);  // with its terminating zero byte
+  };
+  const auto feed_text = [&](const std::string& text) {
+    const uint64_t bytes = text.size();
+    h = fnv1a(h, &bytes, sizeof bytes);
+    h = fnv1a(h, text.data(), text.size());
+  };
+  for (const std::string group : {"/", "model_config", "train_config"}) {
+    if (group != "/" && !f.is_group(group)) continue;
+    for (const std::string& name : f.attribute_names(group)) {
+      if (group == "/" && is_checksum_attribute(name)) continue;
+      feed_name(group + "@" + name);
+      feed_text(f.get_attribute(group, name));
+    }
+  }
+  std::vector<std::string> datasets;
+  for (const char* group : {"data", "model_config", "state", "train_config"})
+    if (f.is_group(group))
+      for (const std::string& path : f.list_datasets(group)) datasets.push_back(path);
+  std::sort(datasets.begin(), datasets.end());
+  for (const std::string& path : datasets) {
+    feed_name(path);
+    const std::string type = f.element_type(path);
+    if (type == "strings")
+      feed_text(f.read_string(path));
+    else if (type == "int64 values")
+      h = feed_values<int64_t>(h, f, path);
+    else if (type == "uint8 values")
+      h = feed_values<uint8_t>(h, f, path);
+    else if (type == "float64 values")
+      h = feed_values<double>(h, f, path);
+    else
+      throw InputError(fmt::format("{}: '{}' holds {}, which no attnlab checkpoint stores there",
+                                   f.filename(), path, type));
+  }
+  return h;
+}
+
+namespace {
+
 std::string hex(uint64_t v) {
   return fmt::format("{:016x}", v);
 }
@@ -175,6 +233,7 @@ void save_checkpoint(const std::string& path, const CheckpointInfo& info, const 
                       hex(optimizer_checksum(kind, optimizer->steps(), as_stored(state))));
     }
     write_state(f, info.state);
+    f.set_attribute("/", "info_checksum", hex(checkpoint_info_checksum(f)));
     f.close();
     fsync_path(tmp, false);
     fs::rename(tmp, target);  // atomic on POSIX: readers see the old file or the new one
@@ -195,7 +254,19 @@ CheckpointInfo read_info(const std::string& path) {
         "{}: not an attnlab checkpoint (the root has no format=\"{}\" attribute; is it another "
         "program's HDF5 file?)",
         path, kCheckpointFormat));
-  format_version(f, path);  // refuses versions this build cannot read
+  const int version = format_version(f, path);  // refuses versions this build cannot read
+  // Format 4 on checksums the settings, vocabulary and state, before any of
+  // them is used: a flipped bit in them would otherwise load as another
+  // value. A checksum that is there is checked whatever the version says.
+  const bool has_info_checksum = f.has_attribute("/", "info_checksum");
+  if (version >= 4 && !has_info_checksum)
+    throw InputError(fmt::format(
+        "{}: has no info checksum (attribute 'info_checksum' on '/'); format {} checkpoints "
+        "have one, so the file was altered",
+        path, version));
+  if (has_info_checksum)
+    expect_checksum(f, path, "info_checksum", "settings, vocabulary and state",
+                    checkpoint_info_checksum(f));
   CheckpointInfo info;
   try {
     std::map<std::string, std::string> model_fields;

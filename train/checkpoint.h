@@ -1,6 +1,7 @@
 // Checkpoints: one HDF5 file with everything needed to predict, evaluate or
 // resume training bit-for-bit. The layout is documented in docs/checkpoint.md:
-//   /                   attributes format, format_version, checksum, optimizer_checksum
+//   /                   attributes format, format_version, checksum, optimizer_checksum,
+//                       info_checksum
 //   /model_config       attributes, one per ModelConfig field; dataset family
 //   /train_config       attributes, one per TrainConfig field; dataset model
 //   /data               datasets task_kind, vocab_kind, vocab/*, labels/*
@@ -10,6 +11,7 @@
 // Saving is atomic: the file is written beside the target and renamed over it.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -21,10 +23,13 @@
 
 namespace attnlab {
 
+class H5File;
+
 inline constexpr const char* kCheckpointFormat = "attnlab-checkpoint";
+// 4: an info_checksum covers everything else: settings, vocabulary, labels, training state.
 // 3: an optimizer_checksum covers the optimizer state, as checksum covers the parameters.
 // 2: the parameter checksum walks parameters sorted by path (1: registration order).
-inline constexpr int kCheckpointVersion = 3;
+inline constexpr int kCheckpointVersion = 4;
 
 // Where a run is: enough to continue exactly where it stopped.
 struct TrainingState {
@@ -65,5 +70,12 @@ CheckpointInfo read_checkpoint_info(const std::string& path);
 // exactly the model's and that the stored checksum matches.
 void load_parameters(const std::string& path, Model& model);
 void load_optimizer_state(const std::string& path, Optimizer& optimizer);
+
+// The checksum that format 4 stores as the root attribute info_checksum:
+// FNV-1a over what a checkpoint holds besides its tensors, as
+// docs/checkpoint.md spells it. HDF5 checksums neither raw data nor the
+// global heap where strings live. Public for tools that edit a checkpoint on
+// purpose and seal it again (the fuzz targets).
+uint64_t checkpoint_info_checksum(const H5File& f);
 
 }  // namespace attnlab
