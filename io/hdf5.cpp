@@ -10,6 +10,7 @@
 #include <exception>
 #include <filesystem>
 #include <limits>
+#include <memory>
 #include <set>
 #include <stdexcept>
 #include <string_view>
@@ -668,16 +669,19 @@ void check_global_heaps(const std::string& path) {
   const int64_t file_bytes = st.st_size;
   constexpr std::string_view kSignature = "GCOL";
   constexpr int64_t kChunk = 1 << 20;
-  std::vector<unsigned char> chunk(kChunk + kHeapHeaderBytes);
+  // Uninitialised and no larger than the file: this runs on every open.
+  const size_t buffer_bytes = size_t(std::min(file_bytes, kChunk) + kHeapHeaderBytes);
+  const std::unique_ptr<unsigned char[]> buffer(new unsigned char[buffer_bytes]);
+  unsigned char* const chunk = buffer.get();
   // Chunks overlap by a header, so that no header is cut in two.
   for (int64_t start = 0; start < file_bytes; start += kChunk) {
-    const ssize_t got = ::pread(fd, chunk.data(), chunk.size(), start);
+    const ssize_t got = ::pread(fd, chunk, buffer_bytes, start);
     if (got <= 0) return;  // the real open reports it
-    const std::string_view text(reinterpret_cast<const char*>(chunk.data()), size_t(got));
+    const std::string_view text(reinterpret_cast<const char*>(chunk), size_t(got));
     for (size_t hit = text.find(kSignature); hit != std::string_view::npos && int64_t(hit) < kChunk;
          hit = text.find(kSignature, hit + 1)) {
       if (int64_t(hit) + kHeapHeaderBytes > got) break;  // too near the end to be a collection
-      const unsigned char* header = chunk.data() + hit;
+      const unsigned char* header = chunk + hit;
       const bool collection = header[4] == 1 && header[5] == 0 && header[6] == 0 && header[7] == 0;
       if (collection) check_heap_collection(fd, path, start + int64_t(hit), file_bytes, header);
     }
