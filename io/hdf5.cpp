@@ -322,6 +322,8 @@ Handle variable_string_type(H5T_cset_t cset = H5T_CSET_UTF8) {
 // Reads the single string held by a dataset or attribute of string `type`
 // (variable-length as we and h5py write them, or fixed-length as NumPy bytes
 // arrays are stored).
+void check_string_reference(const std::string& path, const std::string& where, hid_t dset);
+
 std::string read_one_string(const std::string& file, const std::string& where, hid_t obj,
                             bool is_attribute, hid_t type, hid_t space) {
   const int64_t count = shape_numel(space_shape(file, where, space));
@@ -332,6 +334,7 @@ std::string read_one_string(const std::string& file, const std::string& where, h
   };
   const H5T_cset_t cset = H5Tget_cset(type);
   if (H5Tis_variable_str(type) > 0) {
+    if (!is_attribute) check_string_reference(file, where, obj);
     Handle mem = variable_string_type(cset);
     char* buf = nullptr;
     if (do_read(mem.get(), &buf) < 0)
@@ -619,23 +622,55 @@ uint64_t little_endian(const unsigned char* p, int bytes) {
   return v;
 }
 
-// Throws naming the file and the byte offset when a collection's objects do
-// not fit in it, or the collection does not fit in the file.
-void check_heap_collection(int fd, const std::string& path, int64_t at, int64_t file_bytes,
-                           const unsigned char* header) {
-  const uint64_t size = little_endian(header + 8, 8);
+bool is_heap_header(const unsigned char* p) {
+  return std::memcmp(p, "GCOL", 4) == 0 && p[4] == 1 && p[5] == 0 && p[6] == 0 && p[7] == 0;
+}
+
+// A file opened for reading its bytes ourselves; closed on destruction.
+struct RawFile {
+  int fd = -1;
+  int64_t bytes = 0;
+  explicit RawFile(const std::string& path) {
+    fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    struct stat st {};
+    if (fd >= 0 && ::fstat(fd, &st) == 0) bytes = st.st_size;
+  }
+  ~RawFile() {
+    if (fd >= 0) ::close(fd);
+  }
+  RawFile(const RawFile&) = delete;
+  RawFile& operator=(const RawFile&) = delete;
+  // Reads n bytes at `at`; false if the file has fewer.
+  bool read(void* out, size_t n, int64_t at) const {
+    return at >= 0 && ::pread(fd, out, n, at) == ssize_t(n);
+  }
+};
+
+struct HeapObject {
+  uint64_t index;
+  uint64_t bytes;
+};
+
+// Reads the collection whose header is at byte `at` and returns its objects;
+// throws naming the file and the byte when the collection does not fit in
+// the file or an object does not fit in the collection.
+std::vector<HeapObject> read_heap_collection(const RawFile& file, const std::string& path,
+                                             int64_t at) {
   const auto damaged = [&](const std::string& what) {
     return std::runtime_error(fmt::format(
         "file '{}' is damaged: the global heap at byte {} (where HDF5 keeps variable-length "
         "strings) {}",
         path, at, what));
   };
-  if (size < uint64_t(kHeapHeaderBytes) || size > uint64_t(file_bytes - at))
+  unsigned char header[kHeapHeaderBytes];
+  if (!file.read(header, sizeof header, at)) throw damaged("is cut off by the end of the file");
+  const uint64_t size = little_endian(header + 8, 8);
+  if (size < uint64_t(kHeapHeaderBytes) || size > uint64_t(file.bytes - at))
     throw damaged(fmt::format("says it is {} bytes long, but {} bytes of the file remain", size,
-                              file_bytes - at));
+                              file.bytes - at));
   std::vector<unsigned char> heap(size);
-  if (::pread(fd, heap.data(), heap.size(), at) != ssize_t(heap.size()))
-    throw damaged("cannot be read: " + std::string(std::strerror(errno)));
+  if (!file.read(heap.data(), heap.size(), at)) throw damaged("cannot be read whole");
+  std::vector<HeapObject> objects;
   int64_t offset = kHeapHeaderBytes;
   const int64_t end = int64_t(size);
   // Each step moves at least one object header on, so the walk ends. Less
@@ -653,39 +688,96 @@ void check_heap_collection(int fd, const std::string& path, int64_t at, int64_t 
       throw damaged(fmt::format(
           "holds {} {} of {} bytes at byte {}, but its collection has {} bytes left there",
           index == 0 ? "free space" : "object", index, bytes, at + offset, room));
+    objects.push_back({index, bytes});
     offset += index == 0 ? int64_t(bytes) : kHeapHeaderBytes + int64_t((bytes + 7) / 8 * 8);
   }
+  return objects;
 }
 
+// Checks every collection in the file. A file is checked once while it stays
+// the same (a checkpoint is opened three times to resume from it).
 void check_global_heaps(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return;  // the real open reports it
-  struct Closer {
-    int fd;
-    ~Closer() { ::close(fd); }
-  } closer{fd};
+  const RawFile file(path);
+  if (file.fd < 0) return;  // the real open reports it
   struct stat st {};
-  if (::fstat(fd, &st) != 0) return;
-  const int64_t file_bytes = st.st_size;
+  if (::fstat(file.fd, &st) != 0) return;
+  const auto identity =
+      std::make_tuple(st.st_dev, st.st_ino, st.st_size, st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
+  static std::set<std::decay_t<decltype(identity)>> checked;
+  if (checked.count(identity)) return;
   constexpr std::string_view kSignature = "GCOL";
   constexpr int64_t kChunk = 1 << 20;
   // Uninitialised and no larger than the file: this runs on every open.
-  const size_t buffer_bytes = size_t(std::min(file_bytes, kChunk) + kHeapHeaderBytes);
+  const size_t buffer_bytes = size_t(std::min(file.bytes, kChunk) + kHeapHeaderBytes);
   const std::unique_ptr<unsigned char[]> buffer(new unsigned char[buffer_bytes]);
   unsigned char* const chunk = buffer.get();
   // Chunks overlap by a header, so that no header is cut in two.
-  for (int64_t start = 0; start < file_bytes; start += kChunk) {
-    const ssize_t got = ::pread(fd, chunk, buffer_bytes, start);
+  for (int64_t start = 0; start < file.bytes; start += kChunk) {
+    const ssize_t got = ::pread(file.fd, chunk, buffer_bytes, start);
     if (got <= 0) return;  // the real open reports it
     const std::string_view text(reinterpret_cast<const char*>(chunk), size_t(got));
     for (size_t hit = text.find(kSignature); hit != std::string_view::npos && int64_t(hit) < kChunk;
          hit = text.find(kSignature, hit + 1)) {
       if (int64_t(hit) + kHeapHeaderBytes > got) break;  // too near the end to be a collection
-      const unsigned char* header = chunk + hit;
-      const bool collection = header[4] == 1 && header[5] == 0 && header[6] == 0 && header[7] == 0;
-      if (collection) check_heap_collection(fd, path, start + int64_t(hit), file_bytes, header);
+      if (is_heap_header(chunk + hit)) read_heap_collection(file, path, start + int64_t(hit));
     }
   }
+  checked.insert(identity);
+}
+
+// A variable-length string dataset keeps in its raw data where its string
+// is: the string's length (4 bytes), its collection's address (8) and the
+// object's index in it (4). Raw data has no checksum, and HDF5 1.10 looks the
+// index up without checking it: one flipped bit made it read memory far
+// outside the heap (fuzz_checkpoint_bytes). So before HDF5 reads such a
+// string, the reference must name an object of the collection, of the
+// string's length. (An attribute's reference sits in its object header,
+// which HDF5 checksums.)
+void check_string_reference(const std::string& path, const std::string& where, hid_t dset) {
+  const haddr_t raw = H5Dget_offset(dset);
+  if (raw == HADDR_UNDEF) return;  // compact (in the checksummed header) or never written
+  hsize_t base = 0;                // addresses count from the end of a user block
+  bool in_memory = false;          // a file being created: HDF5 wrote it, nothing is on disk yet
+  const hid_t file_id = H5Iget_file_id(dset);
+  if (file_id >= 0) {
+    const hid_t creation = H5Fget_create_plist(file_id);
+    if (creation >= 0) {
+      H5Pget_userblock(creation, &base);
+      H5Pclose(creation);
+    }
+    const hid_t access = H5Fget_access_plist(file_id);
+    if (access >= 0) {
+      in_memory = H5Pget_driver(access) == H5FD_CORE;
+      H5Pclose(access);
+    }
+    H5Fclose(file_id);
+  }
+  if (in_memory) return;
+  const RawFile file(path);
+  unsigned char reference[16];
+  if (file.fd < 0 || !file.read(reference, sizeof reference, int64_t(base + raw)))
+    fail(path, fmt::format("{}: the file ends before the string's reference at byte {}", where,
+                           base + raw));
+  const uint64_t length = little_endian(reference, 4);
+  const uint64_t heap = little_endian(reference + 4, 8);
+  const uint64_t index = little_endian(reference + 12, 4);
+  if (heap == 0) return;  // no string stored (HDF5 reads nothing)
+  const auto refuse = [&](const std::string& why) {
+    fail(path, fmt::format("{} is damaged: its string ({} bytes, object {} of the global heap at "
+                           "byte {}) {}",
+                           where, length, index, base + heap, why));
+  };
+  unsigned char header[kHeapHeaderBytes];
+  if (heap > uint64_t(file.bytes) || !file.read(header, sizeof header, int64_t(base + heap)) ||
+      !is_heap_header(header))
+    refuse("points where no global heap is");
+  for (const HeapObject& object : read_heap_collection(file, path, int64_t(base + heap)))
+    if (object.index == index && index != 0) {
+      if (object.bytes != length)
+        refuse(fmt::format("is stored there with {} bytes", object.bytes));
+      return;
+    }
+  refuse("is not in that heap");
 }
 
 bool g_structure_walk = true;

@@ -263,6 +263,67 @@ TEST_CASE("hdf5: a global heap whose sizes run past it is refused before HDF5 re
   CHECK(other.get_attribute("/", "other") == "and another");
 }
 
+TEST_CASE("hdf5: a string dataset whose reference into the global heap is damaged is refused",
+          "[hdf5]") {
+  // A string dataset's raw data (no checksum) says where its string is:
+  // length, heap address, object index. HDF5 1.10 looks the index up
+  // unchecked; a flipped bit made it read far outside the heap.
+  TempDir dir;
+  const std::string good = dir.file("text.h5");
+  {
+    H5File f = H5File::create(good);
+    f.write_string("kind", "translation");
+  }
+  haddr_t raw = HADDR_UNDEF;
+  {
+    const hid_t file = H5Fopen(good.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+    const hid_t d = H5Dopen2(file, "kind", H5P_DEFAULT);
+    raw = H5Dget_offset(d);
+    H5Dclose(d);
+    H5Fclose(file);
+  }
+  REQUIRE(raw != HADDR_UNDEF);
+  std::string bytes;
+  {
+    std::ifstream in(good, std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  // The reference: length 11 (4 bytes), the heap's address (8), object index (4).
+  REQUIRE(bytes.compare(raw, 4, std::string("\x0b\x00\x00\x00", 4)) == 0);
+  const size_t heap = bytes.find("GCOL\x01\x00\x00\x00", 0);
+  REQUIRE(heap != std::string::npos);
+  REQUIRE(bytes[raw + 4] == char(heap & 0xff));
+  CHECK(H5File::open_read(good).read_string("kind") == "translation");
+
+  const auto damaged = [&](const std::string& name, size_t at, char flip) {
+    std::string copy = bytes;
+    copy[at] = char(copy[at] ^ flip);
+    const std::string path = dir.file(name);
+    std::ofstream(path, std::ios::binary) << copy;
+    return path;
+  };
+  // The structure walk would already refuse this file (HDF5 dies reading
+  // it); without the walk, the check here still does.
+  set_structure_walk(false);
+  struct WalkBackOn {
+    ~WalkBackOn() { set_structure_walk(true); }
+  } walk_back_on;
+  const std::string index = damaged("index.h5", raw + 13, 0x40);  // object 1 -> 16385
+  CHECK_THROWS_WITH(H5File::open_read(index).read_string("kind"),
+                    Contains(index +
+                             ": dataset 'kind' is damaged: its string (11 bytes, object "
+                             "16385 of the global heap at byte " +
+                             std::to_string(heap) + ") is not in that heap"));
+  const std::string length = damaged("length.h5", raw, 0x04);  // 11 -> 15
+  CHECK_THROWS_WITH(H5File::open_read(length).read_string("kind"),
+                    Contains("dataset 'kind' is damaged: its string (15 bytes") &&
+                        Contains("is stored there with 11 bytes"));
+  const std::string address = damaged("address.h5", raw + 4, 0x20);
+  CHECK_THROWS_WITH(
+      H5File::open_read(address).read_string("kind"),
+      Contains("dataset 'kind' is damaged") && Contains("points where no global heap is"));
+}
+
 TEST_CASE("hdf5: string datasets and string attributes on root, groups and datasets", "[hdf5]") {
   TempDir dir;
   const std::string path = dir.file("strings.h5");

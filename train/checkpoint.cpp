@@ -167,7 +167,7 @@ void expect_checksum(const H5File& f, const std::string& path, const char* attri
 }
 
 // The file's format version; throws naming the file for versions this
-// build cannot read (1 and 2 differ from 3 only in their checksums).
+// build cannot read (versions 1 to 4 differ only in their checksums).
 int format_version(const H5File& f, const std::string& path) {
   const std::string version =
       f.has_attribute("/", "format_version") ? f.get_attribute("/", "format_version") : "?";
@@ -387,11 +387,12 @@ void read_optimizer_state(const std::string& path, Optimizer& optimizer) {
   // apply. One that is there is checked whatever the version says: a damaged
   // format_version ('3' -> '2' is one flipped bit) must not turn it off.
   const bool has_checksum = f.has_attribute("/", "optimizer_checksum");
-  if (format_version(f, path) >= 3 && !has_checksum)
+  const int version = format_version(f, path);
+  if (version >= 3 && !has_checksum)
     throw InputError(fmt::format(
         "{}: has no optimizer checksum (attribute 'optimizer_checksum' on '/'); format {} "
         "checkpoints with optimizer state have one, so the file was altered",
-        path, kCheckpointVersion));
+        path, version));
   if (has_checksum)
     expect_checksum(f, path, "optimizer_checksum", "optimizer",
                     optimizer_checksum(kind, steps, stored));
