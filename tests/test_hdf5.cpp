@@ -258,6 +258,11 @@ TEST_CASE("hdf5: a global heap whose sizes run past it is refused before HDF5 re
   CHECK_THROWS_WITH(H5File::open_read(damaged("collection.h5", heap + 8 + 4, "\x10")),
                     Contains("the global heap at byte " + std::to_string(heap) +
                              " (where HDF5 keeps variable-length strings) says it is"));
+  // Shorter than HDF5 ever makes one (4096 -> 256): objects strings refer to are cut off.
+  CHECK_THROWS_WITH(H5File::open_read(damaged("short.h5", heap + 8 + 1, "\x01")),
+                    Contains("the global heap at byte " + std::to_string(heap) +
+                             " (where HDF5 keeps variable-length strings) says it is 256 bytes "
+                             "long; HDF5 makes each at least 4096"));
   // A "GCOL" that is not a collection's header (another version byte) is data.
   H5File other = H5File::open_read(damaged("text.h5", first + 16, "GCOL\x02"));
   CHECK(other.get_attribute("/", "other") == "and another");
