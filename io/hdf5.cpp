@@ -609,7 +609,7 @@ Walker start_walker(const std::string& path) {
 // format gives these blocks no checksum, and HDF5 1.10 trusts the sizes in
 // them: an object whose size runs past its collection makes HDF5 copy that
 // many bytes when the string is read. fuzz_checkpoint_bytes found such files
-// (copies of up to 2^40 bytes; without the structure walk a Release build
+// (copies of 2^32 bytes and more; without the structure walk a Release build
 // dies of them). HDF5 itself finds the collections through references in
 // object headers; here every block with the signature is checked, which is
 // at least as many.
@@ -701,17 +701,12 @@ std::vector<HeapObject> read_heap_collection(const RawFile& file, const std::str
   return objects;
 }
 
-// Checks every collection in the file. A file is checked once while it stays
-// the same (a checkpoint is opened three times to resume from it).
+// Checks every collection in the file, at every open: reading a file's bytes
+// costs little next to HDF5 reading it, and a file rewritten in place within
+// one tick of the file system's clock keeps its size and time stamps.
 void check_global_heaps(const std::string& path) {
   const RawFile file(path);
   if (file.fd < 0) return;  // the real open reports it
-  struct stat st {};
-  if (::fstat(file.fd, &st) != 0) return;
-  const auto identity =
-      std::make_tuple(st.st_dev, st.st_ino, st.st_size, st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
-  static std::set<std::decay_t<decltype(identity)>> checked;
-  if (checked.count(identity)) return;
   constexpr std::string_view kSignature = "GCOL";
   constexpr int64_t kChunk = 1 << 20;
   // Uninitialised and no larger than the file: this runs on every open.
@@ -729,7 +724,6 @@ void check_global_heaps(const std::string& path) {
       if (is_heap_header(chunk + hit)) read_heap_collection(file, path, start + int64_t(hit));
     }
   }
-  checked.insert(identity);
 }
 
 // A variable-length string dataset keeps in its raw data where its string
