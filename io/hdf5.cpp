@@ -421,6 +421,15 @@ void fix_superblock_checksum(std::vector<char>& image) {
 // ld.so or an emulator): then the file is read without the walk, with a
 // warning.
 
+// Built with AddressSanitizer (GCC defines the first, clang answers the second).
+#if defined(__SANITIZE_ADDRESS__)
+#define ATTNLAB_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define ATTNLAB_ASAN 1
+#endif
+#endif
+
 constexpr const char* kWalkerArgument = "--attnlab-internal-walk-hdf5";
 constexpr const char* kWalkSecondsVariable = "ATTNLAB_HDF5_WALK_SECONDS";
 // Makes the walker die as HDF5 does on a damaged file: for tests only.
@@ -493,13 +502,6 @@ void report(char what) {
 // and the walk ends, refusing the file or leaving it to attnlab's own
 // checks. Not under AddressSanitizer, whose shadow memory alone reserves
 // terabytes of address space.
-#if defined(__SANITIZE_ADDRESS__)
-#define ATTNLAB_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define ATTNLAB_ASAN 1
-#endif
-#endif
 void limit_walker_memory(const char* path) {
 #ifndef ATTNLAB_ASAN
   struct stat st {};
@@ -607,9 +609,25 @@ Walker start_walker(const std::string& path) {
                           const_cast<char*>(kWalkerArgument), const_cast<char*>(path.c_str()),
                           const_cast<char*>(parent.c_str()), nullptr};
   std::vector<char*> env;
-  for (char** e = environ; *e; ++e) env.push_back(*e);
+  std::string asan_options;
+  for (char** e = environ; *e; ++e) {
+#ifdef ATTNLAB_ASAN
+    if (std::strncmp(*e, "ASAN_OPTIONS=", 13) == 0) {
+      asan_options = *e;
+      continue;
+    }
+#endif
+    env.push_back(*e);
+  }
   std::string fatal_to_stderr = "LIBC_FATAL_STDERR_=1";
   env.push_back(fatal_to_stderr.data());
+#ifdef ATTNLAB_ASAN
+  // The address space cannot be bounded under ASan (limit_walker_memory):
+  // its own limit on resident memory ends a walker that grows past 1 GiB.
+  asan_options =
+      (asan_options.empty() ? "ASAN_OPTIONS=" : asan_options + ":") + "hard_rss_limit_mb=1024";
+  env.push_back(asan_options.data());
+#endif
   env.push_back(nullptr);
 
   Walker walker;
