@@ -178,6 +178,24 @@ int format_version(const H5File& f, const std::string& path) {
       path, version, kCheckpointVersion));
 }
 
+// The checksum `<name>_checksum` on '/', which files of format `since` on
+// must have. One that is there is checked whatever the version says: a
+// damaged format_version ('3' -> '2' is one flipped bit) must not turn it off.
+template <typename Compute>
+void expect_versioned_checksum(const H5File& f, const std::string& path, const std::string& name,
+                               const char* what, int since, const char* which_files,
+                               Compute&& compute) {
+  const std::string attribute = name + "_checksum";
+  const bool present = f.has_attribute("/", attribute);
+  const int version = format_version(f, path);
+  if (version >= since && !present)
+    throw InputError(fmt::format(
+        "{}: has no {} checksum (attribute '{}' on '/'); format {} {} have one, so the file was "
+        "altered",
+        path, name, attribute, version, which_files));
+  if (present) expect_checksum(f, path, attribute.c_str(), what, compute());
+}
+
 // A stored tensor as float32, refusing other element types by name: a file
 // rewritten by another tool (float16, int32) is not a corrupted one.
 std::vector<float> read_stored_tensor(const H5File& f, const std::string& path,
@@ -254,19 +272,10 @@ CheckpointInfo read_info(const std::string& path) {
         "{}: not an attnlab checkpoint (the root has no format=\"{}\" attribute; is it another "
         "program's HDF5 file?)",
         path, kCheckpointFormat));
-  const int version = format_version(f, path);  // refuses versions this build cannot read
   // Format 4 on checksums the settings, vocabulary and state, before any of
-  // them is used: a flipped bit in them would otherwise load as another
-  // value. A checksum that is there is checked whatever the version says.
-  const bool has_info_checksum = f.has_attribute("/", "info_checksum");
-  if (version >= 4 && !has_info_checksum)
-    throw InputError(fmt::format(
-        "{}: has no info checksum (attribute 'info_checksum' on '/'); format {} checkpoints "
-        "have one, so the file was altered",
-        path, version));
-  if (has_info_checksum)
-    expect_checksum(f, path, "info_checksum", "settings, vocabulary and state",
-                    checkpoint_info_checksum(f));
+  // them is used: a flipped bit in them would otherwise load as another value.
+  expect_versioned_checksum(f, path, "info", "settings, vocabulary and state", 4, "checkpoints",
+                            [&] { return checkpoint_info_checksum(f); });
   CheckpointInfo info;
   try {
     std::map<std::string, std::string> model_fields;
@@ -383,19 +392,10 @@ void read_optimizer_state(const std::string& path, Optimizer& optimizer) {
             "{}: optimizer state '{}' holds {} at element {}", path, key,
             std::isfinite(values[i]) ? "a negative second moment" : "a non-finite value", i));
   }
-  // Files before format 3 have no optimizer checksum; the checks above still
-  // apply. One that is there is checked whatever the version says: a damaged
-  // format_version ('3' -> '2' is one flipped bit) must not turn it off.
-  const bool has_checksum = f.has_attribute("/", "optimizer_checksum");
-  const int version = format_version(f, path);
-  if (version >= 3 && !has_checksum)
-    throw InputError(fmt::format(
-        "{}: has no optimizer checksum (attribute 'optimizer_checksum' on '/'); format {} "
-        "checkpoints with optimizer state have one, so the file was altered",
-        path, version));
-  if (has_checksum)
-    expect_checksum(f, path, "optimizer_checksum", "optimizer",
-                    optimizer_checksum(kind, steps, stored));
+  // Files before format 3 have no optimizer checksum; the checks above still apply.
+  expect_versioned_checksum(f, path, "optimizer", "optimizer", 3,
+                            "checkpoints with optimizer state",
+                            [&] { return optimizer_checksum(kind, steps, stored); });
   NamedTensors state;
   for (size_t i = 0; i < stored.size(); ++i) {
     const Tensor& t = expected[i].second;
