@@ -6,7 +6,6 @@
 // optimizer value is never accepted.
 #pragma once
 
-#include <fmt/format.h>
 #include <hdf5.h>
 
 #include <cstdint>
@@ -104,8 +103,7 @@ inline void run_checkpoint_input(const uint8_t* data, size_t size, Edits kind) {
   if (kind == Edits::ThroughHdf5 && (head & 0x80)) {
     try {
       H5File f = H5File::open_rw(path);
-      if (f.has_attribute("/", "info_checksum"))
-        f.set_attribute("/", "info_checksum", fmt::format("{:016x}", checkpoint_info_checksum(f)));
+      if (f.has_attribute("/", "info_checksum")) seal_checkpoint_info(f);
       f.close();
     } catch (const std::exception&) {
       // Edits that leave the checksum unreadable are the loader's to refuse.

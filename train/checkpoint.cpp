@@ -96,13 +96,18 @@ bool is_checksum_attribute(const std::string& name) {
   return name == "checksum" || name == "optimizer_checksum" || name == "info_checksum";
 }
 
-// Feeds one dataset's bytes: a string's UTF-8, or the values as stored.
+// Feeds a run of bytes after its length (8 bytes), so that moving a byte
+// from one value to the next changes the sum.
+uint64_t feed_sized(uint64_t h, const void* data, uint64_t bytes) {
+  h = fnv1a(h, &bytes, sizeof bytes);
+  return fnv1a(h, data, bytes);
+}
+
+// Feeds one numeric dataset's values as stored.
 template <typename T>
 uint64_t feed_values(uint64_t h, const H5File& f, const std::string& path) {
   const std::vector<T> values = f.read<T>(path).values;
-  const uint64_t bytes = values.size() * sizeof(T);
-  h = fnv1a(h, &bytes, sizeof bytes);
-  return fnv1a(h, values.data(), bytes);
+  return feed_sized(h, values.data(), values.size() * sizeof(T));
 }
 
 }  // namespace
@@ -113,9 +118,7 @@ uint64_t checkpoint_info_checksum(const H5File& f) {
     h = fnv1a(h, name.data(), name.size() + 1);  // with its terminating zero byte
   };
   const auto feed_text = [&](const std::string& text) {
-    const uint64_t bytes = text.size();
-    h = fnv1a(h, &bytes, sizeof bytes);
-    h = fnv1a(h, text.data(), text.size());
+    h = feed_sized(h, text.data(), text.size());
   };
   for (const std::string group : {"/", "model_config", "train_config"}) {
     if (group != "/" && !f.is_group(group)) continue;
@@ -216,6 +219,10 @@ std::vector<float> read_stored_tensor(const H5File& f, const std::string& path,
 
 }  // namespace
 
+void seal_checkpoint_info(H5File& f) {
+  f.set_attribute("/", "info_checksum", hex(checkpoint_info_checksum(f)));
+}
+
 void save_checkpoint(const std::string& path, const CheckpointInfo& info, const Model& model,
                      const Optimizer* optimizer) {
   const fs::path target(path);
@@ -251,7 +258,7 @@ void save_checkpoint(const std::string& path, const CheckpointInfo& info, const 
                       hex(optimizer_checksum(kind, optimizer->steps(), as_stored(state))));
     }
     write_state(f, info.state);
-    f.set_attribute("/", "info_checksum", hex(checkpoint_info_checksum(f)));
+    seal_checkpoint_info(f);
     f.close();
     fsync_path(tmp, false);
     fs::rename(tmp, target);  // atomic on POSIX: readers see the old file or the new one

@@ -74,8 +74,12 @@ void load_optimizer_state(const std::string& path, Optimizer& optimizer);
 // The checksum that format 4 stores as the root attribute info_checksum:
 // FNV-1a over what a checkpoint holds besides its tensors, as
 // docs/checkpoint.md spells it. HDF5 checksums neither raw data nor the
-// global heap where strings live. Public for tools that edit a checkpoint on
-// purpose and seal it again (the fuzz targets).
+// global heap where strings live.
 uint64_t checkpoint_info_checksum(const H5File& f);
+
+// Stores checkpoint_info_checksum(f) as the root attribute info_checksum.
+// Public for tools that edit a checkpoint on purpose and seal it again (the
+// fuzz targets); save_checkpoint seals every file it writes.
+void seal_checkpoint_info(H5File& f);
 
 }  // namespace attnlab
