@@ -183,8 +183,8 @@ int eval_command(int argc, char** argv) {
                  ? "held-out split of " + run.info.train.train_file
                  : fmt::format("held-out split of task '{}'", run.info.train.task);
   }
+  run.workload->check_lengths(held_out, "held-out", origins);
   auto encoded = run.workload->encode(held_out);
-  run.workload->check_lengths(encoded, "held-out", origins);
   EvalMetrics m = run.workload->evaluate(encoded, size_t(batch), size_t(examples));
   if (out_format == OutputFormat::Jsonl) {
     std::string line = fmt::format(

@@ -20,18 +20,48 @@ bool is_special_token(std::string_view token) {
   return std::find(kSpecialTokens.begin(), kSpecialTokens.end(), token) != kSpecialTokens.end();
 }
 
-}  // namespace
-
-std::vector<std::string> split_whitespace(std::string_view text) {
-  std::vector<std::string> words;
+// Calls on_word(word) for every run of non-whitespace bytes.
+template <typename Visitor>
+void for_each_word(std::string_view text, Visitor on_word) {
   std::size_t pos = 0;
   while (pos < text.size()) {
     while (pos < text.size() && is_ascii_space(text[pos])) ++pos;
     const std::size_t start = pos;
     while (pos < text.size() && !is_ascii_space(text[pos])) ++pos;
-    if (pos > start) words.emplace_back(text.substr(start, pos - start));
+    if (pos > start) on_word(text.substr(start, pos - start));
   }
+}
+
+// Calls on_token(token) for every token of `text` in order, as views into it:
+// the tokens of a long text as strings would take 32 bytes each, far more
+// than the text (a 256 MiB file would need 8 GB).
+template <typename Visitor>
+void for_each_token(TokenizerKind kind, std::string_view text, std::string_view context,
+                    Visitor on_token) {
+  if (kind == TokenizerKind::Char) {
+    for (std::size_t pos = 0; pos < text.size();) {
+      const std::size_t length = code_point_length(text, pos, context);
+      on_token(text.substr(pos, length));
+      pos += length;
+    }
+    return;
+  }
+  validate_utf8(text, context);
+  for_each_word(text, on_token);
+}
+
+}  // namespace
+
+std::vector<std::string> split_whitespace(std::string_view text) {
+  std::vector<std::string> words;
+  for_each_word(text, [&](std::string_view word) { words.emplace_back(word); });
   return words;
+}
+
+std::size_t count_tokens(TokenizerKind kind, std::string_view text, std::string_view context) {
+  std::size_t count = 0;
+  for_each_token(kind, text, context, [&](std::string_view) { ++count; });
+  return count;
 }
 
 Vocab::Vocab(TokenizerKind kind, std::vector<std::string> tokens)
@@ -50,12 +80,16 @@ Vocab Vocab::build(TokenizerKind kind, std::span<const std::string> texts,
                     options.max_size, kNumSpecialTokens));
   }
   // std::map keeps the counting independent of hash order; the final order is set below anyway.
-  std::map<std::string, std::size_t> counts;
-  const Vocab tokenizer_only(kind, {});
+  // std::less<> finds a token by its view, so only a new token is copied.
+  std::map<std::string, std::size_t, std::less<>> counts;
   for (std::size_t i = 0; i < texts.size(); ++i) {
-    for (std::string& token : tokenizer_only.tokenize(texts[i], fmt::format("text {}", i + 1))) {
-      ++counts[std::move(token)];
-    }
+    for_each_token(kind, texts[i], fmt::format("text {}", i + 1), [&](std::string_view token) {
+      const auto it = counts.find(token);
+      if (it != counts.end())
+        ++it->second;
+      else
+        counts.emplace(token, 1);
+    });
   }
 
   std::vector<std::pair<std::string, std::size_t>> kept;
@@ -133,14 +167,15 @@ const std::string& Vocab::token_of(int32_t id) const {
 }
 
 std::vector<std::string> Vocab::tokenize(std::string_view text, std::string_view context) const {
-  if (kind_ == TokenizerKind::Char) return split_code_points(text, context);
-  validate_utf8(text, context);
-  return split_whitespace(text);
+  std::vector<std::string> tokens;
+  for_each_token(kind_, text, context, [&](std::string_view token) { tokens.emplace_back(token); });
+  return tokens;
 }
 
 std::vector<int32_t> Vocab::encode(std::string_view text, std::string_view context) const {
   std::vector<int32_t> ids;
-  for (const std::string& token : tokenize(text, context)) ids.push_back(id_of(token));
+  for_each_token(kind_, text, context,
+                 [&](std::string_view token) { ids.push_back(id_of(token)); });
   return ids;
 }
 

@@ -94,4 +94,9 @@ class Vocab {
 // Splits on runs of ASCII whitespace (space, tab, CR, LF, VT, FF); empty pieces are dropped.
 std::vector<std::string> split_whitespace(std::string_view text);
 
+// How many tokens `kind`'s tokenizer makes of `text`, without building them: the length
+// checks come before any memory is spent on an over-long input. Throws like
+// Vocab::tokenize on invalid UTF-8.
+std::size_t count_tokens(TokenizerKind kind, std::string_view text, std::string_view context = {});
+
 }  // namespace attnlab::data

@@ -51,15 +51,23 @@ SequenceCheck check_sequence(std::string_view text, std::size_t pos) {
       fmt::format("{}invalid UTF-8 at byte {} (0x{:02X}): {}", where, pos + 1, byte, problem));
 }
 
+}  // namespace
+
+std::size_t code_point_length(std::string_view text, std::size_t pos, std::string_view context) {
+  const SequenceCheck check = check_sequence(text, pos);
+  if (check.length == 0) throw_invalid(text, pos, context, check.problem);
+  return check.length;
+}
+
+namespace {
+
 // Calls on_code_point(offset, length) for every code point, throwing on the first bad one.
 template <typename Visitor>
 void for_each_code_point(std::string_view text, std::string_view context, Visitor on_code_point) {
-  std::size_t pos = 0;
-  while (pos < text.size()) {
-    const SequenceCheck check = check_sequence(text, pos);
-    if (check.length == 0) throw_invalid(text, pos, context, check.problem);
-    on_code_point(pos, check.length);
-    pos += check.length;
+  for (std::size_t pos = 0; pos < text.size();) {
+    const std::size_t length = code_point_length(text, pos, context);
+    on_code_point(pos, length);
+    pos += length;
   }
 }
 

@@ -22,4 +22,10 @@ void validate_utf8(std::string_view text, std::string_view context = {});
 // Number of code points in valid UTF-8 `text`; throws like validate_utf8 otherwise.
 std::size_t count_code_points(std::string_view text, std::string_view context = {});
 
+// Bytes of the code point that starts at byte `pos` of `text` (pos < text.size()); throws
+// like validate_utf8 if it is not valid there. For walking a text one code point at a time
+// without building the pieces: a long text would cost 32 bytes a code point as strings.
+std::size_t code_point_length(std::string_view text, std::size_t pos,
+                              std::string_view context = {});
+
 }  // namespace attnlab::data

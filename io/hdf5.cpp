@@ -32,6 +32,7 @@
 #include <cstring>
 
 #include "autograd/shape.h"
+#include "common/sanitizers.h"
 
 extern char** environ;
 
@@ -420,15 +421,6 @@ void fix_superblock_checksum(std::vector<char>& image) {
 // said it started was not a walker (no /proc, a program started through
 // ld.so or an emulator): then the file is read without the walk, with a
 // warning.
-
-// Built with AddressSanitizer (GCC defines the first, clang answers the second).
-#if defined(__SANITIZE_ADDRESS__)
-#define ATTNLAB_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define ATTNLAB_ASAN 1
-#endif
-#endif
 
 constexpr const char* kWalkerArgument = "--attnlab-internal-walk-hdf5";
 constexpr const char* kWalkSecondsVariable = "ATTNLAB_HDF5_WALK_SECONDS";

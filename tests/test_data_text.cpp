@@ -73,6 +73,22 @@ TEST_CASE("data: word vocabulary round-trips whitespace-normalised text", "[data
   CHECK(vocab.encode("  the   mat ").size() == 2);
 }
 
+TEST_CASE("data: count_tokens counts what the tokenizers make, and refuses what they refuse",
+          "[data][tokenizer]") {
+  // Counted by hand: 15 code points; 3 words (a tab, two spaces and a newline separate them).
+  const std::string text = "héllo\twörld  ✓\n";
+  CHECK(count_tokens(TokenizerKind::Char, text) == 15);
+  CHECK(count_tokens(TokenizerKind::Word, text) == 3);
+  CHECK(count_tokens(TokenizerKind::Char, "") == 0);
+  CHECK(count_tokens(TokenizerKind::Word, " \t\n") == 0);
+  for (const auto kind : {TokenizerKind::Char, TokenizerKind::Word}) {
+    const Vocab vocab = Vocab::build(kind, std::vector<std::string>{text});
+    CHECK(vocab.tokenize(text).size() == count_tokens(kind, text));
+    CHECK_THROWS_WITH(count_tokens(kind, "ok \xC3", "train.tsv:7"),
+                      Contains("train.tsv:7") && Contains("byte 4"));
+  }
+}
+
 TEST_CASE("data: vocabulary order is by frequency then string, with min_count and max_size",
           "[data][tokenizer]") {
   const std::vector<std::string> texts = {"b a c b", "d b a", "e"};

@@ -10,6 +10,7 @@
 
 #include "cli_process.h"
 #include "common/errors.h"
+#include "common/sanitizers.h"
 #include "documented_checksums.h"
 #include "io/hdf5.h"
 #include "models/config.h"
@@ -348,7 +349,7 @@ TEST_CASE("hardening: a changed setting, vocabulary or training state is refused
     f.close();
     return copy;
   };
-  for (const std::string& dataset : {"state/step", "data/vocab/bytes"}) {
+  for (const std::string dataset : {"state/step", "data/vocab/bytes"}) {
     INFO(dataset);
     const std::string copy = rewritten(dataset == "state/step" ? "step" : "vocab", dataset);
     CHECK_THAT(refusal_of_info(copy), Contains(copy + ": " + mismatch));
@@ -580,6 +581,30 @@ TEST_CASE("hardening: an over-long TSV example is named by file:line, label list
   CHECK_THAT(r.output, Contains("valid.tsv:1") && Contains("and 980 more"));
   CHECK(r.output.size() < 1000);
   fs::remove_all(dir);
+}
+
+TEST_CASE("hardening: an over-long line is refused before it costs memory") {
+#ifdef ATTNLAB_ASAN
+  WARN("skipped: an address-space limit cannot apply under AddressSanitizer");
+#else
+  // 48 MiB in one field. Its characters as strings would take 1.5 GB, as
+  // token ids 192 MB; counted, they cost nothing. The address space is
+  // capped well below the first.
+  const fs::path dir = fresh_dir("hard_long_line");
+  {
+    std::ofstream tsv(dir / "long.tsv");
+    tsv << std::string(size_t(48) << 20, 'a') << "\tb\n";
+    for (int i = 0; i < 20; ++i) tsv << "abc\tcba\n";
+  }
+  const Run r = run_shell(fmt::format(
+      "ulimit -v {}; OMP_NUM_THREADS=1 {} train --model gpt --train-file {} --task-kind "
+      "translation --steps 1 --max-len 64 --out {} {}",
+      640 << 10, ATTNLAB_BINARY, (dir / "long.tsv").string(), (dir / "run").string(), kTiny));
+  CHECK(r.exit_code == 2);
+  // GPT reads BOS source SEP target EOS: 48 MiB + 1 + 3 positions.
+  CHECK_THAT(r.output, Contains("long.tsv:1: the training example needs 50331652 positions"));
+  fs::remove_all(dir);
+#endif
 }
 
 TEST_CASE("hardening: output that cannot be written is a failure, not a silent success") {

@@ -105,12 +105,14 @@ PreparedData prepare_data(const TrainConfig& c) {
     // by characters, cut at a character boundary.
     std::string all;
     for (const auto& e : out.dataset.train) all += e.source;
-    const auto chars = data::split_code_points(all, c.train_file);
-    const size_t cut = chars.size() - std::max<size_t>(1, chars.size() / 10);
-    std::string head, tail;
-    for (size_t i = 0; i < chars.size(); ++i) (i < cut ? head : tail) += chars[i];
-    out.dataset.train = {data::Example{head, ""}};
-    out.dataset.valid = {data::Example{tail, ""}};
+    const size_t chars = data::count_code_points(all, c.train_file);
+    const size_t cut = chars - std::max<size_t>(1, chars / 10);
+    size_t cut_byte = 0;  // where code point `cut` starts
+    for (size_t i = 0; i < cut; ++i)
+      cut_byte += data::code_point_length(all, cut_byte, c.train_file);
+    out.dataset.valid = {data::Example{all.substr(cut_byte), ""}};
+    all.resize(cut_byte);
+    out.dataset.train = {data::Example{std::move(all), ""}};
     out.dataset.train_origin.resize(1);
     out.dataset.valid_origin = {c.train_file + " (its last tenth)"};
   }
@@ -147,7 +149,8 @@ data::TokenizerKind resolve_tokenizer(TokenizerChoice choice, const data::Datase
   if (built_in_task || dataset.kind != data::TaskKind::Classification || dataset.train.empty())
     return data::TokenizerKind::Char;
   size_t words = 0;
-  for (const data::Example& e : dataset.train) words += data::split_whitespace(e.source).size();
+  for (const data::Example& e : dataset.train)
+    words += data::count_tokens(data::TokenizerKind::Word, e.source);
   return words >= 3 * dataset.train.size() ? data::TokenizerKind::Word : data::TokenizerKind::Char;
 }
 
@@ -197,12 +200,12 @@ Trainer::Trainer(TrainConfig config, TrainerOptions options)
                        : model_config_for(config_, data_.vocab->size(), int64_t(labels.size()));
   model_ = make_model(mc);
   workload_ = std::make_unique<Workload>(model_, data_.vocab, data_.dataset.kind, labels);
+  workload_->check_lengths(data_.dataset.train, "training", data_.dataset.train_origin);
+  workload_->check_lengths(data_.dataset.valid, "held-out", data_.dataset.valid_origin);
   train_ = workload_->encode(data_.dataset.train);
   valid_ = workload_->encode(data_.dataset.valid);
   if (workload_->layout() != data::Layout::LanguageModel)
     train_lengths_ = data::sequence_lengths(train_, workload_->layout(), workload_->length_limit());
-  workload_->check_lengths(train_, "training", data_.dataset.train_origin);
-  workload_->check_lengths(valid_, "held-out", data_.dataset.valid_origin);
   OptimizerConfig oc;
   oc.kind = config_.optimizer;
   oc.weight_decay = config_.weight_decay;

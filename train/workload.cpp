@@ -115,10 +115,19 @@ std::vector<int> Workload::decode_labels(std::span<const data::EncodedExample> e
   return labels;
 }
 
-void Workload::check_lengths(std::span<const data::EncodedExample> examples, const char* split,
+void Workload::check_lengths(std::span<const data::Example> examples, const char* split,
                              std::span<const std::string> origins) const {
+  const auto where = [&](size_t i) {
+    return i < origins.size() ? fmt::format("{}: the {} example", origins[i], split)
+                              : fmt::format("{} example {}", split, i + 1);
+  };
+  // Counted, not encoded: an over-long example costs no memory before it is refused.
+  const auto tokens_of = [&](std::string_view text, size_t i) {
+    return data::count_tokens(vocab_->kind(), text, where(i));
+  };
   if (layout_ == data::Layout::LanguageModel) {  // one stream: it must hold a block and its next
-    const size_t tokens = examples.empty() ? 0 : examples[0].source.size();
+    size_t tokens = 0;
+    for (size_t i = 0; i < examples.size(); ++i) tokens += tokens_of(examples[i].source, i);
     if (int64_t(tokens) < block_size() + 1)
       throw std::invalid_argument(fmt::format(
           "the {} text{} has {} tokens; a row needs block_size + 1 = {} (give more text or a "
@@ -129,7 +138,10 @@ void Workload::check_lengths(std::span<const data::EncodedExample> examples, con
   }
   const size_t max_len = size_t(model_->config().max_len);
   for (size_t i = 0; i < examples.size(); ++i) {
-    const size_t src = examples[i].source.size(), tgt = examples[i].target.size();
+    const size_t src = tokens_of(examples[i].source, i);
+    // The target's text, or for text-to-text classification the label's tokens.
+    const size_t tgt =
+        layout_ == data::Layout::EncoderClassifier ? 0 : tokens_of(examples[i].target, i);
     size_t need = 0;
     switch (layout_) {
       case data::Layout::EncoderClassifier:
@@ -147,9 +159,7 @@ void Workload::check_lengths(std::span<const data::EncodedExample> examples, con
     if (need > max_len)
       throw std::invalid_argument(fmt::format(
           "{} needs {} positions but the model's max_len is {} (raise it with --max-len N)",
-          i < origins.size() ? fmt::format("{}: the {} example", origins[i], split)
-                             : fmt::format("{} example {}", split, i + 1),
-          need, max_len));
+          where(i), need, max_len));
   }
 }
 

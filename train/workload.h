@@ -148,7 +148,9 @@ class Workload {
   // Throws std::invalid_argument naming the first example (1-based, of the
   // `split`) whose rows do not fit the model's max_len.
   // With `origins` (one "file:line" per example), the message names the line instead.
-  void check_lengths(std::span<const data::EncodedExample> examples, const char* split,
+  // Counts tokens without encoding, so call it before encode(): an over-long
+  // input is refused before memory is spent on it.
+  void check_lengths(std::span<const data::Example> examples, const char* split,
                      std::span<const std::string> origins = {}) const;
 
   // Longest sequence a row of this workload may have (the model's max_len).
