@@ -2,8 +2,9 @@
 
 #include <fmt/format.h>
 
-#include <algorithm>
 #include <stdexcept>
+#include <string_view>
+#include <unordered_map>
 
 namespace attnlab::data {
 
@@ -23,18 +24,21 @@ std::vector<EncodedExample> encode_translation(const std::vector<Example>& examp
 std::vector<EncodedExample> encode_classification(const std::vector<Example>& examples,
                                                   const Vocab& vocab,
                                                   const std::vector<std::string>& labels) {
+  // Looked up, not searched for every example: there may be a million labels.
+  std::unordered_map<std::string_view, int32_t> index_of;
+  for (std::size_t i = 0; i < labels.size(); ++i) index_of.emplace(labels[i], int32_t(i));
   std::vector<EncodedExample> encoded;
   encoded.reserve(examples.size());
   for (std::size_t i = 0; i < examples.size(); ++i) {
-    const auto label = std::find(labels.begin(), labels.end(), examples[i].target);
-    if (label == labels.end()) {
+    const auto label = index_of.find(examples[i].target);
+    if (label == index_of.end()) {
       throw std::invalid_argument(
           fmt::format("example {}: label '{}' is not one of the labels ({})", i + 1,
                       examples[i].target, list_some(labels)));
     }
     encoded.push_back({vocab.encode(examples[i].source, fmt::format("example {} text", i + 1)),
                        {},
-                       static_cast<int32_t>(label - labels.begin())});
+                       label->second});
   }
   return encoded;
 }

@@ -1,5 +1,6 @@
 #include "data/tokenizer.h"
 
+#include "common/errors.h"
 #include "data/utf8.h"
 
 #include <fmt/format.h>
@@ -85,18 +86,28 @@ Vocab Vocab::build(TokenizerKind kind, std::span<const std::string> texts,
   for (std::size_t i = 0; i < texts.size(); ++i) {
     for_each_token(kind, texts[i], fmt::format("text {}", i + 1), [&](std::string_view token) {
       const auto it = counts.find(token);
-      if (it != counts.end())
+      if (it != counts.end()) {
         ++it->second;
-      else
-        counts.emplace(token, 1);
+        return;
+      }
+      // Special-token strings typed in word-level text already have ids; counting them would
+      // create duplicates.
+      if (is_special_token(token)) return;
+      if (options.max_distinct != 0 && counts.size() == options.max_distinct)
+        throw InputError(fmt::format(
+            "{}: more than {} distinct {} tokens; a vocabulary holds at most {}, with its {} "
+            "special tokens{}",
+            options.source, options.max_distinct, tokenizer_kind_name(kind),
+            options.max_distinct + kNumSpecialTokens, kNumSpecialTokens,
+            kind == TokenizerKind::Word ? " (the char tokenizer, --tokenizer char, makes far fewer)"
+                                        : ""));
+      counts.emplace(token, 1);
     });
   }
 
   std::vector<std::pair<std::string, std::size_t>> kept;
   for (auto& [token, count] : counts) {
-    // Special-token strings typed in word-level text already have ids; counting them again
-    // would create duplicates.
-    if (count >= options.min_count && !is_special_token(token)) kept.emplace_back(token, count);
+    if (count >= options.min_count) kept.emplace_back(token, count);
   }
   std::sort(kept.begin(), kept.end(), [](const auto& a, const auto& b) {
     return a.second != b.second ? a.second > b.second : a.first < b.first;

@@ -41,6 +41,10 @@ struct VocabOptions {
   // If non-zero, keep at most this many tokens in total (special tokens included), dropping the
   // rarest first.
   std::size_t max_size = 0;
+  // If non-zero, texts with more distinct tokens than this are refused (InputError) as soon as
+  // the count passes it: counting is what costs memory. `source` names the texts in the message.
+  std::size_t max_distinct = 0;
+  std::string source;
 };
 
 class Vocab {

@@ -14,6 +14,7 @@
 #include <sstream>
 #include <stdexcept>
 #include <string_view>
+#include <unordered_set>
 
 namespace attnlab::data {
 namespace {
@@ -100,9 +101,11 @@ TsvFile read_classification_tsv(const std::string& path) {
 }
 
 void check_labels_known(const TsvFile& file, const std::vector<std::string>& known_labels) {
+  // A set, not a search of the list for every example: there may be a million labels.
+  const std::unordered_set<std::string_view> known(known_labels.begin(), known_labels.end());
   for (std::size_t i = 0; i < file.examples.size(); ++i) {
     const std::string& label = file.examples[i].target;
-    if (std::find(known_labels.begin(), known_labels.end(), label) == known_labels.end()) {
+    if (!known.contains(label)) {
       throw InputError(fmt::format(
           "{}:{}: label '{}' does not occur in the training data, so no model could predict it "
           "(known labels: {})",

@@ -117,8 +117,8 @@ struct FieldBound {
   int64_t max;
 };
 constexpr FieldBound kFieldBounds[] = {
-    {"vocab_size", &ModelConfig::vocab_size, int64_t(1) << 21},
-    {"num_classes", &ModelConfig::num_classes, int64_t(1) << 20},
+    {"vocab_size", &ModelConfig::vocab_size, kMaxVocabSize},
+    {"num_classes", &ModelConfig::num_classes, kMaxNumClasses},
     {"d_model", &ModelConfig::d_model, int64_t(1) << 14},
     {"d_ff", &ModelConfig::d_ff, int64_t(1) << 16},
     {"n_layers", &ModelConfig::n_layers, 512},

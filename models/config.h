@@ -97,6 +97,11 @@ void validate(const ModelConfig& config);
 // gradients and Adam's two moments.
 inline constexpr int64_t kMaxModelParameters = int64_t(1) << 30;
 
+// The bounds of the two sizes that the data sets (vocab_size with the
+// special tokens, num_classes): the training data is refused beyond them.
+inline constexpr int64_t kMaxVocabSize = int64_t(1) << 21;
+inline constexpr int64_t kMaxNumClasses = int64_t(1) << 20;
+
 // The model's parameter count from its shapes, without building it (exact:
 // tests compare it with built models). Needs fields within validate()'s
 // per-field bounds, which keep the arithmetic far from overflow.

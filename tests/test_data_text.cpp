@@ -89,6 +89,22 @@ TEST_CASE("data: count_tokens counts what the tokenizers make, and refuses what 
   }
 }
 
+TEST_CASE("data: a vocabulary refuses more distinct tokens than max_distinct while counting",
+          "[data][tokenizer]") {
+  VocabOptions options;
+  options.max_distinct = 3;
+  options.source = "words.tsv";
+  // Repeats and typed special tokens are not new tokens.
+  const Vocab three =
+      Vocab::build(TokenizerKind::Word, std::vector<std::string>{"a b a", "c <sep> b c"}, options);
+  CHECK(three.size() == kNumSpecialTokens + 3);
+  CHECK_THROWS_WITH(
+      Vocab::build(TokenizerKind::Word, std::vector<std::string>{"a b", "c d"}, options),
+      Contains("words.tsv: more than 3 distinct word tokens; a vocabulary holds at most 9"));
+  CHECK_THROWS_WITH(Vocab::build(TokenizerKind::Char, std::vector<std::string>{"abcd"}, options),
+                    Contains("words.tsv: more than 3 distinct char tokens"));
+}
+
 TEST_CASE("data: vocabulary order is by frequency then string, with min_count and max_size",
           "[data][tokenizer]") {
   const std::vector<std::string> texts = {"b a c b", "d b a", "e"};

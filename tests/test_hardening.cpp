@@ -607,6 +607,40 @@ TEST_CASE("hardening: an over-long line is refused before it costs memory") {
 #endif
 }
 
+TEST_CASE("hardening: vocabulary and labels from the data are bounded as they are counted") {
+  const fs::path dir = fresh_dir("hard_data_sizes");
+  {
+    std::ofstream valid(dir / "valid.tsv");
+    valid << "L0\tw0\n";
+    // 1000 lines of 2100 new words each: 2,100,000 words, more than the
+    // 2^21 - 6 = 2,097,146 a vocabulary holds besides its special tokens.
+    std::ofstream words(dir / "words.tsv");
+    for (int line = 0, word = 0; line < 1000; ++line) {
+      for (int i = 0; i < 2100; ++i) words << (i ? " " : "") << 'w' << word++;
+      words << "\tx\n";
+    }
+    // 2^20 + 1 labels, one more than a classifier may have.
+    std::ofstream labels(dir / "labels.tsv");
+    for (int i = 0; i < (1 << 20) + 1; ++i) labels << 'L' << i << "\tt\n";
+  }
+  const auto train = [&](const char* model, const char* file, const char* kind) {
+    return run(fmt::format(
+        "train --model {} --train-file {} --valid-file {} --task-kind {} --tokenizer word "
+        "--steps 1 --out {} {}",
+        model, (dir / file).string(), (dir / "valid.tsv").string(), kind, (dir / "run").string(),
+        kTiny));
+  };
+  Run r = train("gpt", "words.tsv", "translation");
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.output, Contains("words.tsv: more than 2097146 distinct word tokens; a vocabulary "
+                                "holds at most 2097152, with its 6 special tokens"));
+  r = train("bert", "labels.tsv", "classification");
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.output,
+             Contains("labels.tsv: 1048577 distinct labels, more than the 1048576 a classifier"));
+  fs::remove_all(dir);
+}
+
 TEST_CASE("hardening: output that cannot be written is a failure, not a silent success") {
   const fs::path dir = fresh_dir("hard_full");
   for (const char* command : {"tasks", "describe --model gpt"}) {

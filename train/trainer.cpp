@@ -1,6 +1,7 @@
 #include "train/trainer.h"
 
 #include "autograd/parallel.h"
+#include "common/errors.h"
 #include "common/hash.h"
 #include "data/rng.h"
 
@@ -137,8 +138,17 @@ PreparedData prepare_data(const TrainConfig& c) {
   }
   // Classification labels are text too for the text-to-text families.
   for (const auto& label : out.dataset.labels) texts.push_back(label);
-  out.vocab = std::make_shared<data::Vocab>(
-      data::Vocab::build(resolve_tokenizer(c.tokenizer, out.dataset, !c.task.empty()), texts));
+  // The data sets two sizes of the model: both are bounded before the model
+  // is made, and the vocabulary while it is counted.
+  const std::string source = c.task.empty() ? c.train_file : fmt::format("task '{}'", c.task);
+  if (out.dataset.labels.size() > size_t(kMaxNumClasses))
+    throw InputError(fmt::format("{}: {} distinct labels, more than the {} a classifier may have",
+                                 source, out.dataset.labels.size(), kMaxNumClasses));
+  data::VocabOptions vocab_options;
+  vocab_options.max_distinct = size_t(kMaxVocabSize) - data::kNumSpecialTokens;
+  vocab_options.source = source;
+  out.vocab = std::make_shared<data::Vocab>(data::Vocab::build(
+      resolve_tokenizer(c.tokenizer, out.dataset, !c.task.empty()), texts, vocab_options));
   return out;
 }
 
