@@ -192,6 +192,28 @@ TEST_CASE(
   fs::remove_all(dir);
 }
 
+TEST_CASE(
+    "run dir: a save stopped by the file-size limit fails with the path, the checkpoint stays") {
+  // The unprivileged twin of the full-disk case above: `ulimit -f` makes a
+  // write fail (EFBIG) past 40 KiB, and the checkpoint of this model is
+  // about 200 KB. SIGXFSZ is ignored, so the write returns the error.
+  fs::path dir = fresh_dir("fsize");
+  const fs::path out = dir / "out";
+  REQUIRE(run(train_args(out, 4)).exit_code == 0);
+  const Run r =
+      run_shell(fmt::format("trap '' XFSZ; ulimit -f 40; OMP_NUM_THREADS=1 {} train "
+                            "--resume --steps 8 --out {}",
+                            ATTNLAB_BINARY, out.string()));
+  CHECK(r.exit_code == 1);  // an error message and exit, not a crash at exit
+  CHECK_THAT(r.output, Contains("could not save the checkpoint at step 8") &&
+                           Contains((out / "checkpoint.h5.tmp-").string()) &&
+                           Contains("File too large") && Contains("is kept as it was"));
+  CHECK(checkpoint_step((out / "checkpoint.h5").string()) == 4);
+  for (const auto& entry : fs::directory_iterator(out))  // no temporary files left behind
+    CHECK(entry.path().filename().string().find(".tmp-") == std::string::npos);
+  fs::remove_all(dir);
+}
+
 namespace {
 
 // The "key": number pairs of one metrics.jsonl line (numbers only).
