@@ -1,6 +1,7 @@
 // Bad input of every kind gets a clear refusal that says what is wrong and
 // where, before anything large is allocated. One case per class of bad input
 // that a probe of the command line found mishandled.
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -639,6 +640,34 @@ TEST_CASE("hardening: vocabulary and labels from the data are bounded as they ar
   CHECK_THAT(r.output,
              Contains("labels.tsv: 1048577 distinct labels, more than the 1048576 a classifier"));
   fs::remove_all(dir);
+}
+
+TEST_CASE("hardening: the structure walk of a hostile checkpoint stays within its memory bound") {
+#ifdef ATTNLAB_ASAN
+  WARN("skipped: under AddressSanitizer the walker's bound is ASan's hard_rss_limit_mb");
+#else
+  // tests/data/walker-memory.h5 was damaged by fuzz_checkpoint_bytes (the
+  // input fuzz/corpus/checkpoint_bytes/regress-walker-memory). Walking it
+  // makes HDF5 1.10 allocate without end: 3.5 GB in 14 s when the walker's
+  // address space is not bounded. Bounded to 1 GiB plus the file's size,
+  // its allocations fail and the walk ends.
+  const pid_t child = ::fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    ::setenv("OMP_NUM_THREADS", "1", 1);
+    const std::string cmd = fmt::format("exec {} predict --ckpt {} < /dev/null > /dev/null 2>&1",
+                                        ATTNLAB_BINARY, ATTNLAB_TEST_DATA_DIR "/walker-memory.h5");
+    ::execl("/bin/sh", "sh", "-c", cmd.c_str(), nullptr);
+    ::_exit(127);
+  }
+  int status = 0;
+  rusage usage{};
+  REQUIRE(::wait4(child, &status, 0, &usage) == child);
+  CHECK(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 2);  // refused as damaged
+  // ru_maxrss (KiB) is the largest of attnlab and the walker it waited for.
+  CHECK(usage.ru_maxrss < (1 << 20));
+#endif
 }
 
 TEST_CASE("hardening: output that cannot be written is a failure, not a silent success") {
