@@ -67,4 +67,15 @@ std::map<std::string, std::string> model_overrides(const po::variables_map& vm, 
   return overrides;
 }
 
+std::string model_option_given(const po::variables_map& vm, const std::string& key) {
+  std::string given;
+  for (const auto& [opt, field] : model_shortcuts())
+    if (field == key && vm.count(opt))
+      given = fmt::format("--{} {}", opt, vm[opt].as<std::string>());
+  if (vm.count("set"))
+    for (const std::string& kv : vm["set"].as<std::vector<std::string>>())
+      if (kv.rfind(key + "=", 0) == 0) given = "--set " + kv;
+  return given;
+}
+
 }  // namespace attnlab::cli

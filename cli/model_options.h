@@ -18,4 +18,8 @@ void add_model_options(po::options_description& options);
 // option and the field.
 std::map<std::string, std::string> model_overrides(const po::variables_map& vm, Family family);
 
+// The option that gave model field `key` its value in model_overrides, as
+// typed: "--d-model 64", or "--set d_model=64" (which wins over the other).
+std::string model_option_given(const po::variables_map& vm, const std::string& key);
+
 }  // namespace attnlab::cli

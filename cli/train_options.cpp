@@ -145,13 +145,13 @@ void check_resume_options(const po::variables_map& vm, const TrainConfig& config
   const std::string ckpt = (std::filesystem::path(config.out) / "checkpoint.h5").string();
   if (!std::filesystem::exists(ckpt)) return;  // the trainer says there is nothing to resume
   const CheckpointInfo stored = read_checkpoint_info(ckpt);
-  const auto changes = [&](const std::string& option, const std::string& now,
-                           const std::string& was) {
+  // `given` is the option as typed ("--lr 0.5", "--set dropout=0.5").
+  const auto changes = [&](const std::string& given, const std::string& was) {
     refuse(fmt::format(
-        "--resume continues {} with its stored settings, and --{} {} would change {} there. Only "
+        "--resume continues {} with its stored settings, and {} would change {} there. Only "
         "--steps, --minutes and --stop-at change on resume; start a new run (another --out, or "
         "--overwrite) to change it",
-        ckpt, option, now, was));
+        ckpt, given, was));
   };
   // A stored setting given again with its stored value is fine (the same --config file).
   const auto& fields = train_config_fields();
@@ -169,7 +169,8 @@ void check_resume_options(const po::variables_map& vm, const TrainConfig& config
     }
     const std::string now = fields.to_map(given).at(field.name);
     if (now != stored_train.at(field.name))
-      changes(option, now, fmt::format("{} = {}", field.name, stored_train.at(field.name)));
+      changes(fmt::format("--{} {}", option, vm[option].as<std::string>()),
+              fmt::format("{} = {}", field.name, stored_train.at(field.name)));
   }
   const auto stored_model = config_to_map(stored.model);
   for (const auto& [key, value] : model_overrides(vm, stored.model.family)) {
@@ -177,7 +178,7 @@ void check_resume_options(const po::variables_map& vm, const TrainConfig& config
     set_config_field(given, key, value);
     const std::string now = config_to_map(given).at(key);
     if (now != stored_model.at(key))
-      changes("set " + key + "=", now, fmt::format("{} = {}", key, stored_model.at(key)));
+      changes(model_option_given(vm, key), fmt::format("{} = {}", key, stored_model.at(key)));
   }
   if (vm.count("steps") && config.steps <= stored.state.step)
     refuse(fmt::format("--steps {}: {} is already at step {}; give a larger total", config.steps,

@@ -99,7 +99,7 @@ TEST_CASE("hardening: a checkpoint with out-of-bounds sizes is refused before an
                Contains(copy.string()) && Contains("'" + key + "'"));
     // The command line says so too, with the usage exit code.
     const Run r = run(fmt::format("eval --ckpt {}", copy.string()));
-    CHECK(r.exit_code != 0);
+    CHECK(r.exit_code == 2);
     CHECK_THAT(r.output, Contains(copy.string()) && Contains(key));
   }
   fs::remove_all(dir);
@@ -187,12 +187,24 @@ TEST_CASE("hardening: --resume refuses settings it would drop, and says what it 
   const fs::path dir = fresh_dir("hard_resume");
   const std::string ckpt = tiny_checkpoint(dir);
   const std::string out = (dir / "run").string();
-  for (const char* option :
-       {"--d-model 64", "--set norm_eps=inf", "--set dropout=0.5", "--lr 0.5", "--model bert",
-        "--batch-size 3", "--stop-at -1", "--steps 2", "--steps 0", "--stop-at 3"}) {
+  // Each refusal names the option as typed and the stored value it would change.
+  const std::pair<std::string, std::string> cases[] = {
+      {"--d-model 64", "--d-model 64 would change d_model = 32 there"},
+      {"--set norm_eps=inf", "--set norm_eps=inf would change norm_eps = 1e-05 there"},
+      {"--set dropout=0.5", "--set dropout=0.5 would change dropout = 0 there"},
+      {"--d-model 64 --set d_model=48", "--set d_model=48 would change d_model = 32 there"},
+      {"--lr 0.5", "--lr 0.5 would change lr = 0.001 there"},
+      {"--model bert", "--model bert would change model = gpt there"},
+      {"--batch-size 3", "--batch-size 3 would change batch_size = 16 there"},
+      {"--stop-at -1", "--stop-at -1: must be >= 0"},
+      {"--steps 2", "--steps 2: " + ckpt + " is already at step 3"},
+      {"--steps 0", "--steps 0: must be positive"},
+      {"--stop-at 3", "--stop-at 3: " + ckpt + " is already at step 3"}};
+  for (const auto& [option, message] : cases) {
     const Run r = run(fmt::format("train --resume --out {} {}", out, option));
     INFO(option << "\n" << r.output);
     CHECK(r.exit_code == 2);
+    CHECK_THAT(r.output, Contains(message));
     CHECK(attnlab::read_checkpoint_info(ckpt).state.step == 3);  // untouched
   }
   // The stored value given again is no change; a longer run is what resume is for.
@@ -274,7 +286,7 @@ TEST_CASE("hardening: optimizer state is checksummed and checked, a missing chec
     // And `train --resume` never runs on it.
     fs::copy_file(copy, ckpt, fs::copy_options::overwrite_existing);
     const Run r = run(fmt::format("train --resume --out {} --steps 5 --quiet", out));
-    CHECK(r.exit_code != 0);
+    CHECK(r.exit_code == 2);
     CHECK_THAT(r.output, Contains("has no parameter checksum"));
   }
   fs::remove_all(dir);
@@ -323,7 +335,7 @@ TEST_CASE("hardening: a changed setting, vocabulary or training state is refused
     fs::copy_file(flipped, ckpt, fs::copy_options::overwrite_existing);
     const Run r = run(fmt::format("train --resume --out {} --steps 5 --quiet",
                                   fs::path(ckpt).parent_path().string()));
-    CHECK(r.exit_code != 0);
+    CHECK(r.exit_code == 2);
     CHECK_THAT(r.output, Contains(mismatch));
     const auto bytes_of = [](const std::string& path) {
       std::ifstream in(path, std::ios::binary);
@@ -437,7 +449,7 @@ TEST_CASE("hardening: FIFOs, devices and directories are refused at once, not re
     const Run r =
         run_bounded(trains ? args + " --out " + (dir / "run").string() : args, dir / "log");
     INFO(args << "\n" << r.output);
-    CHECK(r.exit_code > 0);  // ended by itself, with an error
+    CHECK(r.exit_code == 2);  // ended by itself, with the usage exit code
     CHECK_THAT(r.output, Contains(why));
   }
   fs::remove_all(dir);
@@ -450,7 +462,7 @@ TEST_CASE("hardening: data and config files above their size limit are refused u
   fs::resize_file(big, (std::uintmax_t(256) << 20) + 1);  // sparse: no disk used
   Run r = run(fmt::format("train --train-file {} --task-kind translation --out {}", big.string(),
                           (dir / "run").string()));
-  CHECK(r.exit_code > 0);
+  CHECK(r.exit_code == 2);
   CHECK_THAT(r.output, Contains(big.string()) && Contains("bytes is more than"));
   const fs::path ini = dir / "big.ini";
   { std::ofstream(ini) << "task = reverse\n"; }
@@ -494,7 +506,7 @@ TEST_CASE("hardening: T5 predict bounds the input by max_len and the output by -
               .exit_code == 0);
   const std::string ckpt = (out / "checkpoint.h5").string();
   Run r = run(fmt::format("predict --ckpt {} {}", ckpt, std::string(5000, 'a')));
-  CHECK(r.exit_code != 0);
+  CHECK(r.exit_code == 2);
   CHECK_THAT(r.output, Contains("more than the model's max_len 4096"));
   r = run(fmt::format("predict --ckpt {} --format jsonl --max-new 5 abc", ckpt));
   REQUIRE(r.exit_code == 0);
