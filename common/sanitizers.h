@@ -1,7 +1,10 @@
-// ATTNLAB_ASAN is defined when the build uses AddressSanitizer (GCC defines
-// the first macro, clang answers the second). ASan reserves terabytes of
-// address space for its shadow memory, so limits on the address space
-// (setrlimit, ulimit -v) cannot apply to such a build.
+// Which sanitizer a build uses (GCC defines the __SANITIZE_* macros, clang
+// answers __has_feature).
+//
+// ATTNLAB_ASAN: AddressSanitizer. ATTNLAB_SHADOW_MEMORY: AddressSanitizer
+// or ThreadSanitizer, which reserve terabytes of address space for their
+// shadow memory, so a limit on the address space (setrlimit, ulimit -v)
+// cannot apply to such a build.
 #pragma once
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -10,4 +13,16 @@
 #if __has_feature(address_sanitizer)
 #define ATTNLAB_ASAN 1
 #endif
+#endif
+
+#if defined(__SANITIZE_THREAD__)
+#define ATTNLAB_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define ATTNLAB_TSAN 1
+#endif
+#endif
+
+#if defined(ATTNLAB_ASAN) || defined(ATTNLAB_TSAN)
+#define ATTNLAB_SHADOW_MEMORY 1
 #endif

@@ -492,10 +492,11 @@ void report(char what) {
 // that made the walker grow to 3.5 GB over 23 s). The walker's address space
 // is bounded by 1 GiB plus the file's size: past it HDF5's allocations fail
 // and the walk ends, refusing the file or leaving it to attnlab's own
-// checks. Not under AddressSanitizer, whose shadow memory alone reserves
-// terabytes of address space.
+// checks. Not under AddressSanitizer or ThreadSanitizer, whose shadow memory
+// alone reserves terabytes of address space (under ASan, ASan's own RSS limit
+// applies, below; under TSan, a development build, nothing does).
 void limit_walker_memory(const char* path) {
-#ifndef ATTNLAB_ASAN
+#ifndef ATTNLAB_SHADOW_MEMORY
   struct stat st {};
   const rlim_t file_bytes = ::stat(path, &st) == 0 ? rlim_t(st.st_size) : 0;
   const rlimit bound{(rlim_t(1) << 30) + file_bytes, (rlim_t(1) << 30) + file_bytes};

@@ -597,8 +597,8 @@ TEST_CASE("hardening: an over-long TSV example is named by file:line, label list
 }
 
 TEST_CASE("hardening: an over-long line is refused before it costs memory") {
-#ifdef ATTNLAB_ASAN
-  WARN("skipped: an address-space limit cannot apply under AddressSanitizer");
+#ifdef ATTNLAB_SHADOW_MEMORY
+  WARN("skipped: an address-space limit cannot apply under AddressSanitizer or ThreadSanitizer");
 #else
   // 48 MiB in one field. Its characters as strings would take 1.5 GB, as
   // token ids 192 MB; counted, they cost nothing. The address space is
@@ -655,8 +655,10 @@ TEST_CASE("hardening: vocabulary and labels from the data are bounded as they ar
 }
 
 TEST_CASE("hardening: the structure walk of a hostile checkpoint stays within its memory bound") {
-#ifdef ATTNLAB_ASAN
-  WARN("skipped: under AddressSanitizer the walker's bound is ASan's hard_rss_limit_mb");
+#ifdef ATTNLAB_SHADOW_MEMORY
+  WARN(
+      "skipped: under AddressSanitizer the walker's bound is ASan's hard_rss_limit_mb, under "
+      "ThreadSanitizer there is none");
 #else
   // tests/data/walker-memory.h5 was damaged by fuzz_checkpoint_bytes (the
   // input fuzz/corpus/checkpoint_bytes/regress-walker-memory). Walking it
