@@ -1,6 +1,7 @@
 // Bad input of every kind gets a clear refusal that says what is wrong and
 // where, before anything large is allocated. One case per class of bad input
 // that a probe of the command line found mishandled.
+#include <hdf5.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -393,9 +394,11 @@ TEST_CASE("hardening: a parameter stored as another type is named as such, not a
   const std::string ckpt = tiny_checkpoint(dir);
   const auto model = attnlab::make_model(attnlab::read_checkpoint_info(ckpt).model);
   const std::string key = "params/token_embedding/weight";
+  std::vector<hsize_t> dims;
   {
     attnlab::H5File f = attnlab::H5File::open_rw(ckpt);
     auto data = f.read<float>(key);
+    for (const auto d : data.shape) dims.push_back(hsize_t(d));
     std::vector<int32_t> ints(data.values.size(), 0);
     f.remove(key);
     f.write<int32_t>(key, ints, data.shape);
@@ -407,6 +410,35 @@ TEST_CASE("hardening: a parameter stored as another type is named as such, not a
   } catch (const std::exception& e) {
     CHECK_THAT(e.what(),
                Contains(key) && Contains("int32") && Contains("float32") && !Contains("checksum"));
+  }
+  {
+    // IEEE half precision, made with HDF5's own API (attnlab has no float16):
+    // 1 sign bit, 5 exponent bits (bias 15), 10 mantissa bits.
+    const hid_t half = H5Tcopy(H5T_IEEE_F32LE);
+    REQUIRE(H5Tset_fields(half, 15, 10, 5, 0, 10) >= 0);
+    REQUIRE(H5Tset_precision(half, 16) >= 0);
+    REQUIRE(H5Tset_size(half, 2) >= 0);
+    REQUIRE(H5Tset_ebias(half, 15) >= 0);
+    const hid_t file = H5Fopen(ckpt.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+    REQUIRE(file >= 0);
+    REQUIRE(H5Ldelete(file, key.c_str(), H5P_DEFAULT) >= 0);
+    const hid_t space = H5Screate_simple(int(dims.size()), dims.data(), nullptr);
+    const hid_t set =
+        H5Dcreate2(file, key.c_str(), half, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    REQUIRE(set >= 0);
+    const std::vector<uint16_t> zeros(dims.at(0) * dims.at(1), 0);
+    REQUIRE(H5Dwrite(set, half, H5S_ALL, H5S_ALL, H5P_DEFAULT, zeros.data()) >= 0);
+    H5Dclose(set);
+    H5Sclose(space);
+    H5Fclose(file);
+    H5Tclose(half);
+  }
+  try {
+    attnlab::load_parameters(ckpt, *model);
+    FAIL("a float16 parameter loaded");
+  } catch (const std::exception& e) {
+    CHECK_THAT(e.what(), Contains(key) && Contains("float16") && Contains("float32") &&
+                             !Contains("checksum"));
   }
   fs::remove_all(dir);
 }
