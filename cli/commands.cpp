@@ -75,9 +75,10 @@ const char* kFormatHelp =
     "text: rounded, for people; jsonl: one JSON object per line with full-precision numbers, for "
     "other tools";
 
-// One predict result as a JSON object (see docs/checkpoint.md).
+// One predict result as a JSON object (see docs/checkpoint.md); `max_new`
+// is predict's --max-new.
 std::string prediction_json(const std::string& input, const Prediction& p, const data::Vocab& vocab,
-                            const std::vector<std::string>& labels) {
+                            const std::vector<std::string>& labels, int64_t max_new) {
   std::string out =
       fmt::format("{{\"input\": {}, \"output\": {}, \"probability\": {}", cli::json_string(input),
                   cli::json_string(p.text), cli::json_number(p.probability));
@@ -89,8 +90,12 @@ std::string prediction_json(const std::string& input, const Prediction& p, const
     return out + "}}";
   }
   // Translation: one log-probability per output token, then EOS's if the
-  // search chose it (it stops without one when max_len leaves no room).
+  // search chose it. Without one, it stopped at --max-new tokens, or earlier
+  // where the model's max_len left no room.
   const bool chose_eos = p.token_log_probs.size() > p.tokens.size();
+  const char* stopped_by = chose_eos                             ? "\"eos\""
+                           : int64_t(p.tokens.size()) >= max_new ? "\"max_new\""
+                                                                 : "\"max_len\"";
   std::vector<double> token_lp(p.token_log_probs.begin(),
                                p.token_log_probs.begin() + p.tokens.size());
   out += fmt::format(
@@ -99,8 +104,7 @@ std::string prediction_json(const std::string& input, const Prediction& p, const
       cli::json_array(p.tokens, [](int32_t id) { return std::to_string(id); }),
       cli::json_array(p.tokens, [&](int32_t id) { return cli::json_string(vocab.token_of(id)); }),
       cli::json_array(token_lp, cli::json_number),
-      chose_eos ? cli::json_number(p.token_log_probs.back()) : "null",
-      chose_eos ? "\"eos\"" : "\"max_len\"");
+      chose_eos ? cli::json_number(p.token_log_probs.back()) : "null", stopped_by);
   return out;
 }
 
@@ -295,7 +299,8 @@ int predict_command(int argc, char** argv) {
   auto predictions = run.workload->predict(texts, 64, size_t(max_new));
   for (size_t i = 0; i < texts.size(); ++i) {
     if (out_format == OutputFormat::Jsonl)
-      fmt::print("{}\n", prediction_json(texts[i], predictions[i], *run.vocab, run.info.labels));
+      fmt::print("{}\n",
+                 prediction_json(texts[i], predictions[i], *run.vocab, run.info.labels, max_new));
     else
       fmt::print("{}\t{}\t{:.4f}\n", texts[i], predictions[i].text, predictions[i].probability);
   }

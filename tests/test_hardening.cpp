@@ -540,15 +540,36 @@ TEST_CASE("hardening: T5 predict bounds the input by max_len and the output by -
   Run r = run(fmt::format("predict --ckpt {} {}", ckpt, std::string(5000, 'a')));
   CHECK(r.exit_code == 2);
   CHECK_THAT(r.output, Contains("more than the model's max_len 4096"));
+  // How many tokens one jsonl prediction holds (commas + 1 in a non-empty list).
+  const auto tokens_in = [](const std::string& jsonl) {
+    const auto ids = jsonl.find("\"token_ids\": [");
+    REQUIRE(ids != std::string::npos);
+    const std::string list = jsonl.substr(ids, jsonl.find(']', ids) - ids);
+    return std::count(list.begin(), list.end(), ',') + 1;
+  };
   r = run(fmt::format("predict --ckpt {} --format jsonl --max-new 5 abc", ckpt));
   REQUIRE(r.exit_code == 0);
-  const auto ids = r.output.find("\"token_ids\": [");
-  REQUIRE(ids != std::string::npos);
-  const std::string list = r.output.substr(ids, r.output.find(']', ids) - ids);
-  CHECK(std::count(list.begin(), list.end(), ',') < 5);  // at most 5 tokens, EOS included
+  CHECK(tokens_in(r.output) == 5);
+  CHECK_THAT(r.output, Contains("\"stopped_by\": \"max_new\""));
+  // Without --max-new, 256 tokens, far below max_len.
+  r = run(fmt::format("predict --ckpt {} --format jsonl abc", ckpt));
+  REQUIRE(r.exit_code == 0);
+  CHECK(tokens_in(r.output) == 256);
+  CHECK_THAT(r.output, Contains("\"stopped_by\": \"max_new\""));
   r = run(fmt::format("predict --ckpt {} --max-new 0 abc", ckpt));
   CHECK(r.exit_code == 2);
   CHECK_THAT(r.output, Contains("--max-new 0"));
+  // A max_len of 24 leaves the decoder room for <bos> and 23 tokens.
+  const fs::path short_run = dir / "short";
+  REQUIRE(run(fmt::format("train --model t5 --task reverse --steps 1 --save-every 0 --out {} {} "
+                          "--max-len 24",
+                          short_run.string(), kTiny))
+              .exit_code == 0);
+  r = run(
+      fmt::format("predict --ckpt {} --format jsonl abc", (short_run / "checkpoint.h5").string()));
+  REQUIRE(r.exit_code == 0);
+  CHECK(tokens_in(r.output) == 23);
+  CHECK_THAT(r.output, Contains("\"stopped_by\": \"max_len\""));
   fs::remove_all(dir);
 }
 
