@@ -63,16 +63,25 @@ std::vector<std::vector<std::size_t>> make_batches(std::span<const std::size_t> 
   return batches;
 }
 
+std::vector<uint32_t> block_order(std::size_t tokens, std::size_t block, uint64_t seed,
+                                  uint64_t epoch) {
+  if (tokens > std::size_t(UINT32_MAX))
+    throw std::invalid_argument(
+        fmt::format("block_order: {} tokens, more than the 2^32 an epoch can order", tokens));
+  if (tokens < block + 1) return {};
+  std::vector<uint32_t> offsets(tokens - block);  // a block and its next token fit
+  for (std::size_t i = 0; i < offsets.size(); ++i) offsets[i] = uint32_t(i);
+  Rng rng(mix_seeds(seed, epoch));
+  rng.shuffle(offsets);
+  return offsets;
+}
+
 std::vector<std::vector<std::size_t>> make_block_batches(std::size_t tokens, std::size_t block,
                                                          std::size_t batch_size, uint64_t seed,
                                                          uint64_t epoch) {
   if (batch_size == 0)
     throw std::invalid_argument("make_block_batches: batch_size must be positive");
-  if (tokens < block + 1) return {};
-  std::vector<std::size_t> offsets(tokens - block);  // a block and its next token fit
-  for (std::size_t i = 0; i < offsets.size(); ++i) offsets[i] = i;
-  Rng rng(mix_seeds(seed, epoch));
-  rng.shuffle(offsets);
+  const std::vector<uint32_t> offsets = block_order(tokens, block, seed, epoch);
   std::vector<std::vector<std::size_t>> batches;
   for (std::size_t i = 0; i < offsets.size(); i += batch_size)
     batches.emplace_back(

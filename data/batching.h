@@ -33,9 +33,15 @@ std::vector<std::vector<std::size_t>> make_batches(std::span<const std::size_t> 
                                                    uint64_t epoch);
 
 // Language models: every offset at which a block of `block` tokens and its
-// next token fit in a stream of `tokens` tokens, shuffled by (seed, epoch),
-// in batches of batch_size (the last may be smaller). Each epoch starts a
-// block at every position once, so every step reads random contiguous blocks.
+// next token fit in a stream of `tokens` tokens, shuffled by (seed, epoch).
+// Each epoch starts a block at every position once, so every step reads
+// random contiguous blocks. 4 bytes an offset, as the tokens themselves take:
+// a long text's epoch as batches of 8-byte indices took 4 times as much.
+// Throws std::invalid_argument past 2^32 tokens.
+std::vector<uint32_t> block_order(std::size_t tokens, std::size_t block, uint64_t seed,
+                                  uint64_t epoch);
+
+// block_order in batches of batch_size (the last may be smaller).
 std::vector<std::vector<std::size_t>> make_block_batches(std::size_t tokens, std::size_t block,
                                                          std::size_t batch_size, uint64_t seed,
                                                          uint64_t epoch);

@@ -283,4 +283,7 @@ TEST_CASE("data: language-model blocks start at every offset once per epoch, shu
   CHECK(make_block_batches(100, 10, 16, 3, 0) == a);   // deterministic
   CHECK(make_block_batches(100, 10, 16, 3, 1) != a);   // another epoch, another order
   CHECK(make_block_batches(10, 10, 4, 3, 0).empty());  // no room for a block and its next
+  // An epoch's order is 4 bytes an offset; past 2^32 it is refused, unallocated.
+  CHECK(block_order(100, 10, 3, 0).size() == 90);
+  CHECK_THROWS_WITH(block_order(std::size_t(1) << 33, 10, 3, 0), Contains("2^32"));
 }

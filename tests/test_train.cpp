@@ -111,6 +111,42 @@ TEST_CASE("train: N steps equal N/2, save, resume, N/2 bit for bit") {
   fs::remove_all(dir);
 }
 
+TEST_CASE("train: a language model resumes bit for bit, across the ends of epochs") {
+  fs::path dir = fresh_dir("resume_lm");
+  {
+    // 12 lines of 10 characters; the last line is held out. A block of 8
+    // and its next token fit at 110 - 8 = 102 offsets: 13 batches of 8 an epoch.
+    std::ofstream text(dir / "text.txt");
+    for (int i = 0; i < 12; ++i) text << "abcdefghi\n";
+  }
+  TrainConfig c = tiny_run("gpt", "", dir / "straight");
+  c.task_kind = data::TaskKind::LanguageModel;
+  c.train_file = (dir / "text.txt").string();
+  c.block_size = 8;
+  c.batch_size = 8;
+  c.steps = 30;  // in the third epoch
+  Trainer straight(c, quiet());
+  straight.run();
+  const std::vector<float> expected = flat_parameters(straight.model());
+
+  c.out = (dir / "split").string();
+  TrainerOptions first = quiet();
+  first.stop_at = 7;  // in the first epoch
+  Trainer(c, first).run();
+  TrainerOptions second = quiet();
+  second.resume = true;
+  second.stop_at = 16;  // in the second
+  Trainer(c, second).run();
+  TrainerOptions third = quiet();
+  third.resume = true;
+  Trainer resumed(c, third);
+  resumed.run();
+  const std::vector<float> got = flat_parameters(resumed.model());
+  REQUIRE(got.size() == expected.size());
+  CHECK(std::memcmp(got.data(), expected.data(), got.size() * sizeof(float)) == 0);
+  fs::remove_all(dir);
+}
+
 TEST_CASE("train: resume is bit for bit with the masked-LM auxiliary loss too") {
   fs::path dir = fresh_dir("resume_mlm");
   TrainConfig c = tiny_run("bert", "brackets", dir / "straight");

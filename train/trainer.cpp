@@ -375,17 +375,29 @@ std::string Trainer::sample_text() const {
 
 std::vector<size_t> Trainer::next_batch() {
   for (;;) {
+    const bool blocks = workload_->layout() == data::Layout::LanguageModel;
+    const size_t batch_size = size_t(config_.batch_size);
     if (planned_epoch_ != state_.epoch) {
       data::BatchingOptions bo;
-      bo.batch_size = size_t(config_.batch_size);
-      epoch_plan_ =
-          workload_->layout() == data::Layout::LanguageModel
-              ? data::make_block_batches(train_[0].source.size(), size_t(workload_->block_size()),
-                                         bo.batch_size, config_.seed, state_.epoch)
-              : data::make_batches(train_lengths_, bo, config_.seed, state_.epoch);
+      bo.batch_size = batch_size;
+      if (blocks)
+        epoch_blocks_ = data::block_order(train_[0].source.size(), size_t(workload_->block_size()),
+                                          config_.seed, state_.epoch);
+      else
+        epoch_batches_ = data::make_batches(train_lengths_, bo, config_.seed, state_.epoch);
       planned_epoch_ = state_.epoch;
     }
-    if (state_.batch_in_epoch < epoch_plan_.size()) return epoch_plan_[state_.batch_in_epoch++];
+    if (blocks) {  // as make_block_batches would cut it
+      const size_t batches = (epoch_blocks_.size() + batch_size - 1) / batch_size;
+      if (state_.batch_in_epoch < batches) {
+        const size_t first = state_.batch_in_epoch++ * batch_size;
+        const auto begin = epoch_blocks_.begin() + std::ptrdiff_t(first);
+        return std::vector<size_t>(
+            begin, begin + std::ptrdiff_t(std::min(batch_size, epoch_blocks_.size() - first)));
+      }
+    } else if (state_.batch_in_epoch < epoch_batches_.size()) {
+      return epoch_batches_[state_.batch_in_epoch++];
+    }
     ++state_.epoch;
     state_.batch_in_epoch = 0;
   }

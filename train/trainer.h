@@ -117,7 +117,10 @@ class Trainer {
   std::unique_ptr<Optimizer> optimizer_;
   std::vector<data::EncodedExample> train_, valid_;
   std::vector<size_t> train_lengths_;
-  std::vector<std::vector<size_t>> epoch_plan_;
+  // This epoch's batches: listed (examples), or cut from one order of block
+  // offsets (language models, whose epoch has a batch for every few tokens).
+  std::vector<std::vector<size_t>> epoch_batches_;
+  std::vector<uint32_t> epoch_blocks_;
   uint64_t planned_epoch_ = UINT64_MAX;
   TrainingState state_;
   std::FILE* metrics_ = nullptr;
