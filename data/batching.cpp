@@ -67,7 +67,7 @@ std::vector<uint32_t> block_order(std::size_t tokens, std::size_t block, uint64_
                                   uint64_t epoch) {
   if (tokens > std::size_t(UINT32_MAX))
     throw std::invalid_argument(
-        fmt::format("block_order: {} tokens, more than the 2^32 an epoch can order", tokens));
+        fmt::format("block_order: {} tokens; an epoch orders offsets below 2^32 only", tokens));
   if (tokens < block + 1) return {};
   std::vector<uint32_t> offsets(tokens - block);  // a block and its next token fit
   for (std::size_t i = 0; i < offsets.size(); ++i) offsets[i] = uint32_t(i);
@@ -79,15 +79,26 @@ std::vector<uint32_t> block_order(std::size_t tokens, std::size_t block, uint64_
 std::vector<std::vector<std::size_t>> make_block_batches(std::size_t tokens, std::size_t block,
                                                          std::size_t batch_size, uint64_t seed,
                                                          uint64_t epoch) {
-  if (batch_size == 0)
-    throw std::invalid_argument("make_block_batches: batch_size must be positive");
-  const std::vector<uint32_t> offsets = block_order(tokens, block, seed, epoch);
+  const std::vector<uint32_t> order = block_order(tokens, block, seed, epoch);
   std::vector<std::vector<std::size_t>> batches;
-  for (std::size_t i = 0; i < offsets.size(); i += batch_size)
-    batches.emplace_back(
-        offsets.begin() + std::ptrdiff_t(i),
-        offsets.begin() + std::ptrdiff_t(std::min(offsets.size(), i + batch_size)));
+  for (std::size_t i = 0; i < block_batch_count(order.size(), batch_size); ++i)
+    batches.push_back(block_batch(order, batch_size, i));
   return batches;
+}
+
+std::size_t block_batch_count(std::size_t offsets, std::size_t batch_size) {
+  if (batch_size == 0) throw std::invalid_argument("block batches: batch_size must be positive");
+  return (offsets + batch_size - 1) / batch_size;
+}
+
+std::vector<std::size_t> block_batch(std::span<const uint32_t> order, std::size_t batch_size,
+                                     std::size_t i) {
+  if (i >= block_batch_count(order.size(), batch_size))
+    throw std::out_of_range(
+        fmt::format("block batch {} of {} offsets in batches of {}", i, order.size(), batch_size));
+  const std::size_t first = i * batch_size;
+  const auto begin = order.begin() + std::ptrdiff_t(first);
+  return {begin, begin + std::ptrdiff_t(std::min(batch_size, order.size() - first))};
 }
 
 double padding_fraction(const std::vector<std::vector<std::size_t>>& batches,

@@ -46,6 +46,13 @@ std::vector<std::vector<std::size_t>> make_block_batches(std::size_t tokens, std
                                                          std::size_t batch_size, uint64_t seed,
                                                          uint64_t epoch);
 
+// One batch at a time, as make_block_batches cuts them, without the list:
+// how many batches `offsets` make, and batch i (0-based) of `order`.
+// Throw std::invalid_argument for a batch_size of 0, std::out_of_range past the last batch.
+std::size_t block_batch_count(std::size_t offsets, std::size_t batch_size);
+std::vector<std::size_t> block_batch(std::span<const uint32_t> order, std::size_t batch_size,
+                                     std::size_t i);
+
 // Fraction of padded positions if every batch is padded to its longest member.
 double padding_fraction(const std::vector<std::vector<std::size_t>>& batches,
                         std::span<const std::size_t> lengths);

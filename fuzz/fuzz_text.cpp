@@ -4,7 +4,8 @@
 //     is valid, and the pieces of valid text concatenate back to it;
 //   - a vocabulary built from valid text encodes it without <unk>, and
 //     decoding gives the text back (char) or its words joined by single
-//     spaces (word);
+//     spaces (word), and count_tokens, tokenize and encode agree on how many
+//     tokens it has;
 //   - Vocab::from_tokens takes back any vocabulary's own token list.
 #include <cstdint>
 #include <stdexcept>
@@ -39,6 +40,8 @@ void round_trip(TokenizerKind kind, const std::string& text) {
     }
   }
   const std::vector<int32_t> ids = vocab.encode(text);
+  if (data::count_tokens(kind, text) != ids.size() || vocab.tokenize(text).size() != ids.size())
+    fuzz::violated("count_tokens, tokenize and encode agree on the number of tokens", text);
   for (int32_t id : ids)
     if (id == data::kUnkId)
       fuzz::violated("text encodes without <unk> in its own vocabulary", text);

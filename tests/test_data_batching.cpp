@@ -283,6 +283,23 @@ TEST_CASE("data: language-model blocks start at every offset once per epoch, shu
   CHECK(make_block_batches(100, 10, 16, 3, 0) == a);   // deterministic
   CHECK(make_block_batches(100, 10, 16, 3, 1) != a);   // another epoch, another order
   CHECK(make_block_batches(10, 10, 4, 3, 0).empty());  // no room for a block and its next
+  // The order of attnlab before an epoch's order became 4-byte offsets
+  // (da2b603, the first and last batch of two epochs): a checkpoint saved
+  // then resumes with the same batches.
+  CHECK(a.size() == 6);
+  CHECK(a.front() ==
+        std::vector<std::size_t>{72, 28, 23, 89, 7, 37, 59, 49, 67, 88, 84, 61, 54, 15, 57, 30});
+  CHECK(a.back() == std::vector<std::size_t>{9, 38, 44, 17, 0, 83, 64, 47, 32, 87});
+  const auto b = make_block_batches(100, 10, 16, 3, 1);
+  CHECK(b.front() ==
+        std::vector<std::size_t>{33, 21, 14, 73, 16, 15, 87, 30, 86, 24, 32, 5, 79, 65, 20, 63});
+  CHECK(b.back() == std::vector<std::size_t>{3, 58, 17, 81, 44, 23, 88, 64, 47, 56});
+  // The trainer takes them one at a time.
+  const std::vector<uint32_t> order = block_order(100, 10, 3, 0);
+  REQUIRE(block_batch_count(order.size(), 16) == 6);
+  for (std::size_t i = 0; i < 6; ++i) CHECK(block_batch(order, 16, i) == a[i]);
+  CHECK_THROWS_AS(block_batch(order, 16, 6), std::out_of_range);
+  CHECK_THROWS_WITH(block_batch_count(90, 0), Contains("batch_size"));
   // An epoch's order is 4 bytes an offset; past 2^32 it is refused, unallocated.
   CHECK(block_order(100, 10, 3, 0).size() == 90);
   CHECK_THROWS_WITH(block_order(std::size_t(1) << 33, 10, 3, 0), Contains("2^32"));

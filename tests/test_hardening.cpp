@@ -673,7 +673,8 @@ TEST_CASE("hardening: an over-long line is refused before it costs memory") {
 #endif
 }
 
-TEST_CASE("hardening: vocabulary and labels from the data are bounded as they are counted") {
+TEST_CASE(
+    "hardening: vocabulary and labels from the data are bounded, the vocabulary as it is counted") {
   const fs::path dir = fresh_dir("hard_data_sizes");
   {
     std::ofstream valid(dir / "valid.tsv");

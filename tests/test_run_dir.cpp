@@ -194,9 +194,10 @@ TEST_CASE(
 
 TEST_CASE(
     "run dir: a save stopped by the file-size limit fails with the path, the checkpoint stays") {
-  // The unprivileged twin of the full-disk case above: `ulimit -f` makes a
-  // write fail (EFBIG) past 40 KiB, and the checkpoint of this model is
-  // about 200 KB. SIGXFSZ is ignored, so the write returns the error.
+  // The unprivileged twin of the full-disk case above: `ulimit -f 40` makes
+  // a write fail (EFBIG) past 40 blocks (20 KiB in dash, 40 KiB in bash),
+  // and the checkpoint of this model is about 200 KB. SIGXFSZ is ignored,
+  // so the write returns the error.
   fs::path dir = fresh_dir("fsize");
   const fs::path out = dir / "out";
   REQUIRE(run(train_args(out, 4)).exit_code == 0);

@@ -143,3 +143,42 @@ TEST_CASE("workload: many text labels are read off the greedy output, few are sc
     CHECK(m.accuracy == 0);
   }
 }
+
+TEST_CASE("workload: check_lengths counts what encode() makes, for every layout and tokenizer") {
+  // check_lengths counts tokens without encoding; here encode() is the
+  // oracle, and the positions each layout needs are written out again.
+  for (const auto kind : {data::TokenizerKind::Char, data::TokenizerKind::Word}) {
+    CAPTURE(data::tokenizer_kind_name(kind));
+    // "<sep>" typed in the text is one token in a word vocabulary.
+    const std::vector<data::Example> translation = {{"the cat <sep> sat", "le  chat\tx"}};
+    const std::vector<data::Example> classification = {{"a b <sep> c", "pos label"}};
+    const std::vector<std::string> labels = {"neg", "pos label"};
+    std::vector<std::string> texts = {"the cat <sep> sat", "le  chat\tx", "a b <sep> c"};
+    texts.insert(texts.end(), labels.begin(), labels.end());
+    const auto vocab = std::make_shared<data::Vocab>(data::Vocab::build(kind, texts));
+    for (Family family : {Family::GPT, Family::T5, Family::BERT}) {
+      for (const auto task : {data::TaskKind::Translation, data::TaskKind::Classification}) {
+        if (family == Family::BERT && task == data::TaskKind::Translation) continue;
+        CAPTURE(family_name(family), int(task));
+        const auto& examples = task == data::TaskKind::Translation ? translation : classification;
+        const auto& task_labels =
+            task == data::TaskKind::Translation ? std::vector<std::string>{} : labels;
+        const Workload probe(tiny(family, vocab->size(), 256), vocab, task, task_labels);
+        const data::EncodedExample e = probe.encode(examples)[0];
+        size_t need = 0;
+        if (family == Family::BERT)
+          need = e.source.size() + 1;  // [CLS] text
+        else if (family == Family::GPT)
+          need = e.source.size() + e.target.size() + 3;  // BOS source SEP target EOS
+        else
+          need = std::max(e.source.size(), e.target.size()) + 1;  // source EOS | BOS target
+        const Workload fits(tiny(family, vocab->size(), int64_t(need)), vocab, task, task_labels);
+        CHECK_NOTHROW(fits.check_lengths(examples, "training"));
+        const Workload short_by_one(tiny(family, vocab->size(), int64_t(need) - 1), vocab, task,
+                                    task_labels);
+        CHECK_THROWS_WITH(short_by_one.check_lengths(examples, "training"),
+                          Contains(fmt::format("training example 1 needs {} positions", need)));
+      }
+    }
+  }
+}

@@ -387,14 +387,9 @@ std::vector<size_t> Trainer::next_batch() {
         epoch_batches_ = data::make_batches(train_lengths_, bo, config_.seed, state_.epoch);
       planned_epoch_ = state_.epoch;
     }
-    if (blocks) {  // as make_block_batches would cut it
-      const size_t batches = (epoch_blocks_.size() + batch_size - 1) / batch_size;
-      if (state_.batch_in_epoch < batches) {
-        const size_t first = state_.batch_in_epoch++ * batch_size;
-        const auto begin = epoch_blocks_.begin() + std::ptrdiff_t(first);
-        return std::vector<size_t>(
-            begin, begin + std::ptrdiff_t(std::min(batch_size, epoch_blocks_.size() - first)));
-      }
+    if (blocks) {
+      if (state_.batch_in_epoch < data::block_batch_count(epoch_blocks_.size(), batch_size))
+        return data::block_batch(epoch_blocks_, batch_size, state_.batch_in_epoch++);
     } else if (state_.batch_in_epoch < epoch_batches_.size()) {
       return epoch_batches_[state_.batch_in_epoch++];
     }
