@@ -43,6 +43,12 @@ inline Run run(const std::string& args) {
   return run_shell(fmt::format("OMP_NUM_THREADS=1 {} {}", ATTNLAB_BINARY, args));
 }
 
+// Runs `attnlab <args>` like run(), after the shell commands in `setup`
+// (a limit for that process alone, such as "ulimit -v 655360").
+inline Run run_after(const std::string& setup, const std::string& args) {
+  return run_shell(fmt::format("{}; OMP_NUM_THREADS=1 {} {}", setup, ATTNLAB_BINARY, args));
+}
+
 inline fs::path fresh_dir(const std::string& name) {
   fs::path dir = fs::temp_directory_path() / fmt::format("attnlab_cli_{}_{}", name, ::getpid());
   fs::remove_all(dir);

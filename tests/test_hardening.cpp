@@ -662,10 +662,11 @@ TEST_CASE("hardening: an over-long line is refused before it costs memory") {
     tsv << std::string(size_t(48) << 20, 'a') << "\tb\n";
     for (int i = 0; i < 20; ++i) tsv << "abc\tcba\n";
   }
-  const Run r = run_shell(fmt::format(
-      "ulimit -v {}; OMP_NUM_THREADS=1 {} train --model gpt --train-file {} --task-kind "
-      "translation --steps 1 --max-len 64 --out {} {}",
-      640 << 10, ATTNLAB_BINARY, (dir / "long.tsv").string(), (dir / "run").string(), kTiny));
+  const Run r =
+      run_after(fmt::format("ulimit -v {}", 640 << 10),
+                fmt::format("train --model gpt --train-file {} --task-kind translation --steps 1 "
+                            "--max-len 64 --out {} {}",
+                            (dir / "long.tsv").string(), (dir / "run").string(), kTiny));
   CHECK(r.exit_code == 2);
   // GPT reads BOS source SEP target EOS: 48 MiB + 1 + 3 positions.
   CHECK_THAT(r.output, Contains("long.tsv:1: the training example needs 50331652 positions"));
@@ -719,22 +720,18 @@ TEST_CASE("hardening: the structure walk of a hostile checkpoint stays within it
   // makes HDF5 1.10 allocate without end: 3.5 GB in 14 s when the walker's
   // address space is not bounded. Bounded to 1 GiB plus the file's size,
   // its allocations fail and the walk ends.
-  const pid_t child = ::fork();
-  REQUIRE(child >= 0);
-  if (child == 0) {
-    ::setenv("OMP_NUM_THREADS", "1", 1);
-    const std::string cmd = fmt::format("exec {} predict --ckpt {} < /dev/null > /dev/null 2>&1",
-                                        ATTNLAB_BINARY, ATTNLAB_TEST_DATA_DIR "/walker-memory.h5");
-    ::execl("/bin/sh", "sh", "-c", cmd.c_str(), nullptr);
-    ::_exit(127);
-  }
+  const fs::path dir = fresh_dir("hard_walker_memory");
+  const pid_t child = spawn(
+      fmt::format("predict --ckpt {} abc", ATTNLAB_TEST_DATA_DIR "/walker-memory.h5"), dir / "log");
   int status = 0;
   rusage usage{};
   REQUIRE(::wait4(child, &status, 0, &usage) == child);
   CHECK(WIFEXITED(status));
   CHECK(WEXITSTATUS(status) == 2);  // refused as damaged
+  CHECK_THAT(read_text(dir / "log"), Contains("is damaged"));
   // ru_maxrss (KiB) is the largest of attnlab and the walker it waited for.
   CHECK(usage.ru_maxrss < (1 << 20));
+  fs::remove_all(dir);
 #endif
 }
 

@@ -201,10 +201,8 @@ TEST_CASE(
   fs::path dir = fresh_dir("fsize");
   const fs::path out = dir / "out";
   REQUIRE(run(train_args(out, 4)).exit_code == 0);
-  const Run r =
-      run_shell(fmt::format("trap '' XFSZ; ulimit -f 40; OMP_NUM_THREADS=1 {} train "
-                            "--resume --steps 8 --out {}",
-                            ATTNLAB_BINARY, out.string()));
+  const Run r = run_after("trap '' XFSZ; ulimit -f 40",
+                          fmt::format("train --resume --steps 8 --out {}", out.string()));
   CHECK(r.exit_code == 1);  // an error message and exit, not a crash at exit
   CHECK_THAT(r.output, Contains("could not save the checkpoint at step 8") &&
                            Contains((out / "checkpoint.h5.tmp-").string()) &&

@@ -378,13 +378,14 @@ std::vector<size_t> Trainer::next_batch() {
     const bool blocks = workload_->layout() == data::Layout::LanguageModel;
     const size_t batch_size = size_t(config_.batch_size);
     if (planned_epoch_ != state_.epoch) {
-      data::BatchingOptions bo;
-      bo.batch_size = batch_size;
-      if (blocks)
+      if (blocks) {
         epoch_blocks_ = data::block_order(train_[0].source.size(), size_t(workload_->block_size()),
                                           config_.seed, state_.epoch);
-      else
+      } else {
+        data::BatchingOptions bo;
+        bo.batch_size = batch_size;
         epoch_batches_ = data::make_batches(train_lengths_, bo, config_.seed, state_.epoch);
+      }
       planned_epoch_ = state_.epoch;
     }
     if (blocks) {

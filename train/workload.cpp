@@ -1,5 +1,6 @@
 #include "train/workload.h"
 
+#include "common/errors.h"
 #include "data/masking.h"
 
 #include <fmt/format.h>
@@ -121,9 +122,14 @@ void Workload::check_lengths(std::span<const data::Example> examples, const char
     return i < origins.size() ? fmt::format("{}: the {} example", origins[i], split)
                               : fmt::format("{} example {}", split, i + 1);
   };
-  // Counted, not encoded: an over-long example costs no memory before it is refused.
+  // Counted, not encoded: an over-long example costs no memory before it is
+  // refused. Where it is is spelled out only for a refusal.
   const auto tokens_of = [&](std::string_view text, size_t i) {
-    return data::count_tokens(vocab_->kind(), text, where(i));
+    try {
+      return data::count_tokens(vocab_->kind(), text);
+    } catch (const InputError& e) {
+      throw InputError(fmt::format("{}: {}", where(i), e.what()));
+    }
   };
   if (layout_ == data::Layout::LanguageModel) {  // one stream: it must hold a block and its next
     size_t tokens = 0;
