@@ -3,7 +3,7 @@
 #pragma once
 
 #include "report/svg.h"
-#include "train/workload.h"
+#include "framing/framing.h"
 
 namespace attnlab {
 

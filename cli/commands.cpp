@@ -1,5 +1,5 @@
 // `attnlab train | eval | predict | tasks`: option parsing (command line and
-// INI config files) on top of Trainer, Workload and the checkpoint reader.
+// INI config files) on top of Trainer, the framings and the checkpoint reader.
 #include "cli/commands.h"
 
 #include <fmt/format.h>
@@ -121,7 +121,7 @@ void apply_search(LoadedRun& run, const GenerateOptions& search) {
         "{} is a language model: its held-out loss does not depend on a search; generate takes "
         "--beam and --temperature",
         run.file));
-  run.workload->set_search(search);
+  run.framing->set_search(search);
 }
 
 }  // namespace
@@ -187,9 +187,9 @@ int eval_command(int argc, char** argv) {
                  ? "held-out split of " + run.info.train.train_file
                  : fmt::format("held-out split of task '{}'", run.info.train.task);
   }
-  run.workload->check_lengths(held_out, "held-out", origins);
-  auto encoded = run.workload->encode(held_out);
-  EvalMetrics m = run.workload->evaluate(encoded, size_t(batch), size_t(examples));
+  run.framing->check_lengths(held_out, "held-out", origins);
+  auto encoded = run.framing->encode(held_out);
+  EvalMetrics m = run.framing->evaluate(encoded, size_t(batch), size_t(examples));
   if (out_format == OutputFormat::Jsonl) {
     std::string line = fmt::format(
         "{{\"checkpoint\": {}, \"model\": {}, \"step\": {}, \"data\": {}, \"examples\": {}, "
@@ -260,7 +260,7 @@ int predict_command(int argc, char** argv) {
       ("format", po::value(&format)->default_value("text"), kFormatHelp)         //
       ("text", po::value<std::vector<std::string>>(),
        "input texts (positional); none: one per line from stdin")  //
-      ("max-new", po::value<int64_t>()->default_value(int64_t(Workload::kDefaultMaxNew)),
+      ("max-new", po::value<int64_t>()->default_value(int64_t(Framing::kDefaultMaxNew)),
        "translations: tokens to generate at most (EOS included; the model's max_len bounds it "
        "too)")  //
       ("threads", po::value(&threads)->default_value(0), "OpenMP threads (0 = all cores)");
@@ -296,7 +296,7 @@ int predict_command(int argc, char** argv) {
           from_stdin ? "stdin line" : "input", i + 1));
   // On stderr, so that stdout stays one result per input.
   fmt::print(stderr, "attnlab predict: {} ({})\n", run.file, which_model(run.file, run.info));
-  auto predictions = run.workload->predict(texts, 64, size_t(max_new));
+  auto predictions = run.framing->predict(texts, 64, size_t(max_new));
   for (size_t i = 0; i < texts.size(); ++i) {
     if (out_format == OutputFormat::Jsonl)
       fmt::print("{}\n",

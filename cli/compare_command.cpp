@@ -169,33 +169,22 @@ void analyse(FinishedRun& r, const fs::path& out, const std::vector<data::Exampl
   std::vector<data::Example> sample(held_out.begin(),
                                     held_out.begin() + std::min<size_t>(held_out.size(), 1000));
   double tokens = 0;
-  for (const auto& e : run.workload->encode(sample)) {
-    switch (run.model->architecture()) {
-      case Architecture::Classifier:
-        tokens += double(e.source.size() + 1);
-        break;
-      case Architecture::DecoderOnly:
-        tokens += double(e.source.size() + e.target.size() + 3);
-        break;
-      case Architecture::EncoderDecoder:
-        tokens += double(e.source.size() + 1);
-        break;
-    }
-  }
+  for (const auto& e : run.framing->encode(sample))
+    tokens += double(run.framing->input_positions(e));
   r.mean_row_tokens = sample.empty() ? 0 : tokens / double(sample.size());
 
   std::vector<std::string> texts;
   for (size_t i = 0; i < std::min<size_t>(held_out.size(), 256); ++i)
     texts.push_back(held_out[i].source);
-  run.workload->predict({texts.begin(), texts.begin() + std::min<size_t>(texts.size(), 8)});
+  run.framing->predict({texts.begin(), texts.begin() + std::min<size_t>(texts.size(), 8)});
   const auto start = std::chrono::steady_clock::now();
-  run.workload->predict(texts, 64);
+  run.framing->predict(texts, 64);
   const double ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   r.infer_ms = texts.empty() ? 0 : ms / double(texts.size());
 
   if (held_out.empty()) return;
-  const Trace trace = run.workload->trace(held_out[traced_example(held_out)].source);
+  const Trace trace = run.framing->trace(held_out[traced_example(held_out)].source);
   const TraceMap* shown = nullptr;  // the last cross map, else the last self map
   for (const TraceMap& m : trace.maps)
     if (m.kind == "cross" || m.kind == "latent cross") shown = &m;

@@ -42,8 +42,7 @@ LoadedRun load_run(const std::string& ckpt_option) {
       data::Vocab::from_tokens(run.info.vocab_kind, run.info.vocab_tokens));
   run.model = make_model(run.info.model);
   load_parameters(ckpt, *run.model);
-  run.workload =
-      std::make_unique<Workload>(run.model, run.vocab, run.info.task_kind, run.info.labels);
+  run.framing = make_framing({run.model, run.vocab, run.info.task_kind, run.info.labels});
   return run;
 }
 

@@ -1,12 +1,12 @@
-// A checkpoint with its workload rebuilt, ready to evaluate, predict or
+// A checkpoint with its framing rebuilt, ready to evaluate, predict or
 // trace: what eval, predict and trace share.
 #pragma once
 
 #include <memory>
 #include <string>
 
+#include "framing/framing.h"
 #include "train/checkpoint.h"
-#include "train/workload.h"
 
 namespace attnlab {
 
@@ -15,7 +15,7 @@ struct LoadedRun {
   CheckpointInfo info;
   std::shared_ptr<data::Vocab> vocab;
   std::shared_ptr<Model> model;
-  std::unique_ptr<Workload> workload;
+  std::unique_ptr<Framing> framing;
 };
 
 // --ckpt names a file, or a run directory: its best.h5 when there is one (the

@@ -68,7 +68,7 @@ int trace_command(int argc, char** argv) {
                           argc, argv, options, vm))
     return cli::kExitOk;
   LoadedRun run = load_run(ckpt);
-  const Trace trace = run.workload->trace(input);
+  const Trace trace = run.framing->trace(input);
   if (const auto parent = std::filesystem::path(out).parent_path(); !parent.empty())
     std::filesystem::create_directories(parent);
   H5File f = H5File::create(out);

@@ -19,7 +19,8 @@ struct EncodedExample {
 };
 
 // Source and target may use different vocabularies (encoder-decoder models) or the same one
-// (prefix LMs, which see both in a single sequence). Throws on invalid UTF-8 naming the example.
+// (decoder-only models, which see both in a single sequence). Throws on invalid UTF-8 naming the
+// example.
 std::vector<EncodedExample> encode_translation(const std::vector<Example>& examples,
                                                const Vocab& source_vocab,
                                                const Vocab& target_vocab);

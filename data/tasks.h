@@ -11,6 +11,9 @@
 //     brackets   2..20 of ()[] -> "balanced" / "unbalanced" (with hard negatives)
 //     sentiment  templated review sentences -> "positive" / "negative" (see sentiment.h)
 //     majority   an odd number (5..31) of a/b letters -> the letter that occurs more often
+//   language modelling
+//     counting   lines of 3..8 numbers counting up in English words from a start in 0..9999
+//                ("forty one, forty two, forty three.\n"); the target is empty
 //
 // Splits are disjoint: no source text appears in two of train/valid/test.
 #pragma once

@@ -3,7 +3,7 @@
 // token per step. Greedy choice, sampling (temperature, top-k, top-p, seeded)
 // and beam search (GNMT length penalty) differ only in how they pick tokens.
 //
-// The prompt is what the decoder starts from: BOS src SEP for a prefix LM,
+// The prompt is what the decoder starts from: BOS src SEP for a decoder-only model,
 // BOS for an encoder-decoder (whose source is `memory` = encode(source)).
 #pragma once
 

@@ -121,7 +121,7 @@ inline void run_checkpoint_input(const uint8_t* data, size_t size, Edits kind) {
                *report.changed_tensors.begin());
     if (run.vocab->size() != run.model->config().vocab_size)
       violated("a loaded checkpoint's vocabulary fits its model", path);
-    run.workload->predict({"jan 31"});
+    run.framing->predict({"jan 31"});
   } catch (const std::exception& e) {
     expect_names(e, path);
   }

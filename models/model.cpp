@@ -73,6 +73,49 @@ Tensor Model::decode_cached(const IntTensor&, const std::vector<int64_t>&, Decod
   unsupported(*this, "decode_cached", "only GPT and T5 generate");
 }
 
+namespace {
+
+// (1,H,Tq,Tk) or (1,T,C) of a batch of one -> without the batch dim.
+Tensor first_row(const Tensor& t) {
+  Shape s(t.shape().begin() + 1, t.shape().end());
+  return reshape(t.clone(), s);
+}
+
+}  // namespace
+
+void add_traced_stack(Trace& trace, const std::string& stack,
+                      std::span<const BlockAttention> blocks, const char* self_kind,
+                      const std::string& axis, const std::string& memory_axis) {
+  for (size_t i = 0; i < blocks.size(); ++i) {
+    const std::string layer = fmt::format("{}/layers/{}", stack, i);
+    if (blocks[i].self_weights.defined())
+      trace.maps.push_back(
+          {layer + "/self_attn", self_kind, axis, axis, first_row(blocks[i].self_weights)});
+    if (blocks[i].cross_weights.defined())
+      trace.maps.push_back(
+          {layer + "/cross_attn", "cross", axis, memory_axis, first_row(blocks[i].cross_weights)});
+    if (blocks[i].output.defined())
+      trace.states.push_back({layer, axis, first_row(blocks[i].output)});
+  }
+}
+
+void add_traced_block(Trace& trace, const std::string& name, const BlockAttention& block,
+                      const char* cross_kind, const std::string& axis,
+                      const std::string& memory_axis) {
+  trace.maps.push_back(
+      {name + "/cross_attn", cross_kind, axis, memory_axis, first_row(block.cross_weights)});
+  trace.states.push_back({name + "/cross_step", axis, first_row(block.output)});
+}
+
+void Model::name_attention(Forward forward, const std::vector<BlockAttention>& attention,
+                           const std::string& axis, const std::string& memory_axis,
+                           Trace& trace) const {
+  if (forward == Forward::Decode)
+    add_traced_stack(trace, "decoder", attention, "causal self", axis, memory_axis);
+  else
+    add_traced_stack(trace, "encoder", attention, "bidirectional self", axis, "");
+}
+
 Tensor Model::masked_lm_logits(const Tensor&) const {
   unsupported(*this, "masked_lm_logits", "only BERT has a masked-LM head");
 }

@@ -13,13 +13,19 @@
 // padded). Every forward can hand back the attention weights of each block.
 #pragma once
 
+#include <span>
+#include <string>
 #include <vector>
 
 #include "models/stack.h"
+#include "models/trace.h"
 
 namespace attnlab {
 
 enum class Architecture { Classifier, DecoderOnly, EncoderDecoder };
+
+// Which forward handed back a list of BlockAttention (name_attention).
+enum class Forward { Classify, Encode, Decode };
 
 // What a generating model keeps between decoding steps: one KV cache per
 // decoder block (layers/attention.h), and for an encoder-decoder the source
@@ -72,6 +78,17 @@ class Model : public Module {
   // Masked-LM logits (B,T,V) from encode()'s hidden states (B,T,C); needs a
   // model built with mlm_head.
   virtual Tensor masked_lm_logits(const Tensor& hidden) const;
+
+  // Adds to `trace` the maps and block outputs of `attention`, what one
+  // forward of a batch of one handed back: which stack each block is in, the
+  // kind of each attention and the axes it joins. `axis` names the tokens the
+  // forward read, `memory_axis` those its cross-attention reads (Decode). The
+  // model names its own stacks, so a trace never asks which family it holds:
+  // encode is "encoder" (bidirectional), decode "decoder" (causal, with cross
+  // when there is a memory); a model with other stacks overrides this.
+  virtual void name_attention(Forward forward, const std::vector<BlockAttention>& attention,
+                              const std::string& axis, const std::string& memory_axis,
+                              Trace& trace) const;
 
   // The dropout stream (seed, offset): saved in checkpoints for exact resume.
   const Generator& dropout_rng() const { return *rng_; }
@@ -167,6 +184,11 @@ class PerceiverModel : public Model {
   // The latents after the cross-attention and latent blocks: (B,L,C).
   Tensor latents(const IntTensor& ids, const Mask* padding,
                  std::vector<BlockAttention>* attention = nullptr) const;
+  // classify's attention: the latents' cross-attention to the input
+  // ("latent/cross_attn"), then the latent stack, on a "latents" axis.
+  void name_attention(Forward forward, const std::vector<BlockAttention>& attention,
+                      const std::string& axis, const std::string& memory_axis,
+                      Trace& trace) const override;
 
  private:
   std::shared_ptr<Embedding> tokens_;
@@ -178,6 +200,17 @@ class PerceiverModel : public Model {
   std::shared_ptr<TransformerStack> latent_;
   std::shared_ptr<Linear> classifier_;
 };
+
+// Trace helpers for name_attention: the blocks of one stack
+// ("stack/layers/i/self_attn", ".../cross_attn" and the block output
+// "stack/layers/i"), and one lone cross-attention step ("name/cross_attn",
+// output "name/cross_step").
+void add_traced_stack(Trace& trace, const std::string& stack,
+                      std::span<const BlockAttention> blocks, const char* self_kind,
+                      const std::string& axis, const std::string& memory_axis);
+void add_traced_block(Trace& trace, const std::string& name, const BlockAttention& block,
+                      const char* cross_kind, const std::string& axis,
+                      const std::string& memory_axis);
 
 // Builds the model the config's family names.
 std::shared_ptr<Model> make_model(const ModelConfig& config);

@@ -1,5 +1,7 @@
 #include "models/model.h"
 
+#include <fmt/format.h>
+
 namespace attnlab {
 
 PerceiverModel::PerceiverModel(const ModelConfig& c) : Model(c) {
@@ -54,6 +56,17 @@ Tensor PerceiverModel::classify(const IntTensor& ids, const Mask* padding,
                                 std::vector<BlockAttention>* attention) const {
   Tensor pooled = mean(latents(ids, padding, attention), 1);  // (B,C)
   return classifier_->forward(pooled);                        // (B,classes)
+}
+
+void PerceiverModel::name_attention(Forward, const std::vector<BlockAttention>& attention,
+                                    const std::string& axis, const std::string&,
+                                    Trace& trace) const {
+  std::vector<std::string> slots;
+  for (int64_t l = 0; l < config_.num_latents; ++l) slots.push_back(fmt::format("L{}", l));
+  trace.axes.push_back({"latents", slots});
+  add_traced_block(trace, "latent", attention.at(0), "latent cross", "latents", axis);
+  add_traced_stack(trace, "latent", std::span(attention).subspan(1), "bidirectional self",
+                   "latents", "");
 }
 
 }  // namespace attnlab

@@ -1,4 +1,5 @@
-// Length-bucketed batching and the per-family collate functions.
+// Length-bucketed batching, padding and masked-LM corruption (the rows of
+// each framing are tested in test_framing_rows.cpp).
 #include "data/batching.h"
 #include "data/collate.h"
 #include "data/masking.h"
@@ -22,8 +23,15 @@ std::vector<std::size_t> random_lengths(std::size_t count, uint64_t seed) {
   return lengths;
 }
 
-EncodedExample translation(std::vector<int32_t> source, std::vector<int32_t> target) {
-  return {std::move(source), std::move(target), -1};
+// [CLS] and the source of examples[indices], padded: the rows masking works on.
+Batch cls_rows(const std::vector<EncodedExample>& examples,
+               const std::vector<std::size_t>& indices) {
+  std::vector<std::vector<int32_t>> rows;
+  for (std::size_t i : indices) {
+    rows.push_back({kClsId});
+    rows.back().insert(rows.back().end(), examples[i].source.begin(), examples[i].source.end());
+  }
+  return pad_rows(rows);
 }
 
 }  // namespace
@@ -86,106 +94,6 @@ TEST_CASE("data: a token budget limits rows times longest length", "[data][batch
   CHECK(std::any_of(batches.begin(), batches.end(), [](const auto& b) { return b.size() > 20; }));
 }
 
-TEST_CASE("data: encoder classification batch is [CLS] source plus padding", "[data][collate]") {
-  const std::vector<EncodedExample> examples = {{{10, 11, 12}, {}, 1}, {{20}, {}, 0}};
-  const std::vector<std::size_t> indices = {1, 0};
-  const ClassificationBatch batch = collate_classification(examples, indices);
-  CHECK(batch.input.rows == 2);
-  CHECK(batch.input.cols == 4);
-  CHECK(batch.input.ids == std::vector<int32_t>{kClsId, 20, kPadId, kPadId, kClsId, 10, 11, 12});
-  CHECK(batch.input.padding_mask == std::vector<uint8_t>{0, 0, 1, 1, 0, 0, 0, 0});
-  CHECK(batch.labels == std::vector<int32_t>{0, 1});
-
-  const std::vector<EncodedExample> unlabeled = {{{10}, {}, -1}};
-  const std::vector<std::size_t> first = {0};
-  CHECK_THROWS_WITH(collate_classification(unlabeled, first), Contains("example 1"));
-  const std::vector<std::size_t> outside = {5};
-  CHECK_THROWS_AS(collate_classification(examples, outside), std::out_of_range);
-}
-
-TEST_CASE("data: prefix-LM batch predicts only the target and EOS", "[data][collate]") {
-  const std::vector<EncodedExample> examples = {translation({10, 11}, {30, 31, 32}),
-                                                translation({20}, {40})};
-  const std::vector<std::size_t> indices = {0, 1};
-  const PrefixLmBatch batch = collate_prefix_lm(examples, indices);
-  const int32_t pad = kPadId;
-  const int32_t ign = kIgnoreIndex;
-  REQUIRE(batch.input.cols == 7);
-  // Row 0: BOS s s SEP t t t   -> targets: - - - t t t EOS
-  // Row 1: BOS s SEP t pad...  -> targets: - - t EOS - - -
-  CHECK(batch.input.ids == std::vector<int32_t>{kBosId, 10, 11, kSepId, 30, 31, 32,  //
-                                                kBosId, 20, kSepId, 40, pad, pad, pad});
-  CHECK(batch.targets == std::vector<int32_t>{ign, ign, ign, 30, 31, 32, kEosId,  //
-                                              ign, ign, 40, kEosId, ign, ign, ign});
-  CHECK(batch.input.padding_mask == std::vector<uint8_t>{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1});
-  CHECK(batch.prefix_lengths == std::vector<int32_t>{4, 3});
-}
-
-TEST_CASE("data: encoder-decoder batch layouts", "[data][collate]") {
-  const std::vector<EncodedExample> examples = {translation({10, 11, 12}, {30}),
-                                                translation({20}, {40, 41})};
-  const std::vector<std::size_t> indices = {0, 1};
-  const Seq2SeqBatch batch = collate_seq2seq(examples, indices);
-  const int32_t pad = kPadId;
-  const int32_t ign = kIgnoreIndex;
-  CHECK(batch.encoder.cols == 4);
-  CHECK(batch.encoder.ids == std::vector<int32_t>{10, 11, 12, kEosId, 20, kEosId, pad, pad});
-  CHECK(batch.encoder.padding_mask == std::vector<uint8_t>{0, 0, 0, 0, 0, 0, 1, 1});
-  CHECK(batch.decoder.cols == 3);
-  CHECK(batch.decoder.ids == std::vector<int32_t>{kBosId, 30, pad, kBosId, 40, 41});
-  CHECK(batch.decoder.padding_mask == std::vector<uint8_t>{0, 0, 1, 0, 0, 0});
-  CHECK(batch.targets == std::vector<int32_t>{30, kEosId, ign, 40, 41, kEosId});
-}
-
-TEST_CASE("data: over-long examples are an error unless the source may be truncated",
-          "[data][collate]") {
-  const std::vector<EncodedExample> examples = {translation({1, 2}, {3}),
-                                                translation({10, 11, 12, 13, 14, 15}, {30, 31})};
-  const std::vector<std::size_t> indices = {0, 1};
-  const LengthLimit strict{.max_len = 6};
-  CHECK_NOTHROW(collate_prefix_lm(examples, std::vector<std::size_t>{0}, strict));
-  CHECK_THROWS_WITH(collate_prefix_lm(examples, indices, strict),
-                    Contains("example 2") && Contains("10 tokens") && Contains("max_len 6"));
-  CHECK_THROWS_AS(collate_seq2seq(examples, indices, strict), std::length_error);
-
-  const LengthLimit truncate{.max_len = 6, .overflow = Overflow::TruncateSource};
-  const PrefixLmBatch lm = collate_prefix_lm(examples, indices, truncate);
-  CHECK(lm.input.cols == 6);
-  CHECK(std::vector<int32_t>(lm.input.ids.begin() + 6, lm.input.ids.end()) ==
-        std::vector<int32_t>{kBosId, 10, 11, kSepId, 30, 31});
-  CHECK(std::vector<int32_t>(lm.targets.begin() + 6, lm.targets.end()) ==
-        std::vector<int32_t>{kIgnoreIndex, kIgnoreIndex, kIgnoreIndex, 30, 31, kEosId});
-
-  const Seq2SeqBatch seq2seq = collate_seq2seq(examples, indices, truncate);
-  CHECK(seq2seq.encoder.cols == 6);
-  CHECK(seq2seq.encoder.id(1, 5) == kEosId);
-
-  // Targets are never cut, even when truncation is allowed.
-  const LengthLimit tiny{.max_len = 3, .overflow = Overflow::TruncateSource};
-  CHECK_THROWS_WITH(collate_prefix_lm(examples, indices, tiny),
-                    Contains("example 2") &&
-                        Contains("10 tokens (6 source + 2 target + 2 special)") &&
-                        Contains("targets are never truncated"));
-  CHECK_THROWS_WITH(
-      collate_seq2seq(examples, indices, {.max_len = 2, .overflow = Overflow::TruncateSource}),
-      Contains("example 2") && Contains("decoder input"));
-}
-
-TEST_CASE("data: bucketing lengths match the collated row lengths", "[data][collate]") {
-  const std::vector<EncodedExample> examples = {{{1, 2, 3}, {4, 5}, 0}, {{6}, {7}, 1}};
-  const LengthLimit truncate{.max_len = 4, .overflow = Overflow::TruncateSource};
-  const std::vector<std::size_t> first = {0};
-  CHECK(sequence_lengths(examples, Layout::EncoderClassifier)[0] ==
-        static_cast<std::size_t>(collate_classification(examples, first).input.cols));
-  CHECK(sequence_lengths(examples, Layout::PrefixLm)[0] ==
-        static_cast<std::size_t>(collate_prefix_lm(examples, first).input.cols));
-  CHECK(sequence_lengths(examples, Layout::PrefixLm, truncate)[0] ==
-        static_cast<std::size_t>(collate_prefix_lm(examples, first, truncate).input.cols));
-  const Seq2SeqBatch seq2seq = collate_seq2seq(examples, first);
-  CHECK(sequence_lengths(examples, Layout::EncoderDecoder)[0] ==
-        static_cast<std::size_t>(seq2seq.encoder.cols + seq2seq.decoder.cols));
-}
-
 TEST_CASE("data: masked-LM corruption hides about 15% of the real tokens, never [CLS] or padding",
           "[data][masking]") {
   // 400 rows of [CLS] + 1..30 tokens from a 40-token vocabulary, padded to 31 columns.
@@ -198,7 +106,7 @@ TEST_CASE("data: masked-LM corruption hides about 15% of the real tokens, never 
   }
   std::vector<std::size_t> indices(examples.size());
   for (std::size_t i = 0; i < indices.size(); ++i) indices[i] = i;
-  const Batch input = collate_classification(examples, indices).input;
+  const Batch input = cls_rows(examples, indices);
 
   std::vector<uint64_t> seeds;
   Rng rng(11);
@@ -252,7 +160,7 @@ TEST_CASE("data: masked-LM corruption hides about 15% of the real tokens, never 
   std::vector<uint64_t> odd_seeds;
   for (std::size_t i = 1; i < indices.size(); i += 2)
     odd.push_back(i), odd_seeds.push_back(seeds[i]);
-  const Batch odd_input = collate_classification(examples, odd).input;
+  const Batch odd_input = cls_rows(examples, odd);
   const MaskedBatch odd_masked = mask_tokens(odd_input, odd_seeds, 40, kUnkId);
   for (std::size_t k = 0; k < odd.size(); ++k)
     for (int64_t c = 0; c < odd_input.cols; ++c) {

@@ -4,9 +4,9 @@
 #include <cmath>
 
 #include <set>
+#include "framing/framing.h"
 #include "layers/attention.h"
 #include "models/model.h"
-#include "train/workload.h"
 
 using namespace attnlab;
 using Catch::Matchers::Contains;
@@ -204,7 +204,7 @@ TEST_CASE("decode: errors name the problem") {
   CHECK_THROWS_WITH(t5->start_decoding(1, 4), Contains("needs the encoder output"));
 }
 
-TEST_CASE("decode: the workload's cached greedy decoding predicts what recomputation predicts") {
+TEST_CASE("decode: the framing's cached greedy decoding predicts what recomputation predicts") {
   const std::vector<std::string> texts = {"3 March 2021", "12/01/99",       "Jan 5 1960",
                                           "2049-12-31",   "wed 7 jul 2010", "x"};
   std::vector<std::string> vocab_texts = texts;
@@ -216,10 +216,10 @@ TEST_CASE("decode: the workload's cached greedy decoding predicts what recomputa
     ModelConfig c = small(f);
     c.vocab_size = vocab->size();
     auto model = make_model(c);
-    Workload w(model, vocab, data::TaskKind::Translation, {});
-    const auto cached = w.predict(texts, 4);  // batches of 4 and 2
-    w.set_decode_mode(DecodeMode::Recompute);
-    const auto full = w.predict(texts, 4);
+    auto w = make_framing({model, vocab, data::TaskKind::Translation, {}});
+    const auto cached = w->predict(texts, 4);  // batches of 4 and 2
+    w->set_decode_mode(DecodeMode::Recompute);
+    const auto full = w->predict(texts, 4);
     REQUIRE(cached.size() == full.size());
     std::set<size_t> lengths;
     for (size_t i = 0; i < texts.size(); ++i) {

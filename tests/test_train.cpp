@@ -182,7 +182,7 @@ TEST_CASE("train: the masked-LM auxiliary loss is learned alongside the label") 
     m.eval();
     NoGradGuard no_grad;
     const std::vector<size_t> rows = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
-    const auto& w = trainer.workload();
+    const auto& w = trainer.framing();
     const double with = w.loss(trainer.train_examples(), rows, {0.0, 1.0, 42}).item();
     const double without = w.loss(trainer.train_examples(), rows, {0.0, 0.0, 42}).item();
     m.train();

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "data/example.h"
-#include "train/metrics.h"
+#include "framing/metrics.h"
 
 namespace attnlab {
 

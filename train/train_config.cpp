@@ -147,7 +147,7 @@ const std::vector<Recipe>& recipes() {
         {"max_len", "48"}}},
       {Family::GPT,
        "dates",
-       "decoder-only prefix LM on the same task",
+       "decoder-only seq2seq on the same task",
        {{"steps", "1500"}, {"batch_size", "64"}, {"lr", "2e-3"}, {"warmup", "200"}},
        {{"d_model", "128"},
         {"n_heads", "4"},

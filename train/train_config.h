@@ -13,7 +13,7 @@
 #include "data/tokenizer.h"
 #include "models/config.h"
 #include "optim/optim.h"
-#include "train/metrics.h"
+#include "framing/metrics.h"
 
 namespace attnlab {
 

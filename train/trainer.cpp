@@ -83,13 +83,6 @@ struct TimeBudget {
   }
 };
 
-int64_t count_tokens(const std::vector<data::EncodedExample>& examples,
-                     std::span<const size_t> idx) {
-  int64_t n = 0;
-  for (size_t i : idx) n += int64_t(examples[i].source.size() + examples[i].target.size());
-  return n;
-}
-
 }  // namespace
 
 PreparedData prepare_data(const TrainConfig& c) {
@@ -209,13 +202,13 @@ Trainer::Trainer(TrainConfig config, TrainerOptions options)
                        ? resumed.model
                        : model_config_for(config_, data_.vocab->size(), int64_t(labels.size()));
   model_ = make_model(mc);
-  workload_ = std::make_unique<Workload>(model_, data_.vocab, data_.dataset.kind, labels);
-  workload_->check_lengths(data_.dataset.train, "training", data_.dataset.train_origin);
-  workload_->check_lengths(data_.dataset.valid, "held-out", data_.dataset.valid_origin);
-  train_ = workload_->encode(data_.dataset.train);
-  valid_ = workload_->encode(data_.dataset.valid);
-  if (workload_->layout() != data::Layout::LanguageModel)
-    train_lengths_ = data::sequence_lengths(train_, workload_->layout(), workload_->length_limit());
+  framing_ = make_framing({model_, data_.vocab, data_.dataset.kind, labels});
+  framing_->check_lengths(data_.dataset.train, "training", data_.dataset.train_origin);
+  framing_->check_lengths(data_.dataset.valid, "held-out", data_.dataset.valid_origin);
+  train_ = framing_->encode(data_.dataset.train);
+  valid_ = framing_->encode(data_.dataset.valid);
+  if (!framing_->streams_blocks())
+    train_lengths_ = framing_->row_lengths(train_, framing_->length_limit());
   OptimizerConfig oc;
   oc.kind = config_.optimizer;
   oc.weight_decay = config_.weight_decay;
@@ -354,10 +347,9 @@ std::string Trainer::checkpoint_path() const {
 // step (the same run prints the same samples).
 std::string Trainer::sample_text() const {
   const std::vector<int32_t>& held_out = valid_[0].source;
-  const size_t prompt =
-      std::min<size_t>({held_out.size(), 16, size_t(workload_->block_size() / 2)});
+  const size_t prompt = std::min<size_t>({held_out.size(), 16, size_t(framing_->block_size() / 2)});
   GenerateOptions o;
-  o.max_new = std::min<int64_t>(120, workload_->block_size() - int64_t(prompt));
+  o.max_new = std::min<int64_t>(120, framing_->block_size() - int64_t(prompt));
   if (o.max_new < 1) return "";
   o.temperature = 0.8;
   o.seed = uint64_t(state_.step);
@@ -375,11 +367,11 @@ std::string Trainer::sample_text() const {
 
 std::vector<size_t> Trainer::next_batch() {
   for (;;) {
-    const bool blocks = workload_->layout() == data::Layout::LanguageModel;
+    const bool blocks = framing_->streams_blocks();
     const size_t batch_size = size_t(config_.batch_size);
     if (planned_epoch_ != state_.epoch) {
       if (blocks) {
-        epoch_blocks_ = data::block_order(train_[0].source.size(), size_t(workload_->block_size()),
+        epoch_blocks_ = data::block_order(train_[0].source.size(), size_t(framing_->block_size()),
                                           config_.seed, state_.epoch);
       } else {
         data::BatchingOptions bo;
@@ -411,17 +403,16 @@ std::span<const size_t> Trainer::my_rows(const std::vector<size_t>& batch) const
 
 EvalMetrics Trainer::evaluate_held_out() const {
   const size_t batch = size_t(config_.batch_size) * 2;
-  if (!comm_.distributed())
-    return workload_->evaluate(valid_, batch, size_t(config_.eval_examples));
+  if (!comm_.distributed()) return framing_->evaluate(valid_, batch, size_t(config_.eval_examples));
   // Contiguous parts in rank order, so that gathered labels keep row order.
-  const size_t rows = workload_->eval_rows(valid_, size_t(config_.eval_examples));
+  const size_t rows = framing_->eval_rows(valid_, size_t(config_.eval_examples));
   const auto [first, count] = my_part(rows);
-  Workload::EvalTally t = workload_->tally(valid_, batch, first, first + count);
+  EvalTally t = framing_->tally(valid_, batch, first, first + count);
   std::array<double, 4> sums{t.loss_sum, t.loss_count, t.correct_tokens, t.exact};
   comm_.sum(sums);
-  Workload::EvalTally whole{
+  EvalTally whole{
       sums[0], sums[1], sums[2], sums[3], comm_.gather_all(t.truth), comm_.gather_all(t.predicted)};
-  return workload_->metrics(whole, rows);
+  return framing_->metrics(whole, rows);
 }
 
 void Trainer::reduce_gradients() {
@@ -567,7 +558,7 @@ TrainResult Trainer::run() {
                family_name(config_.model), config_.task.empty() ? config_.train_file : config_.task,
                data::task_kind_name(data_.dataset.kind),
                classification ? fmt::format(", {} labels", data_.dataset.labels.size())
-               : lm           ? fmt::format(", blocks of {} tokens", workload_->block_size())
+               : lm           ? fmt::format(", blocks of {} tokens", framing_->block_size())
                               : "",
                lm ? train_[0].source.size() : train_.size(),
                lm ? valid_[0].source.size() : valid_.size(), lm ? "tokens" : "examples",
@@ -649,16 +640,14 @@ TrainResult Trainer::run() {
       if (!idx.empty()) {
         // On several ranks, this rank's share of the batch's loss: the ranks'
         // shares add up to the whole batch's mean.
-        Tensor loss = workload_->loss(
+        Tensor loss = framing_->loss(
             train_, idx, {config_.label_smoothing, config_.mlm_weight, mask_seed},
             comm_.distributed() ? std::span<const size_t>(batch) : std::span<const size_t>());
         step_loss += loss.item() / double(config_.accumulation);
         if (config_.accumulation > 1) loss = mul_scalar(loss, 1.0 / double(config_.accumulation));
         loss.backward();
       }
-      tokens_since += workload_->layout() == data::Layout::LanguageModel
-                          ? int64_t(batch.size()) * workload_->block_size()
-                          : count_tokens(train_, batch);
+      tokens_since += framing_->tokens_read(train_, batch);
     }
     comm_.sum(std::span<double>(&step_loss, 1));
     if (!std::isfinite(step_loss)) {
@@ -721,7 +710,7 @@ TrainResult Trainer::run() {
       budget.eval_seconds = elapsed() - eval_start;
       progress.message(fmt::format("step {} held-out ({} {}): {}{}", state_.step, m.examples,
                                    m.language_model
-                                       ? fmt::format("blocks of {} tokens", workload_->block_size())
+                                       ? fmt::format("blocks of {} tokens", framing_->block_size())
                                        : std::string("examples"),
                                    m.summary(), best ? "  (best so far: best.h5)" : ""));
       if (m.language_model) {
@@ -786,14 +775,14 @@ TrainResult Trainer::run() {
   result.seconds = elapsed();
   result.checkpoint = checkpoint_path();
   if (!options_.quiet && options_.show_predictions > 0 && !result.interrupted &&
-      workload_->layout() != data::Layout::LanguageModel) {  // its samples were shown as it ran
+      !framing_->streams_blocks()) {  // its samples were shown as it ran
     std::vector<std::string> inputs;
     size_t longest_target = 0;  // in tokens: a prediction needs no more (and its EOS)
     for (size_t i = 0; i < valid_.size() && int(inputs.size()) < options_.show_predictions; ++i) {
       inputs.push_back(data_.dataset.valid[i].source);
       longest_target = std::max(longest_target, valid_[i].target.size());
     }
-    auto predictions = workload_->predict(inputs, 64, longest_target + 1);
+    auto predictions = framing_->predict(inputs, 64, longest_target + 1);
     fmt::print("\nheld-out examples (input -> prediction, expected):\n");
     for (size_t i = 0; i < inputs.size(); ++i) {
       const bool ok = predictions[i].text == data_.dataset.valid[i].target;

@@ -12,11 +12,11 @@
 #include "data/example.h"
 #include "data/tokenizer.h"
 #include "dist/communicator.h"
+#include "framing/framing.h"
+#include "framing/metrics.h"
 #include "train/checkpoint.h"
-#include "train/metrics.h"
 #include "train/run_dir.h"
 #include "train/train_config.h"
-#include "train/workload.h"
 
 namespace attnlab {
 
@@ -69,7 +69,7 @@ class Trainer {
   const Model& model() const { return *model_; }
   Model& model() { return *model_; }
   // What the run trains on and how (for inspecting a run, e.g. in tests).
-  const Workload& workload() const { return *workload_; }
+  const Framing& framing() const { return *framing_; }
   std::span<const data::EncodedExample> train_examples() const { return train_; }
   std::string checkpoint_path() const;
 
@@ -113,7 +113,7 @@ class Trainer {
   std::unique_ptr<RunDirectory> dir_;  // locked for the life of the trainer
   PreparedData data_;
   std::shared_ptr<Model> model_;
-  std::unique_ptr<Workload> workload_;
+  std::unique_ptr<Framing> framing_;
   std::unique_ptr<Optimizer> optimizer_;
   std::vector<data::EncodedExample> train_, valid_;
   std::vector<size_t> train_lengths_;

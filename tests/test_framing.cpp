@@ -1,9 +1,9 @@
-// Workload: framing per architecture, reached only through the Model
-// interface, and what predict's numbers mean.
+// Framings: one per way a model is trained and asked, reached only through
+// the Model interface, and what predict's numbers mean.
 #include <catch2/catch.hpp>
 #include <cmath>
 
-#include "train/workload.h"
+#include "framing/framing.h"
 
 using namespace attnlab;
 using Catch::Matchers::Contains;
@@ -40,15 +40,15 @@ double log_prob_at(const Tensor& logits, int64_t row, int32_t token) {
 
 }  // namespace
 
-TEST_CASE("workload: a translation's probability covers exactly the output tokens (and EOS)") {
+TEST_CASE("framing: a translation's probability covers exactly the output tokens (and EOS)") {
   // An untrained model rarely says EOS, so decoding runs into max_len: the
   // token that no longer fits is neither output nor counted.
   auto vocab = char_vocab();
   for (Family family : {Family::GPT, Family::T5}) {
     CAPTURE(family_name(family));
     auto model = tiny(family, vocab->size(), 8);
-    Workload w(model, vocab, data::TaskKind::Translation, {});
-    const Prediction p = w.predict({"abc"})[0];
+    auto w = make_framing({model, vocab, data::TaskKind::Translation, {}});
+    const Prediction p = w->predict({"abc"})[0];
     const std::vector<int32_t>& out = p.tokens;
     // Recompute the chosen tokens' log-probabilities by teacher forcing.
     NoGradGuard no_grad;
@@ -87,10 +87,10 @@ TEST_CASE("workload: a translation's probability covers exactly the output token
   }
 }
 
-TEST_CASE("workload: an architecture is asked only for what it has") {
+TEST_CASE("framing: an architecture is asked only for what it has") {
   auto vocab = char_vocab();
   auto bert = tiny(Family::BERT, vocab->size(), 8);
-  CHECK_THROWS_WITH(Workload(bert, vocab, data::TaskKind::Translation, {}),
+  CHECK_THROWS_WITH(make_framing({bert, vocab, data::TaskKind::Translation, {}}),
                     Contains("cannot translate"));
   CHECK_THROWS_WITH(bert->decode(IntTensor{{1, 2}, {1, 2}}, nullptr),
                     Contains("a bert model has no decode()"));
@@ -106,7 +106,7 @@ TEST_CASE("workload: an architecture is asked only for what it has") {
                     Contains("only BERT has a masked-LM head"));
 }
 
-TEST_CASE("workload: many text labels are read off the greedy output, few are scored") {
+TEST_CASE("framing: many text labels are read off the greedy output, few are scored") {
   // 100 labels "aa".."fe" (more than kMaxScoredLabels): predict and evaluate
   // decode once instead of scoring every label with its own forward pass.
   auto vocab = char_vocab();
@@ -119,11 +119,11 @@ TEST_CASE("workload: many text labels are read off the greedy output, few are sc
   for (Family family : {Family::GPT, Family::T5}) {
     CAPTURE(family_name(family));
     auto model = tiny(family, vocab->size(), 16);
-    Workload scored(model, vocab, data::TaskKind::Classification, few);
-    const auto p3 = scored.predict({"abc"});
+    auto scored = make_framing({model, vocab, data::TaskKind::Classification, few});
+    const auto p3 = scored->predict({"abc"});
     CHECK(p3[0].label_probabilities.size() == 3);
-    Workload decoded(model, vocab, data::TaskKind::Classification, many);
-    const auto p = decoded.predict({"abc", "fed"});
+    auto decoded = make_framing({model, vocab, data::TaskKind::Classification, many});
+    const auto p = decoded->predict({"abc", "fed"});
     REQUIRE(p.size() == 2);
     for (const auto& prediction : p) {
       CHECK(prediction.label_probabilities.empty());
@@ -139,12 +139,12 @@ TEST_CASE("workload: many text labels are read off the greedy output, few are sc
     REQUIRE(p[0].text.rfind("(no label) ", 0) == 0);
     std::vector<data::Example> examples;
     for (const std::string& label : many) examples.push_back({"abc", label});
-    const EvalMetrics m = decoded.evaluate(decoded.encode(examples), 8, 0);
+    const EvalMetrics m = decoded->evaluate(decoded->encode(examples), 8, 0);
     CHECK(m.accuracy == 0);
   }
 }
 
-TEST_CASE("workload: check_lengths counts what encode() makes, for every layout and tokenizer") {
+TEST_CASE("framing: check_lengths counts what encode() makes, for every layout and tokenizer") {
   // check_lengths counts tokens without encoding; here encode() is the
   // oracle, and the positions each layout needs are written out again.
   for (const auto kind : {data::TokenizerKind::Char, data::TokenizerKind::Word}) {
@@ -163,8 +163,8 @@ TEST_CASE("workload: check_lengths counts what encode() makes, for every layout 
         const auto& examples = task == data::TaskKind::Translation ? translation : classification;
         const auto& task_labels =
             task == data::TaskKind::Translation ? std::vector<std::string>{} : labels;
-        const Workload probe(tiny(family, vocab->size(), 256), vocab, task, task_labels);
-        const data::EncodedExample e = probe.encode(examples)[0];
+        auto probe = make_framing({tiny(family, vocab->size(), 256), vocab, task, task_labels});
+        const data::EncodedExample e = probe->encode(examples)[0];
         size_t need = 0;
         if (family == Family::BERT)
           need = e.source.size() + 1;  // [CLS] text
@@ -172,11 +172,12 @@ TEST_CASE("workload: check_lengths counts what encode() makes, for every layout 
           need = e.source.size() + e.target.size() + 3;  // BOS source SEP target EOS
         else
           need = std::max(e.source.size(), e.target.size()) + 1;  // source EOS | BOS target
-        const Workload fits(tiny(family, vocab->size(), int64_t(need)), vocab, task, task_labels);
-        CHECK_NOTHROW(fits.check_lengths(examples, "training"));
-        const Workload short_by_one(tiny(family, vocab->size(), int64_t(need) - 1), vocab, task,
-                                    task_labels);
-        CHECK_THROWS_WITH(short_by_one.check_lengths(examples, "training"),
+        auto fits =
+            make_framing({tiny(family, vocab->size(), int64_t(need)), vocab, task, task_labels});
+        CHECK_NOTHROW(fits->check_lengths(examples, "training"));
+        auto short_by_one = make_framing(
+            {tiny(family, vocab->size(), int64_t(need) - 1), vocab, task, task_labels});
+        CHECK_THROWS_WITH(short_by_one->check_lengths(examples, "training"),
                           Contains(fmt::format("training example 1 needs {} positions", need)));
       }
     }

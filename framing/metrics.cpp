@@ -1,4 +1,4 @@
-#include "train/metrics.h"
+#include "framing/metrics.h"
 
 #include <fmt/format.h>
 
