@@ -24,7 +24,10 @@ class TextToTextClassification final : public Framing {
     for (const auto& label : labels()) {
       label_tokens_.push_back(vocab().encode(label, "label"));
       label_of_tokens_.emplace(label_tokens_.back(), int(label_tokens_.size() - 1));
-      longest_label_ = std::max(longest_label_, label_tokens_.back().size());
+      if (label_tokens_.back().size() > longest_label_) {
+        longest_label_ = label_tokens_.back().size();
+        longest_label_id_ = label_tokens_.size() - 1;
+      }
     }
   }
   std::string_view name() const override { return "text-to-text classification"; }
@@ -36,14 +39,12 @@ class TextToTextClassification final : public Framing {
     for (auto& e : out) e.target = label_tokens_[size_t(e.label)];
     return out;
   }
-  // The label's text is the target: its rows are the translation rows'.
-  void check_lengths(std::span<const data::Example> examples, const char* split,
-                     std::span<const std::string> origins) const override {
-    rows_->check_lengths(examples, split, origins);
-  }
+  // The label's text is the target, in the translation rows. When labels
+  // are scored, every label is written after every text: the longest must fit.
   size_t positions_needed(const data::Example& e,
                           const std::function<size_t(std::string_view)>& count) const override {
-    return rows_->positions_needed(e, count);
+    if (!scores_labels()) return rows_->positions_needed(e, count);
+    return rows_->positions_needed(data::Example{e.source, labels()[longest_label_id_]}, count);
   }
   std::vector<size_t> row_lengths(std::span<const data::EncodedExample> examples,
                                   const data::LengthLimit& limit) const override {
@@ -202,6 +203,7 @@ class TextToTextClassification final : public Framing {
   std::vector<std::vector<int32_t>> label_tokens_;       // label id -> its tokens
   std::map<std::vector<int32_t>, int> label_of_tokens_;  // ... and back
   size_t longest_label_ = 0;                             // in tokens
+  size_t longest_label_id_ = 0;
 };
 
 }  // namespace

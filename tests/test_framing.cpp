@@ -183,3 +183,24 @@ TEST_CASE("framing: check_lengths counts what encode() makes, for every layout a
     }
   }
 }
+
+TEST_CASE("framing: scored text labels are checked at the longest label's length") {
+  // Evaluation writes every label after every text, so a row that fits with
+  // its own short label but not with the longest is refused before training.
+  auto vocab = char_vocab();
+  const std::vector<std::string> labels = {"a", "abcdef"};
+  const std::vector<data::Example> examples = {{"abc", "a"}};
+  // GPT: BOS abc SEP abcdef EOS = 3 + 6 + 3 = 12 positions; with "a": 7.
+  const auto gpt = make_framing(
+      {tiny(Family::GPT, vocab->size(), 11), vocab, data::TaskKind::Classification, labels});
+  CHECK_THROWS_WITH(gpt->check_lengths(examples, "training"),
+                    Contains("training example 1 needs 12 positions"));
+  const auto roomy = make_framing(
+      {tiny(Family::GPT, vocab->size(), 12), vocab, data::TaskKind::Classification, labels});
+  CHECK_NOTHROW(roomy->check_lengths(examples, "training"));
+  // T5: the decoder's BOS abcdef needs 7.
+  const auto t5 = make_framing(
+      {tiny(Family::T5, vocab->size(), 6), vocab, data::TaskKind::Classification, labels});
+  CHECK_THROWS_WITH(t5->check_lengths(examples, "training"),
+                    Contains("training example 1 needs 7 positions"));
+}
