@@ -1,4 +1,6 @@
-// The subcommands of the attnlab executable (train/cli/main.cpp dispatches).
+// The subcommands of the attnlab executable, all but gradcheck (cli/gradcheck_command.h).
+// train, eval, predict, tasks and baseline are defined in cli/commands.cpp, each other one in
+// cli/<name>_command.cpp; cli/main.cpp dispatches to them.
 #pragma once
 
 namespace attnlab {

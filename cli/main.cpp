@@ -1,5 +1,6 @@
 // attnlab: train and study BERT-, GPT- and T5-style attention models.
-// This file only dispatches to the commands in train/.
+// This file only dispatches to the commands in cli/ (declared in cli/commands.h and
+// cli/gradcheck_command.h).
 #include <fmt/format.h>
 
 #include <cerrno>
