@@ -150,7 +150,7 @@ size_t traced_example(const std::vector<data::Example>& held_out) {
 // Loads the run's best model: inference time, mean row length, one attention map.
 void analyse(FinishedRun& r, const fs::path& out, const std::vector<data::Example>& held_out) {
   const fs::path dir = out / r.plan.name;
-  r.curves = report::read_curves((dir / "metrics.jsonl").string());
+  r.curves = report::read_curves(run_files::in(dir.string(), run_files::kMetrics));
   std::vector<double> throughput, losses;
   for (const auto& p : r.curves.tokens_per_s) throughput.push_back(p.value);
   r.tokens_per_s = median(throughput);

@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include "cli/cli_common.h"
+#include "train/run_dir.h"
 
 namespace attnlab {
 
@@ -16,17 +17,17 @@ std::string checkpoint_file(const std::string& ckpt) {
   namespace fs = std::filesystem;
   if (!fs::exists(ckpt)) throw cli::UsageError(fmt::format("--ckpt {}: no such file", ckpt));
   if (!fs::is_directory(ckpt)) return ckpt;
-  for (const char* name : {"best.h5", "checkpoint.h5"})
-    if (fs::exists(fs::path(ckpt) / name)) return (fs::path(ckpt) / name).string();
-  throw cli::UsageError(
-      fmt::format("--ckpt {}: the directory holds neither best.h5 nor checkpoint.h5", ckpt));
+  for (const char* name : {run_files::kBest, run_files::kCheckpoint})
+    if (fs::exists(run_files::in(ckpt, name))) return run_files::in(ckpt, name);
+  throw cli::UsageError(fmt::format("--ckpt {}: the directory holds neither {} nor {}", ckpt,
+                                    run_files::kBest, run_files::kCheckpoint));
 }
 
 // "best model: held-out accuracy 0.9710 at step 2500" or "last checkpoint, step 8000".
 }  // namespace
 
 std::string which_model(const std::string& file, const CheckpointInfo& info) {
-  if (std::filesystem::path(file).filename() == "best.h5" && info.state.best_step >= 0)
+  if (std::filesystem::path(file).filename() == run_files::kBest && info.state.best_step >= 0)
     return fmt::format("best model: held-out {} {:.4f} at step {}",
                        enum_name(kSelectMetricNames, info.train.select_metric),
                        info.state.best_metric, info.state.best_step);

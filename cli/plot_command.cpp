@@ -7,6 +7,7 @@
 #include "cli/commands.h"
 #include "report/chart.h"
 #include "report/curves.h"
+#include "train/run_dir.h"
 
 namespace attnlab {
 
@@ -33,8 +34,7 @@ int plot_command(int argc, char** argv) {
   const bool by_time = x_axis == "time";
   std::vector<report::RunCurves> runs;
   for (std::string path : metrics) {
-    if (std::filesystem::is_directory(path))
-      path = (std::filesystem::path(path) / "metrics.jsonl").string();
+    if (std::filesystem::is_directory(path)) path = run_files::in(path, run_files::kMetrics);
     try {
       runs.push_back(report::read_curves(path));
     } catch (const std::runtime_error& e) {

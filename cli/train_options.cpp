@@ -11,6 +11,7 @@
 #include "data/read_file.h"
 #include "models/config.h"
 #include "train/checkpoint.h"
+#include "train/run_dir.h"
 
 namespace attnlab::cli {
 
@@ -142,7 +143,7 @@ void check_resume_options(const po::variables_map& vm, const TrainConfig& config
   if (!vm.count("resume")) return;
   if (vm.count("steps") && config.steps <= 0)
     refuse(fmt::format("--steps {}: must be positive", config.steps));
-  const std::string ckpt = (std::filesystem::path(config.out) / "checkpoint.h5").string();
+  const std::string ckpt = run_files::in(config.out, run_files::kCheckpoint);
   if (!std::filesystem::exists(ckpt)) return;  // the trainer says there is nothing to resume
   const CheckpointInfo stored = read_checkpoint_info(ckpt);
   // `given` is the option as typed ("--lr 0.5", "--set dropout=0.5").

@@ -61,7 +61,7 @@ RunDirectory::RunDirectory(std::string path, Mode mode) : path_(std::move(path))
   fs::create_directories(path_, ec);
   if (ec) fail(path_, fmt::format("cannot create the directory: {}", ec.message()));
 
-  const std::string lock = (fs::path(path_) / ".lock").string();
+  const std::string lock = run_files::in(path_, run_files::kLock);
   lock_fd_ = ::open(lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (lock_fd_ < 0) fail(path_, fmt::format("cannot create {}: {}", lock, errno_text(errno)));
   // flock: the kernel releases it when the process ends in any way, so a
@@ -84,7 +84,7 @@ RunDirectory::RunDirectory(std::string path, Mode mode) : path_(std::move(path))
   }
 
   if (mode == Mode::Fresh && (fs::exists(checkpoint(), ec) || fs::exists(best(), ec))) {
-    const std::string what = fs::exists(checkpoint(), ec) ? "checkpoint.h5" : "best.h5";
+    const char* what = fs::exists(checkpoint(), ec) ? run_files::kCheckpoint : run_files::kBest;
     ::close(lock_fd_);
     lock_fd_ = -1;
     fail(path_, fmt::format("already holds a trained model ({}). Continue that run with "
@@ -102,14 +102,18 @@ RunDirectory::~RunDirectory() {
   ::close(lock_fd_);  // releases the flock
 }
 
+std::string run_files::in(const std::string& dir, const char* name) {
+  return (fs::path(dir) / name).string();
+}
+
 std::string RunDirectory::checkpoint() const {
-  return (fs::path(path_) / "checkpoint.h5").string();
+  return run_files::in(path_, run_files::kCheckpoint);
 }
 std::string RunDirectory::best() const {
-  return (fs::path(path_) / "best.h5").string();
+  return run_files::in(path_, run_files::kBest);
 }
 std::string RunDirectory::metrics() const {
-  return (fs::path(path_) / "metrics.jsonl").string();
+  return run_files::in(path_, run_files::kMetrics);
 }
 
 void RunDirectory::check_writable(int64_t bytes) const {

@@ -15,6 +15,17 @@
 
 namespace attnlab {
 
+// The names of a run directory's files: everything that reads or writes a
+// run directory names them through these.
+namespace run_files {
+inline constexpr const char* kCheckpoint = "checkpoint.h5";
+inline constexpr const char* kBest = "best.h5";
+inline constexpr const char* kMetrics = "metrics.jsonl";
+inline constexpr const char* kLock = ".lock";
+// <dir>/<name>
+std::string in(const std::string& dir, const char* name);
+}  // namespace run_files
+
 class RunDirectory {
  public:
   enum class Mode {

@@ -338,8 +338,7 @@ void Trainer::LocalCopy::remove() {
 
 std::string Trainer::checkpoint_path() const {
   // Ranks other than 0 have no run directory, but name the same file.
-  return dir_ ? dir_->checkpoint()
-              : (std::filesystem::path(config_.out) / "checkpoint.h5").string();
+  return dir_ ? dir_->checkpoint() : run_files::in(config_.out, run_files::kCheckpoint);
 }
 
 // A language model's continuation of the start of the held-out text, so the
