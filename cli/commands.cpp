@@ -9,7 +9,6 @@
 #include <iostream>
 
 #include "cli/cli_common.h"
-#include "cli/json.h"
 #include "cli/loaded_run.h"
 #include "cli/model_options.h"
 #include "cli/search_options.h"
@@ -20,6 +19,7 @@
 #include "data/tsv.h"
 #include "models/stats.h"
 #include "train/baseline.h"
+#include "train/metrics_log.h"
 #include "train/trainer.h"
 
 namespace attnlab {
@@ -79,33 +79,25 @@ const char* kFormatHelp =
 // is predict's --max-new.
 std::string prediction_json(const std::string& input, const Prediction& p, const data::Vocab& vocab,
                             const std::vector<std::string>& labels, int64_t max_new) {
-  std::string out =
-      fmt::format("{{\"input\": {}, \"output\": {}, \"probability\": {}", cli::json_string(input),
-                  cli::json_string(p.text), cli::json_number(p.probability));
+  Json j = {{"input", input}, {"output", p.text}, {"probability", p.probability}};
   if (!p.label_probabilities.empty()) {
-    out += ", \"label_probabilities\": {";
-    for (size_t k = 0; k < labels.size(); ++k)
-      out += fmt::format("{}{}: {}", k ? ", " : "", cli::json_string(labels[k]),
-                         cli::json_number(p.label_probabilities[k]));
-    return out + "}}";
+    Json& distribution = j["label_probabilities"] = Json::object();
+    for (size_t k = 0; k < labels.size(); ++k) distribution[labels[k]] = p.label_probabilities[k];
+    return json_line(j);
   }
-  // Translation: one log-probability per output token, then EOS's if the
+  // Generated: one log-probability per output token, then EOS's if the
   // search chose it. Without one, it stopped at --max-new tokens, or earlier
   // where the model's max_len left no room.
   const bool chose_eos = p.token_log_probs.size() > p.tokens.size();
-  const char* stopped_by = chose_eos                             ? "\"eos\""
-                           : int64_t(p.tokens.size()) >= max_new ? "\"max_new\""
-                                                                 : "\"max_len\"";
-  std::vector<double> token_lp(p.token_log_probs.begin(),
-                               p.token_log_probs.begin() + p.tokens.size());
-  out += fmt::format(
-      ", \"token_ids\": {}, \"tokens\": {}, \"token_log_probs\": {}, \"eos_log_prob\": {}, "
-      "\"stopped_by\": {}}}",
-      cli::json_array(p.tokens, [](int32_t id) { return std::to_string(id); }),
-      cli::json_array(p.tokens, [&](int32_t id) { return cli::json_string(vocab.token_of(id)); }),
-      cli::json_array(token_lp, cli::json_number),
-      chose_eos ? cli::json_number(p.token_log_probs.back()) : "null", stopped_by);
-  return out;
+  Json tokens = Json::array();
+  for (int32_t id : p.tokens) tokens.push_back(vocab.token_of(id));
+  j["token_ids"] = p.tokens;
+  j["tokens"] = std::move(tokens);
+  j["token_log_probs"] = std::vector<double>(p.token_log_probs.begin(),
+                                             p.token_log_probs.begin() + int64_t(p.tokens.size()));
+  j["eos_log_prob"] = chose_eos ? Json(p.token_log_probs.back()) : Json(nullptr);
+  j["stopped_by"] = chose_eos ? "eos" : int64_t(p.tokens.size()) >= max_new ? "max_new" : "max_len";
+  return json_line(j);
 }
 
 // Beam search and sampling choose translation outputs; a classifier has none.
@@ -191,20 +183,15 @@ int eval_command(int argc, char** argv) {
   auto encoded = run.framing->encode(held_out);
   EvalMetrics m = run.framing->evaluate(encoded, size_t(batch), size_t(examples));
   if (out_format == OutputFormat::Jsonl) {
-    std::string line = fmt::format(
-        "{{\"checkpoint\": {}, \"model\": {}, \"step\": {}, \"data\": {}, \"examples\": {}, "
-        "\"beam\": {}, \"loss\": {}",
-        cli::json_string(run.file), cli::json_string(family_name(run.info.train.model)),
-        run.info.state.step, cli::json_string(source), m.examples, search.beam,
-        cli::json_number(m.loss));
-    if (m.language_model)
-      line += fmt::format(", \"{}\": {}}}", m.lm_measure_name(), cli::json_number(m.lm_measure()));
-    else if (m.classification)
-      line += fmt::format(", \"accuracy\": {}, \"macro_f1\": {}}}", cli::json_number(m.accuracy),
-                          cli::json_number(m.macro_f1));
-    else
-      line += fmt::format(", \"token_accuracy\": {}, \"exact_match\": {}}}",
-                          cli::json_number(m.token_accuracy), cli::json_number(m.exact_match));
+    Json j = {{"checkpoint", run.file},
+              {"model", family_name(run.info.train.model)},
+              {"step", run.info.state.step},
+              {"data", source},
+              {"examples", m.examples},
+              {"beam", search.beam},
+              {"loss", m.loss}};
+    add_metric_fields(j, m);
+    const std::string line = json_line(j);
     fmt::print("{}\n", line);
     return cli::kExitOk;
   }

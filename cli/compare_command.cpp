@@ -11,10 +11,10 @@
 
 #include "cli/attention_picture.h"
 #include "cli/commands.h"
-#include "cli/json.h"
 #include "cli/loaded_run.h"
 #include "cli/model_options.h"
 #include "cli/table.h"
+#include "common/json.h"
 #include "data/tasks.h"
 #include "models/stats.h"
 #include "report/chart.h"
@@ -446,19 +446,21 @@ int compare_command(int argc, char** argv) {
     const fs::path path = fs::path(out) / "results.jsonl";
     std::ofstream jl(path);
     for (const FinishedRun& r : finished)
-      jl << fmt::format(
-          "{{\"model\": {}, \"seed\": {}, \"dir\": {}, \"d_model\": {}, \"parameters\": {}, "
-          "\"steps\": {}, "
-          "\"seconds\": {}, \"tokens_per_s\": {}, \"train_loss\": {}, \"score\": {}, "
-          "\"macro_f1\": {}, \"token_accuracy\": {}, \"steps_to_90\": {}, "
-          "\"inference_ms_per_example\": {}}}\n",
-          cli::json_string(family_name(r.plan.family)), r.plan.seed, cli::json_string(r.plan.name),
-          r.model.d_model, model_stats(r.model, 1).parameters.total(), r.result.steps,
-          cli::json_number(r.result.seconds), cli::json_number(r.tokens_per_s),
-          cli::json_number(r.train_loss), cli::json_number(r.result.final_metrics.headline()),
-          cli::json_number(r.result.final_metrics.macro_f1),
-          cli::json_number(r.result.final_metrics.token_accuracy), r.steps_to_90,
-          cli::json_number(r.infer_ms));
+      jl << json_line(Json{{"model", family_name(r.plan.family)},
+                           {"seed", r.plan.seed},
+                           {"dir", r.plan.name},
+                           {"d_model", r.model.d_model},
+                           {"parameters", model_stats(r.model, 1).parameters.total()},
+                           {"steps", r.result.steps},
+                           {"seconds", r.result.seconds},
+                           {"tokens_per_s", r.tokens_per_s},
+                           {"train_loss", r.train_loss},
+                           {"score", r.result.final_metrics.headline()},
+                           {"macro_f1", r.result.final_metrics.macro_f1},
+                           {"token_accuracy", r.result.final_metrics.token_accuracy},
+                           {"steps_to_90", r.steps_to_90},
+                           {"inference_ms_per_example", r.infer_ms}})
+         << "\n";
     jl.close();
     if (!jl) throw std::runtime_error(fmt::format("cannot write {}", path.string()));
   }

@@ -1,15 +1,10 @@
 // Training curves from a run's metrics.jsonl, for attnlab plot and reports.
 #pragma once
 
-#include <map>
 #include <string>
 #include <vector>
 
 namespace attnlab::report {
-
-// One flat JSON object ({"key": number or "string", ...}) as text values
-// (strings unquoted). Throws std::invalid_argument on anything else.
-std::map<std::string, std::string> parse_flat_json(const std::string& line);
 
 struct CurvePoint {
   double step = 0, seconds = 0, value = 0;

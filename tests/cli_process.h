@@ -9,6 +9,7 @@
 
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -16,6 +17,9 @@
 #include <sstream>
 #include <string>
 #include <thread>
+#include <vector>
+
+#include "common/json.h"
 
 namespace cli_test {
 
@@ -92,6 +96,30 @@ inline std::string read_text(const fs::path& path) {
   std::stringstream text;
   text << in.rdbuf();
   return text.str();
+}
+
+// The JSON objects among the lines of `text` (lines that start with '{'),
+// parsed: a line that is not valid JSON fails the test.
+inline std::vector<attnlab::Json> json_lines(const std::string& text) {
+  std::vector<attnlab::Json> out;
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.empty() || line[0] != '{') continue;
+    INFO(line);
+    REQUIRE_NOTHROW(out.push_back(attnlab::Json::parse(line)));
+  }
+  return out;
+}
+// The first JSON object among the lines of `text`.
+inline attnlab::Json first_json(const std::string& text) {
+  const std::vector<attnlab::Json> all = json_lines(text);
+  INFO(text);
+  REQUIRE(!all.empty());
+  return all.front();
+}
+// A number of a JSON object; NaN for null.
+inline double number_of(const attnlab::Json& j) {
+  return j.is_null() ? NAN : j.get<double>();
 }
 
 // Training is under way once the first progress line reached metrics.jsonl.

@@ -26,25 +26,6 @@ namespace {
 
 using namespace cli_test;
 
-// The number after "key": in a JSON line (null as NaN).
-double json_number_at(const std::string& line, const std::string& key) {
-  const size_t at = line.find("\"" + key + "\": ");
-  REQUIRE(at != std::string::npos);
-  const std::string rest = line.substr(at + key.size() + 4);
-  return rest.rfind("null", 0) == 0 ? NAN : std::stod(rest);
-}
-
-// The numbers of the array after "key": in a JSON line.
-std::vector<double> json_numbers_at(const std::string& line, const std::string& key) {
-  const size_t at = line.find("\"" + key + "\": [");
-  REQUIRE(at != std::string::npos);
-  const size_t end = line.find(']', at);
-  std::vector<double> out;
-  std::stringstream items(line.substr(at + key.size() + 5, end - at - key.size() - 5));
-  for (std::string item; std::getline(items, item, ',');) out.push_back(std::stod(item));
-  return out;
-}
-
 }  // namespace
 
 TEST_CASE("cli: unknown commands and options are rejected with a message") {
@@ -138,14 +119,15 @@ TEST_CASE("cli: predict --format jsonl gives each token's log-probability, they 
   CHECK_THAT(r.output, StartsWith("attnlab predict: ") &&
                            Contains("checkpoint.h5 (checkpoint at step 5)") &&
                            Contains("\n{\"input\": \"abc\", \"output\": "));
-  const std::vector<double> lp = json_numbers_at(r.output, "token_log_probs");
-  const std::vector<double> ids = json_numbers_at(r.output, "token_ids");
-  CHECK(lp.size() == ids.size());
+  const attnlab::Json j = first_json(r.output);
+  const std::vector<double> lp = j.at("token_log_probs");
+  CHECK(lp.size() == j.at("token_ids").size());
+  CHECK(j.at("tokens").size() == j.at("token_ids").size());
   double total = 0;
   for (double x : lp) total += x;
-  const double eos = json_number_at(r.output, "eos_log_prob");
+  const double eos = number_of(j.at("eos_log_prob"));
   if (!std::isnan(eos)) total += eos;  // stopped by EOS, not by max_len
-  CHECK(std::log(json_number_at(r.output, "probability")) == Approx(total).epsilon(1e-9));
+  CHECK(std::log(number_of(j.at("probability"))) == Approx(total).epsilon(1e-9));
   fs::remove_all(dir);
 }
 
@@ -169,14 +151,18 @@ TEST_CASE("cli: predict and eval read a checkpoint, TSV errors name file:line") 
   // jsonl: the label distribution in full precision, its maximum the reported probability.
   r = run(fmt::format("predict --ckpt {} --format jsonl \"good film 7\"", ckpt));
   CHECK(r.exit_code == 0);
-  const double p = json_number_at(r.output, "probability");
-  const double p_pos = json_number_at(r.output, "pos"), p_neg = json_number_at(r.output, "neg");
+  const attnlab::Json j = first_json(r.output);
+  const double p = j.at("probability");
+  const double p_pos = j.at("label_probabilities").at("pos");
+  const double p_neg = j.at("label_probabilities").at("neg");
   CHECK(p_pos + p_neg == Approx(1.0).epsilon(1e-12));
   CHECK(p == std::max(p_pos, p_neg));
   r = run(fmt::format("eval --ckpt {} --format jsonl", ckpt));
   CHECK(r.exit_code == 0);
-  CHECK_THAT(r.output, StartsWith("{\"checkpoint\": ") && Contains("\"accuracy\": ") &&
-                           Contains("\"macro_f1\": "));
+  CHECK_THAT(r.output, StartsWith("{\"checkpoint\":"));
+  const attnlab::Json metrics = first_json(r.output);
+  CHECK(metrics.contains("accuracy"));
+  CHECK(metrics.contains("macro_f1"));
   r = run(fmt::format("predict --ckpt {} --format csv x", ckpt));
   CHECK(r.exit_code == 2);
   CHECK_THAT(r.output, Contains("--format: 'csv' is not one of text or jsonl"));
@@ -224,7 +210,7 @@ TEST_CASE("cli: predict searches with --beam and samples with --seed, eval repor
   const std::string ckpt = (dir / "t5").string();
   r = run(fmt::format("predict --ckpt {} --beam 3 --format jsonl abc", ckpt));
   REQUIRE(r.exit_code == 0);
-  CHECK_THAT(r.output, Contains("\"output\": "));
+  CHECK(first_json(r.output).contains("output"));
   // Sampling: the same seed gives the same text.
   const std::string sample =
       fmt::format("predict --ckpt {} --temperature 1.5 --seed 4 abcdef", ckpt);
@@ -233,7 +219,8 @@ TEST_CASE("cli: predict searches with --beam and samples with --seed, eval repor
   CHECK(a.output == b.output);
   r = run(fmt::format("eval --ckpt {} --beam 2 --examples 20 --format jsonl", ckpt));
   REQUIRE(r.exit_code == 0);
-  CHECK_THAT(r.output, Contains("\"beam\": 2") && Contains("\"exact_match\": "));
+  CHECK(first_json(r.output).at("beam") == 2);
+  CHECK(first_json(r.output).contains("exact_match"));
   // Options that contradict each other or cannot apply are named.
   r = run(fmt::format("predict --ckpt {} --beam 2 --temperature 1 abc", ckpt));
   CHECK(r.exit_code == 2);
@@ -267,7 +254,7 @@ TEST_CASE("cli: a GPT learns a text file (--task-kind lm) and generate continues
   REQUIRE(r.exit_code == 0);
   CHECK_THAT(r.output, Contains("bits/char") && Contains("blocks of 24 tokens"));
   CHECK_THAT(r.output, Contains("sample: "));
-  CHECK_THAT(read_text(dir / "lm" / "metrics.jsonl"), Contains("\"bits_per_char\": "));
+  CHECK_THAT(read_text(dir / "lm" / "metrics.jsonl"), Contains("\"bits_per_char\":"));
   // Generation: streamed text, the same for the same seed (60 new tokens asked, more than the
   // 24-token context).
   const std::string gen =
@@ -280,7 +267,7 @@ TEST_CASE("cli: a GPT learns a text file (--task-kind lm) and generate continues
   r = run(fmt::format("eval --ckpt {} --valid-file {} --format jsonl", (dir / "lm").string(),
                       text.string()));
   CHECK(r.exit_code == 0);
-  CHECK_THAT(r.output, Contains("\"bits_per_char\": "));
+  CHECK(first_json(r.output).contains("bits_per_char"));
   r = run(fmt::format("eval --ckpt {} --beam 2", (dir / "lm").string()));
   CHECK(r.exit_code == 2);
   CHECK_THAT(r.output, Contains("language model"));

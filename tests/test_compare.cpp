@@ -25,11 +25,9 @@ std::vector<std::string> lines_of(const std::string& text) {
   return out;
 }
 
-// The integer after "key": in a JSON line.
+// An integer of a JSON line.
 int64_t json_int(const std::string& line, const std::string& key) {
-  const size_t at = line.find("\"" + key + "\": ");
-  REQUIRE(at != std::string::npos);
-  return std::stoll(line.substr(at + key.size() + 4));
+  return first_json(line).at(key).get<int64_t>();
 }
 
 const char* kTinyModels = "--d-model 16 --heads 2 --d-ff 32 --layers 1 --batch-size 16 --quiet";

@@ -77,18 +77,13 @@ double worst_relative_difference(const fs::path& a, const fs::path& b) {
 // The numeric fields of metrics.jsonl lines, without timings, keyed "step/split/field".
 std::map<std::string, double> logged_metrics(const fs::path& run_dir) {
   std::map<std::string, double> out;
-  std::istringstream lines(read_text(run_dir / "metrics.jsonl"));
-  for (std::string line; std::getline(lines, line);) {
-    const auto number = [&](const std::string& key) {
-      const auto at = line.find("\"" + key + "\": ");
-      return at == std::string::npos ? NAN : std::stod(line.substr(at + key.size() + 4));
-    };
-    const bool valid = line.find("\"split\": \"valid\"") != std::string::npos;
-    const std::string where = fmt::format("{}/{}/", number("step"), valid ? "valid" : "train");
+  for (const attnlab::Json& line : json_lines(read_text(run_dir / "metrics.jsonl"))) {
+    if (!line.contains("split")) continue;  // a resume marker
+    const std::string where =
+        fmt::format("{}/{}/", line.at("step").get<int64_t>(), line.at("split").get<std::string>());
     for (const char* key : {"loss", "grad_norm", "accuracy", "macro_f1", "token_accuracy",
                             "exact_match", "examples", "lr"})
-      if (line.find(fmt::format("\"{}\": ", key)) != std::string::npos)
-        out[where + key] = number(key);
+      if (line.contains(key)) out[where + key] = number_of(line.at(key));
   }
   return out;
 }

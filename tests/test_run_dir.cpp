@@ -13,6 +13,7 @@
 #include "models/model.h"
 #include "report/curves.h"
 #include "train/checkpoint.h"
+#include "train/metrics_log.h"
 #include "train/run_dir.h"
 
 using namespace cli_test;
@@ -136,7 +137,7 @@ TEST_CASE("run dir: metrics.jsonl continues on --resume, marks it, and drops a t
   const attnlab::MetricsLog log = attnlab::read_metrics_log((out / "metrics.jsonl").string());
   CHECK(log.torn_line == 0);
   for (const std::string& line : log.lines)  // each line one whole JSON object
-    CHECK_NOTHROW(attnlab::report::parse_flat_json(line));
+    CHECK_NOTHROW(attnlab::parse_metrics_line(line));
   fs::remove_all(dir);
 }
 
@@ -325,4 +326,41 @@ TEST_CASE("run dir: --minutes fits the steps and the schedule to the time and en
   CHECK(r.exit_code == 2);
   CHECK_THAT(r.output, Contains("--steps or --minutes, not both"));
   fs::remove_all(dir);
+}
+
+TEST_CASE("run dir: a run directory written before the JSON library still plots and resumes") {
+  // tests/data/run_before_json: a GPT on dates stopped at step 4 of 6 by the
+  // writer of hand-formatted lines ({"step": 2, "split": "train", ...}).
+  const fs::path dir = fresh_dir("run_before_json");
+  const fs::path out = dir / "run";
+  fs::copy(fs::path(ATTNLAB_TEST_DATA_DIR) / "run_before_json", out);
+  const std::string before = read_text(out / "metrics.jsonl");
+  REQUIRE_THAT(before, Contains("{\"step\": 2, \"split\": \"train\""));
+  Run r = run(fmt::format("plot --metrics {} --out {}", out.string(), (dir / "a.svg").string()));
+  CHECK(r.exit_code == 0);
+  r = run(fmt::format("train --resume --out {} --quiet", out.string()));
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  const std::string after = read_text(out / "metrics.jsonl");
+  CHECK(after.rfind(before, 0) == 0);  // the old lines stay, the new ones follow
+  const auto curves = attnlab::report::read_curves((out / "metrics.jsonl").string());
+  CHECK(curves.warnings.empty());
+  std::vector<double> train_steps, valid_steps;
+  for (const auto& p : curves.train_loss) train_steps.push_back(p.step);
+  for (const auto& p : curves.valid_score) valid_steps.push_back(p.step);
+  CHECK(train_steps == std::vector<double>{2, 4, 6});
+  CHECK(valid_steps == std::vector<double>{3, 6});
+  CHECK(curves.score_name == "exact_match");
+  fs::remove_all(dir);
+}
+
+TEST_CASE("run dir: a log line with a non-finite number written as nan or inf still reads") {
+  const auto r = attnlab::parse_metrics_line(
+      R"({"step": 4, "split": "train", "loss": nan, "lr": 1e-05, "grad_norm": inf, "elapsed_s": 1.5})");
+  CHECK(r.kind == attnlab::MetricsRecord::Kind::Train);
+  CHECK(r.step == 4);
+  CHECK(std::isnan(r.loss));
+  CHECK(r.elapsed_s == 1.5);
+  CHECK_THROWS_WITH(attnlab::parse_metrics_line(R"({"step": 4, "split": "tr)"),
+                    Contains("not valid JSON"));
 }

@@ -1,5 +1,7 @@
 #include "train/trainer.h"
 
+#include "train/metrics_log.h"
+
 #include "autograd/parallel.h"
 #include "common/errors.h"
 #include "common/hash.h"
@@ -510,9 +512,7 @@ void Trainer::open_metrics_log() {
   metrics_ = std::fopen(path.c_str(), options_.resume ? "a" : "w");
   if (!metrics_)
     throw std::runtime_error(fmt::format("cannot write {}: {}", path, std::strerror(errno)));
-  if (options_.resume)
-    log_json(fmt::format(R"({{"event": "resume", "step": {}, "steps": {}}})", state_.step,
-                         config_.steps));
+  if (options_.resume) log_json(resume_line(state_.step, config_.steps));
 }
 
 void Trainer::save_best() {
@@ -691,13 +691,8 @@ TrainResult Trainer::run() {
         ProgressLine{state_.step, config_.steps, step_loss, lr, tokens_per_s, now,
                      now / double(state_.step - first_step) * double(config_.steps - state_.step)});
     if (state_.step % config_.log_every == 0 || state_.step == config_.steps) {
-      log_json(fmt::format(
-          R"({{"step": {}, "split": "train", "loss": {:.6f}, "lr": {:.6g}, "grad_norm": {:.6g}, "tokens_per_s": {:.1f}, "elapsed_s": {:.2f}{}}})",
-          state_.step, step_loss, lr, norm, tokens_per_s, now,
-          comm_.distributed()
-              ? fmt::format(R"(, "ranks": {}, "wait_s": {:.4f}, "allreduce_s": {:.4f})",
-                            comm_.size(), wait_seconds_, allreduce_seconds_)
-              : ""));
+      log_json(metrics_line({state_.step, step_loss, lr, norm, tokens_per_s, now, comm_.size(),
+                             wait_seconds_, allreduce_seconds_}));
       tokens_since = 0;
       window_start = now;
     }
@@ -712,19 +707,8 @@ TrainResult Trainer::run() {
                                        ? fmt::format("blocks of {} tokens", framing_->block_size())
                                        : std::string("examples"),
                                    m.summary(), best ? "  (best so far: best.h5)" : ""));
-      if (m.language_model) {
-        log_json(fmt::format(
-            R"({{"step": {}, "split": "valid", "blocks": {}, "loss": {:.6f}, "{}": {:.6f}, "elapsed_s": {:.2f}}})",
-            state_.step, m.examples, m.loss, m.lm_measure_name(), m.lm_measure(), elapsed()));
-        if (comm_.is_root()) progress.message("  sample: " + sample_text());
-      } else {
-        log_json(fmt::format(
-            R"({{"step": {}, "split": "valid", "examples": {}, "loss": {:.6f}, "{}": {:.6f}, "{}": {:.6f}, "elapsed_s": {:.2f}}})",
-            state_.step, m.examples, m.loss, m.classification ? "accuracy" : "token_accuracy",
-            m.classification ? m.accuracy : m.token_accuracy,
-            m.classification ? "macro_f1" : "exact_match",
-            m.classification ? m.macro_f1 : m.exact_match, elapsed()));
-      }
+      log_json(held_out_line(state_.step, m, elapsed()));
+      if (m.language_model && comm_.is_root()) progress.message("  sample: " + sample_text());
       result.final_metrics = m;
       if (config_.early_stop > 0 && !last &&
           state_.evals_without_improvement >= config_.early_stop) {
