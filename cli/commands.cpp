@@ -329,8 +329,9 @@ int baseline_command(int argc, char** argv) {
   config.task_kind = data::TaskKind::Classification;
   if (!task.empty()) config.task_kind = data::task_info(task).kind;
   if (config.task_kind != data::TaskKind::Classification)
-    throw cli::UsageError(
-        fmt::format("--task {}: the baseline classifies; this task translates", task));
+    throw cli::UsageError(fmt::format(
+        "--task {}: the baseline classifies; this task is {}", task,
+        config.task_kind == data::TaskKind::LanguageModel ? "language modelling" : "translation"));
   try {
     validate(config);
   } catch (const std::invalid_argument& e) {

@@ -191,7 +191,10 @@ TEST_CASE("cli: the baseline scores your data, and --tokenizer auto takes words 
                            Contains("acc 100.00%"));
   r = run(fmt::format("baseline --task reverse"));
   CHECK(r.exit_code == 2);
-  CHECK_THAT(r.output, Contains("the baseline classifies"));
+  CHECK_THAT(r.output, Contains("the baseline classifies; this task is translation"));
+  r = run("baseline --task counting");
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.output, Contains("this task is language modelling"));
   r = run(fmt::format(
       "train --model bert --train-file {} --task-kind classification --steps 2 --out {} {}", data,
       (dir / "out").string(), kTiny));
