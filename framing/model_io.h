@@ -35,8 +35,9 @@ int32_t argmax_row(const Tensor& logits, int64_t offset, int64_t v);
 // The tokens of ids, as a trace's axis shows them.
 std::vector<std::string> token_names(const data::Vocab& vocab, const std::vector<int32_t>& ids);
 
-// The (tokens, mean of counted positions) teacher-forced cross-entropy sums of
-// (B,T,V) logits against (B,T) targets, and how many argmax predictions hit.
+// Teacher-forced scores of (B,T,V) logits against (B,T) targets: how many
+// positions are scored, their summed cross-entropy (the mean times that
+// count) and how many argmax predictions hit.
 struct TokenScores {
   double loss_sum = 0, tokens = 0, correct = 0;
 };
