@@ -2,7 +2,7 @@
 // `train --resume` (the optimizer state) use it, on checkpoints edited only
 // through HDF5 itself (fuzz/checkpoint_harness.h). Such files are well
 // formed HDF5, so the structure walk that guards against HDF5's own crashes
-// (io/hdf5.cpp) is turned off: each execution then costs a few milliseconds,
+// (io/structure_walk.h) is turned off: each execution then costs a few milliseconds,
 // not a process start, and the time goes to attnlab's checks.
 // fuzz_checkpoint_bytes covers damaged files, with the walk.
 #include "fuzz/checkpoint_harness.h"

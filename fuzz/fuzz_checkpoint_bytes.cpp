@@ -1,7 +1,7 @@
 // Fuzz target: the checkpoint loader on damaged files. The edits of
 // fuzz_checkpoint, and raw byte flips written after them, so that a file's
 // structure itself may be broken: the loader, with the structure walk of
-// io/hdf5.cpp in a separate process, must refuse such a file naming it and
+// io/structure_walk.h in a separate process, must refuse such a file naming it and
 // never crash. Slow (a process start per execution); fuzz_checkpoint spends
 // its time on attnlab's checks instead.
 //

@@ -1,6 +1,10 @@
-// H5File: a small RAII wrapper over the HDF5 C API for the two things attnlab
-// stores in HDF5 files: checkpoints (parameter tensors at their module paths)
-// and test reference data.
+// H5File: attnlab's interface to HDF5 files, for the two things it stores in
+// them: checkpoints (parameter tensors at their module paths) and test
+// reference data. It reads damaged and hostile files safely: before HDF5
+// opens a file, io/file_checks.h checks the raw structures HDF5 trusts
+// without a checksum, and io/structure_walk.h walks the file in a process of
+// its own, so that a file that crashes HDF5 is refused instead of crashing
+// attnlab. The HDF5 C API stays out of this header.
 //
 // Conventions:
 // - Paths are slash-separated and relative to the root ("decoder/layers/0/
@@ -120,10 +124,9 @@ class H5File {
 void write_string_list(H5File& f, const std::string& path, const std::vector<std::string>& items);
 std::vector<std::string> read_string_list(const H5File& f, const std::string& path);
 
-// Before HDF5 opens a file for reading, a separate process walks its
-// structure, and a file that kills it (HDF5 trusts what it reads) or walks
-// longer than ATTNLAB_HDF5_WALK_SECONDS (default 60) is refused. On by
-// default; fuzz/fuzz_checkpoint turns it off for files HDF5 itself wrote.
+// Whether files are walked in a separate process before they are opened
+// (io/structure_walk.h). On by default; fuzz/fuzz_checkpoint turns it off for
+// files HDF5 itself wrote.
 void set_structure_walk(bool enabled);
 
 extern template void H5File::write<double>(const std::string&, const std::vector<double>&,

@@ -791,7 +791,7 @@ TEST_CASE("hardening: a flipped byte anywhere in a checkpoint never crashes the 
 
 TEST_CASE("hardening: a structure walk that dies or does not end in time refuses the file") {
   // Before HDF5 opens a file here, a separate process walks its structure
-  // (io/hdf5.cpp). A walker that hangs must not hang attnlab: past
+  // (io/structure_walk.h). A walker that hangs must not hang attnlab: past
   // ATTNLAB_HDF5_WALK_SECONDS it is killed and the file refused. A limit of
   // a nanosecond stands in for a hostile file that makes HDF5 loop.
   const fs::path dir = fresh_dir("hard_walk_limit");
