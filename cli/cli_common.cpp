@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <iostream>
 #include <map>
+#include <sstream>
 #include <string>
 
 #include "autograd/parallel.h"
@@ -80,6 +81,34 @@ void apply_threads(int threads) {
   if (threads == 0 && ranks_here > 1 && !bound) threads = std::max(1, cores / ranks_here);
   set_thread_count(threads);
   flush_denormals_to_zero();  // again: a new thread count may start new workers
+}
+
+std::vector<std::string> parse_name_list(const std::string& text) {
+  std::vector<std::string> out;
+  std::stringstream in(text);
+  std::string item;
+  while (std::getline(in, item, ','))
+    if (!item.empty()) out.push_back(item);
+  return out;
+}
+
+std::vector<int64_t> parse_int_list(const std::string& option, const std::string& text) {
+  std::vector<int64_t> out;
+  for (const std::string& item : parse_name_list(text)) {
+    size_t used = 0;
+    int64_t v = 0;
+    try {
+      v = std::stoll(item, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used != item.size() || v <= 0)
+      throw UsageError(fmt::format("{} {}: '{}' is not a positive integer", option, text, item));
+    out.push_back(v);
+  }
+  if (out.empty())
+    throw UsageError(fmt::format("{}: expected a comma-separated list, got '{}'", option, text));
+  return out;
 }
 
 }  // namespace attnlab::cli

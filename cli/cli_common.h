@@ -3,6 +3,7 @@
 #pragma once
 
 #include <boost/program_options.hpp>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -39,6 +40,11 @@ std::string describe_option_error(po::error& e);
 bool parse_options(const std::string& command, const std::string& summary, int argc, char** argv,
                    po::options_description& options, po::variables_map& vm,
                    const po::positional_options_description* positional = nullptr);
+
+// "a,b" -> {"a", "b"}; empty items are dropped.
+std::vector<std::string> parse_name_list(const std::string& text);
+// A comma list of positive integers, for `option`; throws UsageError naming it.
+std::vector<int64_t> parse_int_list(const std::string& option, const std::string& text);
 
 // Sets the OpenMP thread count from --threads. 0 uses every core, or under
 // mpirun this rank's share of the cores of its machine.

@@ -9,7 +9,6 @@
 #include <iostream>
 
 #include "cli/cli_common.h"
-#include "cli/loaded_run.h"
 #include "cli/model_options.h"
 #include "cli/search_options.h"
 #include "cli/train_options.h"
@@ -18,6 +17,7 @@
 #include "data/text_file.h"
 #include "data/tsv.h"
 #include "models/stats.h"
+#include "study/loaded_run.h"
 #include "train/baseline.h"
 #include "train/metrics_log.h"
 #include "train/trainer.h"

@@ -9,9 +9,9 @@
 #include <cstdio>
 
 #include "cli/commands.h"
-#include "cli/loaded_run.h"
 #include "cli/search_options.h"
 #include "common/hash.h"
+#include "study/loaded_run.h"
 
 namespace attnlab {
 

@@ -7,11 +7,11 @@
 #include <cmath>
 #include <filesystem>
 
-#include "cli/attention_picture.h"
 #include "cli/cli_common.h"
 #include "cli/commands.h"
-#include "cli/loaded_run.h"
 #include "io/hdf5.h"
+#include "report/attention_picture.h"
+#include "study/loaded_run.h"
 
 namespace attnlab {
 
@@ -104,7 +104,8 @@ int trace_command(int argc, char** argv) {
     if (svg_dir.empty()) continue;
     std::string file = m.name;
     std::replace(file.begin(), file.end(), '/', '_');
-    attention_picture(trace, m).save((std::filesystem::path(svg_dir) / (file + ".svg")).string());
+    report::attention_picture(trace, m).save(
+        (std::filesystem::path(svg_dir) / (file + ".svg")).string());
   }
   for (const TraceState& s : trace.states) {
     f.write<float>("hidden/" + s.name, s.hidden.to_floats(), s.hidden.shape());

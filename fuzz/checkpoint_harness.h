@@ -13,13 +13,13 @@
 #include <iterator>
 #include <stdexcept>
 
-#include "cli/loaded_run.h"
 #include "fuzz/bytes.h"
 #include "fuzz/checkpoint_mutator.h"
 #include "fuzz/fuzz_common.h"
 #include "io/hdf5.h"
 #include "models/config.h"
 #include "optim/optim.h"
+#include "study/loaded_run.h"
 #include "train/checkpoint.h"
 
 namespace attnlab::fuzz {

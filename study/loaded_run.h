@@ -1,5 +1,5 @@
-// A checkpoint with its framing rebuilt, ready to evaluate, predict or
-// trace: what eval, predict and trace share.
+// A finished run's checkpoint with its framing rebuilt, ready to evaluate,
+// predict, trace or compare: what eval, predict, trace and compare share.
 #pragma once
 
 #include <memory>
@@ -20,7 +20,7 @@ struct LoadedRun {
 
 // --ckpt names a file, or a run directory: its best.h5 when there is one (the
 // model of the best held-out evaluation), else its checkpoint.h5. Throws
-// cli::UsageError when there is neither.
+// InputError when there is neither.
 LoadedRun load_run(const std::string& ckpt_option);
 
 // "best model: held-out accuracy 0.9710 at step 2500" or "checkpoint at step 8000".

@@ -1,29 +1,27 @@
-#include "cli/loaded_run.h"
+#include "study/loaded_run.h"
 
 #include <fmt/format.h>
 
 #include <filesystem>
 
-#include "cli/cli_common.h"
+#include "common/errors.h"
 #include "train/run_dir.h"
 
 namespace attnlab {
 
-// --ckpt names a file, or a run directory: its best.h5 when there is one
-// (the model of the best held-out evaluation), else its checkpoint.h5.
 namespace {
 
+// The file --ckpt names, or the one its run directory holds.
 std::string checkpoint_file(const std::string& ckpt) {
   namespace fs = std::filesystem;
-  if (!fs::exists(ckpt)) throw cli::UsageError(fmt::format("--ckpt {}: no such file", ckpt));
+  if (!fs::exists(ckpt)) throw InputError(fmt::format("--ckpt {}: no such file", ckpt));
   if (!fs::is_directory(ckpt)) return ckpt;
   for (const char* name : {run_files::kBest, run_files::kCheckpoint})
     if (fs::exists(run_files::in(ckpt, name))) return run_files::in(ckpt, name);
-  throw cli::UsageError(fmt::format("--ckpt {}: the directory holds neither {} nor {}", ckpt,
-                                    run_files::kBest, run_files::kCheckpoint));
+  throw InputError(fmt::format("--ckpt {}: the directory holds neither {} nor {}", ckpt,
+                               run_files::kBest, run_files::kCheckpoint));
 }
 
-// "best model: held-out accuracy 0.9710 at step 2500" or "last checkpoint, step 8000".
 }  // namespace
 
 std::string which_model(const std::string& file, const CheckpointInfo& info) {

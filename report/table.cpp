@@ -1,15 +1,11 @@
-#include "cli/table.h"
+#include "report/table.h"
 
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <cmath>
-#include <sstream>
-#include <stdexcept>
 
-#include "cli/cli_common.h"
-
-namespace attnlab::cli {
+namespace attnlab::report {
 
 namespace {
 // "-" and "- (why)" stand for no value and do not decide a column's alignment.
@@ -77,32 +73,4 @@ std::string binary_bytes(double bytes) {
   return u == 0 ? fmt::format("{:.0f} B", bytes) : fmt::format("{:.3g} {}", bytes, units[u]);
 }
 
-std::vector<std::string> parse_name_list(const std::string& text) {
-  std::vector<std::string> out;
-  std::stringstream in(text);
-  std::string item;
-  while (std::getline(in, item, ','))
-    if (!item.empty()) out.push_back(item);
-  return out;
-}
-
-std::vector<int64_t> parse_int_list(const std::string& option, const std::string& text) {
-  std::vector<int64_t> out;
-  for (const std::string& item : parse_name_list(text)) {
-    size_t used = 0;
-    int64_t v = 0;
-    try {
-      v = std::stoll(item, &used);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    if (used != item.size() || v <= 0)
-      throw UsageError(fmt::format("{} {}: '{}' is not a positive integer", option, text, item));
-    out.push_back(v);
-  }
-  if (out.empty())
-    throw UsageError(fmt::format("{}: expected a comma-separated list, got '{}'", option, text));
-  return out;
-}
-
-}  // namespace attnlab::cli
+}  // namespace attnlab::report

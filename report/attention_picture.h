@@ -2,12 +2,12 @@
 // average over heads, tokens on both axes (trace --svg and the compare report).
 #pragma once
 
-#include "report/svg.h"
 #include "framing/framing.h"
+#include "report/svg.h"
 
-namespace attnlab {
+namespace attnlab::report {
 
 // average_only: just the average over heads, one panel (a report page).
-report::Svg attention_picture(const Trace& trace, const TraceMap& map, bool average_only = false);
+Svg attention_picture(const Trace& trace, const TraceMap& map, bool average_only = false);
 
-}  // namespace attnlab
+}  // namespace attnlab::report

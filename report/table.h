@@ -2,10 +2,11 @@
 // text reads well in a terminal and pastes into docs. Numbers in human units.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
-namespace attnlab::cli {
+namespace attnlab::report {
 
 struct Table {
   std::vector<std::string> header;
@@ -17,7 +18,5 @@ struct Table {
 std::string with_commas(int64_t n);      // 1234567 -> "1,234,567"
 std::string si_number(double x);         // 1.23e6 -> "1.23 M"
 std::string binary_bytes(double bytes);  // 1536 -> "1.5 KiB"
-std::vector<int64_t> parse_int_list(const std::string& option, const std::string& text);
-std::vector<std::string> parse_name_list(const std::string& text);  // "a,b" -> {"a", "b"}
 
-}  // namespace attnlab::cli
+}  // namespace attnlab::report

@@ -1,0 +1,290 @@
+#include "study/compare.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+
+#include "models/stats.h"
+#include "report/attention_picture.h"
+#include "study/loaded_run.h"
+#include "train/run_dir.h"
+
+namespace attnlab::study {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// Identical blocks for a controlled comparison: only the attention routing differs.
+const std::map<std::string, std::string> kControlledBlocks = {
+    {"norm", "layernorm"},          {"placement", "pre"},     {"final_norm", "true"},
+    {"embedding_norm", "false"},    {"activation", "gelu"},   {"bias", "true"},
+    {"scale_scores", "true"},       {"positions", "learned"}, {"tie_embeddings", "true"},
+    {"scale_tied_logits", "false"}, {"embedding_std", "0.02"}};
+
+// The common size of every model, before the user's options.
+const std::map<std::string, std::string> kCommonSize = {
+    {"d_model", "128"}, {"n_heads", "4"},  {"d_ff", "256"},      {"n_layers", "2"},
+    {"dropout", "0.0"}, {"max_len", "96"}, {"num_latents", "16"}};
+
+double median(std::vector<double> xs) {
+  if (xs.empty()) return 0;
+  std::sort(xs.begin(), xs.end());
+  return xs[xs.size() / 2];
+}
+
+}  // namespace
+
+Eligibility eligibility(Family f, data::TaskKind kind) {
+  const bool classifier = f == Family::BERT || f == Family::Perceiver;
+  if (kind == data::TaskKind::Translation && classifier)
+    return {false, fmt::format("left out: a {} model is an encoder with a classification head and "
+                               "no decoder, so it cannot write an output sequence",
+                               family_name(f))};
+  if (kind == data::TaskKind::Classification && f == Family::GPT)
+    return {true,
+            "adapted: reads the text, then writes the label's tokens after a separator (prefix "
+            "LM); the label with the highest log-probability wins"};
+  if (kind == data::TaskKind::Classification && f == Family::T5)
+    return {true,
+            "adapted: text-to-text, the decoder writes the label's tokens; the label with the "
+            "highest log-probability wins"};
+  return {};
+}
+
+ModelConfig match_parameters(ModelConfig c, int64_t target) {
+  const double ff_ratio = double(c.d_ff) / double(c.d_model);
+  ModelConfig best = c;
+  int64_t best_gap = -1;
+  for (int64_t d = c.n_heads; d <= 2048; d += c.n_heads) {
+    ModelConfig m = c;
+    m.d_model = d;
+    m.d_ff = std::max<int64_t>(1, std::llround(ff_ratio * double(d)));
+    const int64_t gap = std::llabs(model_stats(m, 1).parameters.total() - target);
+    if (best_gap < 0 || gap < best_gap) best = m, best_gap = gap;
+  }
+  return best;
+}
+
+TrainConfig shared_config(const CompareSetup& s) {
+  TrainConfig base;
+  base.task = s.task;
+  base.steps = s.steps > 0 ? s.steps : 1000000;
+  base.minutes = s.minutes;
+  base.batch_size = s.batch_size;
+  base.lr = s.lr;
+  base.warmup = s.warmup >= 0 ? s.warmup : s.steps > 0 ? std::min<int64_t>(200, s.steps / 5) : 200;
+  base.eval_every = s.eval_every > 0 ? s.eval_every
+                    : s.steps > 0    ? std::max<int64_t>(1, s.steps / 10)
+                                     : 100;
+  base.log_every = std::max<int64_t>(1, std::min<int64_t>(base.eval_every / 4, 50));
+  base.save_every = 0;
+  train_config_fields().set(base, "tokenizer", s.tokenizer);
+  return base;
+}
+
+std::vector<PlannedRun> plan_runs(const CompareSetup& setup, const std::vector<Family>& families,
+                                  int64_t vocab, int64_t classes) {
+  const TrainConfig base = shared_config(setup);
+  std::vector<PlannedRun> plan;
+  int64_t target_params = 0;
+  for (Family f : families) {
+    TrainConfig c = base;
+    c.model = f;
+    c.model_overrides = kCommonSize;
+    c.model_overrides["n_decoder_layers"] = c.model_overrides["n_layers"];
+    try {
+      if (const auto options = setup.model_options.find(f); options != setup.model_options.end())
+        for (const auto& [key, value] : options->second) c.model_overrides[key] = value;
+      if (setup.controlled)
+        for (const auto& [key, value] : kControlledBlocks) c.model_overrides[key] = value;
+      ModelConfig m = model_config_for(c, vocab, classes);
+      if (setup.match == Match::Params) {
+        if (target_params == 0) target_params = model_stats(m, 1).parameters.total();
+        m = match_parameters(m, target_params);
+        c.model_overrides["d_model"] = std::to_string(m.d_model);
+        c.model_overrides["d_ff"] = std::to_string(m.d_ff);
+      }
+      validate(c);
+      model_config_for(c, vocab, classes);
+    } catch (const std::invalid_argument& e) {
+      throw std::invalid_argument(fmt::format("{} model: {}", family_name(f), e.what()));
+    }
+    for (int64_t k = 0; k < setup.seeds; ++k) {
+      PlannedRun r{f, setup.first_seed + uint64_t(k), family_name(f), c};
+      r.config.seed = r.seed;
+      if (setup.seeds > 1) r.name += fmt::format("-seed{}", r.seed);
+      r.config.out = (fs::path(setup.out) / r.name).string();
+      plan.push_back(r);
+    }
+  }
+  return plan;
+}
+
+CurveSummary summarise_curves(const report::RunCurves& curves, double final_score) {
+  CurveSummary s;
+  std::vector<double> throughput;
+  for (const auto& p : curves.tokens_per_s) throughput.push_back(p.value);
+  s.tokens_per_s = median(throughput);
+  const size_t n_loss = curves.train_loss.size();
+  const size_t tail = std::min(n_loss, std::max<size_t>(1, n_loss / 10));
+  for (size_t i = n_loss - tail; i < n_loss; ++i)
+    s.train_loss += curves.train_loss[i].value / double(tail);
+  for (const auto& p : curves.valid_score)
+    if (final_score > 0 && p.value >= 0.9 * final_score) {
+      s.steps_to_90 = int64_t(p.step);
+      break;
+    }
+  return s;
+}
+
+size_t traced_example(const std::vector<data::Example>& held_out) {
+  std::vector<size_t> lengths;
+  for (const auto& e : held_out) lengths.push_back(e.source.size());
+  if (lengths.empty()) return 0;
+  std::vector<size_t> sorted = lengths;
+  std::nth_element(sorted.begin(), sorted.begin() + sorted.size() / 2, sorted.end());
+  const size_t median = sorted[sorted.size() / 2];
+  for (size_t i = 0; i < lengths.size(); ++i)
+    if (lengths[i] >= median) return i;
+  return 0;
+}
+
+void analyse_run(RunRecord& r, const std::string& out, const std::vector<data::Example>& held_out) {
+  const fs::path dir = fs::path(out) / r.plan.name;
+  r.curves = report::read_curves(run_files::in(dir.string(), run_files::kMetrics));
+  r.summary = summarise_curves(r.curves, r.result.final_metrics.headline());
+
+  LoadedRun run = load_run(dir.string());
+  r.model = run.model->config();
+  std::vector<data::Example> sample(held_out.begin(),
+                                    held_out.begin() + std::min<size_t>(held_out.size(), 1000));
+  double tokens = 0;
+  for (const auto& e : run.framing->encode(sample))
+    tokens += double(run.framing->input_positions(e));
+  r.mean_row_tokens = sample.empty() ? 0 : tokens / double(sample.size());
+
+  std::vector<std::string> texts;
+  for (size_t i = 0; i < std::min<size_t>(held_out.size(), 256); ++i)
+    texts.push_back(held_out[i].source);
+  run.framing->predict({texts.begin(), texts.begin() + std::min<size_t>(texts.size(), 8)});
+  const auto start = std::chrono::steady_clock::now();
+  run.framing->predict(texts, 64);
+  const double ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  r.infer_ms = texts.empty() ? 0 : ms / double(texts.size());
+
+  if (held_out.empty()) return;
+  const Trace trace = run.framing->trace(held_out[traced_example(held_out)].source);
+  const TraceMap* shown = nullptr;  // the last cross map, else the last self map
+  for (const TraceMap& m : trace.maps)
+    if (m.kind == "cross" || m.kind == "latent cross") shown = &m;
+  if (!shown && !trace.maps.empty()) shown = &trace.maps.back();
+  if (!shown) return;
+  r.attention_map = shown->name;
+  r.attention_svg = "attention-" + r.plan.name + ".svg";
+  report::attention_picture(trace, *shown).save((fs::path(out) / r.attention_svg).string());
+  r.attention_markup = report::attention_picture(trace, *shown, true).str();
+}
+
+std::string mean_spread(const std::vector<double>& xs, const char* format) {
+  if (xs.empty()) return "-";
+  double mean = 0;
+  for (double x : xs) mean += x / double(xs.size());
+  if (xs.size() == 1) return fmt::format(fmt::runtime(format), mean);
+  double var = 0;
+  for (double x : xs) var += (x - mean) * (x - mean) / double(xs.size() - 1);
+  return fmt::format(fmt::runtime(format), mean) + " ± " +
+         fmt::format(fmt::runtime(format), std::sqrt(var));
+}
+
+report::Table results_table(const std::vector<RunRecord>& runs, const std::vector<Family>& families,
+                            data::TaskKind kind) {
+  const bool classification = kind == data::TaskKind::Classification;
+  const std::string score = classification ? "accuracy" : "exact match";
+  const std::string second = classification ? "macro-F1" : "token accuracy";
+  report::Table table{{"model", "params", "train FLOPs / token", "wall s", "tokens/s", "train loss",
+                       "held-out " + score + " %", second + " %", "steps to 90%",
+                       "inference ms / example"}};
+  for (Family f : families) {
+    std::vector<const RunRecord*> rs;
+    for (const RunRecord& r : runs)
+      if (r.plan.family == f) rs.push_back(&r);
+    if (rs.empty()) continue;
+    auto collect = [&](auto value) {
+      std::vector<double> xs;
+      for (const RunRecord* r : rs)
+        if (double v = value(*r); std::isfinite(v)) xs.push_back(v);
+      return xs;
+    };
+    const RunRecord& first = *rs.front();
+    const ModelStats stats =
+        model_stats(first.model, std::max<int64_t>(1, std::llround(first.mean_row_tokens)));
+    table.rows.push_back(
+        {family_name(f), report::with_commas(stats.parameters.total()),
+         report::si_number(stats.training_flops()),
+         mean_spread(collect([](const RunRecord& r) { return r.result.seconds; }), "{:.1f}"),
+         mean_spread(collect([](const RunRecord& r) { return r.summary.tokens_per_s; }), "{:.0f}"),
+         mean_spread(collect([](const RunRecord& r) { return r.summary.train_loss; }), "{:.3f}"),
+         mean_spread(
+             collect([](const RunRecord& r) { return 100 * r.result.final_metrics.headline(); }),
+             "{:.1f}"),
+         mean_spread(collect([&](const RunRecord& r) {
+                       return 100 * (classification ? r.result.final_metrics.macro_f1
+                                                    : r.result.final_metrics.token_accuracy);
+                     }),
+                     "{:.1f}"),
+         mean_spread(collect([](const RunRecord& r) {
+                       return r.summary.steps_to_90 >= 0 ? double(r.summary.steps_to_90) : NAN;
+                     }),
+                     "{:.0f}"),
+         mean_spread(collect([](const RunRecord& r) { return r.infer_ms; }), "{:.2f}")});
+  }
+  return table;
+}
+
+std::string results_explanation(const std::vector<RunRecord>& runs, int64_t seeds) {
+  return fmt::format(
+      "Held-out scores are of the final model on {} held-out examples; train loss is the mean of "
+      "the last tenth of the logged losses, each family's own objective (per example for "
+      "classifier heads, per target token for GPT and T5); train FLOPs per token at the mean "
+      "held-out row length; tokens/s is the median logged training throughput; inference is "
+      "greedy decoding or classification of 256 held-out examples in batches of 64.{}",
+      runs.empty() ? 0 : runs.front().result.final_metrics.examples,
+      seeds > 1 ? fmt::format(" Values are mean ± standard deviation over {} seeds.", seeds) : "");
+}
+
+Json result_json(const RunRecord& r) {
+  return Json{{"model", family_name(r.plan.family)},
+              {"seed", r.plan.seed},
+              {"dir", r.plan.name},
+              {"d_model", r.model.d_model},
+              {"parameters", model_stats(r.model, 1).parameters.total()},
+              {"steps", r.result.steps},
+              {"seconds", r.result.seconds},
+              {"tokens_per_s", r.summary.tokens_per_s},
+              {"train_loss", r.summary.train_loss},
+              {"score", r.result.final_metrics.headline()},
+              {"macro_f1", r.result.final_metrics.macro_f1},
+              {"token_accuracy", r.result.final_metrics.token_accuracy},
+              {"steps_to_90", r.summary.steps_to_90},
+              {"inference_ms_per_example", r.infer_ms}};
+}
+
+std::string train_command_line(const PlannedRun& run, const std::string& out) {
+  const TrainConfig& c = run.config;
+  std::string line = fmt::format(
+      "attnlab train --model {} --task {} --steps {} --batch-size {} --lr {} --warmup {} "
+      "--eval-every {} --seed {} --tokenizer {}",
+      family_name(c.model), c.task, c.steps, c.batch_size, c.lr, c.warmup, c.eval_every, c.seed,
+      train_config_fields().to_map(c).at("tokenizer"));
+  if (c.minutes > 0) line += fmt::format(" --minutes {}", c.minutes);
+  for (const auto& [key, value] : c.model_overrides)
+    line += fmt::format(" --set {}={}", key, value);
+  return line + fmt::format(" --out {}", (fs::path(out) / run.name).string());
+}
+
+}  // namespace attnlab::study

@@ -1,0 +1,140 @@
+// Comparing the families on one task: which family can do it and how,
+// one training setup for all of them, the runs, what each run measured, and
+// the table, results.jsonl and HTML report that summarise them. `attnlab
+// compare` (cli/compare_command.cpp) parses options into a CompareSetup and
+// calls these steps in order; tests call them on hand-made runs.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "common/enum_names.h"
+#include "common/json.h"
+#include "data/tasks.h"
+#include "models/config.h"
+#include "report/curves.h"
+#include "report/table.h"
+#include "train/trainer.h"
+
+namespace attnlab::study {
+
+// How the models' sizes are matched: the same d_model and depth for all, or
+// d_model adjusted so that each has about the parameters of the first.
+enum class Match { Width, Params };
+inline constexpr EnumName<Match> kMatchNames[] = {{Match::Width, "width"},
+                                                  {Match::Params, "params"}};
+
+// What the user asked for, options parsed and checked.
+struct CompareSetup {
+  std::string task;
+  data::TaskInfo info;
+  std::string out;               // the directory of the runs and the report
+  std::vector<Family> families;  // asked for, in order
+  int64_t steps = 0;             // per run; 0: the --minutes budget instead
+  double minutes = 0;            // per run, when steps == 0
+  int64_t batch_size = 64;
+  double lr = 1e-3;
+  int64_t warmup = -1;     // -1: a fifth of the steps, at most 200
+  int64_t eval_every = 0;  // 0: ten evaluations per run
+  std::string tokenizer = "auto";
+  Match match = Match::Width;
+  bool controlled = false;  // identical blocks: only the attention routing differs
+  int64_t seeds = 1;        // runs per family
+  uint64_t first_seed = 1;
+  // The user's model options per family (--layers ...), applied over the
+  // common size.
+  std::map<Family, std::map<std::string, std::string>> model_options;
+};
+
+// ---- eligibility ---------------------------------------------------------------------
+// Whether a family takes part in a task of `kind`, and how: `note` is empty
+// when the family does the task natively, else says how it is adapted or
+// why it is left out.
+struct Eligibility {
+  bool takes_part = true;
+  std::string note;
+};
+Eligibility eligibility(Family family, data::TaskKind kind);
+
+// ---- planning ------------------------------------------------------------------------
+// The d_model (a multiple of the head count, d_ff keeping its ratio) whose
+// parameter count is closest to `target`.
+ModelConfig match_parameters(ModelConfig config, int64_t target);
+
+// The training setup every run shares (task, budget, optimiser, evaluation).
+TrainConfig shared_config(const CompareSetup& setup);
+
+struct PlannedRun {
+  Family family;
+  uint64_t seed;
+  std::string name;  // run directory under the setup's out
+  TrainConfig config;
+};
+
+// One run per family in `families` and seed, each at the common size with
+// the user's options, matched as the setup says. `vocab` and `classes` are
+// the prepared data's. Throws std::invalid_argument naming the family when
+// its options make no valid model.
+std::vector<PlannedRun> plan_runs(const CompareSetup& setup, const std::vector<Family>& families,
+                                  int64_t vocab, int64_t classes);
+
+// ---- analysis ------------------------------------------------------------------------
+// What a run's logged curves say.
+struct CurveSummary {
+  double tokens_per_s = 0;   // median of the logged training throughput
+  double train_loss = 0;     // mean of the last tenth of the logged training losses
+  int64_t steps_to_90 = -1;  // first evaluation at >= 90% of the final score; -1: none
+};
+CurveSummary summarise_curves(const report::RunCurves& curves, double final_score);
+
+// A finished run and what was measured of it.
+struct RunRecord {
+  PlannedRun plan;
+  TrainResult result;
+  ModelConfig model;
+  report::RunCurves curves;
+  CurveSummary summary;
+  double mean_row_tokens = 0;    // held-out rows as the model reads them
+  double infer_ms = 0;           // per held-out example, batched
+  std::string attention_svg;     // file name under the setup's out; "" without a trace
+  std::string attention_markup;  // the picture, for the report
+  std::string attention_map;     // which map it shows
+};
+
+// The held-out example every model's attention is shown on: the first one at
+// least as long as the median, so the pictures have something to show.
+size_t traced_example(const std::vector<data::Example>& held_out);
+
+// Reads the run's curves and loads its best model from out/<name>: the
+// inference time, the mean row length, and one attention map, saved as an
+// SVG under `out`.
+void analyse_run(RunRecord& run, const std::string& out,
+                 const std::vector<data::Example>& held_out);
+
+// ---- summaries -----------------------------------------------------------------------
+// "m" for one value, "m ± s" (sample standard deviation) for more, "-" for
+// none; each number in fmt `format`.
+std::string mean_spread(const std::vector<double>& values, const char* format);
+
+// One row per family of `families` with runs in `runs`, values mean ± spread
+// over its seeds.
+report::Table results_table(const std::vector<RunRecord>& runs, const std::vector<Family>& families,
+                            data::TaskKind kind);
+// What the table's columns mean, for under it.
+std::string results_explanation(const std::vector<RunRecord>& runs, int64_t seeds);
+// One line of results.jsonl (docs/json.md).
+Json result_json(const RunRecord& run);
+// The equivalent `attnlab train` command of one run.
+std::string train_command_line(const PlannedRun& run, const std::string& out);
+
+// Writes compare.md, results.jsonl, curves.svg and report.html under the
+// setup's out. `command` is the comparison's own command line; `notes` the
+// eligibility notes of the families asked for.
+void write_compare_files(const CompareSetup& setup, const std::vector<Family>& running,
+                         const std::vector<std::pair<Family, std::string>>& notes,
+                         const std::vector<RunRecord>& runs,
+                         const std::vector<data::Example>& held_out, const std::string& command);
+
+}  // namespace attnlab::study

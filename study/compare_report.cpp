@@ -1,0 +1,115 @@
+// The files a comparison leaves in its directory: compare.md (the table),
+// results.jsonl (one line per run), curves.svg and report.html.
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <stdexcept>
+
+#include "report/chart.h"
+#include "report/html.h"
+#include "study/compare.h"
+
+namespace attnlab::study {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// Opens `path` for writing, calls write(stream), and throws naming the file
+// when anything failed.
+template <typename Write>
+void write_text_file(const fs::path& path, Write write) {
+  std::ofstream file(path);
+  write(file);
+  file.close();
+  if (!file) throw std::runtime_error(fmt::format("cannot write {}", path.string()));
+}
+
+// Training loss and held-out score of every run; a family's seeds share its colour.
+report::Svg curves_chart(const std::vector<RunRecord>& runs, const std::vector<Family>& running,
+                         const std::string& score) {
+  report::Panel loss{"training loss", "step", "loss", {}};
+  report::Panel held{"held-out " + score, "step", score + " %", {}};
+  for (const RunRecord& r : runs) {
+    const size_t colour =
+        size_t(std::find(running.begin(), running.end(), r.plan.family) - running.begin());
+    report::Series s{family_name(r.plan.family), {}, colour, false};
+    for (const auto& p : r.curves.train_loss) s.points.push_back({p.step, p.value});
+    loss.series.push_back(s);
+    s.points.clear();
+    s.markers = true;
+    for (const auto& p : r.curves.valid_score) s.points.push_back({p.step, 100 * p.value});
+    held.series.push_back(s);
+  }
+  return report::line_charts({loss, held}, 480, 320);
+}
+
+std::string budget(const CompareSetup& s) {
+  return s.steps > 0 ? fmt::format("{} steps", s.steps) : fmt::format("{} minutes", s.minutes);
+}
+
+}  // namespace
+
+void write_compare_files(const CompareSetup& setup, const std::vector<Family>& running,
+                         const std::vector<std::pair<Family, std::string>>& notes,
+                         const std::vector<RunRecord>& runs,
+                         const std::vector<data::Example>& held_out, const std::string& command) {
+  const fs::path out(setup.out);
+  const report::Table table = results_table(runs, running, setup.info.kind);
+  const std::string table_text = table.markdown();
+  const std::string explain = results_explanation(runs, setup.seeds);
+  const std::string score =
+      setup.info.kind == data::TaskKind::Classification ? "accuracy" : "exact match";
+
+  write_text_file(out / "compare.md", [&](std::ostream& md) {
+    md << "# " << command << "\n\n" << table_text << "\n" << explain << "\n";
+    for (const auto& [f, note] : notes) md << "\n- " << family_name(f) << ": " << note << "\n";
+  });
+  write_text_file(out / "results.jsonl", [&](std::ostream& jl) {
+    for (const RunRecord& r : runs) jl << json_line(result_json(r)) << "\n";
+  });
+  const report::Svg curves = curves_chart(runs, running, score);
+  curves.save((out / "curves.svg").string());
+
+  report::HtmlPage page(
+      fmt::format("attnlab compare: {} ({})", setup.task, data::task_kind_name(setup.info.kind)));
+  page.paragraph(fmt::format("{}. {} runs, {}; every family {}{}.", setup.info.description,
+                             runs.size(), budget(setup) + " each",
+                             setup.match == Match::Params
+                                 ? "with about the same number of parameters"
+                                 : "with the same width and depth",
+                             setup.controlled ? ", built from identical blocks" : ""));
+  page.heading(2, "Results");
+  page.table(table.header, table.rows);
+  page.paragraph(explain);
+  for (const auto& [f, note] : notes) page.paragraph(fmt::format("{}: {}", family_name(f), note));
+  page.heading(2, "Training curves");
+  page.figure(curves.str(), std::string("Training loss and held-out score against steps, every "
+                                        "run on one chart") +
+                                (setup.seeds > 1 ? "; a family's seeds share its colour." : "."));
+  page.heading(2, "Where each model looks");
+  if (!held_out.empty()) {
+    const data::Example& traced = held_out[traced_example(held_out)];
+    page.paragraph(
+        fmt::format("One held-out example through each model's best checkpoint: \"{}\" "
+                    "(expected \"{}\"). Rows are queries, columns keys.",
+                    traced.source, traced.target));
+  }
+  for (const RunRecord& r : runs) {
+    if (r.attention_svg.empty() || (setup.seeds > 1 && r.plan.seed != setup.first_seed)) continue;
+    page.figure(r.attention_markup, fmt::format("{}: {}, averaged over heads (every head: {})",
+                                                r.plan.name, r.attention_map, r.attention_svg));
+  }
+  page.heading(2, "Reproduce");
+  page.paragraph("The whole comparison:");
+  page.code_block(command);
+  page.paragraph("Each run on its own:");
+  std::string lines;
+  for (const RunRecord& r : runs) lines += train_command_line(r.plan, setup.out) + "\n";
+  page.code_block(lines);
+  page.save((out / "report.html").string());
+}
+
+}  // namespace attnlab::study
