@@ -11,9 +11,9 @@
 
 #include "data/example.h"
 #include "data/tokenizer.h"
+#include "framing/metrics.h"
 #include "models/config.h"
 #include "optim/optim.h"
-#include "framing/metrics.h"
 
 namespace attnlab {
 

@@ -1,5 +1,7 @@
 // The training loop behind `attnlab train`: data, model, optimizer,
-// evaluation, progress, metrics log and checkpoints, in one object.
+// evaluation, progress, metrics log and checkpoints, in one object. Its
+// construction, resuming, saving and the ranks' plumbing are in
+// train/trainer.cpp; run() and its steps in train/training_loop.cpp.
 #pragma once
 
 #include <memory>
@@ -15,26 +17,11 @@
 #include "framing/framing.h"
 #include "framing/metrics.h"
 #include "train/checkpoint.h"
+#include "train/prepare_data.h"
 #include "train/run_dir.h"
 #include "train/train_config.h"
 
 namespace attnlab {
-
-// A dataset with the vocabulary built from its training split.
-struct PreparedData {
-  data::Dataset dataset;
-  std::shared_ptr<data::Vocab> vocab;
-};
-
-// Generates the built-in task or reads the TSV files of `config`; the
-// vocabulary comes from the training texts (sources and targets).
-PreparedData prepare_data(const TrainConfig& config);
-
-// The tokenizer a run uses. Auto means char, except for your own
-// classification data whose texts have 3 or more words on average: there
-// words carry the meaning, and word tokens beat characters (docs/real-data.md).
-data::TokenizerKind resolve_tokenizer(TokenizerChoice choice, const data::Dataset& dataset,
-                                      bool built_in_task);
 
 struct TrainerOptions {
   bool resume = false;        // continue from <out>/checkpoint.h5 with its stored settings
@@ -74,6 +61,42 @@ class Trainer {
   std::string checkpoint_path() const;
 
  private:
+  // ---- run() and its steps (train/training_loop.cpp) ------------------------------
+  // What one call to run() keeps between its steps: the result so far, the
+  // clock, the progress line, the time budget and the throughput window.
+  struct Session;
+  // The model's gradients and loss after one optimizer step's micro-batches.
+  struct StepOutcome {
+    double loss = 0, lr = 0, grad_norm = 0;
+  };
+  void print_banner() const;
+  // Sets up the time budget (--minutes): until its first fit the step count is
+  // provisional, and warmup keeps its share of the steps.
+  void start_time_budget(Session& s);
+  void fit_to_budget(Session& s, double now);
+  // Times the step just taken; refits the budget now and then, and makes this
+  // step the last when the next would not fit.
+  void keep_time_budget(Session& s, double step_start, double now);
+  // The ranks act as one: rank 0's step count, warmup and out-of-time flag
+  // win, and a signal any rank received counts for all. Returns the signal.
+  int agree_with_root(Session& s);
+  // Each rank's own dropout stream, a function of (seed, step, rank).
+  void seed_dropout_for_rank();
+  // Forward and backward over `accumulation` micro-batches, the gradients
+  // combined across ranks, clipped and applied. Throws on a non-finite loss
+  // or gradient norm, naming the step and the last good checkpoint.
+  StepOutcome train_step(Session& s);
+  void report_step(Session& s, const StepOutcome& step, double now);
+  // The held-out evaluation at `last` or every eval_every steps: logged,
+  // best.h5 kept, early stop decided (rank 0's decision on every rank).
+  void evaluate_and_decide(Session& s, bool last);
+  void stop_for_signal(Session& s, int signal);
+  // The final save and the result's fields.
+  void finish_run(Session& s);
+  // A few held-out examples with their predictions, and the run's summary.
+  void show_predictions(const TrainResult& result) const;
+
+  // ---- data, resuming, saving and ranks (train/trainer.cpp) -------------------------
   // The global batch of the next step, in the seeded order (every rank draws the same).
   std::vector<size_t> next_batch();
   // This rank's contiguous part of n rows, as (first, count): counts differ by

@@ -1,0 +1,88 @@
+#include "train/prepare_data.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <stdexcept>
+
+#include "common/errors.h"
+#include "data/tasks.h"
+#include "data/text_file.h"
+#include "data/tsv.h"
+#include "data/utf8.h"
+
+namespace attnlab {
+
+PreparedData prepare_data(const TrainConfig& c) {
+  PreparedData out;
+  if (!c.task.empty())
+    out.dataset = data::make_task(c.task, c.data_seed, size_t(c.train_size), size_t(c.valid_size));
+  else if (c.task_kind == data::TaskKind::LanguageModel)
+    out.dataset = data::load_text_dataset(c.train_file, c.valid_file);
+  else
+    out.dataset = data::load_tsv_dataset(c.task_kind, c.train_file, c.valid_file);
+  if (out.dataset.valid.empty() && out.dataset.kind == data::TaskKind::LanguageModel &&
+      out.dataset.train.size() < 10) {
+    // A text of few lines (one long line is common): hold out its last tenth
+    // by characters, cut at a character boundary.
+    std::string all;
+    for (const auto& e : out.dataset.train) all += e.source;
+    const size_t chars = data::count_code_points(all, c.train_file);
+    const size_t cut = chars - std::max<size_t>(1, chars / 10);
+    size_t cut_byte = 0;  // where code point `cut` starts
+    for (size_t i = 0; i < cut; ++i)
+      cut_byte += data::code_point_length(all, cut_byte, c.train_file);
+    out.dataset.valid = {data::Example{all.substr(cut_byte), ""}};
+    all.resize(cut_byte);
+    out.dataset.train = {data::Example{std::move(all), ""}};
+    out.dataset.train_origin.resize(1);
+    out.dataset.valid_origin = {c.train_file + " (its last tenth)"};
+  }
+  if (out.dataset.valid.empty()) {
+    // No held-out file: hold out up to 10% of the training examples (at least 1).
+    size_t n = std::max<size_t>(1, out.dataset.train.size() / 10);
+    if (out.dataset.train.size() < 2)
+      throw std::invalid_argument(fmt::format(
+          "{}: needs at least 2 examples to hold one out for evaluation", c.train_file));
+    out.dataset.valid.assign(out.dataset.train.end() - n, out.dataset.train.end());
+    out.dataset.train.resize(out.dataset.train.size() - n);
+    auto& origin = out.dataset.train_origin;
+    if (!origin.empty()) {
+      out.dataset.valid_origin.assign(origin.end() - n, origin.end());
+      origin.resize(origin.size() - n);
+    }
+  }
+  std::vector<std::string> texts;
+  for (const auto& e : out.dataset.train) {
+    texts.push_back(e.source);
+    if (out.dataset.kind == data::TaskKind::Translation) texts.push_back(e.target);
+  }
+  // Classification labels are text too for the text-to-text families.
+  for (const auto& label : out.dataset.labels) texts.push_back(label);
+  // The data sets two sizes of the model: both are bounded before the model
+  // is made, and the vocabulary while it is counted.
+  const std::string source = c.task.empty() ? c.train_file : fmt::format("task '{}'", c.task);
+  if (out.dataset.labels.size() > size_t(kMaxNumClasses))
+    throw InputError(fmt::format("{}: {} distinct labels, more than the {} a classifier may have",
+                                 source, out.dataset.labels.size(), kMaxNumClasses));
+  data::VocabOptions vocab_options;
+  vocab_options.max_distinct = size_t(kMaxVocabSize) - data::kNumSpecialTokens;
+  vocab_options.source = source;
+  out.vocab = std::make_shared<data::Vocab>(data::Vocab::build(
+      resolve_tokenizer(c.tokenizer, out.dataset, !c.task.empty()), texts, vocab_options));
+  return out;
+}
+
+data::TokenizerKind resolve_tokenizer(TokenizerChoice choice, const data::Dataset& dataset,
+                                      bool built_in_task) {
+  if (choice != TokenizerChoice::Auto)
+    return choice == TokenizerChoice::Word ? data::TokenizerKind::Word : data::TokenizerKind::Char;
+  if (built_in_task || dataset.kind != data::TaskKind::Classification || dataset.train.empty())
+    return data::TokenizerKind::Char;
+  size_t words = 0;
+  for (const data::Example& e : dataset.train)
+    words += data::count_tokens(data::TokenizerKind::Word, e.source);
+  return words >= 3 * dataset.train.size() ? data::TokenizerKind::Word : data::TokenizerKind::Char;
+}
+
+}  // namespace attnlab
