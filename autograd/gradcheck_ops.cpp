@@ -1,6 +1,8 @@
 // The op-level gradient checks run by `attnlab gradcheck` and the test suite.
 // Each case is tiny (finite differences cost two forward passes per element)
 // but covers the awkward paths: broadcasting, transposes, masks, padding.
+// op_gradcheck_cases() is one long list, a few lines per op, kept whole so
+// that an op without a check stands out.
 #include <cmath>
 #include <limits>
 

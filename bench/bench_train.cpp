@@ -300,24 +300,85 @@ int steps_for(const std::string& config, int steps) {
   return config == "D" ? 5 : config == "C" ? 8 : 20;
 }
 
-int run_table(const std::string& self, const TableOptions& o) {
-  bool torch = o.torch;
-  if (torch && (access("/usr/bin/python3", X_OK) != 0 || access(o.peer.c_str(), R_OK) != 0 ||
-                std::system("/usr/bin/python3 -c 'import torch' 2>/dev/null") != 0)) {
+// One line of the tables: a (config, model, load) measured.
+struct Row {
+  std::string config, model;
+  int load;
+  double ours1 = 0, ours2 = 0, theirs = 0, flops = 0, rss_ours = 0, rss_theirs = 0;
+  std::string split;
+};
+
+// Whether the PyTorch peer can run: 1 yes, 0 no (attnlab is measured
+// alone), -1 it would run unfairly (not on OpenBLAS) and the bench stops.
+int peer_status(const TableOptions& o) {
+  if (!o.torch) return 0;
+  if (access("/usr/bin/python3", X_OK) != 0 || access(o.peer.c_str(), R_OK) != 0 ||
+      std::system("/usr/bin/python3 -c 'import torch' 2>/dev/null") != 0) {
     std::fprintf(stderr,
                  "bench_train: PyTorch or %s is missing (apt-get install python3-torch); "
                  "measuring attnlab alone\n",
                  o.peer.c_str());
-    torch = false;
+    return 0;
   }
-  if (torch &&
-      std::system("ls -l /etc/alternatives/libblas.so.3* 2>/dev/null | grep -q openblas") != 0) {
+  if (std::system("ls -l /etc/alternatives/libblas.so.3* 2>/dev/null | grep -q openblas") != 0) {
     std::fprintf(stderr,
                  "bench_train: libblas.so.3 is not OpenBLAS, so PyTorch would multiply with the "
                  "reference BLAS and the comparison would flatter us; install libopenblas-dev "
                  "(ATTNLAB_BENCH=1 bash .ci/setup)\n");
-    return 2;
+    return -1;
   }
+  return 1;
+}
+
+// The Markdown tables of the measured rows: one per load.
+void print_tables(const std::vector<Row>& rows, const TableOptions& o, double peak) {
+  for (int load : o.loads) {
+    if (load == 0)
+      std::printf(
+          "## Idle machine\n\n"
+          "| config | model | attnlab 1 thread ms | attnlab 2 threads ms | 2 threads / 1 | "
+          "PyTorch best split ms | split | PyTorch / attnlab | attnlab RSS MB | PyTorch RSS MB | "
+          "RSS ratio | GFLOP/step | MFU |\n"
+          "| --- | --- | --: | --: | --: | --: | --- | --: | --: | --: | --: | --: | --: |\n");
+    else
+      std::printf(
+          "\n## %d competing busy process%s\n\n"
+          "| config | model | attnlab 1 thread ms | attnlab 2 threads ms | 2 threads / 1 | "
+          "PyTorch best split ms | split | PyTorch / attnlab (2 threads) |\n"
+          "| --- | --- | --: | --: | --: | --: | --- | --: |\n",
+          load, load == 1 ? "" : "es");
+    for (const Row& r : rows) {
+      if (r.load != load) continue;
+      const std::string speedup = number(r.ours1 / r.ours2, "%.2fx");
+      const std::string factor = r.theirs > 0 ? number(r.theirs / r.ours2, "%.2fx") : "-";
+      if (load == 0) {
+        const double gflops = r.flops / 1e9;
+        const double mfu = gflops / (r.ours2 / 1e3) / peak;
+        std::printf("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
+                    r.config.c_str(), r.model.c_str(), number(r.ours1).c_str(),
+                    number(r.ours2).c_str(), speedup.c_str(), number(r.theirs).c_str(),
+                    r.split.empty() ? "-" : r.split.c_str(), factor.c_str(),
+                    number(r.rss_ours, "%.0f").c_str(), number(r.rss_theirs, "%.0f").c_str(),
+                    r.rss_theirs > 0 ? number(r.rss_ours / r.rss_theirs, "%.2f").c_str() : "-",
+                    number(gflops, "%.2f").c_str(), number(100 * mfu, "%.0f%%").c_str());
+      } else {
+        std::printf("| %s | %s | %s | %s | %s | %s | %s | %s |\n", r.config.c_str(),
+                    r.model.c_str(), number(r.ours1).c_str(), number(r.ours2).c_str(),
+                    speedup.c_str(), number(r.theirs).c_str(),
+                    r.split.empty() ? "-" : r.split.c_str(), factor.c_str());
+      }
+    }
+  }
+  std::printf(
+      "\nms per step: median of each run's steps%s. Split: PyTorch threads + OpenBLAS threads. "
+      "MFU: training FLOPs per second over the GEMM peak above.\n",
+      o.repeats > 1 ? ", then the median over repeats" : "");
+}
+
+int run_table(const std::string& self, const TableOptions& o) {
+  const int peer = peer_status(o);
+  if (peer < 0) return 2;
+  const bool torch = peer > 0;
   // OpenBLAS picks its kernels for this CPU unless OPENBLAS_CORETYPE says
   // otherwise; a machine that sets it (this one set Haswell, AVX2, on an
   // AVX-512 CPU) would slow the peer down. The peer runs without it unless
@@ -330,12 +391,6 @@ int run_table(const std::string& self, const TableOptions& o) {
   }
   const double peak = gemm_peak_gflops();
   std::printf("GEMM peak (attnlab, 2 threads, config D's linear shapes): %.0f GFLOP/s\n\n", peak);
-  struct Row {
-    std::string config, model;
-    int load;
-    double ours1 = 0, ours2 = 0, theirs = 0, flops = 0, rss_ours = 0, rss_theirs = 0;
-    std::string split;
-  };
   std::vector<Row> rows;
   for (int load : o.loads) {
     for (const std::string& c : o.configs) {
@@ -405,47 +460,7 @@ int run_table(const std::string& self, const TableOptions& o) {
       }
     }
   }
-  for (int load : o.loads) {
-    if (load == 0)
-      std::printf(
-          "## Idle machine\n\n"
-          "| config | model | attnlab 1 thread ms | attnlab 2 threads ms | 2 threads / 1 | "
-          "PyTorch best split ms | split | PyTorch / attnlab | attnlab RSS MB | PyTorch RSS MB | "
-          "RSS ratio | GFLOP/step | MFU |\n"
-          "| --- | --- | --: | --: | --: | --: | --- | --: | --: | --: | --: | --: | --: |\n");
-    else
-      std::printf(
-          "\n## %d competing busy process%s\n\n"
-          "| config | model | attnlab 1 thread ms | attnlab 2 threads ms | 2 threads / 1 | "
-          "PyTorch best split ms | split | PyTorch / attnlab (2 threads) |\n"
-          "| --- | --- | --: | --: | --: | --: | --- | --: |\n",
-          load, load == 1 ? "" : "es");
-    for (const Row& r : rows) {
-      if (r.load != load) continue;
-      const std::string speedup = number(r.ours1 / r.ours2, "%.2fx");
-      const std::string factor = r.theirs > 0 ? number(r.theirs / r.ours2, "%.2fx") : "-";
-      if (load == 0) {
-        const double gflops = r.flops / 1e9;
-        const double mfu = gflops / (r.ours2 / 1e3) / peak;
-        std::printf("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
-                    r.config.c_str(), r.model.c_str(), number(r.ours1).c_str(),
-                    number(r.ours2).c_str(), speedup.c_str(), number(r.theirs).c_str(),
-                    r.split.empty() ? "-" : r.split.c_str(), factor.c_str(),
-                    number(r.rss_ours, "%.0f").c_str(), number(r.rss_theirs, "%.0f").c_str(),
-                    r.rss_theirs > 0 ? number(r.rss_ours / r.rss_theirs, "%.2f").c_str() : "-",
-                    number(gflops, "%.2f").c_str(), number(100 * mfu, "%.0f%%").c_str());
-      } else {
-        std::printf("| %s | %s | %s | %s | %s | %s | %s | %s |\n", r.config.c_str(),
-                    r.model.c_str(), number(r.ours1).c_str(), number(r.ours2).c_str(),
-                    speedup.c_str(), number(r.theirs).c_str(),
-                    r.split.empty() ? "-" : r.split.c_str(), factor.c_str());
-      }
-    }
-  }
-  std::printf(
-      "\nms per step: median of each run's steps%s. Split: PyTorch threads + OpenBLAS threads. "
-      "MFU: training FLOPs per second over the GEMM peak above.\n",
-      o.repeats > 1 ? ", then the median over repeats" : "");
+  print_tables(rows, o, peak);
   return 0;
 }
 

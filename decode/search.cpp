@@ -178,6 +178,94 @@ Generated finish(const Hypothesis& h, bool ended, double alpha) {
   return g;
 }
 
+// A live beam: one cache slot.
+struct Beam {
+  size_t row;
+  Hypothesis hyp;
+  int64_t offset;  // its next-token logits in the step's logits
+};
+
+// One continuation of one beam.
+struct Candidate {
+  double sum;  // log P of the beam with this token
+  size_t beam;
+  int32_t token;
+  double log_prob;
+};
+
+// The beams of the next step, with what the cache and the model need to run them.
+struct NextStep {
+  std::vector<Beam> live;
+  std::vector<int64_t> parents, positions;
+  IntTensor tokens{{0, 1}, {}};
+  void pop() {
+    live.pop_back();
+    parents.pop_back();
+    positions.pop_back();
+    tokens.data.pop_back();
+  }
+};
+
+// Every continuation of the beams live[begin, end) (one row's), ordered so
+// that the first `wanted` are the best, ties broken by beam then token.
+std::vector<Candidate> ranked_continuations(const Tensor& logits, const std::vector<Beam>& live,
+                                            size_t begin, size_t end, int64_t v, size_t* wanted,
+                                            int64_t k) {
+  std::vector<Candidate> candidates;
+  for (size_t b = begin; b < end; ++b) {
+    const std::vector<double> logp = log_softmax_row(logits, live[b].offset, v);
+    for (int64_t t = 0; t < v; ++t)
+      candidates.push_back({live[b].hyp.sum + logp[size_t(t)], b, int32_t(t), logp[size_t(t)]});
+  }
+  *wanted = std::min(candidates.size(), size_t(2 * k));
+  std::partial_sort(
+      candidates.begin(), candidates.begin() + int64_t(*wanted), candidates.end(),
+      [](const Candidate& a, const Candidate& b) {
+        return a.sum > b.sum ||
+               (a.sum == b.sum && (a.beam < b.beam || (a.beam == b.beam && a.token < b.token)));
+      });
+  return candidates;
+}
+
+// A row with no room for another token. As in greedy decoding, a beam whose
+// likeliest next token is the end takes it (it needs no room); the others
+// stop as they are.
+void end_at_max_len(const Tensor& logits, const std::vector<Beam>& live, size_t begin, size_t end,
+                    int64_t v, const GenerateOptions& o, std::vector<Generated>& finished) {
+  for (size_t b = begin; b < end; ++b) {
+    const std::vector<double> logp = log_softmax_row(logits, live[b].offset, v);
+    const bool ends = o.eos_id >= 0 && o.eos_id < v &&
+                      std::max_element(logp.begin(), logp.end()) - logp.begin() == o.eos_id;
+    Hypothesis h = live[b].hyp;
+    if (ends) {
+      h.log_probs.push_back(logp[size_t(o.eos_id)]);
+      h.sum += logp[size_t(o.eos_id)];
+    }
+    finished.push_back(finish(h, ends, o.length_penalty));
+  }
+}
+
+// Keeps the k best endings of `row` and says whether the row is done: when
+// they are all in and no live beam can still beat the worst of them. A live
+// beam's log P only falls as it grows, and with alpha >= 0 its score is at
+// most log P divided by the penalty of the longest length it could reach (an
+// exact bound; with alpha < 0, at most log P over today's penalty). The
+// row's new beams are the last ones of `next`.
+bool row_is_settled(std::vector<Generated>& ended, const NextStep& next, size_t row, int64_t k,
+                    int64_t longest, double alpha) {
+  std::sort(ended.begin(), ended.end(),
+            [](const Generated& a, const Generated& b) { return a.score > b.score; });
+  if (int64_t(ended.size()) > k) ended.resize(size_t(k));
+  double best_live = -std::numeric_limits<double>::infinity();
+  for (size_t b = next.live.size(); b-- > 0 && next.live[b].row == row;) {
+    const Hypothesis& h = next.live[b].hyp;
+    const double penalty =
+        length_penalty(alpha >= 0 ? longest : int64_t(h.log_probs.size()), alpha);
+    best_live = std::max(best_live, h.sum / penalty);
+  }
+  return int64_t(ended.size()) >= k && best_live <= ended.back().score;
+}
+
 std::vector<Generated> beam_search(const Model& model,
                                    const std::vector<std::vector<int32_t>>& prompts,
                                    const Tensor* memory, const Mask* memory_padding,
@@ -189,12 +277,7 @@ std::vector<Generated> beam_search(const Model& model,
   Tensor logits = prefill(model, prompts, memory, memory_padding, o.max_new, &cache, &cols);
   const int64_t v = logits.size(-1);
 
-  // Live beams: one cache slot each. At first, one per row (its prompt).
-  struct Beam {
-    size_t row;
-    Hypothesis hyp;
-    int64_t offset;  // its next-token logits in `logits`
-  };
+  // At first, one live beam per row (its prompt).
   std::vector<Beam> live;
   for (size_t r = 0; r < rows; ++r)
     live.push_back({r, {}, (int64_t(r) * cols + int64_t(prompts[r].size()) - 1) * v});
@@ -203,54 +286,19 @@ std::vector<Generated> beam_search(const Model& model,
 
   for (int64_t step = 0; step < o.max_new && !live.empty(); ++step) {
     const bool last_step = step + 1 == o.max_new;
-    std::vector<Beam> next_live;
-    std::vector<int64_t> parents, positions;
-    IntTensor next{{0, 1}, {}};
-    size_t begin = 0;
-    while (begin < live.size()) {  // the beams of one row are contiguous
-      const size_t row = live[begin].row;
-      size_t end = begin;
-      while (end < live.size() && live[end].row == row) ++end;
-      // Every continuation of every beam of this row, best first.
-      struct Candidate {
-        double sum;
-        size_t beam;
-        int32_t token;
-        double log_prob;
-      };
-      std::vector<Candidate> candidates;
-      for (size_t b = begin; b < end; ++b) {
-        const std::vector<double> logp = log_softmax_row(logits, live[b].offset, v);
-        for (int64_t t = 0; t < v; ++t)
-          candidates.push_back({live[b].hyp.sum + logp[size_t(t)], b, int32_t(t), logp[size_t(t)]});
-      }
-      const size_t wanted = std::min(candidates.size(), size_t(2 * k));
-      std::partial_sort(
-          candidates.begin(), candidates.begin() + int64_t(wanted), candidates.end(),
-          [](const Candidate& a, const Candidate& b) {
-            return a.sum > b.sum ||
-                   (a.sum == b.sum && (a.beam < b.beam || (a.beam == b.beam && a.token < b.token)));
-          });
+    NextStep next;
+    for (size_t begin = 0, end = 0; begin < live.size(); begin = end) {
+      const size_t row = live[begin].row;  // the beams of one row are contiguous
+      for (end = begin; end < live.size() && live[end].row == row;) ++end;
       const int64_t length = int64_t(prompts[row].size()) + int64_t(live[begin].hyp.tokens.size());
       if (length >= max_len) {
-        // No room for another token. As in greedy decoding, a beam whose
-        // likeliest next token is the end takes it (it needs no room); the
-        // others stop as they are.
-        for (size_t b = begin; b < end; ++b) {
-          const std::vector<double> logp = log_softmax_row(logits, live[b].offset, v);
-          const bool ends = o.eos_id >= 0 && o.eos_id < v &&
-                            std::max_element(logp.begin(), logp.end()) - logp.begin() == o.eos_id;
-          Hypothesis h = live[b].hyp;
-          if (ends) {
-            h.log_probs.push_back(logp[size_t(o.eos_id)]);
-            h.sum += logp[size_t(o.eos_id)];
-          }
-          finished[row].push_back(finish(h, ends, o.length_penalty));
-        }
+        end_at_max_len(logits, live, begin, end, v, o, finished[row]);
         done[row] = true;
-        begin = end;
         continue;
       }
+      size_t wanted = 0;
+      const std::vector<Candidate> candidates =
+          ranked_continuations(logits, live, begin, end, v, &wanted, k);
       int64_t grown = 0;
       for (size_t c = 0; c < wanted && grown < k; ++c) {
         const Candidate& cand = candidates[c];
@@ -263,50 +311,27 @@ std::vector<Generated> beam_search(const Model& model,
           continue;
         }
         h.tokens.push_back(cand.token);
+        ++grown;
         if (last_step) {  // max_new reached: it ends here, unended
           finished[row].push_back(finish(h, false, o.length_penalty));
-          ++grown;
           continue;
         }
-        parents.push_back(int64_t(cand.beam));
-        positions.push_back(length);
-        next.data.push_back(cand.token);
-        next_live.push_back({row, std::move(h), 0});
-        ++grown;
+        next.parents.push_back(int64_t(cand.beam));
+        next.positions.push_back(length);
+        next.tokens.data.push_back(cand.token);
+        next.live.push_back({row, std::move(h), 0});
       }
-      // Keep the k best endings. The row is done when they are all in: no live
-      // beam can still beat the worst of them. A live beam's log P only falls
-      // as it grows, and with alpha >= 0 its score is at most log P divided by
-      // the penalty of the longest length it could reach (an exact bound; with
-      // alpha < 0, at most log P over today's penalty).
-      auto& ended = finished[row];
-      std::sort(ended.begin(), ended.end(),
-                [](const Generated& a, const Generated& b) { return a.score > b.score; });
-      if (int64_t(ended.size()) > k) ended.resize(size_t(k));
-      double best_live = -std::numeric_limits<double>::infinity();
       const int64_t longest = std::min<int64_t>(max_len - int64_t(prompts[row].size()), o.max_new);
-      for (size_t b = next_live.size(); b-- > 0 && next_live[b].row == row;) {
-        const Hypothesis& h = next_live[b].hyp;
-        const double penalty = length_penalty(
-            o.length_penalty >= 0 ? longest : int64_t(h.log_probs.size()), o.length_penalty);
-        best_live = std::max(best_live, h.sum / penalty);
-      }
-      if (int64_t(ended.size()) >= k && best_live <= ended.back().score) {
-        while (!next_live.empty() && next_live.back().row == row) {
-          next_live.pop_back();
-          parents.pop_back();
-          positions.pop_back();
-          next.data.pop_back();
-        }
+      if (row_is_settled(finished[row], next, row, k, longest, o.length_penalty)) {
+        while (!next.live.empty() && next.live.back().row == row) next.pop();
         done[row] = true;
       }
-      begin = end;
     }
-    live = std::move(next_live);
+    live = std::move(next.live);
     if (live.empty()) break;
-    cache.keep_rows(parents);  // each new beam continues its parent's cache
-    next.shape = {int64_t(live.size()), 1};
-    logits = model.decode_cached(next, positions, cache);  // (beams,1,V)
+    cache.keep_rows(next.parents);  // each new beam continues its parent's cache
+    next.tokens.shape = {int64_t(live.size()), 1};
+    logits = model.decode_cached(next.tokens, next.positions, cache);  // (beams,1,V)
     for (size_t s = 0; s < live.size(); ++s) live[s].offset = int64_t(s) * v;
   }
   // Rows stopped by max_new with live beams: those compete unended.
