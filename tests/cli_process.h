@@ -98,6 +98,21 @@ inline std::string read_text(const fs::path& path) {
   return text.str();
 }
 
+// Runs `attnlab <args>` in the background and waits at most `seconds` for it
+// to end; a run that hangs is killed and reported as -1.
+inline Run run_bounded(const std::string& args, const fs::path& log, double seconds = 30) {
+  const pid_t child = spawn(args, log);
+  int status = 0;
+  const bool ended =
+      wait_until([&] { return ::waitpid(child, &status, WNOHANG) == child; }, seconds);
+  if (!ended) {
+    ::kill(child, SIGKILL);
+    ::waitpid(child, &status, 0);
+    return {-1, read_text(log)};
+  }
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, read_text(log)};
+}
+
 // The JSON objects among the lines of `text` (lines that start with '{'),
 // parsed: a line that is not valid JSON fails the test.
 inline std::vector<attnlab::Json> json_lines(const std::string& text) {
