@@ -50,8 +50,8 @@ void merge_config_text(const po::options_description& options, po::variables_map
                        std::istream& in, const std::string& source) {
   // Keys are checked here, with their line, before Boost sees them: Boost's
   // message for an unknown key substitutes it into a template, and a key that
-  // holds the template's own placeholder ('%canonical_option%') made that loop
-  // forever (found by fuzz/fuzz_config).
+  // holds the template's own placeholder ('%canonical_option%') makes that
+  // loop forever.
   const std::string text{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
   std::istringstream lines(text);
   std::string section;

@@ -72,8 +72,8 @@ TEST_CASE(
   const std::string ckpt = tiny_checkpoint(dir);
   const std::vector<std::string> stored = attnlab::read_checkpoint_info(ckpt).vocab_tokens;
   REQUIRE(stored.size() > 8);
-  // The invalid UTF-8 was found by fuzz/fuzz_checkpoint: the decoder's error
-  // was not the kind the loader wrapped with the file name.
+  // Invalid UTF-8 raises the decoder's own kind of error, which must still
+  // come out naming the file.
   for (const std::string& bad : {stored[6], std::string("\xf8")}) {
     std::vector<std::string> tokens = stored;
     tokens[7] = bad;
@@ -174,7 +174,7 @@ TEST_CASE("checkpoint: optimizer state is checksummed and checked, a missing che
   CHECK_THAT(refusal(edited("no_optimizer_checksum", "", 0, true)),
              Contains("has no optimizer checksum"));
   // A format version damaged to an older one ('3' -> '2' is one flipped bit)
-  // does not turn the optimizer checksum off (found by fuzz/fuzz_checkpoint).
+  // does not turn the optimizer checksum off.
   {
     const fs::path copy = edited("format_2", some_moment, 0.25f);
     attnlab::H5File f = attnlab::H5File::open_rw(copy.string());
@@ -275,7 +275,7 @@ TEST_CASE("checkpoint: a changed setting, vocabulary or training state is refuse
   }
 
   // The checksum removed, or the version damaged to one without it
-  // ('4' -> '3' is not one bit, but '3' -> '2' was): still refused.
+  // ('4' -> '3' is not one bit, but '3' -> '2' is): still refused.
   const std::string removed = copy_of("no_info_checksum");
   {
     attnlab::H5File f = attnlab::H5File::open_rw(removed);

@@ -142,7 +142,7 @@ TEST_CASE("options: an unknown INI key is named with its line, even one like Boo
   const Run r = run_bounded(
       fmt::format("train --config {} --out {}", (dir / "run.ini").string(), (dir / "run").string()),
       dir / "log");
-  CHECK(r.exit_code == 2);  // it looped forever in Boost's message formatting
+  CHECK(r.exit_code == 2);  // an answer, not a loop in Boost's message formatting
   CHECK_THAT(r.output, Contains("run.ini:3: unrecognised option '%canonical_option%'"));
   fs::remove_all(dir);
 }
@@ -150,9 +150,9 @@ TEST_CASE("options: an unknown INI key is named with its line, even one like Boo
 TEST_CASE("options: an argument that holds one of Boost's placeholders is quoted, not looped on") {
   const fs::path dir = fresh_dir("hard_placeholder");
   const std::string out = (dir / "run").string();
-  // Each of these made Boost's message formatting loop forever (found by
-  // fuzz/fuzz_config): the value or option name holds the very placeholder
-  // that Boost's template puts it in.
+  // Each of these would make Boost's message formatting loop forever: the
+  // value or option name holds the very placeholder that Boost's template
+  // puts it in.
   { std::ofstream(dir / "value.ini") << "model = t5\nstop-at = %value%\n"; }
   { std::ofstream(dir / "prefix.ini") << "pr%ef%canonical_option%prefi = 1\n"; }
   const std::vector<std::pair<std::string, std::string>> cases = {

@@ -191,9 +191,9 @@ TEST_CASE("data: language-model blocks start at every offset once per epoch, shu
   CHECK(make_block_batches(100, 10, 16, 3, 0) == a);   // deterministic
   CHECK(make_block_batches(100, 10, 16, 3, 1) != a);   // another epoch, another order
   CHECK(make_block_batches(10, 10, 4, 3, 0).empty());  // no room for a block and its next
-  // The order of attnlab before an epoch's order became 4-byte offsets
-  // (da2b603, the first and last batch of two epochs): a checkpoint saved
-  // then resumes with the same batches.
+  // Pinned batches (the first and last of two epochs), the same as the
+  // 8-byte offsets of da2b603 gave: a checkpoint saved by that version
+  // resumes with the same batches.
   CHECK(a.size() == 6);
   CHECK(a.front() ==
         std::vector<std::size_t>{72, 28, 23, 89, 7, 37, 59, 49, 67, 88, 84, 61, 54, 15, 57, 30});

@@ -29,8 +29,8 @@ TEST_CASE("hdf5: the structure walk of a hostile checkpoint stays within its mem
       "skipped: under AddressSanitizer the walker's bound is ASan's hard_rss_limit_mb, under "
       "ThreadSanitizer there is none");
 #else
-  // tests/data/walker-memory.h5 was damaged by fuzz_checkpoint_bytes (the
-  // input fuzz/corpus/checkpoint_bytes/regress-walker-memory). Walking it
+  // tests/data/walker-memory.h5 is a checkpoint with flipped bytes, the same
+  // file as fuzz/corpus/checkpoint_bytes/regress-walker-memory. Walking it
   // makes HDF5 1.10 allocate without end: 3.5 GB in 14 s when the walker's
   // address space is not bounded. Bounded to 1 GiB plus the file's size,
   // its allocations fail and the walk ends.
@@ -51,8 +51,8 @@ TEST_CASE("hdf5: the structure walk of a hostile checkpoint stays within its mem
 
 TEST_CASE("hdf5: a flipped byte anywhere in a checkpoint never crashes the loader") {
   // Checkpoints use HDF5's 1.8 formats, whose metadata is checksummed: the
-  // oldest formats have none, and HDF5 crashed reading some flipped bits in
-  // them (fuzz/fuzz_checkpoint found one in an attribute table).
+  // oldest formats have none, and HDF5 crashes reading some flipped bits in
+  // them (in an attribute table, for one).
   const fs::path dir = fresh_dir("hard_flip");
   const std::string ckpt = tiny_checkpoint(dir);
   std::string bytes = read_text(ckpt);
