@@ -152,10 +152,14 @@ class CausalLanguageModel final : public Framing {
     return batch;
   }
 
-  std::vector<Prediction> predictions(const std::vector<std::string>&, size_t,
-                                      size_t) const override {
+  void require_predictions() const override {
     throw std::invalid_argument(
         "a language model continues text: use attnlab generate --prompt TEXT, not predict");
+  }
+  std::vector<Prediction> predict_batch(std::span<const data::EncodedExample>,
+                                        std::span<const size_t>, size_t) const override {
+    require_predictions();
+    return {};
   }
 
  private:

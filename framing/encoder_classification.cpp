@@ -111,19 +111,15 @@ class EncoderClassification final : public Framing {
     return classification_metrics(t, rows, labels().size());
   }
 
-  std::vector<Prediction> predictions(const std::vector<std::string>& texts, size_t batch_size,
-                                      size_t) const override {
-    EvalScope scope(mutable_model());
-    const std::vector<data::EncodedExample> encoded = encode_inputs(texts);
+  std::vector<Prediction> predict_batch(std::span<const data::EncodedExample> encoded,
+                                        std::span<const size_t> rows, size_t) const override {
+    const Tensor scores = logits(collate(encoded, rows));  // (B,K)
+    const int64_t k = scores.size(-1);
     std::vector<Prediction> out;
-    for (const auto& idx : sequential_batches(0, encoded.size(), batch_size)) {
-      const Tensor scores = logits(collate(encoded, idx));  // (B,K)
-      const int64_t k = scores.size(-1);
-      for (size_t r = 0; r < idx.size(); ++r) {
-        std::vector<double> s;
-        for (int64_t j = 0; j < k; ++j) s.push_back(scores.item(int64_t(r) * k + j));
-        out.push_back(label_prediction(s, labels()));
-      }
+    for (size_t r = 0; r < rows.size(); ++r) {
+      std::vector<double> s;
+      for (int64_t j = 0; j < k; ++j) s.push_back(scores.item(int64_t(r) * k + j));
+      out.push_back(label_prediction(s, labels()));
     }
     return out;
   }

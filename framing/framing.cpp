@@ -117,6 +117,17 @@ size_t Framing::eval_rows(std::span<const data::EncodedExample> encoded,
   return max_examples ? std::min(max_examples, encoded.size()) : encoded.size();
 }
 
+std::vector<Prediction> Framing::predict(const std::vector<std::string>& texts, size_t batch_size,
+                                         size_t max_new) const {
+  require_predictions();
+  EvalScope scope(mutable_model());
+  const std::vector<data::EncodedExample> encoded = encode_inputs(texts);
+  std::vector<Prediction> out;
+  for (const auto& rows : framing::sequential_batches(0, encoded.size(), batch_size))
+    for (Prediction& p : predict_batch(encoded, rows, max_new)) out.push_back(std::move(p));
+  return out;
+}
+
 std::vector<data::EncodedExample> Framing::encode_inputs(
     const std::vector<std::string>& texts) const {
   std::vector<data::EncodedExample> encoded;

@@ -165,9 +165,7 @@ class Framing {
   // beyond the model's max_len. Throws std::invalid_argument, naming the
   // input, for one that does not fit max_len, before any is predicted.
   std::vector<Prediction> predict(const std::vector<std::string>& texts, size_t batch_size = 64,
-                                  size_t max_new = 0) const {
-    return predictions(texts, batch_size, max_new);
-  }
+                                  size_t max_new = 0) const;
   // predict's default output length: a model with a long max_len that never
   // learned to stop would otherwise decode for minutes.
   static constexpr size_t kDefaultMaxNew = 256;
@@ -200,8 +198,13 @@ class Framing {
   virtual FramedBatch frame_rows(std::span<const data::EncodedExample> examples,
                                  std::span<const size_t> indices,
                                  const data::LengthLimit& limit) const = 0;
-  virtual std::vector<Prediction> predictions(const std::vector<std::string>& texts,
-                                              size_t batch_size, size_t max_new) const = 0;
+  // Throws std::invalid_argument, saying what to use instead, when this
+  // framing makes no predictions; predict calls it before anything else.
+  virtual void require_predictions() const {}
+  // The predictions for encoded[rows], in eval mode; `max_new` as predict's.
+  virtual std::vector<Prediction> predict_batch(std::span<const data::EncodedExample> encoded,
+                                                std::span<const size_t> rows,
+                                                size_t max_new) const = 0;
   Model& mutable_model() const { return *context_.model; }
   const data::Vocab& vocab() const { return *context_.vocab; }
   size_t max_len() const { return size_t(model().config().max_len); }

@@ -138,23 +138,20 @@ EvalMetrics Seq2SeqFraming::metrics(const EvalTally& t, size_t rows) const {
   return m;
 }
 
-std::vector<Prediction> Seq2SeqFraming::predictions(const std::vector<std::string>& texts,
-                                                    size_t batch_size, size_t max_new) const {
-  EvalScope scope(mutable_model());
-  const std::vector<data::EncodedExample> encoded = encode_inputs(texts);
+std::vector<Prediction> Seq2SeqFraming::predict_batch(std::span<const data::EncodedExample> encoded,
+                                                      std::span<const size_t> rows,
+                                                      size_t max_new) const {
   const size_t budget = std::min(max_len(), max_new ? max_new : kDefaultMaxNew);
+  std::vector<std::vector<double>> log_probs;
+  auto ids = decode_outputs(encoded, rows, budget, &log_probs);
   std::vector<Prediction> out;
-  for (const auto& idx : sequential_batches(0, encoded.size(), batch_size)) {
-    std::vector<std::vector<double>> log_probs;
-    auto ids = decode_outputs(encoded, idx, budget, &log_probs);
-    for (size_t r = 0; r < idx.size(); ++r) {
-      double total = 0;
-      for (double lp : log_probs[r]) total += lp;
-      Prediction p{vocab().decode(ids[r]), std::exp(total)};
-      p.tokens = std::move(ids[r]);
-      p.token_log_probs = std::move(log_probs[r]);
-      out.push_back(std::move(p));
-    }
+  for (size_t r = 0; r < rows.size(); ++r) {
+    double total = 0;
+    for (double lp : log_probs[r]) total += lp;
+    Prediction p{vocab().decode(ids[r]), std::exp(total)};
+    p.tokens = std::move(ids[r]);
+    p.token_log_probs = std::move(log_probs[r]);
+    out.push_back(std::move(p));
   }
   return out;
 }

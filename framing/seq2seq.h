@@ -57,8 +57,9 @@ class Seq2SeqFraming : public Framing {
   Trace trace(const std::string& text) const override;
 
  protected:
-  std::vector<Prediction> predictions(const std::vector<std::string>& texts, size_t batch_size,
-                                      size_t max_new) const override;
+  std::vector<Prediction> predict_batch(std::span<const data::EncodedExample> encoded,
+                                        std::span<const size_t> rows,
+                                        size_t max_new) const override;
   // The logits (B,T,V) of a collated batch, at the decoder's positions.
   virtual Tensor logits(const FramedBatch& batch) const = 0;
   // The decoder's starting rows for the sources of examples[indices], and for

@@ -113,31 +113,27 @@ class TextToTextClassification final : public Framing {
     return rows_->collate(examples, indices, limit);
   }
 
-  std::vector<Prediction> predictions(const std::vector<std::string>& texts, size_t batch_size,
-                                      size_t) const override {
-    EvalScope scope(mutable_model());
-    const std::vector<data::EncodedExample> encoded = encode_inputs(texts);
+  std::vector<Prediction> predict_batch(std::span<const data::EncodedExample> encoded,
+                                        std::span<const size_t> rows, size_t) const override {
     std::vector<Prediction> out;
-    for (const auto& idx : sequential_batches(0, encoded.size(), batch_size)) {
-      if (scores_labels()) {
-        for (const auto& scores : label_log_likelihoods(encoded, idx))
-          out.push_back(label_prediction(scores, labels()));
-        continue;
-      }
-      // Many labels: the greedy output, which may be no label at all.
-      std::vector<std::vector<double>> log_probs;
-      std::vector<std::vector<int32_t>> outputs;
-      const auto labels = decode_labels(encoded, idx, &log_probs, &outputs);
-      for (size_t r = 0; r < idx.size(); ++r) {
-        double total = 0;
-        for (double lp : log_probs[r]) total += lp;
-        Prediction p{labels[r] >= 0 ? this->labels()[size_t(labels[r])]
-                                    : "(no label) " + vocab().decode(outputs[r]),
-                     std::exp(total)};
-        p.tokens = std::move(outputs[r]);
-        p.token_log_probs = std::move(log_probs[r]);
-        out.push_back(std::move(p));
-      }
+    if (scores_labels()) {
+      for (const auto& scores : label_log_likelihoods(encoded, rows))
+        out.push_back(label_prediction(scores, labels()));
+      return out;
+    }
+    // Many labels: the greedy output, which may be no label at all.
+    std::vector<std::vector<double>> log_probs;
+    std::vector<std::vector<int32_t>> outputs;
+    const auto labels = decode_labels(encoded, rows, &log_probs, &outputs);
+    for (size_t r = 0; r < rows.size(); ++r) {
+      double total = 0;
+      for (double lp : log_probs[r]) total += lp;
+      Prediction p{labels[r] >= 0 ? this->labels()[size_t(labels[r])]
+                                  : "(no label) " + vocab().decode(outputs[r]),
+                   std::exp(total)};
+      p.tokens = std::move(outputs[r]);
+      p.token_log_probs = std::move(log_probs[r]);
+      out.push_back(std::move(p));
     }
     return out;
   }

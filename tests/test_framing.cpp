@@ -204,3 +204,31 @@ TEST_CASE("framing: scored text labels are checked at the longest label's length
   CHECK_THROWS_WITH(t5->check_lengths(examples, "training"),
                     Contains("training example 1 needs 7 positions"));
 }
+
+TEST_CASE("framing: predict batches every framing alike and a language model refuses first") {
+  auto vocab = char_vocab();
+  // Batches of 2 over 5 inputs give what one batch of 5 gives, in order.
+  for (Family family : {Family::BERT, Family::GPT, Family::T5}) {
+    const auto task =
+        family == Family::BERT ? data::TaskKind::Classification : data::TaskKind::Translation;
+    const std::vector<std::string> labels =
+        family == Family::BERT ? std::vector<std::string>{"a", "b"} : std::vector<std::string>{};
+    auto framing = make_framing({tiny(family, vocab->size(), 16), vocab, task, labels});
+    const std::vector<std::string> inputs = {"abc", "f", "edcba", "", "bb"};
+    const auto whole = framing->predict(inputs, 5, 4);
+    const auto pairs = framing->predict(inputs, 2, 4);
+    REQUIRE(whole.size() == inputs.size());
+    REQUIRE(pairs.size() == inputs.size());
+    for (size_t i = 0; i < inputs.size(); ++i) {
+      INFO(family_name(family) << " input " << i);
+      CHECK(pairs[i].text == whole[i].text);
+      CHECK(pairs[i].probability == Approx(whole[i].probability).epsilon(1e-4));
+    }
+  }
+  // A language model has no predictions: it says so before it measures the
+  // inputs, which here are longer than its max_len.
+  auto lm =
+      make_framing({tiny(Family::GPT, vocab->size(), 4), vocab, data::TaskKind::LanguageModel, {}});
+  CHECK_THROWS_WITH(lm->predict({"abcdefabcdef"}),
+                    Contains("a language model continues text: use attnlab generate"));
+}
