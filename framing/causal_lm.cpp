@@ -177,10 +177,8 @@ class CausalLanguageModel final : public Framing {
 }  // namespace
 
 std::unique_ptr<Framing> frame_causal_language_model(const FramingContext& c) {
-  if (c.kind != data::TaskKind::LanguageModel ||
-      c.model->architecture() != Architecture::DecoderOnly)
-    return nullptr;
-  return std::make_unique<CausalLanguageModel>(c);
+  return frame_when<CausalLanguageModel>(c, data::TaskKind::LanguageModel,
+                                         Architecture::DecoderOnly);
 }
 
 }  // namespace attnlab

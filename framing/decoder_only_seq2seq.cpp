@@ -119,9 +119,7 @@ class DecoderOnlySeq2Seq final : public Seq2SeqFraming {
 }  // namespace
 
 std::unique_ptr<Framing> frame_decoder_only_seq2seq(const FramingContext& c) {
-  if (c.kind != data::TaskKind::Translation || c.model->architecture() != Architecture::DecoderOnly)
-    return nullptr;
-  return std::make_unique<DecoderOnlySeq2Seq>(c);
+  return frame_when<DecoderOnlySeq2Seq>(c, data::TaskKind::Translation, Architecture::DecoderOnly);
 }
 
 }  // namespace attnlab

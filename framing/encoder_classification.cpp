@@ -187,10 +187,8 @@ class EncoderClassification final : public Framing {
 }  // namespace
 
 std::unique_ptr<Framing> frame_encoder_classification(const FramingContext& c) {
-  if (c.kind != data::TaskKind::Classification ||
-      c.model->architecture() != Architecture::Classifier)
-    return nullptr;
-  return std::make_unique<EncoderClassification>(c);
+  return frame_when<EncoderClassification>(c, data::TaskKind::Classification,
+                                           Architecture::Classifier);
 }
 
 }  // namespace attnlab

@@ -124,10 +124,8 @@ class EncoderDecoderSeq2Seq final : public Seq2SeqFraming {
 }  // namespace
 
 std::unique_ptr<Framing> frame_encoder_decoder_seq2seq(const FramingContext& c) {
-  if (c.kind != data::TaskKind::Translation ||
-      c.model->architecture() != Architecture::EncoderDecoder)
-    return nullptr;
-  return std::make_unique<EncoderDecoderSeq2Seq>(c);
+  return frame_when<EncoderDecoderSeq2Seq>(c, data::TaskKind::Translation,
+                                           Architecture::EncoderDecoder);
 }
 
 }  // namespace attnlab

@@ -220,4 +220,13 @@ class Framing {
 // framing takes it (an encoder-only model cannot translate, ...).
 std::unique_ptr<Framing> make_framing(FramingContext context);
 
+// The factory of a framing that frames one task kind on one architecture:
+// a framing file's frame_<name> is often just this.
+template <typename F>
+std::unique_ptr<Framing> frame_when(const FramingContext& c, data::TaskKind kind,
+                                    Architecture architecture) {
+  if (c.kind != kind || c.model->architecture() != architecture) return nullptr;
+  return std::make_unique<F>(c);
+}
+
 }  // namespace attnlab

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdlib>
 
+#include "models/gradcheck_models.h"
 #include "models/stats.h"
 #include "study/compare.h"
 
@@ -20,17 +21,6 @@ report::CurvePoint point(double step, double value) {
   return {step, 0.0, value};
 }
 
-ModelConfig tiny(Family family) {
-  ModelConfig c = preset(family);
-  c.d_model = 16;
-  c.n_heads = 2;
-  c.d_ff = 32;
-  c.n_layers = 1;
-  c.n_decoder_layers = 1;
-  c.vocab_size = 20;
-  return c;
-}
-
 // A finished run of `family` and `seed` with the given final scores.
 RunRecord record(Family family, uint64_t seed, double accuracy, double macro_f1,
                  int64_t steps_to_90) {
@@ -38,7 +28,7 @@ RunRecord record(Family family, uint64_t seed, double accuracy, double macro_f1,
   r.plan.family = family;
   r.plan.seed = seed;
   r.plan.name = fmt::format("{}-seed{}", family_name(family), seed);
-  r.model = tiny(family);
+  r.model = tiny_config(family);
   r.mean_row_tokens = 10;
   r.result.steps = 100;
   r.result.seconds = 2.0 * double(seed);
@@ -118,7 +108,8 @@ TEST_CASE("study: the table gives each family mean ± standard deviation over it
   CHECK(gpt[3] == "3.0 ± 1.4");   // 2 s and 4 s
   CHECK(gpt[4] == "1500 ± 707");  // 1000 and 2000 tokens/s
   CHECK(gpt[8] == "40");          // the seed that never reached 90% is left out
-  CHECK(bert[1] == report::with_commas(model_stats(tiny(Family::BERT), 10).parameters.total()));
+  CHECK(bert[1] ==
+        report::with_commas(model_stats(tiny_config(Family::BERT), 10).parameters.total()));
 
   CHECK(mean_spread({}, "{:.1f}") == "-");
   CHECK_THAT(results_explanation(runs, 2), Contains("on 50 held-out examples"));
@@ -131,7 +122,7 @@ TEST_CASE("study: results.jsonl holds one object per run with every documented f
   CHECK(j.at("model") == "gpt");
   CHECK(j.at("seed") == 3);
   CHECK(j.at("dir") == "gpt-seed3");
-  CHECK(j.at("d_model") == 16);
+  CHECK(j.at("d_model") == 8);
   CHECK(j.at("score") == 0.75);
   CHECK(j.at("macro_f1") == 0.7);
   CHECK(j.at("steps_to_90") == 60);
@@ -144,15 +135,15 @@ TEST_CASE("study: results.jsonl holds one object per run with every documented f
 TEST_CASE("study: parameter matching picks the closest width, and the plan names every run") {
   // The matched width is a multiple of the head count, and no neighbouring
   // width comes closer to the target.
-  const ModelConfig base = tiny(Family::T5);
-  const int64_t target = model_stats(tiny(Family::BERT), 1).parameters.total() * 3;
+  const ModelConfig base = tiny_config(Family::T5);
+  const int64_t target = model_stats(tiny_config(Family::BERT), 1).parameters.total() * 3;
   const ModelConfig m = match_parameters(base, target);
   REQUIRE(m.d_model % m.n_heads == 0);
-  CHECK(m.d_ff == 2 * m.d_model);  // d_ff keeps its ratio to d_model
+  CHECK(m.d_ff == std::llround(1.5 * double(m.d_model)));  // d_ff keeps its ratio 12/8
   const auto gap = [&](int64_t d) {
     ModelConfig c = base;
     c.d_model = d;
-    c.d_ff = 2 * d;
+    c.d_ff = std::llround(1.5 * double(d));
     return std::llabs(model_stats(c, 1).parameters.total() - target);
   };
   CHECK(gap(m.d_model) <= gap(m.d_model - m.n_heads));
