@@ -8,6 +8,7 @@
 #include "cli/cli_common.h"
 #include "cli/commands.h"
 #include "cli/model_options.h"
+#include "models/stats.h"
 #include "study/describe.h"
 
 namespace attnlab {
@@ -91,7 +92,7 @@ int describe_command(int argc, char** argv) {
   }
 
   for (const ModelConfig& c : configs) {
-    fmt::print("\n## {}: {}\n\n", family_name(c.family), study::architecture_line(c));
+    fmt::print("\n## {}: {}\n\n", family_name(c.family), architecture_summary(c));
     fmt::print("{}", study::layout_table(c, seq, batch));
   }
   fmt::print("\n## {}\n\n", configs.size() > 1 ? "Side by side" : "Cost");

@@ -142,4 +142,17 @@ std::shared_ptr<Model> make_model(const ModelConfig& config) {
   return nullptr;
 }
 
+Architecture architecture_of(Family family) {
+  switch (family) {
+    case Family::BERT:
+    case Family::Perceiver:
+      return Architecture::Classifier;
+    case Family::GPT:
+      return Architecture::DecoderOnly;
+    case Family::T5:
+      return Architecture::EncoderDecoder;
+  }
+  return Architecture::Classifier;
+}
+
 }  // namespace attnlab

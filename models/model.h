@@ -214,5 +214,8 @@ void add_traced_block(Trace& trace, const std::string& name, const BlockAttentio
 
 // Builds the model the config's family names.
 std::shared_ptr<Model> make_model(const ModelConfig& config);
+// The architecture of a family's models (what make_model's would answer),
+// for deciding before any model is built.
+Architecture architecture_of(Family family);
 
 }  // namespace attnlab

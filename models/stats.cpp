@@ -400,4 +400,19 @@ std::vector<BlockLayout> model_layout(const ModelConfig& c, int64_t seq_len, int
   return out;
 }
 
+std::string architecture_summary(const ModelConfig& c) {
+  std::string line =
+      fmt::format("d_model {}, {} heads, d_ff {}, {} {}, vocab {}, {}-norm {}, {} positions",
+                  c.d_model, c.n_heads, c.d_ff, c.n_layers,
+                  c.family == Family::T5          ? "encoder layers"
+                  : c.family == Family::Perceiver ? "latent layers"
+                                                  : "layers",
+                  c.vocab_size, enum_name(kNormPlacementNames, c.placement),
+                  c.norm == NormKind::LayerNorm ? "LayerNorm" : "RMSNorm",
+                  enum_name(kPositionNames, c.positions));
+  if (c.family == Family::T5) line += fmt::format(", {} decoder layers", c.n_decoder_layers);
+  if (c.family == Family::Perceiver) line += fmt::format(", {} latents", c.num_latents);
+  return line;
+}
+
 }  // namespace attnlab

@@ -85,4 +85,8 @@ struct BlockLayout {
 // (T5: source and target both `seq_len`).
 std::vector<BlockLayout> model_layout(const ModelConfig& config, int64_t seq_len, int64_t batch);
 
+// "d_model 128, 4 heads, d_ff 512, 2 layers, vocab 64, ...": one model's
+// shape in a line, with what its family adds (decoder layers, latents).
+std::string architecture_summary(const ModelConfig& config);
+
 }  // namespace attnlab

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <filesystem>
 
+#include "models/model.h"
 #include "models/stats.h"
 #include "report/attention_picture.h"
 #include "study/loaded_run.h"
@@ -39,16 +40,16 @@ double median(std::vector<double> xs) {
 }  // namespace
 
 Eligibility eligibility(Family f, data::TaskKind kind) {
-  const bool classifier = f == Family::BERT || f == Family::Perceiver;
-  if (kind == data::TaskKind::Translation && classifier)
+  const Architecture architecture = architecture_of(f);
+  if (kind == data::TaskKind::Translation && architecture == Architecture::Classifier)
     return {false, fmt::format("left out: a {} model is an encoder with a classification head and "
                                "no decoder, so it cannot write an output sequence",
                                family_name(f))};
-  if (kind == data::TaskKind::Classification && f == Family::GPT)
+  if (kind == data::TaskKind::Classification && architecture == Architecture::DecoderOnly)
     return {true,
-            "adapted: reads the text, then writes the label's tokens after a separator (prefix "
-            "LM); the label with the highest log-probability wins"};
-  if (kind == data::TaskKind::Classification && f == Family::T5)
+            "adapted: reads the text, then writes the label's tokens after a separator (one "
+            "causal sequence); the label with the highest log-probability wins"};
+  if (kind == data::TaskKind::Classification && architecture == Architecture::EncoderDecoder)
     return {true,
             "adapted: text-to-text, the decoder writes the label's tokens; the label with the "
             "highest log-probability wins"};

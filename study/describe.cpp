@@ -20,21 +20,6 @@ std::string percent(double part, double whole) {
 
 }  // namespace
 
-std::string architecture_line(const ModelConfig& c) {
-  std::string line =
-      fmt::format("d_model {}, {} heads, d_ff {}, {} {}, vocab {}, {}-norm {}, {} positions",
-                  c.d_model, c.n_heads, c.d_ff, c.n_layers,
-                  c.family == Family::T5          ? "encoder layers"
-                  : c.family == Family::Perceiver ? "latent layers"
-                                                  : "layers",
-                  c.vocab_size, enum_name(kNormPlacementNames, c.placement),
-                  c.norm == NormKind::LayerNorm ? "LayerNorm" : "RMSNorm",
-                  enum_name(kPositionNames, c.positions));
-  if (c.family == Family::T5) line += fmt::format(", {} decoder layers", c.n_decoder_layers);
-  if (c.family == Family::Perceiver) line += fmt::format(", {} latents", c.num_latents);
-  return line;
-}
-
 std::string layout_table(const ModelConfig& c, int64_t seq, int64_t batch) {
   report::Table t{
       {"block", "attention", "queries <- keys/values", "scores (B,H,Tq,Tk)", "mask", "then"}};

@@ -13,9 +13,6 @@
 
 namespace attnlab::study {
 
-// "d_model 128, 4 heads, d_ff 512, 2 layers, ...": one model's shape.
-std::string architecture_line(const ModelConfig& config);
-
 // Each block's attentions: queries <- keys/values, score shape, mask; Markdown.
 std::string layout_table(const ModelConfig& config, int64_t seq, int64_t batch);
 

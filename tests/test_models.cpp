@@ -274,3 +274,15 @@ TEST_CASE("layers: cross-attention rejects an encoder of another width") {
   CHECK_THROWS_WITH(block.forward(x, BlockInputs{nullptr, nullptr, &memory, nullptr}),
                     Contains("keys/values (B=2,Tk,64)") && Contains("(2,4,32)"));
 }
+
+TEST_CASE("models: a family's architecture is known before a model is built") {
+  for (Family f : {Family::BERT, Family::GPT, Family::T5, Family::Perceiver}) {
+    INFO(family_name(f));
+    CHECK(architecture_of(f) == make_model(tiny_config(f))->architecture());
+  }
+  CHECK_THAT(architecture_summary(tiny_config(Family::T5)),
+             Catch::Matchers::Contains("1 encoder layers") &&
+                 Catch::Matchers::Contains("1 decoder layers"));
+  CHECK_THAT(architecture_summary(tiny_config(Family::Perceiver)),
+             Catch::Matchers::Contains("3 latents"));
+}

@@ -106,7 +106,9 @@ void Trainer::print_banner() const {
              data_.vocab->size());
   fmt::print("model: d_model {} heads {} d_ff {} layers {}{} | {} parameters | {} threads\n",
              mc.d_model, mc.n_heads, mc.d_ff, mc.n_layers,
-             mc.family == Family::T5 ? fmt::format("+{}", mc.n_decoder_layers) : "",
+             model_->architecture() == Architecture::EncoderDecoder
+                 ? fmt::format("+{}", mc.n_decoder_layers)
+                 : "",
              model_->parameter_count(), thread_count());
   if (state_.step > 0)
     fmt::print(
