@@ -20,7 +20,7 @@ std::string quoted_command(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     const bool plain = arg.find_first_of(" \t'\"$\\") == std::string::npos && !arg.empty();
-    line += " " + (plain ? arg : "'" + arg + "'");
+    line += plain ? " " + arg : fmt::format(" '{}'", arg);
   }
   return line;
 }
