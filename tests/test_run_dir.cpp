@@ -117,6 +117,57 @@ TEST_CASE("run dir: SIGHUP saves like Ctrl-C and exits 129, also when output can
   fs::remove_all(dir);
 }
 
+TEST_CASE("run dir: a run started with SIGHUP ignored (nohup) outlives its terminal") {
+  fs::path dir = fresh_dir("nohup");
+  const fs::path out = dir / "out";
+  // As nohup starts it: SIGHUP ignored, which exec keeps.
+  const pid_t child = ::fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    ::signal(SIGHUP, SIG_IGN);
+    ::setenv("OMP_NUM_THREADS", "1", 1);
+    const std::string cmd =
+        fmt::format("exec {} {} > {} 2>&1", ATTNLAB_BINARY,
+                    train_args(out, 100000, "--save-every 0"), (dir / "log").string());
+    ::execl("/bin/sh", "sh", "-c", cmd.c_str(), nullptr);
+    ::_exit(127);
+  }
+  REQUIRE(wait_until([&] { return training_logged(out); }));
+  ::kill(child, SIGHUP);
+  int status = 0;
+  // Still training a second later: the hang-up was ignored, as nohup asked.
+  CHECK_FALSE(wait_until([&] { return ::waitpid(child, &status, WNOHANG) == child; }, 1.0));
+  ::kill(child, SIGTERM);
+  CHECK(wait_exit(child) == 143);
+  const std::string log = read_text(dir / "log");
+  CHECK_THAT(log, Contains("stopped by SIGTERM") && !Contains("SIGHUP"));
+  fs::remove_all(dir);
+}
+
+TEST_CASE("run dir: a stop signal is heeded between micro-batches and saves the last whole step") {
+  fs::path dir = fresh_dir("stop_micro");
+  const fs::path out = dir / "out";
+  // One optimizer step of 65536 micro-batches takes minutes; a stop must not wait for it.
+  const pid_t child = spawn(fmt::format("train --model gpt --task reverse --steps 5 --batch-size "
+                                        "2 --accumulation 65536 --d-model 16 --heads 2 --d-ff 32 "
+                                        "--layers 1 --train-size 300 --valid-size 30 --out {}",
+                                        out.string()),
+                            dir / "log");
+  // The metrics log is opened once the signal handlers are in place.
+  REQUIRE(wait_until([&] { return fs::exists(out / "metrics.jsonl"); }));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // into the step
+  ::kill(child, SIGTERM);
+  int status = 0;
+  const bool ended = wait_until([&] { return ::waitpid(child, &status, WNOHANG) == child; }, 20);
+  if (!ended) ::kill(child, SIGKILL), ::waitpid(child, &status, 0);
+  REQUIRE(ended);
+  CHECK(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 143);
+  CHECK_THAT(read_text(dir / "log"), Contains("stopped by SIGTERM at step 0"));
+  CHECK(checkpoint_step((out / "checkpoint.h5").string()) == 0);  // the last whole step
+  fs::remove_all(dir);
+}
+
 TEST_CASE("run dir: metrics.jsonl continues on --resume, marks it, and drops a torn last line") {
   fs::path dir = fresh_dir("metrics");
   const fs::path out = dir / "out";

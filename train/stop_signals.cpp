@@ -31,7 +31,13 @@ StopSignals::StopSignals() {
   action.sa_handler = on_stop_signal;
   sigemptyset(&action.sa_mask);
   action.sa_flags = SA_RESTART;  // interrupted reads and writes carry on
-  for (int i = 0; i < 3; ++i) sigaction(kStopSignals[i], &action, &g_previous[i]);
+  for (int i = 0; i < 3; ++i) {
+    // A signal ignored when attnlab started stays ignored: `nohup` ignores
+    // SIGHUP so that a run outlives its terminal, and a shell ignores SIGINT
+    // in the jobs it starts in the background.
+    sigaction(kStopSignals[i], nullptr, &g_previous[i]);
+    if (g_previous[i].sa_handler != SIG_IGN) sigaction(kStopSignals[i], &action, nullptr);
+  }
   // A reader that went away (`attnlab train | head`) makes writes fail with
   // EPIPE, which output ignores, instead of killing an unsaved run.
   g_previous_pipe = std::signal(SIGPIPE, SIG_IGN);

@@ -68,6 +68,9 @@ class Trainer {
   // The model's gradients and loss after one optimizer step's micro-batches.
   struct StepOutcome {
     double loss = 0, lr = 0, grad_norm = 0;
+    // A stop signal came between micro-batches: the step was given up and
+    // the run is as it was after the last completed step.
+    bool abandoned = false;
   };
   void print_banner() const;
   // Sets up the time budget (--minutes): until its first fit the step count is

@@ -65,6 +65,10 @@ TrainResult Trainer::run() {
     if (options_.stop_at > 0 && state_.step >= options_.stop_at) break;
     const double step_start = s.elapsed();
     const StepOutcome step = train_step(s);
+    if (step.abandoned) {
+      stop_for_signal(s, StopSignals::received());
+      break;
+    }
     const double now = s.elapsed();
     keep_time_budget(s, step_start, now);
     const int agreed_signal = comm_.distributed() ? agree_with_root(s) : 0;
@@ -171,8 +175,22 @@ void Trainer::seed_dropout_for_rank() {
 
 Trainer::StepOutcome Trainer::train_step(Session& s) {
   if (comm_.distributed()) seed_dropout_for_rank();
+  // Where the step starts, to go back to if a stop signal gives it up.
+  const uint64_t epoch = state_.epoch, batch_in_epoch = state_.batch_in_epoch;
+  const Generator dropout = model_->dropout_rng();
   StepOutcome step;
   for (int64_t micro = 0; micro < config_.accumulation; ++micro) {
+    // A long accumulation must not keep a stop waiting: one process gives
+    // the step up between micro-batches. (Ranks stop together, at the end of
+    // a step: agree_with_root.)
+    if (micro > 0 && !comm_.distributed() && StopSignals::received()) {
+      optimizer_->zero_grad();
+      state_.epoch = epoch;
+      state_.batch_in_epoch = batch_in_epoch;
+      model_->set_dropout_rng(dropout);
+      step.abandoned = true;
+      return step;
+    }
     const std::vector<size_t> batch = next_batch();
     const std::span<const size_t> idx = my_rows(batch);
     // The masking stream depends only on (seed, step, micro-batch): a resumed run redraws it.
