@@ -7,6 +7,7 @@
 #include "cli/commands.h"
 #include "report/chart.h"
 #include "report/curves.h"
+#include "train/output_file.h"
 #include "train/run_dir.h"
 
 namespace attnlab {
@@ -32,9 +33,14 @@ int plot_command(int argc, char** argv) {
   if (x_axis != "step" && x_axis != "time")
     throw cli::UsageError(fmt::format("--x: '{}' is not step or time", x_axis));
   const bool by_time = x_axis == "time";
-  std::vector<report::RunCurves> runs;
+  std::vector<std::string> inputs;
   for (std::string path : metrics) {
     if (std::filesystem::is_directory(path)) path = run_files::in(path, run_files::kMetrics);
+    inputs.push_back(path);
+  }
+  check_output_path(out, "--out", inputs);
+  std::vector<report::RunCurves> runs;
+  for (const std::string& path : inputs) {
     try {
       runs.push_back(report::read_curves(path));
     } catch (const std::runtime_error& e) {

@@ -9,15 +9,33 @@
 
 #include "cli/cli_common.h"
 #include "cli/commands.h"
+#include "common/errors.h"
 #include "io/hdf5.h"
 #include "report/attention_picture.h"
 #include "study/loaded_run.h"
+#include "train/output_file.h"
 
 namespace attnlab {
 
 namespace po = cli::po;
 
 namespace {
+
+// --svg names a directory for the pictures: made if missing, but only in a
+// directory that exists.
+void check_svg_directory(const std::string& dir) {
+  namespace fs = std::filesystem;
+  const fs::path path(dir);
+  const fs::path parent = path.has_parent_path() ? path.parent_path() : fs::path(".");
+  std::error_code error;
+  if (fs::exists(path, error) && !fs::is_directory(path, error))
+    throw InputError(fmt::format("--svg {}: exists and is not a directory", dir));
+  if (!fs::is_directory(parent, error))
+    throw InputError(
+        fmt::format("--svg {}: the directory '{}' does not exist", dir, parent.string()));
+  fs::create_directory(path, error);
+  if (error) throw InputError(fmt::format("--svg {}: cannot make it: {}", dir, error.message()));
+}
 
 struct HeadStats {
   std::vector<double> entropy;       // per head: mean over queries of -sum p ln p (nats)
@@ -68,10 +86,20 @@ int trace_command(int argc, char** argv) {
                           argc, argv, options, vm))
     return cli::kExitOk;
   LoadedRun run = load_run(ckpt);
+  check_output_path(out, "--out", {run.file});
+  if (!svg_dir.empty()) check_svg_directory(svg_dir);
   const Trace trace = run.framing->trace(input);
-  if (const auto parent = std::filesystem::path(out).parent_path(); !parent.empty())
-    std::filesystem::create_directories(parent);
-  H5File f = H5File::create(out);
+  // Written beside --out and renamed into place when complete.
+  const std::string temporary = temporary_beside(out);
+  struct RemoveUnpublished {
+    const std::string& path;
+    bool published = false;
+    ~RemoveUnpublished() {
+      std::error_code ignored;
+      if (!published) std::filesystem::remove(path, ignored);
+    }
+  } guard{temporary};
+  H5File f = H5File::create(temporary);
   f.set_attribute("/", "format", "attnlab-trace");
   f.set_attribute("/", "format_version", "1");
   f.set_attribute("/", "checkpoint", run.file);
@@ -82,7 +110,6 @@ int trace_command(int argc, char** argv) {
              trace.output);
   fmt::print("  {:<28} {:<19} {:<12} {:>14}  {}\n", "attention", "kind", "shape (H,Tq,Tk)",
              "mean entropy", "monotone (cross)");
-  if (!svg_dir.empty()) std::filesystem::create_directories(svg_dir);
   for (const TraceMap& m : trace.maps) {
     const std::string path = "attention/" + m.name;
     f.write<float>(path + "/weights", m.weights.to_floats(), m.weights.shape());
@@ -112,6 +139,8 @@ int trace_command(int argc, char** argv) {
     f.set_attribute("hidden/" + s.name, "axis", s.axis);
   }
   f.close();
+  publish(temporary, out);
+  guard.published = true;
   fmt::print("wrote {}{}\n", out, svg_dir.empty() ? "" : fmt::format(" and {}/*.svg", svg_dir));
   return cli::kExitOk;
 }

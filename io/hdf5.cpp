@@ -10,6 +10,7 @@
 #include <stdexcept>
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -60,6 +61,13 @@ Handle strong_close_fapl() {
 
 H5File H5File::create(const std::string& path) {
   silence_hdf5();
+  // A device, FIFO or directory is never replaced by a new file.
+  struct stat st {};
+  if (::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode))
+    throw std::runtime_error(fmt::format(
+        "cannot create HDF5 file '{}': it exists and is not a regular file (a directory, device, "
+        "FIFO or socket)",
+        path));
   // Fail now, not at close(), when the file cannot be created at all.
   const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0)
@@ -163,7 +171,11 @@ std::string write_whole_file(const std::string& path, const std::vector<char>& b
   }
   if (::close(fd) != 0 && problem.empty())
     problem = fmt::format("cannot write the file: {}", std::strerror(errno));
-  if (!problem.empty()) ::unlink(path.c_str());
+  // Only a regular file is ours to remove (create() refuses anything else,
+  // but the path may have been replaced since).
+  struct stat st {};
+  if (!problem.empty() && ::lstat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode))
+    ::unlink(path.c_str());
   return problem;
 }
 

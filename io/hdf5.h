@@ -36,7 +36,8 @@ struct H5Data {
 
 class H5File {
  public:
-  // Creates `path`, replacing any existing file.
+  // Creates `path`, replacing an existing regular file; refuses a directory,
+  // device, FIFO or socket at `path`.
   // A new file, built in memory and written to `path` whole by close() (or,
   // ignoring errors, by the destructor): a full disk or a write error is
   // then an error of close(), reported with the path, and never leaves the

@@ -1,5 +1,7 @@
 #include "report/html.h"
 
+#include "train/output_file.h"
+
 #include <fmt/format.h>
 
 #include <cctype>
@@ -83,12 +85,7 @@ std::string HtmlPage::str() const {
 }
 
 void HtmlPage::save(const std::string& path) const {
-  if (const auto parent = std::filesystem::path(path).parent_path(); !parent.empty())
-    std::filesystem::create_directories(parent);
-  std::ofstream out(path, std::ios::binary);
-  out << str();
-  out.close();
-  if (!out) throw std::runtime_error(fmt::format("{}: cannot write the report", path));
+  write_file_atomically(path, str());
 }
 
 }  // namespace attnlab::report

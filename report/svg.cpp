@@ -1,5 +1,7 @@
 #include "report/svg.h"
 
+#include "train/output_file.h"
+
 #include <fmt/format.h>
 
 #include <cmath>
@@ -99,13 +101,7 @@ std::string Svg::str() const {
 }
 
 void Svg::save(const std::string& path) const {
-  std::error_code ec;  // a failure shows as the write's error below
-  if (const auto parent = std::filesystem::path(path).parent_path(); !parent.empty())
-    std::filesystem::create_directories(parent, ec);
-  std::ofstream out(path, std::ios::binary);
-  out << str();
-  out.close();
-  if (!out) throw std::runtime_error(fmt::format("{}: cannot write the picture", path));
+  write_file_atomically(path, str());
 }
 
 const std::string& series_colour(size_t i) {

@@ -4,12 +4,13 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
+#include <sstream>
 #include <stdexcept>
 
 #include "report/chart.h"
 #include "report/html.h"
 #include "study/compare.h"
+#include "train/output_file.h"
 
 namespace attnlab::study {
 
@@ -17,14 +18,12 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// Opens `path` for writing, calls write(stream), and throws naming the file
-// when anything failed.
+// Writes what write(stream) makes as the file at `path`, whole or not at all.
 template <typename Write>
 void write_text_file(const fs::path& path, Write write) {
-  std::ofstream file(path);
-  write(file);
-  file.close();
-  if (!file) throw std::runtime_error(fmt::format("cannot write {}", path.string()));
+  std::ostringstream text;
+  write(text);
+  write_file_atomically(path.string(), text.str());
 }
 
 // Training loss and held-out score of every run; a family's seeds share its colour.

@@ -89,11 +89,16 @@ TEST_CASE("cli: plot draws several runs on one chart, by step or by time") {
                             "--log-every 5 --out {} {}",
                             (dir / name).string(), kTiny))
                 .exit_code == 0);
+  // A missing directory is not made: it is named.
+  Run missing = run(fmt::format("plot --metrics {} --out {}", (dir / "small").string(),
+                                (dir / "charts" / "c.svg").string()));
+  CHECK(missing.exit_code == 2);
+  CHECK_THAT(missing.output, Contains("charts' does not exist"));
+  CHECK_FALSE(fs::exists(dir / "charts"));
   Run r = run(fmt::format("plot --metrics {} {} --out {}", (dir / "small").string(),
-                          (dir / "wide" / "metrics.jsonl").string(),
-                          (dir / "charts" / "c.svg").string()));
+                          (dir / "wide" / "metrics.jsonl").string(), (dir / "c.svg").string()));
   CHECK(r.exit_code == 0);
-  const std::string svg = read_text(dir / "charts" / "c.svg");  // the directory is made
+  const std::string svg = read_text(dir / "c.svg");
   std::map<std::string, int> elements;
   REQUIRE(xml_check::check(svg, &elements).empty());
   CHECK(elements["polyline"] == 6);  // 2 runs x (training loss, held-out loss, exact match)

@@ -1,0 +1,132 @@
+// The files commands write for the user never damage what the user has:
+// run files, inputs, devices and FIFOs are refused by name before any work,
+// missing directories are named, not made, and a write that fails leaves
+// the old file and no temporary behind.
+#include <sys/stat.h>
+
+#include <catch2/catch.hpp>
+
+#include "checkpoint_fixtures.h"
+#include "cli_process.h"
+#include "io/hdf5.h"
+
+using namespace cli_test;
+using Catch::Matchers::Contains;
+
+namespace {
+
+// Every file below `dir` with its bytes, to compare before and after.
+std::map<std::string, std::string> snapshot(const fs::path& dir) {
+  std::map<std::string, std::string> files;
+  for (const auto& entry : fs::recursive_directory_iterator(dir))
+    if (entry.is_regular_file()) files[entry.path().string()] = read_text(entry.path());
+  return files;
+}
+
+}  // namespace
+
+TEST_CASE("output files: trace and plot refuse a run's files and their own inputs, untouched") {
+  const fs::path dir = fresh_dir("output_refusals");
+  const std::string ckpt = tiny_checkpoint(dir);
+  const fs::path run_dir = dir / "run";
+  REQUIRE(run(fmt::format("trace --ckpt {} --input abc --out {}", run_dir.string(),
+                          (dir / "trace.h5").string()))
+              .exit_code == 0);
+  fs::copy_file(ckpt, dir / "model.h5");
+  const auto before = snapshot(dir);
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {fmt::format("trace --ckpt {} --input abc --out {}", ckpt, ckpt),
+       "is the name of a run directory's file"},
+      {fmt::format("trace --ckpt {} --input abc --out {}", run_dir.string(),
+                   (run_dir / "best.h5").string()),
+       "is the name of a run directory's file"},
+      {fmt::format("trace --ckpt {} --input abc --out {}/./model.h5", (dir / "model.h5").string(),
+                   dir.string()),
+       "is the file this command reads"},
+      {fmt::format("plot --metrics {} --out {}", run_dir.string(),
+                   (run_dir / "metrics.jsonl").string()),
+       "is the name of a run directory's file"},
+      {fmt::format("plot --metrics {} --out {}", (dir / "trace.h5").string(),
+                   (dir / "trace.h5").string()),
+       "is the file this command reads"},
+      {fmt::format("plot --metrics {} --out {}", run_dir.string(), run_dir.string()),
+       "is a directory"},
+  };
+  for (const auto& [args, why] : cases) {
+    INFO(args);
+    const Run r = run(args);
+    CHECK(r.exit_code == 2);
+    CHECK_THAT(r.output, Contains(why));
+  }
+  CHECK(snapshot(dir) == before);  // every byte as it was, and no file left behind
+  CHECK(attnlab::H5File::open_read(ckpt).exists("params"));
+  fs::remove_all(dir);
+}
+
+TEST_CASE("output files: a FIFO or a missing directory is named, nothing is made or waited on") {
+  const fs::path dir = fresh_dir("output_special");
+  const std::string ckpt = tiny_checkpoint(dir);
+  const fs::path fifo = dir / "fifo";
+  REQUIRE(::mkfifo(fifo.c_str(), 0644) == 0);
+  const fs::path missing = dir / "no" / "such";
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {fmt::format("plot --metrics {} --out {}", (dir / "run").string(), fifo.string()),
+       "is a device, FIFO or socket"},
+      {fmt::format("trace --ckpt {} --input abc --out {}", ckpt, fifo.string()),
+       "is a device, FIFO or socket"},
+      {fmt::format("plot --metrics {} --out {}/c.svg", (dir / "run").string(), missing.string()),
+       "does not exist"},
+      {fmt::format("trace --ckpt {} --input abc --out {}/t.h5", ckpt, missing.string()),
+       "does not exist"},
+      {fmt::format("trace --ckpt {} --input abc --out {} --svg {}", ckpt, (dir / "t.h5").string(),
+                   (missing / "svgs").string()),
+       "does not exist"},
+  };
+  for (const auto& [args, why] : cases) {
+    INFO(args);
+    const Run r = run_bounded(args, dir / "log", 20);  // writing a FIFO would wait for a reader
+    CHECK(r.exit_code == 2);
+    CHECK_THAT(r.output, Contains(why));
+  }
+  CHECK_FALSE(fs::exists(dir / "no"));
+  CHECK_FALSE(fs::exists(dir / "t.h5"));
+  struct stat st {};
+  CHECK((::stat(fifo.c_str(), &st) == 0 && S_ISFIFO(st.st_mode)));  // still a FIFO
+  fs::remove_all(dir);
+}
+
+TEST_CASE("output files: HDF5 never replaces or deletes a device, FIFO or directory") {
+  const fs::path dir = fresh_dir("output_h5_special");
+  const fs::path fifo = dir / "fifo";
+  REQUIRE(::mkfifo(fifo.c_str(), 0644) == 0);
+  CHECK_THROWS_WITH(attnlab::H5File::create(fifo.string()), Contains("is not a regular file"));
+  CHECK_THROWS_WITH(attnlab::H5File::create(dir.string()), Contains("is not a regular file"));
+  struct stat st {};
+  CHECK((::stat(fifo.c_str(), &st) == 0 && S_ISFIFO(st.st_mode)));
+  fs::remove_all(dir);
+}
+
+TEST_CASE("output files: a plot that cannot be written leaves the old one and no temporary") {
+  const fs::path dir = fresh_dir("output_limit");
+  tiny_checkpoint(dir);
+  const fs::path svg = dir / "c.svg";
+  { std::ofstream(svg) << "<svg>the old picture</svg>\n"; }
+  // A file-size limit of one 512-byte block: the new picture cannot be written.
+  const pid_t child = ::fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    const std::string cmd =
+        fmt::format("ulimit -f 1; exec {} plot --metrics {} --out {} > {} 2>&1", ATTNLAB_BINARY,
+                    (dir / "run").string(), svg.string(), (dir / "log").string());
+    ::signal(SIGXFSZ, SIG_IGN);  // a write past the limit fails instead of killing
+    ::execl("/bin/sh", "sh", "-c", cmd.c_str(), nullptr);
+    ::_exit(127);
+  }
+  CHECK(wait_exit(child) == 1);
+  CHECK_THAT(read_text(dir / "log"), Contains("cannot write " + svg.string()));
+  CHECK(read_text(svg) == "<svg>the old picture</svg>\n");
+  size_t files = 0;
+  for (const auto& entry : fs::directory_iterator(dir)) files += entry.is_regular_file();
+  CHECK(files == 2);  // c.svg and the log: no temporary
+  fs::remove_all(dir);
+}

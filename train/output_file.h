@@ -1,0 +1,34 @@
+// The files a command writes for the user (trace's HDF5, plot's SVG,
+// compare's report): nothing the user had is damaged by writing them.
+// - check_output_path() runs before any work: the path's directory must
+//   exist (nothing is created), and the path must not be a directory,
+//   device, FIFO or socket, a file the command reads, or a file of a run
+//   directory (checkpoint.h5, best.h5, metrics.jsonl, .lock).
+// - The bytes go to a temporary file beside the path, which is renamed into
+//   place only when complete; on any failure the temporary is removed and
+//   the path is as it was. Nothing else is ever deleted.
+// Refusals throw InputError (exit 2) naming the option and the path.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace attnlab {
+
+// `option` names the path in messages ("--out"); `inputs` are the files the
+// command reads, which it must not overwrite.
+void check_output_path(const std::string& path, const std::string& option,
+                       const std::vector<std::string>& inputs = {});
+
+// A fresh name beside `path` for its temporary.
+std::string temporary_beside(const std::string& path);
+
+// Makes the finished `temporary` the file at `path` (flushed to disk, then
+// renamed); removes the temporary and throws naming `path` on failure.
+void publish(const std::string& temporary, const std::string& path);
+
+// Writes `bytes` as the file at `path`, through a temporary beside it.
+void write_file_atomically(const std::string& path, std::string_view bytes);
+
+}  // namespace attnlab
