@@ -4,10 +4,14 @@
 // comparison itself is study/compare.h; this file reads the options.
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <filesystem>
+
 #include "cli/cli_common.h"
 #include "cli/commands.h"
 #include "cli/model_options.h"
 #include "study/compare.h"
+#include "train/run_dir.h"
 
 namespace attnlab {
 
@@ -64,11 +68,17 @@ study::CompareSetup read_setup(const po::variables_map& vm, const std::string& m
   if (vm.count("models")) {
     s.families.clear();
     for (const std::string& name : cli::parse_name_list(models_text)) {
+      Family f;
       try {
-        s.families.push_back(family_from_name(name));
+        f = family_from_name(name);
       } catch (const std::invalid_argument& e) {
         throw cli::UsageError(fmt::format("--models: {}", e.what()));
       }
+      if (std::find(s.families.begin(), s.families.end(), f) != s.families.end())
+        throw cli::UsageError(
+            fmt::format("--models {}: {} is named twice (for more runs of a family, use --seeds)",
+                        models_text, name));
+      s.families.push_back(f);
     }
   }
   for (Family f : s.families) {
@@ -153,6 +163,17 @@ int compare_command(int argc, char** argv) {
   } catch (const std::invalid_argument& e) {
     throw cli::UsageError(e.what());
   }
+
+  // Every run directory is checked before the first run trains: a comparison
+  // must not stop halfway on a directory that was already there.
+  if (!vm.count("overwrite"))
+    for (const study::PlannedRun& p : plan)
+      for (const char* file : {run_files::kCheckpoint, run_files::kBest, run_files::kMetrics})
+        if (std::filesystem::exists(run_files::in(p.config.out, file)))
+          throw cli::UsageError(fmt::format(
+              "--out {}: {} already holds a run ({}); replace the runs with --overwrite, or "
+              "choose another --out",
+              setup.out, p.config.out, file));
 
   fmt::print(
       "compare: {} runs on '{}' ({}), {} each, batch {}, lr {}{}{} -> {}\n", plan.size(),

@@ -125,6 +125,30 @@ TEST_CASE("compare: bad options are named") {
   r = run("compare --task nosuch --out x");
   CHECK(r.exit_code == 2);
   CHECK_THAT(r.output, Contains("nosuch"));
+  r = run("compare --task dates --models gpt,t5,gpt --out x");
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.output, Contains("gpt is named twice"));
+  CHECK_FALSE(fs::exists("x"));  // refused before anything trained
+}
+
+TEST_CASE("compare: runs already in --out are refused before any training, --overwrite replaces") {
+  const fs::path out = fresh_dir("compare_again");
+  const std::string args = fmt::format(
+      "compare --task majority --models bert,gpt --steps 3 --out {} {}", out.string(), kTinyModels);
+  REQUIRE(run(args).exit_code == 0);
+  const std::string before = read_text(out / "gpt" / "metrics.jsonl");
+  // A second comparison into the same directory: refused at once, naming the run.
+  fs::remove_all(out / "bert");
+  Run r = run(args);
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.output,
+             Contains(out.string() + "/gpt already holds a run") && Contains("--overwrite"));
+  CHECK_FALSE(fs::exists(out / "bert"));  // the first family did not train
+  CHECK(read_text(out / "gpt" / "metrics.jsonl") == before);
+  r = run(args + " --overwrite");
+  CHECK(r.exit_code == 0);
+  CHECK(fs::exists(out / "bert" / "checkpoint.h5"));
+  fs::remove_all(out);
 }
 
 TEST_CASE("compare: --controlled builds every family from the same blocks") {

@@ -49,11 +49,34 @@ int64_t checkpoint_step(const std::string& path) {
 
 }  // namespace
 
+TEST_CASE("run dir: a log without a model is not replaced silently, --out a file exits 2") {
+  fs::path dir = fresh_dir("log_only");
+  const fs::path out = dir / "out";
+  fs::create_directories(out);
+  const std::string log = "{\"step\": 5, \"split\": \"train\", \"loss\": 1.5}\n";
+  { std::ofstream(out / "metrics.jsonl") << log; }
+  Run r = run(train_args(out, 2));
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.output, Contains("holds the metrics.jsonl of a run that saved no model") &&
+                           Contains("--overwrite"));
+  CHECK(read_text(out / "metrics.jsonl") == log);  // untouched
+  CHECK(run(train_args(out, 2, "--overwrite")).exit_code == 0);
+
+  { std::ofstream(dir / "file") << "not a directory\n"; }
+  for (const std::string& bad : {(dir / "file").string(), std::string("''")}) {
+    INFO(bad);
+    r = run(fmt::format("train --model gpt --task reverse --steps 2 --out {} {}", bad, kTiny));
+    CHECK(r.exit_code == 2);
+  }
+  CHECK(read_text(dir / "file") == "not a directory\n");
+  fs::remove_all(dir);
+}
+
 TEST_CASE("run dir: a trained model is never replaced silently, --overwrite starts over") {
   fs::path dir = fresh_dir("owned");
   REQUIRE(run(train_args(dir / "out", 4)).exit_code == 0);
   Run r = run(train_args(dir / "out", 2));
-  CHECK(r.exit_code != 0);
+  CHECK(r.exit_code == 2);  // nothing was done: change the command (cli/cli_common.h)
   CHECK_THAT(r.output, Contains("already holds a trained model") && Contains("--resume") &&
                            Contains("--overwrite"));
   CHECK(checkpoint_step((dir / "out" / "checkpoint.h5").string()) == 4);  // untouched

@@ -1,5 +1,7 @@
 #include "train/run_dir.h"
 
+#include "common/errors.h"
+
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <sys/file.h>
@@ -21,8 +23,14 @@ namespace fs = std::filesystem;
 
 namespace {
 
+// The run could not start for a reason outside the command (exit 1).
 [[noreturn]] void fail(const std::string& dir, const std::string& what) {
   throw std::runtime_error(fmt::format("--out {}: {}", dir, what));
+}
+
+// --out names what the user must change: nothing was done (exit 2).
+[[noreturn]] void refuse(const std::string& dir, const std::string& what) {
+  throw InputError(fmt::format("--out {}: {}", dir, what));
 }
 
 std::string errno_text(int err) {
@@ -56,8 +64,9 @@ std::string now_text() {
 
 RunDirectory::RunDirectory(std::string path, Mode mode) : path_(std::move(path)) {
   std::error_code ec;
+  if (path_.empty()) refuse(path_, "the path is empty");
   if (fs::exists(path_, ec) && !fs::is_directory(path_, ec))
-    fail(path_, "exists and is not a directory");
+    refuse(path_, "exists and is not a directory");
   fs::create_directories(path_, ec);
   if (ec) fail(path_, fmt::format("cannot create the directory: {}", ec.message()));
 
@@ -72,9 +81,9 @@ RunDirectory::RunDirectory(std::string path, Mode mode) : path_(std::move(path))
     ::close(lock_fd_);
     lock_fd_ = -1;
     if (err == EWOULDBLOCK)
-      fail(path_, fmt::format("another run is writing here ({}); wait for it to finish, or "
-                              "choose another --out",
-                              holder));
+      refuse(path_, fmt::format("another run is writing here ({}); wait for it to finish, or "
+                                "choose another --out",
+                                holder));
     fail(path_, fmt::format("cannot lock {}: {}", lock, errno_text(err)));
   }
   const std::string me =
@@ -87,10 +96,19 @@ RunDirectory::RunDirectory(std::string path, Mode mode) : path_(std::move(path))
     const char* what = fs::exists(checkpoint(), ec) ? run_files::kCheckpoint : run_files::kBest;
     ::close(lock_fd_);
     lock_fd_ = -1;
-    fail(path_, fmt::format("already holds a trained model ({}). Continue that run with "
-                            "--resume, start over with --overwrite (its checkpoint, best model "
-                            "and metrics are replaced), or choose another --out",
-                            what));
+    refuse(path_, fmt::format("already holds a trained model ({}). Continue that run with "
+                              "--resume, start over with --overwrite (its checkpoint, best model "
+                              "and metrics are replaced), or choose another --out",
+                              what));
+  }
+  // A log with lines in it is a run's record, even of a run that saved nothing.
+  if (mode == Mode::Fresh && fs::is_regular_file(metrics(), ec) &&
+      fs::file_size(metrics(), ec) > 0) {
+    ::close(lock_fd_);
+    lock_fd_ = -1;
+    refuse(path_, fmt::format("holds the {} of a run that saved no model; start over with "
+                              "--overwrite (it is replaced), or choose another --out",
+                              run_files::kMetrics));
   }
 }
 
