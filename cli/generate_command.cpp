@@ -71,6 +71,7 @@ int generate_command(int argc, char** argv) {
   fmt::print("{}", prompt);
   std::fflush(stdout);
   search.eos_id = -1;  // a text has no end token: it stops at --max-new
+  search.never.assign(data::kNeverGenerated.begin(), data::kNeverGenerated.end());
   // Word tokens were split on whitespace: a space goes back before each word
   // (none before the first if the prompt already ends in one).
   bool space_before = word_tokens && !std::isspace(static_cast<unsigned char>(prompt.back()));

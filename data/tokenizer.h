@@ -27,6 +27,9 @@ inline constexpr int32_t kClsId = 5;
 inline constexpr int32_t kNumSpecialTokens = 6;
 inline constexpr std::array<std::string_view, kNumSpecialTokens> kSpecialTokens = {
     "<pad>", "<bos>", "<eos>", "<unk>", "<sep>", "<cls>"};
+// The special tokens that frame rows and are never text: decoding never
+// chooses them (EOS ends an output; UNK stands for text the vocabulary lacks).
+inline constexpr std::array<int32_t, 4> kNeverGenerated = {kPadId, kBosId, kSepId, kClsId};
 
 enum class TokenizerKind { Char, Word };
 inline constexpr EnumName<TokenizerKind> kTokenizerKindNames[] = {{TokenizerKind::Char, "char"},

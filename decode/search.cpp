@@ -132,7 +132,7 @@ std::vector<Generated> sample(const Model& model, const std::vector<std::vector<
     IntTensor next{{0, 1}, {}};
     for (size_t s = 0; s < slot_row.size(); ++s) {
       const size_t r = size_t(slot_row[s]);
-      const std::vector<double> logp = log_softmax_row(logits, offset[s], v);
+      const std::vector<double> logp = log_softmax_row(logits, offset[s], v, o.never);
       const int32_t token = choose(logp, o, rng[r]);
       if (token == o.eos_id) {
         out[r].token_log_probs.push_back(logp[size_t(token)]);
@@ -210,12 +210,14 @@ struct NextStep {
 // that the first `wanted` are the best, ties broken by beam then token.
 std::vector<Candidate> ranked_continuations(const Tensor& logits, const std::vector<Beam>& live,
                                             size_t begin, size_t end, int64_t v, size_t* wanted,
-                                            int64_t k) {
+                                            const GenerateOptions& o) {
+  const int64_t k = o.beam;
   std::vector<Candidate> candidates;
   for (size_t b = begin; b < end; ++b) {
-    const std::vector<double> logp = log_softmax_row(logits, live[b].offset, v);
+    const std::vector<double> logp = log_softmax_row(logits, live[b].offset, v, o.never);
     for (int64_t t = 0; t < v; ++t)
-      candidates.push_back({live[b].hyp.sum + logp[size_t(t)], b, int32_t(t), logp[size_t(t)]});
+      if (std::isfinite(logp[size_t(t)]))  // a masked token is no candidate
+        candidates.push_back({live[b].hyp.sum + logp[size_t(t)], b, int32_t(t), logp[size_t(t)]});
   }
   *wanted = std::min(candidates.size(), size_t(2 * k));
   std::partial_sort(
@@ -233,7 +235,7 @@ std::vector<Candidate> ranked_continuations(const Tensor& logits, const std::vec
 void end_at_max_len(const Tensor& logits, const std::vector<Beam>& live, size_t begin, size_t end,
                     int64_t v, const GenerateOptions& o, std::vector<Generated>& finished) {
   for (size_t b = begin; b < end; ++b) {
-    const std::vector<double> logp = log_softmax_row(logits, live[b].offset, v);
+    const std::vector<double> logp = log_softmax_row(logits, live[b].offset, v, o.never);
     const bool ends = o.eos_id >= 0 && o.eos_id < v &&
                       std::max_element(logp.begin(), logp.end()) - logp.begin() == o.eos_id;
     Hypothesis h = live[b].hyp;
@@ -298,7 +300,7 @@ std::vector<Generated> beam_search(const Model& model,
       }
       size_t wanted = 0;
       const std::vector<Candidate> candidates =
-          ranked_continuations(logits, live, begin, end, v, &wanted, k);
+          ranked_continuations(logits, live, begin, end, v, &wanted, o);
       int64_t grown = 0;
       for (size_t c = 0; c < wanted && grown < k; ++c) {
         const Candidate& cand = candidates[c];
@@ -349,7 +351,8 @@ std::vector<Generated> beam_search(const Model& model,
 
 }  // namespace
 
-std::vector<double> log_softmax_row(const Tensor& logits, int64_t offset, int64_t v) {
+std::vector<double> log_softmax_row(const Tensor& logits, int64_t offset, int64_t v,
+                                    std::span<const int32_t> never) {
   std::vector<double> out(static_cast<size_t>(v));
   dispatch(logits.dtype(), [&](auto tag) {
     using T = decltype(tag);
@@ -361,6 +364,9 @@ std::vector<double> log_softmax_row(const Tensor& logits, int64_t offset, int64_
   for (double x : out) total += std::exp(x - top);
   const double lse = top + std::log(total);
   for (double& x : out) x -= lse;
+  // Masked after normalising: the other tokens keep the model's probabilities.
+  for (int32_t t : never)
+    if (t >= 0 && t < v) out[size_t(t)] = -std::numeric_limits<double>::infinity();
   return out;
 }
 

@@ -24,6 +24,9 @@ struct GenerateOptions {
   int64_t top_k = 0;            // sampling: only the k most likely tokens (0 = all)
   double top_p = 1.0;           // sampling: the smallest set of tokens with this much mass
   uint64_t seed = 0;            // sampling: row r's stream is a function of (seed, r) alone
+  // Tokens never chosen, by any search (a vocabulary's special tokens that
+  // are not text). The chosen tokens' log-probabilities stay the model's.
+  std::vector<int32_t> never;
 };
 
 struct Generated {
@@ -46,8 +49,10 @@ std::vector<Generated> generate(const Model& model,
 
 // log-softmax, in double, of the v logits at `offset` in `logits` (read
 // through the data pointer once: this runs for every row and beam at every
-// step).
-std::vector<double> log_softmax_row(const Tensor& logits, int64_t offset, int64_t v);
+// step). The `never` tokens then read -inf, out of every choice; the others
+// keep the model's log-probabilities.
+std::vector<double> log_softmax_row(const Tensor& logits, int64_t offset, int64_t v,
+                                    std::span<const int32_t> never = {});
 
 // GNMT's length penalty ((5 + length) / 6)^alpha.
 double length_penalty(int64_t length, double alpha);

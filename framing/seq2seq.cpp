@@ -31,6 +31,7 @@ std::vector<std::vector<int32_t>> Seq2SeqFraming::decode_outputs(
   GenerateOptions options = search_;
   options.max_new = int64_t(max_new);
   options.eos_id = data::kEosId;
+  options.never.assign(data::kNeverGenerated.begin(), data::kNeverGenerated.end());
   std::vector<Generated> generated =
       generate(model(), start.prompts, memory, memory ? &start.memory_mask : nullptr, options);
   std::vector<std::vector<int32_t>> out;
@@ -65,9 +66,11 @@ std::vector<std::vector<int32_t>> Seq2SeqFraming::greedy_decode_recompute(
     for (int64_t r = 0; r < rows; ++r) {
       if (done[r]) continue;
       const int64_t offset = (r * b.cols + int64_t(seqs[r].size()) - 1) * v;
-      const int32_t next = argmax_row(logits, offset, v);
+      // As the search does: the tokens that are never text are masked first.
+      const std::vector<double> logp = log_softmax_row(logits, offset, v, data::kNeverGenerated);
+      const int32_t next = int32_t(std::max_element(logp.begin(), logp.end()) - logp.begin());
       if (next == data::kEosId) {
-        log_p[r].push_back(log_prob(logits, offset, v, next));
+        log_p[r].push_back(logp[size_t(next)]);
         done[r] = true;
         continue;
       }
@@ -75,7 +78,7 @@ std::vector<std::vector<int32_t>> Seq2SeqFraming::greedy_decode_recompute(
         done[r] = true;
         continue;
       }
-      log_p[r].push_back(log_prob(logits, offset, v, next));
+      log_p[r].push_back(logp[size_t(next)]);
       seqs[r].push_back(next);
       out[r].push_back(next);
       any = true;

@@ -200,3 +200,40 @@ TEST_CASE("search: beam search keeps going while a live beam can still beat its 
   out = generate(m, {{kBos}}, nullptr, nullptr, o);
   CHECK(out[0].tokens == std::vector<int32_t>{kA, kC, kD});
 }
+
+TEST_CASE("search: tokens that are never text are never chosen by any search") {
+  // A model that likes PAD (0.4) and BOS (0.3) best after every token.
+  class SpecialLover : public MarkovModel {
+   public:
+    Tensor decode_cached(const IntTensor& tokens, const std::vector<int64_t>&,
+                         DecodeCache&) const override {
+      std::vector<double> logits;
+      for (size_t i = 0; i < tokens.data.size(); ++i)
+        for (double p : {0.4, 0.3, 0.05, 0.15, 0.1}) logits.push_back(std::log(p));
+      return Tensor::from_vector(logits, {tokens.shape[0], tokens.shape[1], 5}, DType::F64);
+    }
+  } model;
+  GenerateOptions o = options(4);
+  o.never = {0, kBos};
+  const auto greedy = generate(model, {{kBos}}, nullptr, nullptr, o)[0];
+  CHECK(greedy.tokens == std::vector<int32_t>{kA, kA, kA, kA});
+  for (double lp : greedy.token_log_probs) CHECK(lp == Approx(std::log(0.15)));  // the model's
+  o.temperature = 1.0;
+  std::map<int32_t, int> seen;
+  for (uint64_t seed = 0; seed < 200; ++seed) {
+    o.seed = seed;
+    const auto sampled = generate(model, {{kBos}}, nullptr, nullptr, o);
+    for (int32_t t : sampled[0].tokens) ++seen[t];
+  }
+  CHECK(seen.count(0) == 0);
+  CHECK(seen.count(kBos) == 0);
+  CHECK(seen[kA] > seen[kB]);  // the rest keep their proportions
+  o.temperature = 0;
+  o.beam = 3;
+  const auto beams = generate(model, {{kBos}}, nullptr, nullptr, o);
+  for (int32_t t : beams[0].tokens) CHECK((t == kA || t == kB));
+  // Without the mask, greedy would write PAD.
+  o.beam = 1;
+  o.never.clear();
+  CHECK(generate(model, {{kBos}}, nullptr, nullptr, o)[0].tokens.front() == 0);
+}
