@@ -3,6 +3,8 @@
 // cli/gradcheck_command.h).
 #include <fmt/format.h>
 
+#include <new>
+
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -84,6 +86,15 @@ int run_command(const Command& command, const std::string& who, int argc, char**
   } catch (const std::invalid_argument& e) {  // a value that fails validation
     fmt::print(stderr, "attnlab {}: {}\n", who, e.what());
     return cli::kExitUsage;
+  } catch (const std::bad_alloc&) {
+    // The figures behind it are the options': say which ones set the size.
+    fmt::print(stderr,
+               "attnlab {}: error: out of memory while running `attnlab {}`: the process may not "
+               "have the memory this work needs (see `ulimit -v` and the machine's memory); make "
+               "it smaller with --batch-size, --accumulation, --block-size, --seq, --lengths or "
+               "the model's size options\n",
+               who, who);
+    return cli::kExitFailure;
   } catch (const std::exception& e) {
     fmt::print(stderr, "attnlab {}: error: {}\n", who, e.what());
     return cli::kExitFailure;

@@ -172,3 +172,24 @@ TEST_CASE("options: an argument that holds one of Boost's placeholders is quoted
   }
   fs::remove_all(dir);
 }
+
+TEST_CASE("options: memory that runs out is named as such and with the options that set it") {
+#ifdef ATTNLAB_SHADOW_MEMORY
+  WARN("skipped: a sanitizer's shadow memory makes an address-space limit meaningless");
+#else
+  const fs::path dir = fresh_dir("out_of_memory");
+  // describe --measure at T=8192 needs gigabytes of attention scores; the
+  // address space is bounded to 1.5 GB so that the allocation fails.
+  const std::string cmd = fmt::format(
+      "ulimit -v 1500000; exec {} describe --model gpt --lengths 8192 --measure --repeats 1 "
+      "> {} 2>&1",
+      ATTNLAB_BINARY, (dir / "log").string());
+  const int status = std::system(cmd.c_str());
+  CHECK(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 1);
+  const std::string log = read_text(dir / "log");
+  CHECK_THAT(log, Contains("out of memory while running `attnlab describe`") &&
+                      Contains("--lengths") && !Contains("std::bad_alloc"));
+  fs::remove_all(dir);
+#endif
+}

@@ -173,3 +173,27 @@ TEST_CASE("data files: a text too short for one block names the file and --block
   CHECK_THAT(r.output, Contains("the held-out text (from " + (dir / "short.txt").string() + ":1)"));
   fs::remove_all(dir);
 }
+
+TEST_CASE("data files: a metrics log that is a FIFO or a device is refused and not read forever") {
+  const fs::path dir = fresh_dir("metrics_special");
+  tiny_checkpoint(dir, "--stop-at 2");
+  const fs::path fifo = dir / "fifo";
+  REQUIRE(::mkfifo(fifo.c_str(), 0644) == 0);
+  for (const std::string& metrics : {std::string("/dev/zero"), fifo.string()}) {
+    INFO(metrics);
+    const Run r =
+        run_bounded(fmt::format("plot --metrics {} --out {}", metrics, (dir / "c.svg").string()),
+                    dir / "log", 20);
+    CHECK(r.exit_code == 2);
+    CHECK_THAT(r.output, Contains(metrics) && Contains("not a regular file"));
+  }
+  // A run whose log was replaced by a FIFO: --resume names it instead of hanging.
+  const fs::path log = dir / "run" / "metrics.jsonl";
+  fs::remove(log);
+  REQUIRE(::mkfifo(log.c_str(), 0644) == 0);
+  const Run r = run_bounded(fmt::format("train --resume --out {} --quiet", (dir / "run").string()),
+                            dir / "log", 20);
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.output, Contains(log.string()) && Contains("not a regular file"));
+  fs::remove_all(dir);
+}

@@ -1,6 +1,7 @@
 #include "train/run_dir.h"
 
 #include "common/errors.h"
+#include "data/read_file.h"
 
 #include <fcntl.h>
 #include <fmt/format.h>
@@ -160,11 +161,11 @@ void RunDirectory::start_over() const {
 
 MetricsLog read_metrics_log(const std::string& path) {
   MetricsLog log;
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return log;
-  std::stringstream all;
-  all << in.rdbuf();
-  const std::string text = all.str();
+  std::error_code absent;
+  if (!fs::exists(fs::symlink_status(path, absent)) && !fs::exists(path, absent)) return log;
+  // As any file the user names: a FIFO, a device or an endless file is
+  // refused, not read.
+  const std::string text = data::read_regular_file(path, kMaxMetricsLogBytes);
   size_t start = 0;
   while (start < text.size()) {
     const size_t end = text.find('\n', start);

@@ -69,7 +69,10 @@ struct MetricsLog {
   size_t torn_line = 0;
   std::string torn_text;
 };
-// Reads `path` (an absent file is an empty log).
+// The longest metrics.jsonl read: a million log lines and more.
+inline constexpr size_t kMaxMetricsLogBytes = size_t(512) << 20;
+// Reads `path` (an absent file is an empty log). Throws InputError naming it
+// when it is not a regular file (a FIFO, a device) or over the limit.
 MetricsLog read_metrics_log(const std::string& path);
 
 }  // namespace attnlab
