@@ -205,30 +205,33 @@ namespace {
 
 // Inputs are sentences: a line of a megabyte is a wrong file, not a sentence.
 constexpr int64_t kMaxLineBytes = int64_t(1) << 20;
-constexpr int64_t kMaxInputBytes = int64_t(256) << 20;
+// Standard input is predicted this many lines at a time, so that memory stays
+// bounded however much comes (at most this many lines of kMaxLineBytes).
+constexpr size_t kLinesPerChunk = 256;
 
-// One input per line, CRLF or LF; an empty line is an (empty) input, so that
-// the output keeps one row per input line. Refuses lines and inputs beyond
-// the limits above, naming the line.
-std::vector<std::string> read_input_lines(std::istream& in) {
+// The next inputs from `in`, one per line, CRLF or LF, at most `count`
+// (none at the end of the input). An empty line is an (empty) input, so that
+// the output keeps one row per input line. `lines_before` counts the lines
+// already read, for naming a line over kMaxLineBytes.
+std::vector<std::string> read_input_lines(std::istream& in, size_t count, size_t lines_before) {
   std::vector<std::string> lines;
   std::string line;
-  int64_t total = 0;
-  for (int ch; (ch = in.get()) != EOF;) {
+  bool open_line = false;
+  for (int ch; lines.size() < count && (ch = in.get()) != EOF;) {
+    open_line = true;
     if (ch != '\n') {
       line.push_back(char(ch));
       if (int64_t(line.size()) > kMaxLineBytes)
-        throw cli::UsageError(
-            fmt::format("stdin line {}: longer than {} bytes", lines.size() + 1, kMaxLineBytes));
-      if (++total > kMaxInputBytes)
-        throw cli::UsageError(fmt::format("stdin: more than {} bytes of input", kMaxInputBytes));
+        throw cli::UsageError(fmt::format("stdin line {}: longer than {} bytes",
+                                          lines_before + lines.size() + 1, kMaxLineBytes));
       continue;
     }
     if (!line.empty() && line.back() == '\r') line.pop_back();
     lines.push_back(std::move(line));
     line.clear();
+    open_line = false;
   }
-  if (!line.empty()) {  // a last line without its newline
+  if (open_line && !line.empty()) {  // a last line without its newline
     if (line.back() == '\r') line.pop_back();
     lines.push_back(std::move(line));
   }
@@ -270,26 +273,47 @@ int predict_command(int argc, char** argv) {
   if (max_new < 1 || max_new > 65536)
     throw cli::UsageError(fmt::format("--max-new {}: must be 1 to 65536", max_new));
   const bool from_stdin = !vm.count("text");
-  const std::vector<std::string> texts =
-      from_stdin ? read_input_lines(std::cin) : vm["text"].as<std::vector<std::string>>();
-  if (texts.empty())
-    throw cli::UsageError("no input: give texts as arguments or one per line on stdin");
-  // Text output is input<TAB>output<TAB>probability: an input's own TAB would shift the columns.
-  for (size_t i = 0; i < texts.size(); ++i)
-    if (out_format == OutputFormat::Text && texts[i].find('\t') != std::string::npos)
-      throw cli::UsageError(fmt::format(
-          "{} {} contains a TAB, which would make the tab-separated output ambiguous; use "
-          "--format jsonl",
-          from_stdin ? "stdin line" : "input", i + 1));
-  // On stderr, so that stdout stays one result per input.
-  fmt::print(stderr, "attnlab predict: {} ({})\n", run.file, which_model(run.file, run.info));
-  auto predictions = run.framing->predict(texts, 64, size_t(max_new));
-  for (size_t i = 0; i < texts.size(); ++i) {
-    if (out_format == OutputFormat::Jsonl)
-      fmt::print("{}\n",
-                 prediction_json(texts[i], predictions[i], *run.vocab, run.info.labels, max_new));
-    else
-      fmt::print("{}\t{}\t{:.4f}\n", texts[i], predictions[i].text, predictions[i].probability);
+  // Arguments are one chunk; stdin is read, checked and predicted a chunk at
+  // a time, each chunk's lines all checked before any of them is predicted.
+  size_t done = 0;
+  for (bool first = true;; first = false) {
+    const std::vector<std::string> texts =
+        from_stdin
+            ? read_input_lines(std::cin, kLinesPerChunk, done)
+            : (first ? vm["text"].as<std::vector<std::string>>() : std::vector<std::string>{});
+    if (texts.empty()) {
+      if (first)
+        throw cli::UsageError("no input: give texts as arguments or one per line on stdin");
+      break;
+    }
+    // Text output is input<TAB>output<TAB>probability: an input's own TAB would shift the
+    // columns.
+    for (size_t i = 0; i < texts.size(); ++i)
+      if (out_format == OutputFormat::Text && texts[i].find('\t') != std::string::npos)
+        throw cli::UsageError(fmt::format(
+            "{} {} contains a TAB, which would make the tab-separated output ambiguous; use "
+            "--format jsonl",
+            from_stdin ? "stdin line" : "input", done + i + 1));
+    // On stderr, so that stdout stays one result per input.
+    if (first)
+      fmt::print(stderr, "attnlab predict: {} ({})\n", run.file, which_model(run.file, run.info));
+    std::vector<Prediction> predictions;
+    try {
+      predictions = run.framing->predict(texts, 64, size_t(max_new));
+    } catch (const std::invalid_argument& e) {
+      if (done == 0) throw;
+      throw std::invalid_argument(fmt::format("after the first {} lines: {}", done, e.what()));
+    }
+    for (size_t i = 0; i < texts.size(); ++i) {
+      if (out_format == OutputFormat::Jsonl)
+        fmt::print("{}\n",
+                   prediction_json(texts[i], predictions[i], *run.vocab, run.info.labels, max_new));
+      else
+        fmt::print("{}\t{}\t{:.4f}\n", texts[i], predictions[i].text, predictions[i].probability);
+    }
+    std::fflush(stdout);
+    done += texts.size();
+    if (!from_stdin) break;
   }
   return cli::kExitOk;
 }

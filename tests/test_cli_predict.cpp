@@ -110,3 +110,44 @@ TEST_CASE("predict: every family refuses a too-long prediction input up front, n
   }
   fs::remove_all(dir);
 }
+
+TEST_CASE("predict: stdin is predicted a chunk at a time in order and in bounded memory") {
+  const fs::path dir = fresh_dir("predict_stream");
+  REQUIRE(run(fmt::format("train --model bert --task brackets --steps 2 --out {} {}",
+                          (dir / "run").string(), kTiny))
+              .exit_code == 0);
+  // 600 lines span three chunks; every line gets its row, in order.
+  {
+    std::ofstream in(dir / "in.txt");
+    for (int i = 0; i < 600; ++i) in << (i % 2 ? "()" : "[]") << "\n";
+  }
+  const Run r = run(fmt::format("predict --ckpt {} --format jsonl < {}", (dir / "run").string(),
+                                (dir / "in.txt").string()));
+  REQUIRE(r.exit_code == 0);
+  const auto rows = json_lines(r.output);
+  REQUIRE(rows.size() == 600);
+  CHECK(rows[0].at("input") == "[]");
+  CHECK(rows[599].at("input") == "()");
+  // An input too long for the model in a later chunk names where it is.
+  {
+    std::ofstream in(dir / "long.txt");
+    for (int i = 0; i < 300; ++i) in << "()\n";
+    in << std::string(200, '(') << "\n";
+  }
+  const Run bad = run(
+      fmt::format("predict --ckpt {} < {}", (dir / "run").string(), (dir / "long.txt").string()));
+  CHECK(bad.exit_code == 2);
+  CHECK_THAT(bad.output, Contains("after the first 256 lines: input 45 has 201 tokens"));
+#ifndef ATTNLAB_SHADOW_MEMORY
+  // A million empty lines: memory stays that of one chunk (about 20 MB in
+  // all here), where reading them all first took hundreds of megabytes.
+  const std::string cmd =
+      fmt::format("yes '' | head -n 1000000 | {} predict --ckpt {} > /dev/null 2>&1",
+                  ATTNLAB_BINARY, (dir / "run").string());
+  REQUIRE(std::system(cmd.c_str()) == 0);
+  struct rusage usage {};
+  ::getrusage(RUSAGE_CHILDREN, &usage);
+  CHECK(usage.ru_maxrss < 100 * 1024);  // KiB: the largest child of this test
+#endif
+  fs::remove_all(dir);
+}
