@@ -193,3 +193,28 @@ TEST_CASE("options: memory that runs out is named as such and with the options t
   fs::remove_all(dir);
 #endif
 }
+
+TEST_CASE("options: a step too big for the memory is refused before training, with figures") {
+  const fs::path dir = fresh_dir("step_memory");
+  // Hundreds of GiB of activations: more than any machine that runs these tests.
+  Run r =
+      run(fmt::format("train --model gpt --task reverse --batch-size 60000 --train-size 60000 "
+                      "--d-model 512 --layers 8 --heads 8 --d-ff 2048 --quiet --out {}",
+                      (dir / "big").string()));
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.output, Contains("a training step needs about") &&
+                           Contains("micro-batch of 60000 rows") && Contains("--batch-size") &&
+                           !Contains("bad_alloc"));
+  CHECK_FALSE(fs::exists(dir / "big" / "checkpoint.h5"));
+#ifndef ATTNLAB_SHADOW_MEMORY
+  // The address-space limit counts as well, and is named.
+  const std::string cmd = fmt::format(
+      "ulimit -v 3000000; exec {} train --model gpt --task reverse --batch-size 4096 --d-model 256 "
+      "--heads 4 --d-ff 1024 --layers 4 --quiet --out {} > {} 2>&1",
+      ATTNLAB_BINARY, (dir / "limited").string(), (dir / "log").string());
+  const int status = std::system(cmd.c_str());
+  CHECK(WEXITSTATUS(status) == 2);
+  CHECK_THAT(read_text(dir / "log"), Contains("(ulimit -v)"));
+#endif
+  fs::remove_all(dir);
+}

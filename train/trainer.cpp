@@ -1,5 +1,7 @@
 #include "train/trainer.h"
 
+#include "models/stats.h"
+#include "train/memory_limit.h"
 #include "train/metrics_log.h"
 
 #include "common/errors.h"
@@ -144,7 +146,32 @@ Trainer::Trainer(TrainConfig config, TrainerOptions options)
     }
   }
   check_ranks_agree();
+  check_memory();
   if (dir_) dir_->check_writable(save_bytes());  // before hours of training, not after
+}
+
+void Trainer::check_memory() const {
+  // A step holds one micro-batch's activations at a time (describe's
+  // formula, for its longest rows), and the parameters with their
+  // gradients and AdamW's two moments.
+  int64_t row = framing_->streams_blocks() ? framing_->block_size() : 1;
+  for (size_t length : train_lengths_) row = std::max(row, int64_t(length));
+  const int64_t rows = std::max<int64_t>(1, config_.batch_size / comm_.size());
+  const ModelStats stats = model_stats(model_->config(), row, rows);
+  const double activations = stats.activation_bytes * double(row) * double(rows);
+  const double state =
+      4.0 * double(model_->parameter_count()) * double(dtype_size(model_->config().dtype));
+  const MemoryLimit limit = process_memory_limit();
+  if (activations + state <= limit.bytes) return;
+  throw InputError(fmt::format(
+      "a training step needs about {} of memory ({} of activations for a micro-batch of {} rows "
+      "of up to {} tokens, {} of parameters, gradients and optimizer state), more than the {} "
+      "this process may use ({}); lower --batch-size (now {}; --accumulation keeps the "
+      "effective batch){}, or make the model smaller",
+      memory_size(activations + state), memory_size(activations), rows, row, memory_size(state),
+      memory_size(limit.bytes), limit.source, config_.batch_size,
+      framing_->streams_blocks() ? fmt::format(", --block-size (now {})", framing_->block_size())
+                                 : ""));
 }
 
 std::string Trainer::checkpoint_to_resume() {

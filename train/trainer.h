@@ -120,6 +120,9 @@ class Trainer {
   EvalMetrics evaluate_held_out() const;
   // Refuses to train when the ranks built different data or models.
   void check_ranks_agree() const;
+  // Refuses, with the figures and the options to change, a run whose step
+  // would not fit in the memory this process may use (train/memory_limit.h).
+  void check_memory() const;
   // Writes `path` atomically; a failure names `what` and the path, whose
   // previous file stays.
   void write_checkpoint(const std::string& path, const char* what, const Optimizer* optimizer);
