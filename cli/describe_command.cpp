@@ -10,6 +10,7 @@
 #include "cli/model_options.h"
 #include "models/stats.h"
 #include "study/describe.h"
+#include "train/memory_limit.h"
 
 namespace attnlab {
 
@@ -89,6 +90,22 @@ int describe_command(int argc, char** argv) {
       c.max_len = longest;
     }
     configs.push_back(c);
+  }
+  // Measuring runs forward and backward at every length: refuse, before any
+  // table is printed, a pass that cannot fit in the memory this process may use.
+  if (vm.count("measure")) {
+    const MemoryLimit limit = process_memory_limit();
+    for (const ModelConfig& c : configs)
+      for (int64_t T : lengths) {
+        const double need = model_stats(c, T, batch).activation_bytes * double(T * batch);
+        if (need > limit.bytes)
+          throw cli::UsageError(fmt::format(
+              "--measure at T={} with --batch {}: the {} pass keeps about {} of activations, "
+              "more than the {} this process may use ({}); measure shorter --lengths or a "
+              "smaller --batch (the tables without --measure need no memory)",
+              T, batch, family_name(c.family), memory_size(need), memory_size(limit.bytes),
+              limit.source));
+      }
   }
 
   for (const ModelConfig& c : configs) {

@@ -91,8 +91,8 @@ int run_command(const Command& command, const std::string& who, int argc, char**
     fmt::print(stderr,
                "attnlab {}: error: out of memory while running `attnlab {}`: the process may not "
                "have the memory this work needs (see `ulimit -v` and the machine's memory); make "
-               "it smaller with --batch-size, --accumulation, --block-size, --seq, --lengths or "
-               "the model's size options\n",
+               "it smaller with the data's size (--train-size), --batch-size, --block-size, "
+               "--seq, --lengths or the model's size options\n",
                who, who);
     return cli::kExitFailure;
   } catch (const std::exception& e) {

@@ -178,18 +178,18 @@ TEST_CASE("options: memory that runs out is named as such and with the options t
   WARN("skipped: a sanitizer's shadow memory makes an address-space limit meaningless");
 #else
   const fs::path dir = fresh_dir("out_of_memory");
-  // describe --measure at T=8192 needs gigabytes of attention scores; the
-  // address space is bounded to 1.5 GB so that the allocation fails.
+  // 16 million generated examples need gigabytes; the address space is
+  // bounded to 1 GB so that an allocation fails while the data is made.
   const std::string cmd = fmt::format(
-      "ulimit -v 1500000; exec {} describe --model gpt --lengths 8192 --measure --repeats 1 "
-      "> {} 2>&1",
-      ATTNLAB_BINARY, (dir / "log").string());
+      "ulimit -v 1000000; exec {} train --model gpt --task reverse --train-size 16000000 --quiet "
+      "--out {} > {} 2>&1",
+      ATTNLAB_BINARY, (dir / "run").string(), (dir / "log").string());
   const int status = std::system(cmd.c_str());
   CHECK(WIFEXITED(status));
   CHECK(WEXITSTATUS(status) == 1);
   const std::string log = read_text(dir / "log");
-  CHECK_THAT(log, Contains("out of memory while running `attnlab describe`") &&
-                      Contains("--lengths") && !Contains("std::bad_alloc"));
+  CHECK_THAT(log, Contains("out of memory while running `attnlab train`") &&
+                      Contains("--train-size") && !Contains("std::bad_alloc"));
   fs::remove_all(dir);
 #endif
 }
@@ -217,4 +217,11 @@ TEST_CASE("options: a step too big for the memory is refused before training, wi
   CHECK_THAT(read_text(dir / "log"), Contains("(ulimit -v)"));
 #endif
   fs::remove_all(dir);
+}
+
+TEST_CASE("options: describe --measure refuses a length whose pass cannot fit in memory") {
+  const Run r = run("describe --model gpt --lengths 64,16384 --measure --repeats 1");
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.output, Contains("--measure at T=16384") && Contains("GiB of activations") &&
+                           !Contains("## gpt"));  // refused before any table
 }
