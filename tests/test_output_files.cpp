@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 
 #include <catch2/catch.hpp>
+#include <cmath>
 
 #include "checkpoint_fixtures.h"
 #include "cli_process.h"
@@ -108,17 +109,25 @@ TEST_CASE("output files: HDF5 never replaces or deletes a device, FIFO or direct
 
 TEST_CASE("output files: a plot that cannot be written leaves the old one and no temporary") {
   const fs::path dir = fresh_dir("output_limit");
-  tiny_checkpoint(dir);
+  // A long log: its chart (about 44 KB) is larger than the file-size limit below.
+  {
+    std::ofstream log(dir / "metrics.jsonl");
+    for (int step = 1; step <= 3000; ++step)
+      log << fmt::format(
+          "{{\"step\": {}, \"split\": \"train\", \"loss\": {}, \"lr\": 0.001, "
+          "\"grad_norm\": 1.0, \"tokens_per_s\": 1000.0, \"elapsed_s\": {}}}\n",
+          step, 3.0 / std::pow(step, 0.3) + (step % 7) * 0.01, step * 0.1);
+  }
   const fs::path svg = dir / "c.svg";
   { std::ofstream(svg) << "<svg>the old picture</svg>\n"; }
-  // A file-size limit of one 512-byte block: the new picture cannot be written.
+  // ulimit -f 40: 20 KB, room for the OpenMP runtime's own small files but
+  // not for the chart; SIGXFSZ ignored, so a write past it fails instead.
   const pid_t child = ::fork();
   REQUIRE(child >= 0);
   if (child == 0) {
-    const std::string cmd =
-        fmt::format("ulimit -f 1; exec {} plot --metrics {} --out {} > {} 2>&1", ATTNLAB_BINARY,
-                    (dir / "run").string(), svg.string(), (dir / "log").string());
-    ::signal(SIGXFSZ, SIG_IGN);  // a write past the limit fails instead of killing
+    const std::string cmd = fmt::format(
+        "trap '' XFSZ; ulimit -f 40; exec {} plot --metrics {} --out {} > {} 2>&1", ATTNLAB_BINARY,
+        (dir / "metrics.jsonl").string(), svg.string(), (dir / "log").string());
     ::execl("/bin/sh", "sh", "-c", cmd.c_str(), nullptr);
     ::_exit(127);
   }
@@ -127,6 +136,6 @@ TEST_CASE("output files: a plot that cannot be written leaves the old one and no
   CHECK(read_text(svg) == "<svg>the old picture</svg>\n");
   size_t files = 0;
   for (const auto& entry : fs::directory_iterator(dir)) files += entry.is_regular_file();
-  CHECK(files == 2);  // c.svg and the log: no temporary
+  CHECK(files == 3);  // the log, its chart's old version and the output log: no temporary
   fs::remove_all(dir);
 }

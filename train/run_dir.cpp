@@ -68,7 +68,7 @@ RunDirectory::RunDirectory(std::string path, Mode mode) : path_(std::move(path))
   if (path_.empty()) refuse(path_, "the path is empty");
   if (fs::exists(path_, ec) && !fs::is_directory(path_, ec))
     refuse(path_, "exists and is not a directory");
-  fs::create_directories(path_, ec);
+  made_ = !fs::exists(path_, ec) && fs::create_directories(path_, ec);
   if (ec) fail(path_, fmt::format("cannot create the directory: {}", ec.message()));
 
   const std::string lock = run_files::in(path_, run_files::kLock);
@@ -118,7 +118,16 @@ RunDirectory::~RunDirectory() {
   if (::ftruncate(lock_fd_, 0) != 0) {
     // Nothing to do: the note is stale at worst, and the lock is released below.
   }
+  // A directory this run made and left holding only its lock goes again:
+  // the lock file is unlinked while still held, then the directory removed,
+  // which fails (and keeps it) if anything else has appeared in it.
+  std::error_code ignored;
+  bool only_lock = made_;
+  for (const auto& entry : fs::directory_iterator(path_, ignored))
+    only_lock = only_lock && entry.path().filename() == run_files::kLock;
+  if (only_lock) fs::remove(run_files::in(path_, run_files::kLock), ignored);
   ::close(lock_fd_);  // releases the flock
+  if (only_lock) fs::remove(path_, ignored);
 }
 
 std::string run_files::in(const std::string& dir, const char* name) {

@@ -37,7 +37,7 @@ class RunDirectory {
   // is there. Throws std::runtime_error naming the directory and, for a held
   // lock, the process that holds it.
   RunDirectory(std::string path, Mode mode);
-  ~RunDirectory();  // releases the lock
+  ~RunDirectory();  // releases the lock; removes a directory it made and left empty
   RunDirectory(const RunDirectory&) = delete;
   RunDirectory& operator=(const RunDirectory&) = delete;
 
@@ -59,6 +59,9 @@ class RunDirectory {
  private:
   std::string path_;
   int lock_fd_ = -1;
+  // This run made the directory: if the run ends having written nothing
+  // there (refused before its first step), the directory goes again.
+  bool made_ = false;
 };
 
 // What a metrics.jsonl holds, line by line. A crash can cut off the last
