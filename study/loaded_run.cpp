@@ -37,6 +37,12 @@ LoadedRun load_run(const std::string& ckpt_option) {
   LoadedRun run;
   run.file = ckpt;
   run.info = read_checkpoint_info(ckpt);
+  // A run directory's best model must be of the run its checkpoint is.
+  if (ckpt != ckpt_option && std::filesystem::path(ckpt).filename() == run_files::kBest) {
+    const std::string last = run_files::in(ckpt_option, run_files::kCheckpoint);
+    if (std::filesystem::exists(last))
+      check_same_run(read_checkpoint_info(last), last, run.info, ckpt);
+  }
   run.vocab = std::make_shared<data::Vocab>(
       data::Vocab::from_tokens(run.info.vocab_kind, run.info.vocab_tokens));
   run.model = make_model(run.info.model);

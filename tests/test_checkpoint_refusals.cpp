@@ -373,3 +373,31 @@ TEST_CASE("checkpoint: a run on a TSV stores its absolute path, eval works from 
   CHECK_THAT(e.output, Contains("--valid-file"));
   fs::remove_all(dir);
 }
+
+TEST_CASE("checkpoint: a checkpoint copied from another run is not resumed or evaluated with it") {
+  const fs::path dir = fresh_dir("mixed_runs");
+  const auto train = [&](const std::string& model, const fs::path& out) {
+    REQUIRE(run(fmt::format("train --model {} --task reverse --steps 4 --stop-at 2 --eval-every 1 "
+                            "--out {} {}",
+                            model, out.string(), kTiny))
+                .exit_code == 0);
+  };
+  train("gpt", dir / "gpt");
+  train("t5", dir / "t5");
+  REQUIRE(fs::exists(dir / "gpt" / "best.h5"));
+  fs::copy_file(dir / "t5" / "checkpoint.h5", dir / "gpt" / "checkpoint.h5",
+                fs::copy_options::overwrite_existing);
+  const std::string log_before = read_text(dir / "gpt" / "metrics.jsonl");
+  Run r = run(fmt::format("train --resume --out {} --quiet", (dir / "gpt").string()));
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.output, Contains("are not of one run") && Contains("family") &&
+                           Contains((dir / "gpt" / "best.h5").string()));
+  CHECK(read_text(dir / "gpt" / "metrics.jsonl") == log_before);  // nothing appended
+  r = run(fmt::format("eval --ckpt {}", (dir / "gpt").string()));
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.output, Contains("are not of one run"));
+  // The run's own pair still resumes.
+  r = run(fmt::format("train --resume --out {} --quiet", (dir / "t5").string()));
+  CHECK(r.exit_code == 0);
+  fs::remove_all(dir);
+}

@@ -440,4 +440,33 @@ void load_optimizer_state(const std::string& path, Optimizer& optimizer) {
   as_input_error([&] { read_optimizer_state(path, optimizer); });
 }
 
+void check_same_run(const CheckpointInfo& a, const std::string& a_path, const CheckpointInfo& b,
+                    const std::string& b_path) {
+  std::string differs;
+  if (a.model.family != b.model.family)
+    differs = fmt::format("the model family is {} in one and {} in the other",
+                          family_name(a.model.family), family_name(b.model.family));
+  const auto am = config_to_map(a.model), bm = config_to_map(b.model);
+  for (const auto& [key, value] : am)
+    if (differs.empty() && (!bm.count(key) || bm.at(key) != value))
+      differs = fmt::format("model {} is {} in one and {} in the other", key, value,
+                            bm.count(key) ? bm.at(key) : std::string("absent"));
+  if (differs.empty() && a.train.task != b.train.task)
+    differs =
+        fmt::format("the task is '{}' in one and '{}' in the other", a.train.task, b.train.task);
+  if (differs.empty() && a.task_kind != b.task_kind)
+    differs = fmt::format("the task kind is {} in one and {} in the other",
+                          data::task_kind_name(a.task_kind), data::task_kind_name(b.task_kind));
+  if (differs.empty() && a.vocab_kind != b.vocab_kind)
+    differs =
+        fmt::format("the tokenizer is {} in one and {} in the other", a.vocab_kind, b.vocab_kind);
+  if (differs.empty() && a.vocab_tokens != b.vocab_tokens) differs = "their vocabularies differ";
+  if (differs.empty() && a.labels != b.labels) differs = "their labels differ";
+  if (differs.empty()) return;
+  throw InputError(fmt::format(
+      "{} and {} are not of one run ({}); a checkpoint copied from another run cannot continue "
+      "this one: move one of them away",
+      a_path, b_path, differs));
+}
+
 }  // namespace attnlab

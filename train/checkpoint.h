@@ -56,6 +56,13 @@ struct CheckpointInfo {
   TrainingState state;
 };
 
+// Throws InputError naming both files unless the checkpoints `a` (read from
+// `a_path`) and `b` are of one run: the same model configuration, task,
+// tokenizer, vocabulary and labels. A run directory's checkpoint.h5 and
+// best.h5 must be; a checkpoint copied in from another run is not.
+void check_same_run(const CheckpointInfo& a, const std::string& a_path, const CheckpointInfo& b,
+                    const std::string& b_path);
+
 // Writes `path` atomically (temporary file + rename); the previous file at
 // `path` stays intact if anything fails or the process dies mid-write.
 void save_checkpoint(const std::string& path, const CheckpointInfo& info, const Model& model,

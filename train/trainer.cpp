@@ -132,7 +132,9 @@ Trainer::Trainer(TrainConfig config, TrainerOptions options)
     // best.h5 is written at every improvement, often after the last
     // checkpoint: the bar to beat is the better of the two.
     if (dir_ && std::filesystem::exists(dir_->best())) {
-      const TrainingState best = read_checkpoint_info(dir_->best()).state;
+      const CheckpointInfo best_info = read_checkpoint_info(dir_->best());
+      check_same_run(resumed, resume_from, best_info, dir_->best());
+      const TrainingState best = best_info.state;
       if (best.best_step > state_.best_step) {
         state_.best_metric = best.best_metric;
         state_.best_step = best.best_step;
