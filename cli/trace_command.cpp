@@ -90,16 +90,8 @@ int trace_command(int argc, char** argv) {
   if (!svg_dir.empty()) check_svg_directory(svg_dir);
   const Trace trace = run.framing->trace(input);
   // Written beside --out and renamed into place when complete.
-  const std::string temporary = temporary_beside(out);
-  struct RemoveUnpublished {
-    const std::string& path;
-    bool published = false;
-    ~RemoveUnpublished() {
-      std::error_code ignored;
-      if (!published) std::filesystem::remove(path, ignored);
-    }
-  } guard{temporary};
-  H5File f = H5File::create(temporary);
+  PendingFile pending(out);
+  H5File f = H5File::create(pending.temporary());
   f.set_attribute("/", "format", "attnlab-trace");
   f.set_attribute("/", "format_version", "1");
   f.set_attribute("/", "checkpoint", run.file);
@@ -139,8 +131,7 @@ int trace_command(int argc, char** argv) {
     f.set_attribute("hidden/" + s.name, "axis", s.axis);
   }
   f.close();
-  publish(temporary, out);
-  guard.published = true;
+  pending.publish();
   fmt::print("wrote {}{}\n", out, svg_dir.empty() ? "" : fmt::format(" and {}/*.svg", svg_dir));
   return cli::kExitOk;
 }

@@ -63,14 +63,4 @@ std::string si_number(double x) {
   return u == 0 ? fmt::format("{:.0f}", x) : fmt::format("{:.3g}{}", x, units[u]);
 }
 
-std::string binary_bytes(double bytes) {
-  static const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  int u = 0;
-  while (bytes >= 1024 && u < 4) {
-    bytes /= 1024;
-    ++u;
-  }
-  return u == 0 ? fmt::format("{:.0f} B", bytes) : fmt::format("{:.3g} {}", bytes, units[u]);
-}
-
 }  // namespace attnlab::report

@@ -15,8 +15,7 @@ struct Table {
   std::string markdown() const;
 };
 
-std::string with_commas(int64_t n);      // 1234567 -> "1,234,567"
-std::string si_number(double x);         // 1.23e6 -> "1.23 M"
-std::string binary_bytes(double bytes);  // 1536 -> "1.5 KiB"
+std::string with_commas(int64_t n);  // 1234567 -> "1,234,567"
+std::string si_number(double x);     // 1.23e6 -> "1.23 M"
 
 }  // namespace attnlab::report

@@ -9,6 +9,7 @@
 #include "autograd/ops.h"
 #include "models/stats.h"
 #include "report/table.h"
+#include "train/memory_limit.h"
 
 namespace attnlab::study {
 
@@ -69,19 +70,18 @@ std::string cost_table(const std::vector<ModelConfig>& configs, int64_t seq, int
   row("training FLOPs / token", [](const ModelStats& s, const ModelConfig&) {
     return report::si_number(s.training_flops());
   });
-  row("activations / token (training)", [](const ModelStats& s, const ModelConfig&) {
-    return report::binary_bytes(s.activation_bytes);
-  });
+  row("activations / token (training)",
+      [](const ModelStats& s, const ModelConfig&) { return memory_size(s.activation_bytes); });
   row("activations / batch", [&](const ModelStats& s, const ModelConfig&) {
-    return report::binary_bytes(s.activation_bytes * double(seq * batch));
+    return memory_size(s.activation_bytes * double(seq * batch));
   });
   row("KV cache / generated token", [](const ModelStats& s, const ModelConfig&) {
-    return s.self_cache_bytes_per_token > 0 ? report::binary_bytes(s.self_cache_bytes_per_token)
+    return s.self_cache_bytes_per_token > 0 ? memory_size(s.self_cache_bytes_per_token)
                                             : std::string("- (no generation)");
   });
   row("cross K/V, once / source token", [](const ModelStats& s, const ModelConfig&) {
     return s.cross_cache_bytes_per_source_token > 0
-               ? report::binary_bytes(s.cross_cache_bytes_per_source_token)
+               ? memory_size(s.cross_cache_bytes_per_source_token)
                : std::string("-");
   });
   return t.markdown();
@@ -129,15 +129,15 @@ std::string scaling_table(const std::vector<ModelConfig>& configs,
                                    report::si_number(flops),
                                    prev_flops > 0 ? fmt::format("{:.2f}", flops / prev_flops) : "",
                                    percent(s.attention_flops, s.forward_flops()),
-                                   report::binary_bytes(bytes),
+                                   memory_size(bytes),
                                    prev_bytes > 0 ? fmt::format("{:.2f}", bytes / prev_bytes) : ""};
       if (measured) {
         Measured m = measure(c, batch, T, repeats);
         row.push_back(fmt::format("{:.1f} ms", m.milliseconds));
         // training FLOPs (3 x forward) of the whole batch over the measured time
         row.push_back(fmt::format("{:.1f}", 3 * flops * double(batch) / (m.milliseconds * 1e6)));
-        row.push_back(report::binary_bytes(double(m.graph_bytes)));
-        row.push_back(report::binary_bytes(double(m.peak_bytes)));
+        row.push_back(memory_size(double(m.graph_bytes)));
+        row.push_back(memory_size(double(m.peak_bytes)));
       }
       t.rows.push_back(row);
       prev_flops = flops;

@@ -14,7 +14,7 @@ struct MemoryLimit {
 };
 MemoryLimit process_memory_limit();
 
-// "1.5 GiB"
+// Bytes in binary units, for people: 1536 -> "1.5 KiB", 7.84e9 -> "7.3 GiB".
 std::string memory_size(double bytes);
 
 }  // namespace attnlab

@@ -25,10 +25,6 @@ bool same_file(const struct stat& a, const struct stat& b) {
   return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
 }
 
-void remove_quietly(const std::string& path) {
-  ::unlink(path.c_str());
-}
-
 }  // namespace
 
 void check_output_path(const std::string& path, const std::string& option,
@@ -65,25 +61,27 @@ void check_output_path(const std::string& path, const std::string& option,
   }
 }
 
-std::string temporary_beside(const std::string& path) {
+PendingFile::PendingFile(std::string path) : path_(std::move(path)) {
   static std::atomic<int> counter{0};
-  return fmt::format("{}.tmp-{}-{}", path, ::getpid(), counter++);
+  temporary_ = fmt::format("{}.tmp-{}-{}", path_, ::getpid(), counter++);
 }
 
-void publish(const std::string& temporary, const std::string& path) {
-  const int fd = ::open(temporary.c_str(), O_RDONLY | O_CLOEXEC);
+PendingFile::~PendingFile() {
+  if (!published_) ::unlink(temporary_.c_str());
+}
+
+void PendingFile::publish() {
+  const int fd = ::open(temporary_.c_str(), O_RDONLY | O_CLOEXEC);
   const bool synced = fd >= 0 && ::fsync(fd) == 0;
   if (fd >= 0) ::close(fd);
-  if (!synced || ::rename(temporary.c_str(), path.c_str()) != 0) {
-    const std::string why = std::strerror(errno);
-    remove_quietly(temporary);
-    throw std::runtime_error(fmt::format("cannot write {}: {}", path, why));
-  }
+  if (!synced || ::rename(temporary_.c_str(), path_.c_str()) != 0)
+    throw std::runtime_error(fmt::format("cannot write {}: {}", path_, std::strerror(errno)));
+  published_ = true;
 }
 
 void write_file_atomically(const std::string& path, std::string_view bytes) {
-  const std::string temporary = temporary_beside(path);
-  const int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  PendingFile file(path);
+  const int fd = ::open(file.temporary().c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
   if (fd < 0)
     throw std::runtime_error(fmt::format("cannot write {}: {}", path, std::strerror(errno)));
   size_t done = 0;
@@ -93,18 +91,14 @@ void write_file_atomically(const std::string& path, std::string_view bytes) {
     if (n <= 0) {
       const std::string why = std::strerror(n < 0 ? errno : ENOSPC);
       ::close(fd);
-      remove_quietly(temporary);
       throw std::runtime_error(fmt::format("cannot write {} ({} of {} bytes written): {}", path,
                                            done, bytes.size(), why));
     }
     done += size_t(n);
   }
-  if (::close(fd) != 0) {
-    const std::string why = std::strerror(errno);
-    remove_quietly(temporary);
-    throw std::runtime_error(fmt::format("cannot write {}: {}", path, why));
-  }
-  publish(temporary, path);
+  if (::close(fd) != 0)
+    throw std::runtime_error(fmt::format("cannot write {}: {}", path, std::strerror(errno)));
+  file.publish();
 }
 
 }  // namespace attnlab

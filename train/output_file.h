@@ -21,12 +21,24 @@ namespace attnlab {
 void check_output_path(const std::string& path, const std::string& option,
                        const std::vector<std::string>& inputs = {});
 
-// A fresh name beside `path` for its temporary.
-std::string temporary_beside(const std::string& path);
+// A file being written beside `path`, under a fresh temporary name, that
+// becomes the file at `path` only through publish(). Removed again if it is
+// never published (a failure, an exception).
+class PendingFile {
+ public:
+  explicit PendingFile(std::string path);
+  ~PendingFile();
+  PendingFile(const PendingFile&) = delete;
+  PendingFile& operator=(const PendingFile&) = delete;
+  const std::string& temporary() const { return temporary_; }
+  // Flushes the finished temporary to disk and renames it to `path`; throws
+  // naming `path` on failure.
+  void publish();
 
-// Makes the finished `temporary` the file at `path` (flushed to disk, then
-// renamed); removes the temporary and throws naming `path` on failure.
-void publish(const std::string& temporary, const std::string& path);
+ private:
+  std::string path_, temporary_;
+  bool published_ = false;
+};
 
 // Writes `bytes` as the file at `path`, through a temporary beside it.
 void write_file_atomically(const std::string& path, std::string_view bytes);

@@ -171,7 +171,7 @@ void RunDirectory::start_over() const {
 MetricsLog read_metrics_log(const std::string& path) {
   MetricsLog log;
   std::error_code absent;
-  if (!fs::exists(fs::symlink_status(path, absent)) && !fs::exists(path, absent)) return log;
+  if (!fs::exists(fs::symlink_status(path, absent))) return log;
   // As any file the user names: a FIFO, a device or an endless file is
   // refused, not read.
   const std::string text = data::read_regular_file(path, kMaxMetricsLogBytes);
