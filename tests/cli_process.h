@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <iterator>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -139,9 +140,10 @@ inline double number_of(const attnlab::Json& j) {
 
 // Training is under way once the first progress line reached metrics.jsonl.
 inline bool training_logged(const fs::path& run_dir) {
-  std::error_code ec;
-  const fs::path metrics = run_dir / "metrics.jsonl";
-  return fs::exists(metrics, ec) && fs::file_size(metrics, ec) > 0;
+  std::ifstream metrics(run_dir / "metrics.jsonl");
+  const std::string text((std::istreambuf_iterator<char>(metrics)),
+                         std::istreambuf_iterator<char>());
+  return text.find("\"split\": \"train\"") != std::string::npos;
 }
 
 // A few seconds of training at most.

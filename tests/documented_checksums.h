@@ -23,10 +23,13 @@ struct Fnv {
   void feed_length(uint64_t n) { feed(&n, sizeof n); }  // 8 bytes, little-endian here
 };
 
-// Each parameter's path below params/, then its float32 bytes, in the order
-// of `paths` (sorted since format 2; registration order in format 1).
-inline uint64_t parameter_checksum(const H5File& f, const std::vector<std::string>& paths) {
+// From format 5 the format version as 8 bytes; then each parameter's path
+// below params/ and its float32 bytes, in the order of `paths` (sorted since
+// format 2; registration order in format 1).
+inline uint64_t parameter_checksum(const H5File& f, const std::vector<std::string>& paths,
+                                   int64_t format_version) {
   Fnv fnv;
+  if (format_version >= 5) fnv.feed(&format_version, sizeof format_version);
   for (const std::string& path : paths) {
     const std::string name = path.substr(std::string("params/").size());
     fnv.feed(name.data(), name.size());

@@ -174,13 +174,14 @@ TEST_CASE("checkpoint: optimizer state is checksummed and checked, a missing che
   CHECK_THAT(refusal(edited("no_optimizer_checksum", "", 0, true)),
              Contains("has no optimizer checksum"));
   // A format version damaged to an older one ('3' -> '2' is one flipped bit)
-  // does not turn the optimizer checksum off.
+  // turns no checksum off: the parameters' one, made for the real format, notices.
   {
     const fs::path copy = edited("format_2", some_moment, 0.25f);
     attnlab::H5File f = attnlab::H5File::open_rw(copy.string());
     f.set_attribute("/", "format_version", "2");
     f.close();
-    CHECK_THAT(refusal(copy), Contains("format_2.h5: optimizer checksum mismatch"));
+    CHECK_THAT(refusal(copy), Contains("format_2.h5: the parameters were saved as checkpoint "
+                                       "format 5 but format_version says 2"));
   }
   // A parameter checksum removed together with a changed weight: refused, not trusted.
   {
@@ -399,5 +400,92 @@ TEST_CASE("checkpoint: a checkpoint copied from another run is not resumed or ev
   // The run's own pair still resumes.
   r = run(fmt::format("train --resume --out {} --quiet", (dir / "t5").string()));
   CHECK(r.exit_code == 0);
+  fs::remove_all(dir);
+}
+
+TEST_CASE("checkpoint: two runs with identical settings are told apart by their run ids") {
+  const fs::path dir = fresh_dir("twin_runs");
+  const auto train = [&](const fs::path& out) {
+    REQUIRE(run(fmt::format("train --model gpt --task reverse --steps 4 --stop-at 2 --eval-every 1 "
+                            "--out {} {}",
+                            out.string(), kTiny))
+                .exit_code == 0);
+  };
+  train(dir / "a");
+  train(dir / "b");
+  const auto a = attnlab::read_checkpoint_info((dir / "a" / "checkpoint.h5").string());
+  const auto b = attnlab::read_checkpoint_info((dir / "b" / "checkpoint.h5").string());
+  REQUIRE(attnlab::is_run_id(a.run_id));
+  CHECK(a.run_id != b.run_id);
+  CHECK(attnlab::read_checkpoint_info((dir / "a" / "best.h5").string()).run_id == a.run_id);
+  // The log's first line names the run.
+  const std::string log_a = read_text(dir / "a" / "metrics.jsonl");
+  CHECK_THAT(log_a.substr(0, log_a.find('\n')),
+             Contains("\"event\": \"start\"") && Contains("\"run_id\": \"" + a.run_id + "\""));
+
+  // b's checkpoint in a's directory: refused by best.h5 ...
+  const fs::path ckpt = dir / "a" / "checkpoint.h5";
+  fs::copy_file(dir / "a" / "checkpoint.h5", dir / "a_checkpoint.h5");
+  fs::copy_file(dir / "b" / "checkpoint.h5", ckpt, fs::copy_options::overwrite_existing);
+  Run r = run(fmt::format("train --resume --out {} --quiet", (dir / "a").string()));
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.output, Contains("two runs with the same settings") && Contains(a.run_id) &&
+                           Contains(b.run_id));
+  r = run(fmt::format("eval --ckpt {}", (dir / "a").string()));
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.output, Contains("two runs with the same settings"));
+  // ... and, without best.h5, by the log, which stays as it was.
+  fs::rename(dir / "a" / "best.h5", dir / "a_best.h5");
+  r = run(fmt::format("train --resume --out {} --quiet", (dir / "a").string()));
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.output, Contains((dir / "a" / "metrics.jsonl").string() +
+                                " line 1 is the log of run " + a.run_id) &&
+                           Contains(ckpt.string() + " is of run " + b.run_id));
+  CHECK(read_text(dir / "a" / "metrics.jsonl") == log_a);
+  // The run's own files resume, and the resume line keeps its id.
+  fs::copy_file(dir / "a_checkpoint.h5", ckpt, fs::copy_options::overwrite_existing);
+  fs::rename(dir / "a_best.h5", dir / "a" / "best.h5");
+  r = run(fmt::format("train --resume --out {} --quiet", (dir / "a").string()));
+  CHECK(r.exit_code == 0);
+  CHECK_THAT(read_text(dir / "a" / "metrics.jsonl"),
+             Contains("\"event\": \"resume\"") && Contains("\"run_id\": \"" + a.run_id + "\""));
+  CHECK(attnlab::read_checkpoint_info(ckpt.string()).run_id == a.run_id);
+  fs::remove_all(dir);
+}
+
+TEST_CASE("checkpoint: a file edited to an older format to escape its checks is refused") {
+  const fs::path dir = fresh_dir("downgrade");
+  const fs::path out = dir / "run";
+  REQUIRE(run(fmt::format("train --model gpt --task reverse --steps 4 --stop-at 2 --out {} {}",
+                          out.string(), kTiny))
+              .exit_code == 0);
+  const fs::path ckpt = out / "checkpoint.h5";
+  const fs::path original = dir / "original.h5";
+  fs::copy_file(ckpt, original);
+  const auto edit = [&](const char* version, bool drop_info_checksum) {
+    fs::copy_file(original, ckpt, fs::copy_options::overwrite_existing);
+    attnlab::H5File f = attnlab::H5File::open_rw(ckpt.string());
+    f.set_attribute("train_config", "lr", "0.5");
+    f.set_attribute("/", "format_version", version);
+    if (drop_info_checksum) f.remove_attribute("/", "info_checksum");
+    f.remove_attribute("/", "run_id");  // format 4 and before had none
+    f.close();
+  };
+  // Format 3 has no info checksum: the edited rate passes that format's
+  // checks, but the parameters' checksum was made for format 5.
+  edit("3", true);
+  CHECK(attnlab::read_checkpoint_info(ckpt.string()).train.lr == 0.5);
+  Run r = run(fmt::format("train --resume --out {} --quiet", out.string()));
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.output, Contains(ckpt.string() + ": the parameters were saved as checkpoint format "
+                                                "5 but format_version says 3"));
+  r = run(fmt::format("eval --ckpt {}", ckpt.string()));
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.output, Contains("edited to an older format"));
+  // Format 4 keeps the info checksum, which covers format_version itself.
+  edit("4", false);
+  r = run(fmt::format("train --resume --out {} --quiet", out.string()));
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.output, Contains("settings, vocabulary and state checksum mismatch"));
   fs::remove_all(dir);
 }

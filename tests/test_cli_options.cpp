@@ -208,7 +208,8 @@ TEST_CASE("options: a step too big for the memory is refused before training, wi
   CHECK_FALSE(fs::exists(dir / "big"));  // the directory the refused run made is gone again
   // A directory that was there before stays, as it was.
   fs::create_directories(dir / "mine");
-  r = run(fmt::format("train --model gpt --task reverse --batch-size 60000 --train-size 60000 "
+  r =
+      run(fmt::format("train --model gpt --task reverse --batch-size 60000 --train-size 60000 "
                       "--d-model 512 --layers 8 --heads 8 --d-ff 2048 --quiet --out {}",
                       (dir / "mine").string()));
   CHECK(r.exit_code == 2);

@@ -6,9 +6,11 @@
 #include "common/errors.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
+#include <random>
 #include <set>
 #include <stdexcept>
 
@@ -65,7 +67,10 @@ void fsync_path(const std::string& path, bool directory) {
 // does not checksum raw data, and a flipped bit in a weight would otherwise
 // load silently. Format 2 on walks the tensors sorted by path (the order h5py
 // and h5dump list them, so other tools can recompute it); format 1 walked the
-// parameters in the model's registration order.
+// parameters in the model's registration order. Format 5 on starts the
+// parameter checksum with the format version (8 bytes), so that a file
+// edited to an older format, to escape that format's checks, no longer
+// matches its own parameters.
 using StoredTensors = std::vector<std::pair<std::string, std::vector<float>>>;
 
 uint64_t tensors_checksum(StoredTensors tensors, int format_version, uint64_t h = kFnvOffset) {
@@ -77,6 +82,15 @@ uint64_t tensors_checksum(StoredTensors tensors, int format_version, uint64_t h 
     h = fnv1a(h, values.data(), values.size() * sizeof(float));
   }
   return h;
+}
+
+uint64_t parameter_checksum(StoredTensors params, int format_version) {
+  uint64_t h = kFnvOffset;
+  if (format_version >= 5) {
+    const int64_t version = format_version;
+    h = fnv1a(h, &version, sizeof version);
+  }
+  return tensors_checksum(std::move(params), format_version, h);
 }
 
 StoredTensors as_stored(const NamedTensors& tensors) {
@@ -170,7 +184,7 @@ void expect_checksum(const H5File& f, const std::string& path, const char* attri
 }
 
 // The file's format version; throws naming the file for versions this
-// build cannot read (versions 1 to 4 differ only in their checksums).
+// build cannot read (versions 1 to 5 differ in their checksums, and 5 adds run_id).
 int format_version(const H5File& f, const std::string& path) {
   const std::string version =
       f.has_attribute("/", "format_version") ? f.get_attribute("/", "format_version") : "?";
@@ -232,6 +246,7 @@ void save_checkpoint(const std::string& path, const CheckpointInfo& info, const 
     H5File f = H5File::create(tmp);
     f.set_attribute("/", "format", kCheckpointFormat);
     f.set_attribute("/", "format_version", std::to_string(kCheckpointVersion));
+    if (!info.run_id.empty()) f.set_attribute("/", "run_id", info.run_id);
     f.write_string("model_config/family", family_name(info.model.family));  // makes the group
     for (const auto& [k, v] : config_to_map(info.model)) f.set_attribute("model_config", k, v);
     f.write_string("train_config/model", family_name(info.train.model));
@@ -246,7 +261,7 @@ void save_checkpoint(const std::string& path, const CheckpointInfo& info, const 
     const StoredTensors params = as_stored(model.named_parameters());
     for (const auto& [name, t] : model.named_parameters())
       f.write<float>("params/" + name, t.to_floats(), t.shape());
-    f.set_attribute("/", "checksum", hex(tensors_checksum(params, kCheckpointVersion)));
+    f.set_attribute("/", "checksum", hex(parameter_checksum(params, kCheckpointVersion)));
     if (optimizer) {
       const std::string kind = optimizer_name(optimizer->config().kind);
       f.write_string("optimizer/kind", kind);
@@ -330,6 +345,12 @@ CheckpointInfo read_info(const std::string& path) {
   if (info.task_kind == data::TaskKind::Classification && info.labels.empty())
     throw InputError(fmt::format("{}: a classifier without labels (data/labels)", path));
   info.state = read_state(f);
+  if (f.has_attribute("/", "run_id")) {
+    info.run_id = f.get_attribute("/", "run_id");
+    if (!is_run_id(info.run_id))
+      throw InputError(fmt::format("{}: run_id '{}' is not 16 lowercase hex digits", path,
+                                   info.run_id.substr(0, 40)));
+  }
   return info;
 }
 
@@ -362,8 +383,16 @@ void read_parameters(const std::string& path, Model& model) {
         throw InputError(
             fmt::format("{}: parameter '{}' holds a non-finite value at element {}", path, key, i));
   }
-  expect_checksum(f, path, "checksum", "parameter",
-                  tensors_checksum(stored, format_version(f, path)));
+  const int version = format_version(f, path);
+  const uint64_t computed = parameter_checksum(stored, version);
+  if (version < kCheckpointVersion && hex(computed) != f.get_attribute("/", "checksum") &&
+      hex(parameter_checksum(stored, kCheckpointVersion)) == f.get_attribute("/", "checksum"))
+    throw InputError(fmt::format(
+        "{}: the parameters were saved as checkpoint format {} but format_version says {}: the "
+        "file was edited to an older format, whose weaker checks it cannot pass for a file of "
+        "this attnlab",
+        path, kCheckpointVersion, version));
+  expect_checksum(f, path, "checksum", "parameter", computed);
   NoGradGuard no_grad;
   for (size_t p = 0; p < params.size(); ++p) {
     Tensor& t = params[p].second;
@@ -428,6 +457,22 @@ auto as_input_error(F&& read) {
 
 }  // namespace
 
+std::string new_run_id() {
+  std::random_device entropy;
+  const uint64_t drawn = (uint64_t(entropy()) << 32) ^ entropy();
+  const auto now = std::chrono::steady_clock::now().time_since_epoch().count();
+  const int64_t pid = ::getpid();
+  uint64_t h = fnv1a(kFnvOffset, &drawn, sizeof drawn);
+  h = fnv1a(h, &now, sizeof now);  // two runs in one process, or a poor entropy source
+  return hex(fnv1a(h, &pid, sizeof pid));
+}
+
+bool is_run_id(const std::string& text) {
+  return text.size() == 16 && std::all_of(text.begin(), text.end(), [](char c) {
+           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+         });
+}
+
 CheckpointInfo read_checkpoint_info(const std::string& path) {
   return as_input_error([&] { return read_info(path); });
 }
@@ -462,6 +507,9 @@ void check_same_run(const CheckpointInfo& a, const std::string& a_path, const Ch
         fmt::format("the tokenizer is {} in one and {} in the other", a.vocab_kind, b.vocab_kind);
   if (differs.empty() && a.vocab_tokens != b.vocab_tokens) differs = "their vocabularies differ";
   if (differs.empty() && a.labels != b.labels) differs = "their labels differ";
+  // Files from before run ids have none; settings are all they can compare.
+  if (differs.empty() && !a.run_id.empty() && !b.run_id.empty() && a.run_id != b.run_id)
+    differs = fmt::format("two runs with the same settings: run id {} and {}", a.run_id, b.run_id);
   if (differs.empty()) return;
   throw InputError(fmt::format(
       "{} and {} are not of one run ({}); a checkpoint copied from another run cannot continue "

@@ -1,7 +1,7 @@
 // Checkpoints: one HDF5 file with everything needed to predict, evaluate or
 // resume training bit-for-bit. The layout is documented in docs/checkpoint.md:
-//   /                   attributes format, format_version, checksum, optimizer_checksum,
-//                       info_checksum
+//   /                   attributes format, format_version, run_id, checksum,
+//                       optimizer_checksum, info_checksum
 //   /model_config       attributes, one per ModelConfig field; dataset family
 //   /train_config       attributes, one per TrainConfig field; dataset model
 //   /data               datasets task_kind, vocab_kind, vocab/*, labels/*
@@ -26,10 +26,11 @@ namespace attnlab {
 class H5File;
 
 inline constexpr const char* kCheckpointFormat = "attnlab-checkpoint";
+// 5: the parameter checksum starts with the format version; a run_id names the run.
 // 4: an info_checksum covers everything else: settings, vocabulary, labels, training state.
 // 3: an optimizer_checksum covers the optimizer state, as checksum covers the parameters.
 // 2: the parameter checksum walks parameters sorted by path (1: registration order).
-inline constexpr int kCheckpointVersion = 4;
+inline constexpr int kCheckpointVersion = 5;
 
 // Where a run is: enough to continue exactly where it stopped.
 struct TrainingState {
@@ -54,14 +55,23 @@ struct CheckpointInfo {
   std::vector<std::string> vocab_tokens;
   std::vector<std::string> labels;
   TrainingState state;
+  // Drawn when a run starts and kept by every file it writes, so that two
+  // runs with identical settings are still told apart. Empty in files from
+  // before format 5.
+  std::string run_id;
 };
 
 // Throws InputError naming both files unless the checkpoints `a` (read from
 // `a_path`) and `b` are of one run: the same model configuration, task,
-// tokenizer, vocabulary and labels. A run directory's checkpoint.h5 and
+// tokenizer, vocabulary and labels, and the same run id where both have
+// one. A run directory's checkpoint.h5 and
 // best.h5 must be; a checkpoint copied in from another run is not.
 void check_same_run(const CheckpointInfo& a, const std::string& a_path, const CheckpointInfo& b,
                     const std::string& b_path);
+
+// A fresh run id: 16 lowercase hex digits, drawn from the system's entropy.
+std::string new_run_id();
+bool is_run_id(const std::string& text);
 
 // Writes `path` atomically (temporary file + rename); the previous file at
 // `path` stays intact if anything fails or the process dies mid-write.

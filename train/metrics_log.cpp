@@ -40,8 +40,13 @@ std::string held_out_line(int64_t step, const EvalMetrics& m, double elapsed_s) 
   return json_line(j);
 }
 
-std::string resume_line(int64_t step, int64_t steps) {
-  return json_line(Json{{"event", "resume"}, {"step", step}, {"steps", steps}});
+std::string start_line(const std::string& run_id, const std::string& model,
+                       const std::string& task) {
+  return json_line(Json{{"event", "start"}, {"run_id", run_id}, {"model", model}, {"task", task}});
+}
+
+std::string resume_line(int64_t step, int64_t steps, const std::string& run_id) {
+  return json_line(Json{{"event", "resume"}, {"step", step}, {"steps", steps}, {"run_id", run_id}});
 }
 
 namespace {
@@ -76,7 +81,10 @@ MetricsRecord parse_metrics_line(const std::string& line) {
     const auto it = j.find(key);
     return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
   };
-  if (text("event") == "resume") {
+  r.run_id = text("run_id");
+  if (text("event") == "start") {
+    r.kind = MetricsRecord::Kind::Start;
+  } else if (text("event") == "resume") {
     r.kind = MetricsRecord::Kind::Resume;
   } else if (text("split") == "train") {
     r.kind = MetricsRecord::Kind::Train;

@@ -1,10 +1,11 @@
 // metrics.jsonl, a run's log: one JSON object per line, appended as the run
-// goes (docs/json.md lists every field). Three kinds of line:
+// goes (docs/json.md lists every field). Four kinds of line:
 //
+//   {"event": "start", "run_id", "model", "task"}
 //   {"step", "split": "train", "loss", "lr", "grad_norm", "tokens_per_s", "elapsed_s"
 //    [, "ranks", "wait_s", "allreduce_s" on several ranks]}
 //   {"step", "split": "valid", "examples" | "blocks", "loss", <scores>, "elapsed_s"}
-//   {"event": "resume", "step", "steps"}
+//   {"event": "resume", "step", "steps", "run_id"}
 //
 // The scores of a held-out line are the metrics' own (metric_fields). This
 // module is the one place that writes or reads them.
@@ -31,7 +32,11 @@ struct TrainLogLine {
 };
 std::string metrics_line(const TrainLogLine& line);
 std::string held_out_line(int64_t step, const EvalMetrics& m, double elapsed_s);
-std::string resume_line(int64_t step, int64_t steps);
+// The first line of a run, and the first of each --resume: both name the run
+// (CheckpointInfo::run_id), so that a log is never continued by another run.
+std::string start_line(const std::string& run_id, const std::string& model,
+                       const std::string& task);
+std::string resume_line(int64_t step, int64_t steps, const std::string& run_id);
 
 // The held-out metrics' fields: a language model's measure (bits_per_char
 // or perplexity), accuracy and macro_f1, or token_accuracy and exact_match.
@@ -40,11 +45,12 @@ void add_metric_fields(Json& j, const EvalMetrics& m);
 
 // One line read back.
 struct MetricsRecord {
-  enum class Kind { Train, Valid, Resume, Other };
+  enum class Kind { Start, Train, Valid, Resume, Other };
   Kind kind = Kind::Other;
   // NaN where the line has no such number (or null).
   double step = NAN, elapsed_s = NAN, loss = NAN, tokens_per_s = NAN;
   std::vector<std::pair<std::string, double>> scores;  // valid lines: name, value in order
+  std::string run_id;  // start and resume lines of runs from format 5 on
 };
 // Throws std::invalid_argument when the line is not a JSON object. Lines of
 // runs that wrote a non-finite number as nan or inf read as null.

@@ -87,6 +87,15 @@ Trainer::Trainer(TrainConfig config, TrainerOptions options)
     config_ = resumed.train;  // the run continues with the settings it started with
     config_.out = out;
     if (options_.resume_steps > 0) config_.steps = options_.resume_steps;  // ... or a new length
+    if (comm_.is_root()) {  // the run directory's files must all be of one run
+      if (std::filesystem::exists(dir_->best())) {
+        resumed_best_ = read_checkpoint_info(dir_->best());
+        check_same_run(resumed, resume_from, *resumed_best_, dir_->best());
+      }
+      run_id_ = check_log_belongs(resumed, resume_from);
+    }
+  } else {
+    run_id_ = new_run_id();
   }
   // A built-in task knows its kind; record it, so the stored config says
   // what the run was.
@@ -131,10 +140,8 @@ Trainer::Trainer(TrainConfig config, TrainerOptions options)
     model_->set_dropout_rng(state_.dropout_rng);
     // best.h5 is written at every improvement, often after the last
     // checkpoint: the bar to beat is the better of the two.
-    if (dir_ && std::filesystem::exists(dir_->best())) {
-      const CheckpointInfo best_info = read_checkpoint_info(dir_->best());
-      check_same_run(resumed, resume_from, best_info, dir_->best());
-      const TrainingState best = best_info.state;
+    if (resumed_best_) {
+      const TrainingState& best = resumed_best_->state;
       if (best.best_step > state_.best_step) {
         state_.best_metric = best.best_metric;
         state_.best_step = best.best_step;
@@ -404,6 +411,7 @@ CheckpointInfo Trainer::checkpoint_info() const {
   info.labels = data_.dataset.labels;
   info.state = state_;
   info.state.dropout_rng = model_->dropout_rng();
+  info.run_id = run_id_;
   return info;
 }
 
@@ -427,26 +435,55 @@ void Trainer::save(const std::string& why) {
     emit(stdout, fmt::format("saved {} at step {} ({})\n", checkpoint_path(), state_.step, why));
 }
 
+std::string Trainer::check_log_belongs(const CheckpointInfo& resumed,
+                                       const std::string& checkpoint) {
+  const std::string path = dir_->metrics();
+  MetricsLog log = read_metrics_log(path);
+  std::string logged_run;  // the last run id the log names
+  for (size_t i = 0; i < log.lines.size(); ++i) {
+    if (log.lines[i].find("\"run_id\"") == std::string::npos) continue;
+    MetricsRecord record;
+    try {
+      record = parse_metrics_line(log.lines[i]);
+    } catch (const std::invalid_argument&) {
+      continue;  // plot reports such lines; they name no run
+    }
+    if (record.run_id.empty()) continue;
+    if (!resumed.run_id.empty() && record.run_id != resumed.run_id)
+      throw InputError(fmt::format(
+          "{} line {} is the log of run {}, but {} is of run {}: a checkpoint copied from "
+          "another run cannot continue this one; move one of them away",
+          path, i + 1, record.run_id, checkpoint, resumed.run_id));
+    logged_run = record.run_id;
+  }
+  resumed_log_torn_ = {log.torn_line, std::move(log.torn_text)};
+  // A checkpoint from before run ids continues the run its log names.
+  if (!resumed.run_id.empty()) return resumed.run_id;
+  return logged_run.empty() ? new_run_id() : logged_run;
+}
+
 void Trainer::open_metrics_log() {
   if (!comm_.is_root()) return;
   const std::string path = dir_->metrics();
-  if (options_.resume) {
-    // Append after what the run logged so far; a last line that a crash cut
-    // off is reported and dropped, so the file stays one object per line.
-    const MetricsLog log = read_metrics_log(path);
-    if (log.torn_line > 0) {
-      std::filesystem::resize_file(path, std::filesystem::file_size(path) - log.torn_text.size());
-      if (!options_.quiet)
-        fmt::print(
-            "note: {} line {} was cut off (the run stopped while writing it); it is "
-            "dropped\n",
-            path, log.torn_line);
-    }
+  // Append after what the run logged so far; a last line that a crash cut
+  // off is reported and dropped, so the file stays one object per line.
+  if (options_.resume && resumed_log_torn_.first > 0) {
+    std::filesystem::resize_file(
+        path, std::filesystem::file_size(path) - resumed_log_torn_.second.size());
+    if (!options_.quiet)
+      fmt::print(
+          "note: {} line {} was cut off (the run stopped while writing it); it is "
+          "dropped\n",
+          path, resumed_log_torn_.first);
   }
   metrics_ = std::fopen(path.c_str(), options_.resume ? "a" : "w");
   if (!metrics_)
     throw std::runtime_error(fmt::format("cannot write {}: {}", path, std::strerror(errno)));
-  if (options_.resume) log_json(resume_line(state_.step, config_.steps));
+  if (options_.resume)
+    log_json(resume_line(state_.step, config_.steps, run_id_));
+  else
+    log_json(start_line(run_id_, family_name(config_.model),
+                        config_.task.empty() ? config_.train_file : config_.task));
 }
 
 void Trainer::save_best() {

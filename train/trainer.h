@@ -133,6 +133,10 @@ class Trainer {
   bool record_evaluation(const EvalMetrics& m);
   // Estimated bytes the run's saves need on disk (checkpoint and best model).
   int64_t save_bytes() const;
+  // Resume: refuses a metrics.jsonl that names another run than the
+  // checkpoint `resumed` (read from `checkpoint`), and returns the run id
+  // to continue under.
+  std::string check_log_belongs(const CheckpointInfo& resumed, const std::string& checkpoint);
   void open_metrics_log();
   void log_json(const std::string& line);
   CheckpointInfo checkpoint_info() const;
@@ -152,6 +156,11 @@ class Trainer {
   std::vector<uint32_t> epoch_blocks_;
   uint64_t planned_epoch_ = UINT64_MAX;
   TrainingState state_;
+  std::string run_id_;  // CheckpointInfo::run_id, kept by every file this run writes
+  // A last metrics.jsonl line cut off by a crash (its line number, 0 if
+  // none, and its text), dropped when the resumed run opens the log.
+  std::pair<size_t, std::string> resumed_log_torn_;
+  std::optional<CheckpointInfo> resumed_best_;  // best.h5 of a resumed run, if there is one
   std::FILE* metrics_ = nullptr;
   const dist::Communicator& comm_ = dist::Communicator::world();
   std::vector<float> gradient_buffer_;  // the flat all-reduce buffer, reused every step
