@@ -29,12 +29,30 @@ std::string quoted_command(int argc, char** argv) {
   return line;
 }
 
+// compare's --out holds one run directory per family and the report: it
+// must be a directory (or not exist yet), and not itself a train run, whose
+// files the comparison's would sit beside.
+void check_compare_out(const std::string& out) {
+  namespace fs = std::filesystem;
+  if (out.empty()) throw cli::UsageError("--out: must name a directory");
+  std::error_code ec;
+  if (fs::exists(out, ec) && !fs::is_directory(out, ec))
+    throw cli::UsageError(fmt::format("--out {}: exists and is not a directory", out));
+  for (const char* file : {run_files::kCheckpoint, run_files::kMetrics})
+    if (fs::exists(run_files::in(out, file), ec))
+      throw cli::UsageError(fmt::format(
+          "--out {}: is the run directory of one training run (it holds {}); compare writes a "
+          "directory per family inside --out: choose another --out",
+          out, file));
+}
+
 // The setup the options describe, checked.
 study::CompareSetup read_setup(const po::variables_map& vm, const std::string& models_text,
                                const std::string& match_text) {
   study::CompareSetup s;
   s.task = vm["task"].as<std::string>();
   s.out = vm["out"].as<std::string>();
+  check_compare_out(s.out);
   if (vm.count("steps") && vm.count("minutes"))
     throw cli::UsageError("give --steps or --minutes, not both");
   s.steps = vm.count("steps") ? vm["steps"].as<int64_t>() : vm.count("minutes") ? 0 : 600;

@@ -85,9 +85,17 @@ int describe_command(int argc, char** argv) {
       if (vm.count("max-len"))
         throw cli::UsageError(fmt::format(
             "--max-len {} is shorter than the longest length asked for ({})", c.max_len, longest));
-      fmt::print("note: {} max_len raised from {} to {} to cover T={}\n", family_name(f), c.max_len,
-                 longest, longest);
+      const int64_t preset_max_len = c.max_len;
       c.max_len = longest;
+      try {
+        validate(c);  // a length past max_len's bound, or positions past the parameter bound
+      } catch (const std::invalid_argument& e) {
+        throw cli::UsageError(fmt::format("{} {}: no {} model can be that long: {}",
+                                          longest == seq ? "--seq" : "--lengths", longest,
+                                          family_name(f), e.what()));
+      }
+      fmt::print("note: {} max_len raised from {} to {} to cover T={}\n", family_name(f),
+                 preset_max_len, longest, longest);
     }
     configs.push_back(c);
   }

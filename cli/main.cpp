@@ -23,6 +23,12 @@
 
 namespace {
 
+// Messages to stderr never throw: a full or closed stderr must not turn a
+// refusal into an abort.
+void tell(const std::string& text) noexcept {
+  std::fputs(text.c_str(), stderr);
+}
+
 struct Command {
   std::function<int(int, char**)> run;
   const char* summary;
@@ -69,34 +75,34 @@ int run_command(const Command& command, const std::string& who, int argc, char**
     // pipe) are a failure, not a success with nothing to show.
     std::cout.flush();
     if (std::fflush(stdout) != 0 || std::ferror(stdout) || !std::cout) {
-      fmt::print(stderr, "attnlab {}: error: cannot write the standard output: {}\n", who,
-                 std::strerror(errno));
+      tell(fmt::format("attnlab {}: error: cannot write the standard output: {}\n", who,
+                       std::strerror(errno)));
       return cli::kExitFailure;
     }
     return rc;
   } catch (const cli::UsageError& e) {
-    fmt::print(stderr, "attnlab {}: {}\n", who, e.what());
+    tell(fmt::format("attnlab {}: {}\n", who, e.what()));
     return cli::kExitUsage;
   } catch (const attnlab::InputError& e) {  // a file the user named, or a value in it
-    fmt::print(stderr, "attnlab {}: {}\n", who, e.what());
+    tell(fmt::format("attnlab {}: {}\n", who, e.what()));
     return cli::kExitUsage;
   } catch (cli::po::error& e) {  // one that escaped a command's own parsing
-    fmt::print(stderr, "attnlab {}: {}\n", who, cli::describe_option_error(e));
+    tell(fmt::format("attnlab {}: {}\n", who, cli::describe_option_error(e)));
     return cli::kExitUsage;
   } catch (const std::invalid_argument& e) {  // a value that fails validation
-    fmt::print(stderr, "attnlab {}: {}\n", who, e.what());
+    tell(fmt::format("attnlab {}: {}\n", who, e.what()));
     return cli::kExitUsage;
   } catch (const std::bad_alloc&) {
     // The figures behind it are the options': say which ones set the size.
-    fmt::print(stderr,
-               "attnlab {}: error: out of memory while running `attnlab {}`: the process may not "
-               "have the memory this work needs (see `ulimit -v` and the machine's memory); make "
-               "it smaller with the data's size (--train-size), --batch-size, --block-size, "
-               "--seq, --lengths or the model's size options\n",
-               who, who);
+    tell(fmt::format(
+        "attnlab {}: error: out of memory while running `attnlab {}`: the process may not "
+        "have the memory this work needs (see `ulimit -v` and the machine's memory); make "
+        "it smaller with the data's size (--train-size), --batch-size, --block-size, "
+        "--seq, --lengths or the model's size options\n",
+        who, who));
     return cli::kExitFailure;
   } catch (const std::exception& e) {
-    fmt::print(stderr, "attnlab {}: error: {}\n", who, e.what());
+    tell(fmt::format("attnlab {}: error: {}\n", who, e.what()));
     return cli::kExitFailure;
   }
 }
@@ -108,12 +114,17 @@ int main(int argc, char** argv) {
   namespace dist = attnlab::dist;
   if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h")) {
     print_usage();
+    if (std::fflush(stdout) != 0) {
+      tell(fmt::format("attnlab: error: cannot write the standard output: {}\n",
+                       std::strerror(errno)));
+      return cli::kExitFailure;
+    }
     return argc < 2 ? cli::kExitUsage : cli::kExitOk;
   }
   std::string name = argv[1];
   auto it = commands().find(name);
   if (it == commands().end()) {
-    fmt::print(stderr, "attnlab: unknown command '{}'\n\n", name);
+    tell(fmt::format("attnlab: unknown command '{}'\n\n", name));
     print_usage();
     return cli::kExitUsage;
   }
@@ -122,16 +133,16 @@ int main(int argc, char** argv) {
   try {
     dist::init();
   } catch (const std::exception& e) {
-    fmt::print(stderr, "attnlab {}: {}\n", name, e.what());
+    tell(fmt::format("attnlab {}: {}\n", name, e.what()));
     return cli::kExitUsage;
   }
   const dist::Communicator& world = dist::Communicator::world();
   if (world.distributed() && name != "train") {
     if (world.is_root())
-      fmt::print(stderr,
-                 "attnlab {}: only train runs across MPI ranks; run {} without mpirun (or with "
-                 "-np 1)\n",
-                 name, name);
+      tell(fmt::format(
+          "attnlab {}: only train runs across MPI ranks; run {} without mpirun (or with "
+          "-np 1)\n",
+          name, name));
     dist::finalize();
     return cli::kExitUsage;
   }

@@ -61,6 +61,12 @@ std::string now_text() {
   return buf;
 }
 
+// "runs/a/" -> "runs/a", so that its parent is "runs".
+fs::path without_trailing_slash(const std::string& path) {
+  fs::path p = fs::path(path).lexically_normal();
+  return p.has_filename() || !p.has_parent_path() ? p : p.parent_path();
+}
+
 }  // namespace
 
 RunDirectory::RunDirectory(std::string path, Mode mode) : path_(std::move(path)) {
@@ -68,7 +74,14 @@ RunDirectory::RunDirectory(std::string path, Mode mode) : path_(std::move(path))
   if (path_.empty()) refuse(path_, "the path is empty");
   if (fs::exists(path_, ec) && !fs::is_directory(path_, ec))
     refuse(path_, "exists and is not a directory");
-  made_ = !fs::exists(path_, ec) && fs::create_directories(path_, ec);
+  if (!fs::exists(path_, ec)) {
+    // The outermost directory that does not exist yet is the first this run makes.
+    fs::path top = without_trailing_slash(path_);
+    while (top.has_parent_path() && top.parent_path() != top &&
+           !fs::exists(top.parent_path(), ec))
+      top = top.parent_path();
+    if (fs::create_directories(path_, ec)) made_top_ = top.string();
+  }
   if (ec) fail(path_, fmt::format("cannot create the directory: {}", ec.message()));
 
   const std::string lock = run_files::in(path_, run_files::kLock);
@@ -118,16 +131,20 @@ RunDirectory::~RunDirectory() {
   if (::ftruncate(lock_fd_, 0) != 0) {
     // Nothing to do: the note is stale at worst, and the lock is released below.
   }
-  // A directory this run made and left holding only its lock goes again:
-  // the lock file is unlinked while still held, then the directory removed,
-  // which fails (and keeps it) if anything else has appeared in it.
+  // A directory this run made and left holding only its lock goes again,
+  // with the parents it made for it: the lock file is unlinked while still
+  // held, then each directory removed, which fails (and keeps it) if anything
+  // else has appeared in it.
   std::error_code ignored;
-  bool only_lock = made_;
+  bool only_lock = !made_top_.empty();
   for (const auto& entry : fs::directory_iterator(path_, ignored))
     only_lock = only_lock && entry.path().filename() == run_files::kLock;
   if (only_lock) fs::remove(run_files::in(path_, run_files::kLock), ignored);
   ::close(lock_fd_);  // releases the flock
-  if (only_lock) fs::remove(path_, ignored);
+  if (!only_lock) return;
+  for (fs::path dir = without_trailing_slash(path_);; dir = dir.parent_path()) {
+    if (!fs::remove(dir, ignored) || dir == fs::path(made_top_) || !dir.has_parent_path()) break;
+  }
 }
 
 std::string run_files::in(const std::string& dir, const char* name) {

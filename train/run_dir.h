@@ -59,9 +59,10 @@ class RunDirectory {
  private:
   std::string path_;
   int lock_fd_ = -1;
-  // This run made the directory: if the run ends having written nothing
-  // there (refused before its first step), the directory goes again.
-  bool made_ = false;
+  // The outermost directory this run made for `path_` (itself or a parent;
+  // empty if it made none): if the run ends having written nothing there
+  // (refused before its first step), the directories it made go again.
+  std::string made_top_;
 };
 
 // What a metrics.jsonl holds, line by line. A crash can cut off the last
