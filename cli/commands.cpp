@@ -152,7 +152,7 @@ int eval_command(int argc, char** argv) {
   std::vector<std::string> origins;  // file:line of each held-out example, when from a file
   std::string source;
   if (!valid_file.empty() && run.info.task_kind == data::TaskKind::LanguageModel) {
-    held_out = data::load_text_dataset(valid_file, "").train;  // a plain text file
+    held_out = {data::Example{data::read_text_file(valid_file), ""}};  // a plain text file
     source = valid_file;
   } else if (!valid_file.empty()) {
     data::TsvFile f = run.info.task_kind == data::TaskKind::Classification

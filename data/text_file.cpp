@@ -1,15 +1,11 @@
 #include "data/text_file.h"
 
 #include <fmt/format.h>
+
+#include <algorithm>
+#include <utility>
+
 #include "common/errors.h"
-
-#include <cerrno>
-#include <cstring>
-#include <filesystem>
-#include <fstream>
-#include <sstream>
-#include <stdexcept>
-
 #include "data/read_file.h"
 #include "data/utf8.h"
 
@@ -17,33 +13,63 @@ namespace attnlab::data {
 
 namespace {
 
-// Each line of `path` as an example, and where it came from ("path:N").
-std::vector<Example> read_lines(const std::string& path, std::vector<std::string>& origins) {
-  std::istringstream in(read_regular_file(path, kMaxTextFileBytes));
-  std::vector<Example> lines;
-  std::string line;
-  size_t number = 0;
-  while (std::getline(in, line)) {
-    ++number;
-    validate_utf8(line, fmt::format("{}:{}", path, number));
-    if (!in.eof()) line += '\n';  // keep the newline: it is text the model learns too
-    lines.push_back(Example{std::move(line), ""});
-    origins.push_back(fmt::format("{}:{}", path, number));
-    line.clear();
+// Where each line of `text` starts.
+std::vector<size_t> line_starts(const std::string& text) {
+  std::vector<size_t> starts;
+  for (size_t start = 0; start < text.size();) {
+    starts.push_back(start);
+    const size_t newline = text.find('\n', start);
+    start = newline == std::string::npos ? text.size() : newline + 1;
   }
-  if (in.bad()) throw InputError(fmt::format("{}: read error", path));
-  if (lines.empty()) throw InputError(fmt::format("{}: the file is empty", path));
-  return lines;
+  return starts;
 }
 
 }  // namespace
+
+std::string read_text_file(const std::string& path) {
+  std::string text = read_regular_file(path, kMaxTextFileBytes);
+  if (text.empty()) throw InputError(fmt::format("{}: the file is empty", path));
+  size_t number = 1;
+  for (size_t start = 0; start < text.size(); ++number) {
+    const size_t newline = text.find('\n', start);
+    const size_t end = newline == std::string::npos ? text.size() : newline + 1;
+    validate_utf8(std::string_view(text).substr(start, end - start),
+                  fmt::format("{}:{}", path, number));
+    start = end;
+  }
+  return text;
+}
 
 Dataset load_text_dataset(const std::string& train_path, const std::string& valid_path) {
   Dataset dataset;
   dataset.name = train_path;
   dataset.kind = TaskKind::LanguageModel;
-  dataset.train = read_lines(train_path, dataset.train_origin);
-  if (!valid_path.empty()) dataset.valid = read_lines(valid_path, dataset.valid_origin);
+  std::string text = read_text_file(train_path);
+  if (!valid_path.empty()) {
+    dataset.valid = {Example{read_text_file(valid_path), ""}};
+    dataset.valid_origin = {fmt::format("{}:1", valid_path)};
+  } else {
+    const std::vector<size_t> starts = line_starts(text);
+    size_t cut = 0;
+    if (starts.size() >= 10) {  // the last tenth of the lines
+      const size_t held = starts.size() / 10;
+      cut = starts[starts.size() - held];
+      dataset.valid_origin = {fmt::format("{}:{}", train_path, starts.size() - held + 1)};
+    } else {  // few lines (one long line is common): the last tenth of the characters
+      const size_t chars = count_code_points(text, train_path);
+      if (chars < 2)
+        throw InputError(fmt::format(
+            "{}: needs at least 2 characters to hold one out for evaluation", train_path));
+      const size_t keep = chars - std::max<size_t>(1, chars / 10);
+      for (size_t i = 0; i < keep; ++i) cut += code_point_length(text, cut, train_path);
+      dataset.valid_origin = {train_path + " (its last tenth)"};
+    }
+    dataset.valid = {Example{text.substr(cut), ""}};
+    text.resize(cut);
+    text.shrink_to_fit();
+  }
+  dataset.train = {Example{std::move(text), ""}};
+  dataset.train_origin = {fmt::format("{}:1", train_path)};
   return dataset;
 }
 

@@ -1,5 +1,5 @@
-// Plain UTF-8 text files for language modelling (--task-kind lm): each line,
-// with its newline, becomes one example; the model reads them as one stream.
+// Plain UTF-8 text files for language modelling (--task-kind lm): the model
+// reads each file as one stream of tokens, newlines included.
 #pragma once
 
 #include <string>
@@ -8,14 +8,19 @@
 
 namespace attnlab::data {
 
-// The training text, and the held-out text when valid_path is not empty.
-// Throws std::runtime_error naming the file (and file:line for invalid UTF-8)
-// when a file cannot be read, is empty, or is larger than the limit below.
+// The whole of `path`, each line checked as UTF-8 (an error names
+// file:line). Throws InputError naming the file when it cannot be read, is
+// empty, or is larger than the limit below.
+std::string read_text_file(const std::string& path);
+
+// A language model's text as one training example and one held-out example.
+// Without `valid_path` the last tenth of the training file's lines is held
+// out, or of its characters when it has fewer than 10 lines. The text is held
+// once, not line by line: a 250 MB file costs 250 MB here.
 Dataset load_text_dataset(const std::string& train_path, const std::string& valid_path);
 
-// Files above this size are refused rather than read into memory. Training
-// holds about 20 bytes per character (the token stream and each epoch's
-// shuffled block offsets), so 256 MiB of text needs about 5 GiB.
+// Files above this size are refused rather than read into memory; training
+// holds about 9 bytes per byte of text at its peak (docs/generation.md).
 inline constexpr size_t kMaxTextFileBytes = size_t(256) << 20;
 
 }  // namespace attnlab::data

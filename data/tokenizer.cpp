@@ -75,6 +75,12 @@ Vocab::Vocab(TokenizerKind kind, std::vector<std::string> tokens)
 
 Vocab Vocab::build(TokenizerKind kind, std::span<const std::string> texts,
                    const VocabOptions& options) {
+  const std::vector<std::string_view> views(texts.begin(), texts.end());
+  return build(kind, std::span<const std::string_view>(views), options);
+}
+
+Vocab Vocab::build(TokenizerKind kind, std::span<const std::string_view> texts,
+                   const VocabOptions& options) {
   if (options.max_size != 0 && options.max_size < kNumSpecialTokens) {
     throw std::invalid_argument(
         fmt::format("vocabulary max_size {} is smaller than the {} special tokens",

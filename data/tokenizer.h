@@ -55,6 +55,8 @@ class Vocab {
   // Counts the tokens of `texts` and keeps the frequent ones after the special tokens, ordered
   // by count (most frequent first) and then by byte order, so the ids depend only on the texts.
   // Texts are validated; a UTF-8 error names the index of the offending text.
+  static Vocab build(TokenizerKind kind, std::span<const std::string_view> texts,
+                     const VocabOptions& options = {});
   static Vocab build(TokenizerKind kind, std::span<const std::string> texts,
                      const VocabOptions& options = {});
 

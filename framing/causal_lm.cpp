@@ -24,6 +24,9 @@ class CausalLanguageModel final : public Framing {
   std::vector<data::EncodedExample> encode(
       const std::vector<data::Example>& examples) const override {
     data::EncodedExample stream;
+    size_t tokens = 0;  // counted first: a growing stream would hold two copies at times
+    for (const data::Example& e : examples) tokens += data::count_tokens(vocab().kind(), e.source);
+    stream.source.reserve(tokens);
     for (size_t i = 0; i < examples.size(); ++i) {
       const auto ids = vocab().encode(examples[i].source, fmt::format("line {}", i + 1));
       stream.source.insert(stream.source.end(), ids.begin(), ids.end());

@@ -174,6 +174,23 @@ TEST_CASE("data files: a text too short for one block names the file and --block
   fs::remove_all(dir);
 }
 
+TEST_CASE("data files: a text whose training cannot fit in memory is refused before it is read") {
+  const fs::path dir = fresh_dir("text_memory");
+  const fs::path text = dir / "big.txt";
+  { std::ofstream(text) << "a"; }
+  fs::resize_file(text, 80 << 20);  // sparse: nothing is written, and nothing should be read
+  const Run r = run_after("ulimit -v 655360",
+                          fmt::format("train --model gpt --task-kind lm --train-file {} --steps 1 "
+                                      "--out {}",
+                                      text.string(), (dir / "run").string()));
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.output, Contains(text.string() + ": training a language model on 80 MiB of text "
+                                                "needs about 720 MiB of memory") &&
+                           Contains("more than the 640 MiB this process may use (ulimit -v)"));
+  CHECK(!fs::exists(dir / "run"));
+  fs::remove_all(dir);
+}
+
 TEST_CASE("data files: a metrics log that is a FIFO or a device is refused and not read forever") {
   const fs::path dir = fresh_dir("metrics_special");
   tiny_checkpoint(dir, "--stop-at 2");

@@ -1,9 +1,12 @@
 // UTF-8 helpers and tokenizers.
+#include "data/text_file.h"
 #include "data/tokenizer.h"
 #include "data/utf8.h"
 
 #include <catch2/catch.hpp>
 
+#include <filesystem>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -181,4 +184,32 @@ TEST_CASE("data: tokenizers report invalid UTF-8 with the caller's context", "[d
   CHECK(enum_from_name(kTokenizerKindNames, "word", "tokenizer") == TokenizerKind::Word);
   CHECK_THROWS_WITH(enum_from_name(kTokenizerKindNames, "bytes", "tokenizer"),
                     Contains("tokenizer: 'bytes' is not one of char or word"));
+}
+
+TEST_CASE("data: a text file is held out by its last tenth of lines, or of characters") {
+  const auto dir = std::filesystem::temp_directory_path() / "attnlab_text_split";
+  std::filesystem::create_directories(dir);
+  const std::string many = (dir / "many.txt").string(), few = (dir / "few.txt").string();
+  std::string text;
+  for (int i = 1; i <= 25; ++i) text += "line " + std::to_string(i) + "\n";
+  std::ofstream(many) << text;
+  std::ofstream(few) << "abcdefghij\u00e9klmnopqrs\nend";  // 3 lines, 24 characters
+  // 25 lines: the last 2 are held out, cut where line 24 starts.
+  Dataset d = load_text_dataset(many, "");
+  REQUIRE(d.train.size() == 1);
+  REQUIRE(d.valid.size() == 1);
+  CHECK(d.valid[0].source == "line 24\nline 25\n");
+  CHECK(d.train[0].source + d.valid[0].source == text);
+  CHECK(d.valid_origin == std::vector<std::string>{many + ":24"});
+  // 3 lines: the last 2 of 24 characters (a two-byte character counts once).
+  d = load_text_dataset(few, "");
+  CHECK(d.valid[0].source == "nd");
+  CHECK(d.train[0].source == "abcdefghij\u00e9klmnopqrs\ne");
+  // A held-out file is read whole.
+  d = load_text_dataset(few, many);
+  CHECK(d.train[0].source == "abcdefghij\u00e9klmnopqrs\nend");
+  CHECK(d.valid[0].source == text);
+  std::ofstream(few) << "ok\n\xff\n";
+  CHECK_THROWS_WITH(load_text_dataset(few, ""), Contains(few + ":2"));
+  std::filesystem::remove_all(dir);
 }

@@ -125,6 +125,12 @@ Trainer::Trainer(TrainConfig config, TrainerOptions options)
   framing_->check_lengths(data_.dataset.valid, "held-out", data_.dataset.valid_origin);
   train_ = framing_->encode(data_.dataset.train);
   valid_ = framing_->encode(data_.dataset.valid);
+  if (framing_->streams_blocks()) {
+    // A language model trains from its token stream alone: the text's lines
+    // go before each epoch's block order is made beside the stream.
+    std::vector<data::Example>().swap(data_.dataset.train);
+    std::vector<std::string>().swap(data_.dataset.train_origin);
+  }
   if (!framing_->streams_blocks())
     train_lengths_ = framing_->row_lengths(train_, framing_->length_limit());
   OptimizerConfig oc;
