@@ -34,6 +34,8 @@ TEST_CASE("output files: trace and plot refuse a run's files and their own input
                           (dir / "trace.h5").string()))
               .exit_code == 0);
   fs::copy_file(ckpt, dir / "model.h5");
+  fs::create_symlink(ckpt, dir / "link.svg");
+  fs::create_symlink(run_dir / "metrics.jsonl", dir / "log.svg");
   const auto before = snapshot(dir);
   const std::vector<std::pair<std::string, std::string>> cases = {
       {fmt::format("trace --ckpt {} --input abc --out {}", ckpt, ckpt),
@@ -52,6 +54,15 @@ TEST_CASE("output files: trace and plot refuse a run's files and their own input
        "is the file this command reads"},
       {fmt::format("plot --metrics {} --out {}", run_dir.string(), run_dir.string()),
        "is a directory"},
+      // A run's files under another name: through a link, or a checkpoint copied.
+      {fmt::format("trace --ckpt {} --input abc --out {}", run_dir.string(),
+                   (dir / "link.svg").string()),
+       "link.svg: links to " + ckpt + ": 'checkpoint.h5' is the name of a run directory's file"},
+      {fmt::format("plot --metrics {} --out {}", run_dir.string(), (dir / "log.svg").string()),
+       "links to " + (run_dir / "metrics.jsonl").string()},
+      {fmt::format("trace --ckpt {} --input abc --out {}", run_dir.string(),
+                   (dir / "model.h5").string()),
+       "model.h5: is an attnlab checkpoint"},
   };
   for (const auto& [args, why] : cases) {
     INFO(args);
@@ -61,6 +72,11 @@ TEST_CASE("output files: trace and plot refuse a run's files and their own input
   }
   CHECK(snapshot(dir) == before);  // every byte as it was, and no file left behind
   CHECK(attnlab::H5File::open_read(ckpt).exists("params"));
+  CHECK(fs::is_symlink(dir / "link.svg"));
+  // trace's own earlier output is replaced as asked.
+  CHECK(run(fmt::format("trace --ckpt {} --input abc --out {}", run_dir.string(),
+                        (dir / "trace.h5").string()))
+            .exit_code == 0);
   fs::remove_all(dir);
 }
 

@@ -13,6 +13,8 @@
 #include <unistd.h>
 
 #include "common/errors.h"
+#include "io/hdf5.h"
+#include "train/checkpoint.h"
 #include "train/run_dir.h"
 
 namespace attnlab {
@@ -23,6 +25,48 @@ namespace {
 
 bool same_file(const struct stat& a, const struct stat& b) {
   return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
+// A run directory's file names: a path that is one, or a link to one, is refused.
+// `target` is where `path` leads: itself, or what a link points to.
+void refuse_run_file_name(const fs::path& target, const std::string& path,
+                          const std::string& option) {
+  const std::string name = target.filename().string();
+  for (const char* run_file :
+       {run_files::kCheckpoint, run_files::kBest, run_files::kMetrics, run_files::kLock})
+    if (name == run_file)
+      throw InputError(fmt::format(
+          "{} {}: {}'{}' is the name of a run directory's file; choose another name, so that no "
+          "run's {} is replaced",
+          option, path,
+          target == fs::path(path) ? "" : fmt::format("links to {}: ", target.string()), name,
+          name));
+}
+
+// An existing file that begins as HDF5 files do and is an attnlab
+// checkpoint, whatever its name; an HDF5 file that cannot be read may be a
+// damaged one, and is kept too.
+void refuse_checkpoint(const std::string& path, const std::string& option) {
+  static constexpr char kSignature[8] = {'\x89', 'H', 'D', 'F', '\r', '\n', '\x1a', '\n'};
+  char head[8] = {};
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return;
+  const bool hdf5 = ::read(fd, head, sizeof head) == ssize_t(sizeof head) &&
+                    std::memcmp(head, kSignature, sizeof head) == 0;
+  ::close(fd);
+  if (!hdf5) return;
+  bool checkpoint = true;
+  try {
+    const H5File f = H5File::open_read(path);
+    checkpoint =
+        f.has_attribute("/", "format") && f.get_attribute("/", "format") == kCheckpointFormat;
+  } catch (const std::exception&) {
+  }
+  if (checkpoint)
+    throw InputError(fmt::format(
+        "{} {}: is an attnlab checkpoint (or an HDF5 file that cannot be read); choose another "
+        "name, so that no model is replaced",
+        option, path));
 }
 
 }  // namespace
@@ -36,16 +80,12 @@ void check_output_path(const std::string& path, const std::string& option,
   if (!fs::is_directory(parent, error))
     throw InputError(
         fmt::format("{} {}: the directory '{}' does not exist", option, path, parent.string()));
-  const std::string name = target.filename().string();
-  for (const char* run_file :
-       {run_files::kCheckpoint, run_files::kBest, run_files::kMetrics, run_files::kLock})
-    if (name == run_file)
-      throw InputError(fmt::format(
-          "{} {}: '{}' is the name of a run directory's file; choose another name, so that no "
-          "run's {} is replaced",
-          option, path, name, name));
+  refuse_run_file_name(target, path, option);
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) return;  // a new file
+  const fs::path resolved = fs::canonical(target, error);
+  if (!error && fs::is_symlink(fs::symlink_status(target, error)))
+    refuse_run_file_name(resolved, path, option);
   if (S_ISDIR(st.st_mode))
     throw InputError(fmt::format("{} {}: is a directory, not a file", option, path));
   if (!S_ISREG(st.st_mode))
@@ -59,6 +99,7 @@ void check_output_path(const std::string& path, const std::string& option,
           fmt::format("{} {}: is the file this command reads ({}); writing it would destroy it",
                       option, path, input));
   }
+  refuse_checkpoint(path, option);
 }
 
 PendingFile::PendingFile(std::string path) : path_(std::move(path)) {

@@ -2,8 +2,9 @@
 // compare's report): nothing the user had is damaged by writing them.
 // - check_output_path() runs before any work: the path's directory must
 //   exist (nothing is created), and the path must not be a directory,
-//   device, FIFO or socket, a file the command reads, or a file of a run
-//   directory (checkpoint.h5, best.h5, metrics.jsonl, .lock).
+//   device, FIFO or socket, a file the command reads, a file of a run
+//   directory (checkpoint.h5, best.h5, metrics.jsonl, .lock) or a link to
+//   one, or an attnlab checkpoint under any name.
 // - The bytes go to a temporary file beside the path, which is renamed into
 //   place only when complete; on any failure the temporary is removed and
 //   the path is as it was. Nothing else is ever deleted.
