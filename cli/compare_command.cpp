@@ -141,7 +141,10 @@ int compare_command(int argc, char** argv) {
        "steps between held-out evaluations (default: 10 per run)")                          //
       ("tokenizer", po::value<std::string>()->default_value("auto"), "auto, char or word")  //
       ("overwrite", "replace runs already in --out")                                        //
-      ("threads", po::value<int>()->default_value(0), "OpenMP threads (0 = all cores)")     //
+      ("resume",
+       "continue a comparison that stopped: finished runs are kept, an interrupted one "
+       "continues from its checkpoint, the rest train")                                  //
+      ("threads", po::value<int>()->default_value(0), "OpenMP threads (0 = all cores)")  //
       ("quiet", "no training progress");
   cli::add_model_options(options);
   po::variables_map vm;
@@ -184,14 +187,23 @@ int compare_command(int argc, char** argv) {
 
   // Every run directory is checked before the first run trains: a comparison
   // must not stop halfway on a directory that was already there.
-  if (!vm.count("overwrite"))
-    for (const study::PlannedRun& p : plan)
-      for (const char* file : {run_files::kCheckpoint, run_files::kBest, run_files::kMetrics})
-        if (std::filesystem::exists(run_files::in(p.config.out, file)))
-          throw cli::UsageError(fmt::format(
-              "--out {}: {} already holds a run ({}); replace the runs with --overwrite, or "
-              "choose another --out",
-              setup.out, p.config.out, file));
+  const bool resume = vm.count("resume") > 0, overwrite = vm.count("overwrite") > 0;
+  if (resume && overwrite)
+    throw cli::UsageError("--resume and --overwrite contradict each other: choose one");
+  std::vector<study::RunProgress> progress(plan.size(), study::RunProgress::NotStarted);
+  for (size_t i = 0; i < plan.size(); ++i) {
+    if (resume) {
+      progress[i] = study::run_progress(plan[i]);
+      continue;
+    }
+    if (overwrite) continue;
+    for (const char* file : {run_files::kCheckpoint, run_files::kBest, run_files::kMetrics})
+      if (std::filesystem::exists(run_files::in(plan[i].config.out, file)))
+        throw cli::UsageError(fmt::format(
+            "--out {}: {} already holds a run ({}); continue the comparison with --resume, "
+            "replace the runs with --overwrite, or choose another --out",
+            setup.out, plan[i].config.out, file));
+  }
 
   fmt::print(
       "compare: {} runs on '{}' ({}), {} each, batch {}, lr {}{}{} -> {}\n", plan.size(),
@@ -206,18 +218,30 @@ int compare_command(int argc, char** argv) {
     fmt::print("\n== run {}/{}: {} (seed {}) -> {}\n", i + 1, plan.size(), plan[i].name,
                plan[i].seed, plan[i].config.out);
     std::fflush(stdout);
-    TrainerOptions to;
-    to.overwrite = vm.count("overwrite") > 0;
-    to.quiet = vm.count("quiet") > 0;
-    to.show_predictions = 0;
     study::RunRecord r;
     r.plan = plan[i];
+    if (progress[i] == study::RunProgress::Finished) {
+      fmt::print("finished before: kept as it is\n");
+      r.result = study::finished_result(plan[i]);
+      runs.push_back(std::move(r));
+      continue;
+    }
+    TrainerOptions to;
+    to.resume = progress[i] == study::RunProgress::Interrupted;
+    // A run that saved no model has nothing to lose: --resume starts it again.
+    to.overwrite = overwrite || (resume && !to.resume);
+    to.resume_minutes = to.resume ? setup.minutes : 0;
+    to.quiet = vm.count("quiet") > 0;
+    to.show_predictions = 0;
     r.result = Trainer(plan[i].config, to).run();
     if (r.result.interrupted) {
-      fmt::print("compare: stopped by a signal after run {}; the finished runs are in {}\n",
-                 plan[i].name, setup.out);
+      fmt::print(
+          "compare: stopped by a signal in run {}; continue the comparison with the same command "
+          "and --resume (the runs are in {})\n",
+          plan[i].name, setup.out);
       return 128 + r.result.stop_signal;
     }
+    if (to.resume) r.result.seconds = study::finished_result(plan[i]).seconds;  // every invocation
     runs.push_back(std::move(r));
   }
   for (study::RunRecord& r : runs) study::analyse_run(r, setup.out, data.dataset.valid);

@@ -7,10 +7,13 @@
 #include <cmath>
 #include <filesystem>
 
+#include "common/errors.h"
 #include "models/model.h"
 #include "models/stats.h"
 #include "report/attention_picture.h"
 #include "study/loaded_run.h"
+#include "train/checkpoint.h"
+#include "train/metrics_log.h"
 #include "train/run_dir.h"
 
 namespace attnlab::study {
@@ -286,6 +289,88 @@ std::string train_command_line(const PlannedRun& run, const std::string& out) {
   for (const auto& [key, value] : c.model_overrides)
     line += fmt::format(" --set {}={}", key, value);
   return line + fmt::format(" --out {}", (fs::path(out) / run.name).string());
+}
+
+RunProgress run_progress(const PlannedRun& plan) {
+  const std::string dir = plan.config.out;
+  const std::string ckpt = run_files::in(dir, run_files::kCheckpoint);
+  if (!std::filesystem::exists(ckpt)) return RunProgress::NotStarted;
+  const CheckpointInfo stored = read_checkpoint_info(ckpt);
+  // Settings a run resolves or fits as it starts are not the plan's to compare.
+  const bool fitted_steps = plan.config.minutes > 0;
+  const auto planned = train_config_fields().to_map(plan.config);
+  const auto kept = train_config_fields().to_map(stored.train);
+  for (const auto& [key, value] : planned) {
+    if (key == "out" || key == "minutes" || key == "tokenizer" || key == "select_metric" ||
+        key == "task_kind" || (key == "steps" && fitted_steps))
+      continue;
+    if (!kept.count(key) || kept.at(key) != value)
+      throw InputError(fmt::format(
+          "--resume: {} was trained with {} {}, and this comparison asks for {}: run compare with "
+          "the options it started with, or replace the runs with --overwrite",
+          dir, key, kept.count(key) ? kept.at(key) : std::string("(none)"), value));
+  }
+  if (stored.train.model_overrides != plan.config.model_overrides)
+    throw InputError(fmt::format(
+        "--resume: {} was trained with other model options (--set, sizes) than this comparison "
+        "asks for: run compare with the options it started with, or replace the runs with "
+        "--overwrite",
+        dir));
+  const TrainingState& state = stored.state;
+  const bool early_stopped =
+      stored.train.early_stop > 0 && state.evals_without_improvement >= stored.train.early_stop;
+  return state.step >= stored.train.steps || early_stopped ? RunProgress::Finished
+                                                           : RunProgress::Interrupted;
+}
+
+TrainResult finished_result(const PlannedRun& plan) {
+  const std::string dir = plan.config.out;
+  const CheckpointInfo info = read_checkpoint_info(run_files::in(dir, run_files::kCheckpoint));
+  const std::string log = run_files::in(dir, run_files::kMetrics);
+  TrainResult result;
+  result.steps = info.state.step;
+  result.best_metric = info.state.best_metric;
+  result.best_step = info.state.best_step;
+  result.checkpoint = run_files::in(dir, run_files::kCheckpoint);
+  bool evaluated = false;
+  double invocation_seconds = 0;  // elapsed_s restarts at each --resume
+  for (const std::string& line : read_metrics_log(log).lines) {
+    MetricsRecord r;
+    try {
+      r = parse_metrics_line(line);
+    } catch (const std::invalid_argument&) {
+      continue;
+    }
+    if (r.kind == MetricsRecord::Kind::Resume) {
+      result.seconds += invocation_seconds;
+      invocation_seconds = 0;
+    }
+    if (std::isfinite(r.elapsed_s)) invocation_seconds = std::max(invocation_seconds, r.elapsed_s);
+    if (r.kind == MetricsRecord::Kind::Train && std::isfinite(r.loss)) {
+      if (result.first_loss == 0) result.first_loss = r.loss;
+      result.last_loss = r.loss;
+    }
+    if (r.kind != MetricsRecord::Kind::Valid || r.step != double(result.steps)) continue;
+    EvalMetrics m;
+    m.classification = info.task_kind == data::TaskKind::Classification;
+    m.loss = r.loss;
+    for (const auto& [name, value] : r.scores) {
+      if (name == "exact_match") m.exact_match = value;
+      if (name == "token_accuracy") m.token_accuracy = value;
+      if (name == "accuracy") m.accuracy = value;
+      if (name == "macro_f1") m.macro_f1 = value;
+    }
+    m.examples = std::isfinite(r.examples) ? int64_t(r.examples) : 0;
+    result.final_metrics = m;
+    evaluated = true;
+  }
+  result.seconds += invocation_seconds;
+  if (!evaluated)
+    throw InputError(fmt::format(
+        "--resume: {} has no held-out evaluation at its last step ({}); replace the runs with "
+        "--overwrite",
+        log, result.steps));
+  return result;
 }
 
 }  // namespace attnlab::study

@@ -80,6 +80,21 @@ struct PlannedRun {
 std::vector<PlannedRun> plan_runs(const CompareSetup& setup, const std::vector<Family>& families,
                                   int64_t vocab, int64_t classes);
 
+// ---- resuming ------------------------------------------------------------------------
+// Where a planned run stands in its directory, for compare --resume.
+enum class RunProgress {
+  NotStarted,   // no checkpoint: train it (a log without a model is replaced)
+  Interrupted,  // a checkpoint short of its steps: continue it
+  Finished,     // trained to its steps (or stopped early): keep it
+};
+// Throws InputError naming the run directory and the first setting that
+// differs when its checkpoint is not of this plan (another --lr, --steps,
+// size or seed): a resumed comparison must compare what it planned.
+RunProgress run_progress(const PlannedRun& plan);
+// A finished run's result, read back from its checkpoint and metrics.jsonl:
+// the final evaluation and the training seconds of all its invocations.
+TrainResult finished_result(const PlannedRun& plan);
+
 // ---- analysis ------------------------------------------------------------------------
 // What a run's logged curves say.
 struct CurveSummary {

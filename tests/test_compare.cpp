@@ -141,14 +141,59 @@ TEST_CASE("compare: runs already in --out are refused before any training, --ove
   fs::remove_all(out / "bert");
   Run r = run(args);
   CHECK(r.exit_code == 2);
-  CHECK_THAT(r.output,
-             Contains(out.string() + "/gpt already holds a run") && Contains("--overwrite"));
+  CHECK_THAT(r.output, Contains(out.string() + "/gpt already holds a run") &&
+                           Contains("--resume") && Contains("--overwrite"));
   CHECK_FALSE(fs::exists(out / "bert"));  // the first family did not train
   CHECK(read_text(out / "gpt" / "metrics.jsonl") == before);
   r = run(args + " --overwrite");
   CHECK(r.exit_code == 0);
   CHECK(fs::exists(out / "bert" / "checkpoint.h5"));
   fs::remove_all(out);
+}
+
+TEST_CASE("compare: an interrupted comparison continues with --resume as if never stopped") {
+  const fs::path dir = fresh_dir("compare_resume");
+  const auto args = [&](const fs::path& out) {
+    return fmt::format(
+        "compare --task reverse --models gpt,t5 --steps 4000 --eval-every 1000 --out "
+        "{} {}",
+        out.string(), kTinyModels);
+  };
+  REQUIRE(run(args(dir / "whole")).exit_code == 0);
+  // Stopped while the second family trains.
+  const pid_t child = spawn(args(dir / "cut"), dir / "log");
+  REQUIRE(wait_until([&] { return training_logged(dir / "cut" / "t5"); }));
+  ::kill(child, SIGTERM);
+  CHECK(wait_exit(child) == 128 + SIGTERM);
+  CHECK_THAT(read_text(dir / "log"), Contains("continue the comparison with the same command and "
+                                              "--resume"));
+  CHECK(!fs::exists(dir / "cut" / "results.jsonl"));
+  const std::string gpt_log = read_text(dir / "cut" / "gpt" / "metrics.jsonl");
+  // Other options, or --overwrite with it, are refused before anything runs.
+  Run r = run(args(dir / "cut") + " --resume --lr 0.003");
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.output, Contains((dir / "cut" / "gpt").string() + " was trained with lr 0.001"));
+  r = run(args(dir / "cut") + " --resume --overwrite");
+  CHECK(r.exit_code == 2);
+  r = run(args(dir / "cut") + " --resume");
+  REQUIRE(r.exit_code == 0);
+  CHECK_THAT(r.output, Contains("finished before: kept as it is"));
+  CHECK(read_text(dir / "cut" / "gpt" / "metrics.jsonl") == gpt_log);  // not touched
+  // The same scores as the comparison that was never stopped.
+  const auto scores = [&](const fs::path& out) {
+    std::vector<std::string> rows;
+    for (const std::string& line : lines_of(read_text(out / "results.jsonl"))) {
+      const auto j = first_json(line);
+      rows.push_back(fmt::format("{} {} {} {} {}", j.at("model").get<std::string>(),
+                                 j.at("steps").get<int64_t>(), j.at("score").get<double>(),
+                                 j.at("token_accuracy").get<double>(),
+                                 j.at("train_loss").get<double>()));
+    }
+    return rows;
+  };
+  CHECK(scores(dir / "cut") == scores(dir / "whole"));
+  CHECK(scores(dir / "cut").size() == 2);
+  fs::remove_all(dir);
 }
 
 TEST_CASE("compare: --controlled builds every family from the same blocks") {

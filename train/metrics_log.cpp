@@ -90,6 +90,7 @@ MetricsRecord parse_metrics_line(const std::string& line) {
     r.kind = MetricsRecord::Kind::Train;
   } else if (text("split") == "valid") {
     r.kind = MetricsRecord::Kind::Valid;
+    r.examples = j.contains("blocks") ? number(j, "blocks") : number(j, "examples");
     for (const char* score :
          {"exact_match", "token_accuracy", "accuracy", "macro_f1", "bits_per_char", "perplexity"})
       if (j.contains(score)) r.scores.emplace_back(score, number(j, score));

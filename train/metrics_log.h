@@ -49,6 +49,7 @@ struct MetricsRecord {
   Kind kind = Kind::Other;
   // NaN where the line has no such number (or null).
   double step = NAN, elapsed_s = NAN, loss = NAN, tokens_per_s = NAN;
+  double examples = NAN;  // valid lines: examples (or a language model's blocks) scored
   std::vector<std::pair<std::string, double>> scores;  // valid lines: name, value in order
   std::string run_id;  // start and resume lines of runs from format 5 on
 };
