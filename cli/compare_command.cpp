@@ -79,8 +79,8 @@ study::CompareSetup read_setup(const po::variables_map& vm, const std::string& m
   }
   if (s.info.kind == data::TaskKind::LanguageModel)
     throw cli::UsageError(fmt::format(
-        "'{}' is a language-modelling text: only a decoder-only model (gpt) learns it, so there "
-        "is nothing to compare; train it with attnlab train --model gpt --task {}",
+        "'{}' is a language-modelling text, which compare does not run yet; train each family "
+        "with its own objective: attnlab train --task {} --model gpt (or bert, or t5)",
         s.task, s.task));
   s.families = {Family::BERT, Family::GPT, Family::T5, Family::Perceiver};
   if (vm.count("models")) {

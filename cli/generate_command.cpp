@@ -48,6 +48,11 @@ int generate_command(int argc, char** argv) {
         "{} is a {} model: generate continues text with a language model (train --task-kind lm); "
         "use predict for it",
         run.file, data::task_kind_name(run.info.task_kind)));
+  if (run.model->architecture() != Architecture::DecoderOnly)
+    throw cli::UsageError(fmt::format(
+        "{} is a {} trained on text with the {} objective: it fills in text rather than "
+        "continuing it; generate needs a causal language model (--model gpt)",
+        run.file, family_name(run.info.model.family), run.framing->name()));
   const bool word_tokens = run.vocab->kind() == data::TokenizerKind::Word;
   if (!vm.count("prompt") && !word_tokens) prompt = "\n";  // start as a new line would
   if (prompt.empty()) throw cli::UsageError("--prompt: give some text for the model to continue");

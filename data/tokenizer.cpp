@@ -71,6 +71,9 @@ Vocab::Vocab(TokenizerKind kind, std::vector<std::string> tokens)
   for (std::size_t i = 0; i < tokens_.size(); ++i) {
     ids_.emplace(tokens_[i], static_cast<int32_t>(i));
   }
+  ordinary_end_ = size();
+  while (ordinary_end_ > kNumSpecialTokens && is_reserved_token(tokens_[ordinary_end_ - 1]))
+    --ordinary_end_;
 }
 
 Vocab Vocab::build(TokenizerKind kind, std::span<const std::string> texts,
@@ -97,8 +100,8 @@ Vocab Vocab::build(TokenizerKind kind, std::span<const std::string_view> texts,
         return;
       }
       // Special-token strings typed in word-level text already have ids; counting them would
-      // create duplicates.
-      if (is_special_token(token)) return;
+      // create duplicates. Reserved ones never come from text.
+      if (is_special_token(token) || is_reserved_token(token)) return;
       if (options.max_distinct != 0 && counts.size() == options.max_distinct)
         throw InputError(fmt::format(
             "{}: more than {} distinct {} tokens; a vocabulary holds at most {}, with its {} "
@@ -124,7 +127,36 @@ Vocab Vocab::build(TokenizerKind kind, std::span<const std::string_view> texts,
 
   std::vector<std::string> tokens(kSpecialTokens.begin(), kSpecialTokens.end());
   for (auto& entry : kept) tokens.push_back(std::move(entry.first));
+  for (const std::string& token : options.reserved) {
+    if (!is_reserved_token(token))
+      throw std::invalid_argument(fmt::format("'{}' is not a reserved token", token));
+    tokens.push_back(token);
+  }
   return Vocab(kind, std::move(tokens));
+}
+
+std::string sentinel_token(int index) {
+  return fmt::format("<extra_id_{}>", index);
+}
+
+bool is_reserved_token(std::string_view token) {
+  if (token == kMaskToken) return true;
+  constexpr std::string_view prefix = "<extra_id_";
+  if (token.size() <= prefix.size() + 1 || token.substr(0, prefix.size()) != prefix ||
+      token.back() != '>')
+    return false;
+  const std::string_view digits = token.substr(prefix.size(), token.size() - prefix.size() - 1);
+  return digits.size() <= 6 && (digits == "0" || digits[0] != '0') &&
+         std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+int32_t Vocab::reserved_id(std::string_view token) const {
+  const auto it = ids_.find(std::string(token));
+  if (it == ids_.end() || it->second < ordinary_end_)
+    throw std::invalid_argument(fmt::format(
+        "the vocabulary has no reserved token {} (it was built for another training objective)",
+        token));
+  return it->second;
 }
 
 Vocab Vocab::from_tokens(std::string_view kind_name, std::vector<std::string> tokens) {
@@ -140,9 +172,17 @@ Vocab Vocab::from_tokens(std::string_view kind_name, std::vector<std::string> to
                                               tokens[id], kSpecialTokens[id]));
     }
   }
+  bool reserved_seen = false;  // reserved tokens come after every ordinary one
   for (std::size_t id = kNumSpecialTokens; id < tokens.size(); ++id) {
     const std::string& token = tokens[id];
     const std::string context = fmt::format("vocabulary token {}", id);
+    if (is_reserved_token(token)) {
+      reserved_seen = true;
+      continue;
+    }
+    if (reserved_seen)
+      throw std::invalid_argument(fmt::format(
+          "{} '{}' follows a reserved token; reserved tokens come last", context, token));
     if (kind == TokenizerKind::Char && count_code_points(token, context) != 1) {
       throw std::invalid_argument(
           fmt::format("{} '{}' is not a single character, so a char tokenizer can never produce it",
@@ -191,8 +231,10 @@ std::vector<std::string> Vocab::tokenize(std::string_view text, std::string_view
 
 std::vector<int32_t> Vocab::encode(std::string_view text, std::string_view context) const {
   std::vector<int32_t> ids;
-  for_each_token(kind_, text, context,
-                 [&](std::string_view token) { ids.push_back(id_of(token)); });
+  for_each_token(kind_, text, context, [&](std::string_view token) {
+    const int32_t id = id_of(token);
+    ids.push_back(id >= ordinary_end_ ? kUnkId : id);
+  });
   return ids;
 }
 

@@ -31,6 +31,14 @@ inline constexpr std::array<std::string_view, kNumSpecialTokens> kSpecialTokens 
 // chooses them (EOS ends an output; UNK stands for text the vocabulary lacks).
 inline constexpr std::array<int32_t, 4> kNeverGenerated = {kPadId, kBosId, kSepId, kClsId};
 
+// Tokens a training objective adds after the ordinary ones: BERT's <mask>,
+// which hides a token to predict, and T5's sentinels <extra_id_0>,
+// <extra_id_1>, ..., each standing for one dropped span. No text ever
+// encodes to them; they come last in a vocabulary that has them.
+inline constexpr std::string_view kMaskToken = "<mask>";
+std::string sentinel_token(int index);  // "<extra_id_<index>>"
+bool is_reserved_token(std::string_view token);
+
 enum class TokenizerKind { Char, Word };
 inline constexpr EnumName<TokenizerKind> kTokenizerKindNames[] = {{TokenizerKind::Char, "char"},
                                                                   {TokenizerKind::Word, "word"}};
@@ -48,6 +56,8 @@ struct VocabOptions {
   // the count passes it: counting is what costs memory. `source` names the texts in the message.
   std::size_t max_distinct = 0;
   std::string source;
+  // Reserved tokens (kMaskToken, sentinel_token(i)) appended after the ordinary ones.
+  std::vector<std::string> reserved;
 };
 
 class Vocab {
@@ -70,6 +80,11 @@ class Vocab {
   std::string_view kind_name() const { return tokenizer_kind_name(kind_); }
   const std::vector<std::string>& tokens() const { return tokens_; }
   int32_t size() const { return static_cast<int32_t>(tokens_.size()); }
+  // Ordinary tokens are the ids [kNumSpecialTokens, ordinary_end()); reserved ones follow.
+  int32_t ordinary_end() const { return ordinary_end_; }
+  // The id of a reserved token; throws std::invalid_argument when the vocabulary lacks it
+  // (a vocabulary built for another objective).
+  int32_t reserved_id(std::string_view token) const;
 
   // Id of a token string, kUnkId if it is not in the vocabulary. In word vocabularies the
   // special-token strings ("<sep>", ...) written in text map to their special ids.
@@ -81,7 +96,7 @@ class Vocab {
   // with `context` (e.g. "train.tsv:3") leading the message.
   std::vector<std::string> tokenize(std::string_view text, std::string_view context = {}) const;
 
-  // Unknown tokens become kUnkId.
+  // Unknown tokens become kUnkId, and so do reserved ones: text never holds them.
   std::vector<int32_t> encode(std::string_view text, std::string_view context = {}) const;
 
   // Char vocabularies concatenate the tokens, word vocabularies join them with single spaces.
@@ -98,6 +113,7 @@ class Vocab {
   TokenizerKind kind_;
   std::vector<std::string> tokens_;
   std::unordered_map<std::string, int32_t> ids_;
+  int32_t ordinary_end_ = 0;
 };
 
 // Splits on runs of ASCII whitespace (space, tab, CR, LF, VT, FF); empty pieces are dropped.

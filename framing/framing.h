@@ -12,6 +12,8 @@
 //                                 two above      labels are ranked by likelihood
 //   causal language model         decoder-only   blocks of one token stream, each position
 //                                                predicts the next
+//   masked language model         classifier     BERT's masked tokens of a text (text_stream.h)
+//   span corruption               enc-dec        T5's dropped spans of a text (text_stream.h)
 //
 // make_framing picks the framing of a (task kind, model) pair from the list
 // in framing/registry.cpp. Adding one: a file that implements Framing and one
@@ -66,6 +68,9 @@ struct EvalTally {
   double loss_sum = 0, loss_count = 0;    // loss per target token, or per example or block
   double correct_tokens = 0, exact = 0;   // sequence-to-sequence
   std::vector<int64_t> truth, predicted;  // classification: label ids in row order
+  // Text objectives whose predicted tokens are not the text's characters one
+  // for one (T5's spans come with sentinels): the characters predicted.
+  double predicted_chars = 0;
 };
 
 // A batch as the model reads it, with what its loss is computed on.
@@ -178,6 +183,13 @@ class Framing {
   // Predicts `text`, then runs the model once more on the input and the
   // prediction with attention capture on every stack.
   virtual Trace trace(const std::string& text) const = 0;
+  // A short sample of what the model makes of the held-out data, one line,
+  // for progress output ("" when the framing shows none): a text model's
+  // continuation or filled-in blanks. `seed` varies it between calls.
+  virtual std::string sample(std::span<const data::EncodedExample> held_out, uint64_t seed) const {
+    (void)held_out, (void)seed;
+    return "";
+  }
 
   virtual void set_decode_mode(DecodeMode mode) { decode_mode_ = mode; }
   virtual void set_search(const GenerateOptions& options) { search_ = options; }

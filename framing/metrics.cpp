@@ -7,7 +7,7 @@
 namespace attnlab {
 
 double EvalMetrics::lm_measure() const {
-  return word_tokens ? std::exp(loss) : loss / std::log(2.0);
+  return word_tokens ? std::exp(loss) : loss * tokens_per_char / std::log(2.0);
 }
 
 std::string EvalMetrics::summary() const {

@@ -33,6 +33,9 @@ struct EvalMetrics {
   // tokens) or perplexity (word tokens) derive from it
   bool language_model = false;
   bool word_tokens = false;
+  // Predicted tokens per character of text predicted: 1 for character
+  // tokens read one for one; more where sentinels are predicted too.
+  double tokens_per_char = 1;
   // A language model's measure: "perplexity" (word tokens) or
   // "bits_per_char", and its value from the loss.
   const char* lm_measure_name() const { return word_tokens ? "perplexity" : "bits_per_char"; }

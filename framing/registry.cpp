@@ -13,7 +13,9 @@
   X(decoder_only_seq2seq)        \
   X(encoder_decoder_seq2seq)     \
   X(text_to_text_classification) \
-  X(causal_language_model)
+  X(causal_language_model)       \
+  X(masked_language_model)       \
+  X(span_corruption)
 
 namespace attnlab {
 
@@ -29,8 +31,8 @@ std::string unframed(const FramingContext& c) {
   switch (c.kind) {
     case data::TaskKind::LanguageModel:
       return fmt::format(
-          "a language model predicts each next token of a text: it needs a decoder-only model "
-          "(--model gpt), not {}",
+          "a {} model has no objective for plain text (GPT predicts each next token, BERT fills "
+          "in masked tokens, T5 writes dropped spans); use one of those",
           family);
     case data::TaskKind::Translation:
       return fmt::format(

@@ -155,4 +155,18 @@ Architecture architecture_of(Family family) {
   return Architecture::Classifier;
 }
 
+TextObjective text_objective(Family family) {
+  switch (family) {
+    case Family::BERT:
+      return TextObjective::MaskedLM;
+    case Family::GPT:
+      return TextObjective::CausalLM;
+    case Family::T5:
+      return TextObjective::SpanCorruption;
+    case Family::Perceiver:
+      break;
+  }
+  return TextObjective::None;
+}
+
 }  // namespace attnlab

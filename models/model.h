@@ -218,4 +218,10 @@ std::shared_ptr<Model> make_model(const ModelConfig& config);
 // for deciding before any model is built.
 Architecture architecture_of(Family family);
 
+// How a family learns from plain text, as its paper pre-trained it: GPT
+// predicts each next token, BERT fills in masked tokens, T5 writes the spans
+// dropped from its input. The Perceiver has no text objective.
+enum class TextObjective { None, CausalLM, MaskedLM, SpanCorruption };
+TextObjective text_objective(Family family);
+
 }  // namespace attnlab

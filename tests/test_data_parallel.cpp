@@ -92,11 +92,20 @@ std::map<std::string, double> logged_metrics(const fs::path& run_dir) {
 
 TEST_CASE("data parallel: 2 ranks compute the update of 1 process with the whole batch") {
   const fs::path dir = fresh_dir("dp_equal");
-  // Uneven shards (15 and 9 rows over 2 ranks), three layouts, and accumulation.
+  const std::string text = (dir / "text.txt").string();
+  {
+    std::ofstream out(text);
+    for (int i = 0; i < 40; ++i) out << "the quick brown fox " << i << " jumps over the dog\n";
+  }
+  const std::string lm = " --task-kind lm --block-size 16 --train-file " + text;
+  // Uneven shards (15 and 9 rows over 2 ranks), three layouts, accumulation,
+  // and BERT's and T5's text objectives, whose masks and spans each rank
+  // must draw as one process does.
   for (const std::string& run_args :
        {std::string("--model t5 --task reverse --batch-size 15"),
         std::string("--model bert --task brackets --batch-size 9"),
-        std::string("--model gpt --task sort --batch-size 8 --accumulation 2")}) {
+        std::string("--model gpt --task sort --batch-size 8 --accumulation 2"),
+        "--model bert --batch-size 9" + lm, "--model t5 --batch-size 7 --accumulation 2" + lm}) {
     INFO(run_args);
     const std::string args = fmt::format("train {} {} --steps 20", run_args, kSmall);
     fs::remove_all(dir / "one");

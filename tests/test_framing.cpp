@@ -230,5 +230,5 @@ TEST_CASE("framing: predict batches every framing alike and a language model ref
   auto lm =
       make_framing({tiny(Family::GPT, vocab->size(), 4), vocab, data::TaskKind::LanguageModel, {}});
   CHECK_THROWS_WITH(lm->predict({"abcdefabcdef"}),
-                    Contains("a language model continues text: use attnlab generate"));
+                    Contains("has no output for an input: use attnlab generate"));
 }

@@ -337,7 +337,9 @@ CheckpointInfo read_info(const std::string& path) {
   } catch (const std::exception& e) {  // a bad kind or token, or a token's invalid UTF-8
     throw InputError(fmt::format("{}: invalid stored vocabulary (data/vocab): {}", path, e.what()));
   }
-  const bool class_head = architecture_of(info.model.family) == Architecture::Classifier;
+  // A classifier trained on text (BERT's masked LM) has an unused one-class head.
+  const bool class_head = architecture_of(info.model.family) == Architecture::Classifier &&
+                          info.task_kind != data::TaskKind::LanguageModel;
   if (class_head && int64_t(info.labels.size()) != info.model.num_classes)
     throw InputError(
         fmt::format("{}: {} labels are stored (data/labels) but the model has {} classes", path,

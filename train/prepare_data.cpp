@@ -9,7 +9,9 @@
 #include "common/errors.h"
 #include "data/tasks.h"
 #include "data/text_file.h"
+#include "data/text_objectives.h"
 #include "data/tsv.h"
+#include "models/model.h"
 #include "train/memory_limit.h"
 
 namespace attnlab {
@@ -84,6 +86,15 @@ PreparedData prepare_data(const TrainConfig& c) {
   data::VocabOptions vocab_options;
   vocab_options.max_distinct = size_t(kMaxVocabSize) - data::kNumSpecialTokens;
   vocab_options.source = source;
+  // A text objective's own tokens: BERT's <mask>, T5's sentinels.
+  if (out.dataset.kind == data::TaskKind::LanguageModel) {
+    if (text_objective(c.model) == TextObjective::MaskedLM)
+      vocab_options.reserved = {std::string(data::kMaskToken)};
+    if (text_objective(c.model) == TextObjective::SpanCorruption)
+      for (int64_t i = 0; i < data::span_counts(c.block_size - 1).spans; ++i)
+        vocab_options.reserved.push_back(data::sentinel_token(int(i)));
+    vocab_options.max_distinct -= vocab_options.reserved.size();
+  }
   out.vocab = std::make_shared<data::Vocab>(data::Vocab::build(
       resolve_tokenizer(c.tokenizer, out.dataset, !c.task.empty()), texts, vocab_options));
   return out;

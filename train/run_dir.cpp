@@ -77,8 +77,7 @@ RunDirectory::RunDirectory(std::string path, Mode mode) : path_(std::move(path))
   if (!fs::exists(path_, ec)) {
     // The outermost directory that does not exist yet is the first this run makes.
     fs::path top = without_trailing_slash(path_);
-    while (top.has_parent_path() && top.parent_path() != top &&
-           !fs::exists(top.parent_path(), ec))
+    while (top.has_parent_path() && top.parent_path() != top && !fs::exists(top.parent_path(), ec))
       top = top.parent_path();
     if (fs::create_directories(path_, ec)) made_top_ = top.string();
   }

@@ -1,5 +1,7 @@
 #include "train/train_config.h"
 
+#include "models/model.h"
+
 #include <fmt/format.h>
 
 #include <cmath>
@@ -252,7 +254,10 @@ ModelConfig model_config_for(const TrainConfig& c, int64_t vocab_size, int64_t n
   for (const auto& [k, v] : c.model_overrides) set_config_field(m, k, v);
   if (c.mlm_weight > 0) m.mlm_head = true;  // the auxiliary loss needs the prediction head
   // A language model's context is its block: rows are block_size tokens.
-  if (c.task_kind == data::TaskKind::LanguageModel) m.max_len = c.block_size;
+  if (c.task_kind == data::TaskKind::LanguageModel) {
+    m.max_len = c.block_size;
+    if (text_objective(c.model) == TextObjective::MaskedLM) m.mlm_head = true;
+  }
   m.vocab_size = vocab_size;
   m.num_classes = std::max<int64_t>(num_classes, 1);
   m.seed = c.seed;

@@ -294,20 +294,7 @@ std::string Trainer::checkpoint_path() const {
 // user watches it learn: 120 tokens sampled at temperature 0.8, seeded by the
 // step (the same run prints the same samples).
 std::string Trainer::sample_text() const {
-  const std::vector<int32_t>& held_out = valid_[0].source;
-  const size_t prompt = std::min<size_t>({held_out.size(), 16, size_t(framing_->block_size() / 2)});
-  GenerateOptions o;
-  o.max_new = std::min<int64_t>(120, framing_->block_size() - int64_t(prompt));
-  if (o.max_new < 1) return "";
-  o.temperature = 0.8;
-  o.seed = uint64_t(state_.step);
-  o.eos_id = -1;  // a text has no end token
-  EvalScope scope(*model_);
-  const std::vector<int32_t> start(held_out.begin(), held_out.begin() + int64_t(prompt));
-  const Generated g = generate(*model_, {start}, nullptr, nullptr, o)[0];
-  std::vector<int32_t> all = start;
-  all.insert(all.end(), g.tokens.begin(), g.tokens.end());
-  std::string text = data_.vocab->decode(all);  // word tokens get their spaces back
+  std::string text = framing_->sample(valid_, uint64_t(state_.step));
   for (char& c : text)
     if (c == '\n') c = ' ';  // one line in the progress output (a newline shows as a space)
   return text;
@@ -356,10 +343,12 @@ EvalMetrics Trainer::evaluate_held_out() const {
   const size_t rows = framing_->eval_rows(valid_, size_t(config_.eval_examples));
   const auto [first, count] = my_part(rows);
   EvalTally t = framing_->tally(valid_, batch, first, first + count);
-  std::array<double, 4> sums{t.loss_sum, t.loss_count, t.correct_tokens, t.exact};
+  std::array<double, 5> sums{t.loss_sum, t.loss_count, t.correct_tokens, t.exact,
+                             t.predicted_chars};
   comm_.sum(sums);
   EvalTally whole{
       sums[0], sums[1], sums[2], sums[3], comm_.gather_all(t.truth), comm_.gather_all(t.predicted)};
+  whole.predicted_chars = sums[4];
   return framing_->metrics(whole, rows);
 }
 

@@ -99,15 +99,15 @@ void Trainer::print_banner() const {
   const ModelConfig& mc = model_->config();
   const bool classification = data_.dataset.kind == data::TaskKind::Classification;
   const bool lm = data_.dataset.kind == data::TaskKind::LanguageModel;
-  fmt::print("attnlab train: {} on {} ({}{}), {} train / {} held-out {}, vocab {}\n",
-             family_name(config_.model), config_.task.empty() ? config_.train_file : config_.task,
-             data::task_kind_name(data_.dataset.kind),
-             classification ? fmt::format(", {} labels", data_.dataset.labels.size())
-             : lm           ? fmt::format(", blocks of {} tokens", framing_->block_size())
-                            : "",
-             lm ? train_[0].source.size() : train_.size(),
-             lm ? valid_[0].source.size() : valid_.size(), lm ? "tokens" : "examples",
-             data_.vocab->size());
+  fmt::print(
+      "attnlab train: {} on {} ({}{}), {} train / {} held-out {}, vocab {}\n",
+      family_name(config_.model), config_.task.empty() ? config_.train_file : config_.task,
+      data::task_kind_name(data_.dataset.kind),
+      classification ? fmt::format(", {} labels", data_.dataset.labels.size())
+      : lm ? fmt::format(": {}, blocks of {} tokens", framing_->name(), framing_->block_size())
+           : "",
+      lm ? train_[0].source.size() : train_.size(), lm ? valid_[0].source.size() : valid_.size(),
+      lm ? "tokens" : "examples", data_.vocab->size());
   fmt::print("model: d_model {} heads {} d_ff {} layers {}{} | {} parameters | {} threads\n",
              mc.d_model, mc.n_heads, mc.d_ff, mc.n_layers,
              model_->architecture() == Architecture::EncoderDecoder
@@ -257,7 +257,9 @@ void Trainer::evaluate_and_decide(Session& s, bool last) {
                                      : std::string("examples"),
                                  m.summary(), best ? "  (best so far: best.h5)" : ""));
   log_json(held_out_line(state_.step, m, s.elapsed()));
-  if (m.language_model && comm_.is_root()) s.progress.message("  sample: " + sample_text());
+  if (m.language_model && comm_.is_root())
+    if (const std::string text = sample_text(); !text.empty())
+      s.progress.message("  sample: " + text);
   s.result.final_metrics = m;
   if (config_.early_stop > 0 && !last && state_.evals_without_improvement >= config_.early_stop) {
     s.progress.message(fmt::format(

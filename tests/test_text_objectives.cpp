@@ -1,0 +1,71 @@
+// Every family's own objective on a text file (train --task-kind lm), as a
+// user runs it: BERT's masked LM and T5's span corruption learn, report
+// bits per character, show a sample, and refuse what they cannot do.
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <fstream>
+
+#include "cli_process.h"
+
+using namespace cli_test;
+using Catch::Matchers::Contains;
+
+namespace {
+
+// The numbers of `key` in the held-out lines of a run's log, in order.
+std::vector<double> held_out(const fs::path& run_dir, const std::string& key) {
+  std::vector<double> out;
+  for (const attnlab::Json& line : json_lines(read_text(run_dir / "metrics.jsonl")))
+    if (line.contains("split") && line.at("split") == "valid") out.push_back(line.at(key));
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("text objectives: BERT fills in masked tokens and T5 dropped spans of a text") {
+  const fs::path dir = fresh_dir("text_objectives");
+  const fs::path text = dir / "text.txt";
+  {
+    std::ofstream out(text);
+    for (int i = 0; i < 300; ++i) out << "the cat sat on the mat and the dog sat on the log\n";
+  }
+  const std::string common = fmt::format(
+      "--task-kind lm --train-file {} --block-size 32 --d-model 48 --heads 2 --d-ff 96 "
+      "--layers 2 --decoder-layers 2 --batch-size 16 --lr 3e-3 --steps 600 --eval-every 300",
+      text.string());
+  for (const char* model : {"bert", "t5"}) {
+    INFO(model);
+    const fs::path out = dir / model;
+    const Run r = run(fmt::format("train --model {} {} --out {}", model, common, out.string()));
+    INFO(r.output);
+    REQUIRE(r.exit_code == 0);
+    CHECK_THAT(r.output, Contains(std::string(model) == "bert" ? "masked language model"
+                                                               : "span corruption"));
+    CHECK_THAT(r.output, Contains("sample: ") && Contains("  ->  "));
+    // A repetitive text is learned: bits per character fall, and end well
+    // below the log2(17) = 4.09 of a guess among the text's 17 characters.
+    const std::vector<double> bits = held_out(out, "bits_per_char");
+    REQUIRE(bits.size() == 2);
+    CHECK(bits.back() < bits.front());
+    CHECK(bits.back() < 0.6 * std::log2(17.0));
+    // eval reads the checkpoint back with its objective; predict and generate refuse.
+    Run e = run(fmt::format("eval --ckpt {} --format jsonl", out.string()));
+    CHECK(e.exit_code == 0);
+    CHECK_THAT(e.output, Contains("\"bits_per_char\""));
+    e = run(fmt::format("predict --ckpt {} abc", out.string()));
+    CHECK(e.exit_code == 2);
+    CHECK_THAT(e.output, Contains("has no output for an input"));
+    e = run(fmt::format("generate --ckpt {} --prompt the", out.string()));
+    CHECK(e.exit_code == 2);
+    CHECK_THAT(e.output, Contains("fills in text rather than continuing it"));
+    e = run(fmt::format("trace --ckpt {} --input \"the cat sat on the mat\" --out {}", out.string(),
+                        (dir / (std::string(model) + ".h5")).string()));
+    CHECK(e.exit_code == 0);
+  }
+  const Run p =
+      run(fmt::format("train --model perceiver {} --out {}", common, (dir / "perceiver").string()));
+  CHECK(p.exit_code == 2);
+  CHECK_THAT(p.output, Contains("a perceiver model has no objective for plain text"));
+  fs::remove_all(dir);
+}
