@@ -120,6 +120,9 @@ TrainConfig train_config_from_options(const po::variables_map& vm) {
     TrainConfig config = recipe(chosen.model, get("task").value_or(""));
     for (const auto& field : train_config_fields().fields())
       if (auto v = get(field.name)) train_config_fields().set(config, field.name, *v);
+    // A run from a pretrained model takes its shape from there: only the
+    // model options given here apply (and must agree with it).
+    if (!config.init_from.empty()) config.model_overrides.clear();
     ModelConfig probe = preset(config.model);
     for (const auto& [key, value] : model_overrides(vm, config.model)) {
       set_config_field(probe, key, value);

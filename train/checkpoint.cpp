@@ -444,6 +444,56 @@ void read_optimizer_state(const std::string& path, Optimizer& optimizer) {
   optimizer.load_state(state, steps);
 }
 
+InitReport read_matching_parameters(const std::string& path, Model& model) {
+  H5File f = H5File::open_read(path);
+  const int version = format_version(f, path);
+  if (version < 2)
+    throw InputError(fmt::format(
+        "{}: checkpoint format 1 lists its parameters in an order only its own model knows; "
+        "resave it (train --resume --steps N saves the current format) to start from it",
+        path));
+  if (!f.has_attribute("/", "checksum"))
+    throw InputError(
+        fmt::format("{}: has no parameter checksum (attribute 'checksum' on '/')", path));
+  // Every stored parameter is read and checked before the model changes.
+  StoredTensors stored;
+  std::vector<std::vector<int64_t>> shapes;
+  for (const std::string& key : f.list_datasets("params")) {
+    const std::vector<int64_t> shape = f.shape(key);
+    stored.emplace_back(key.substr(std::string("params/").size()),
+                        read_stored_tensor(f, path, key, shape, "parameter"));
+    shapes.push_back(shape);
+    for (const float value : stored.back().second)
+      if (!std::isfinite(value))
+        throw InputError(fmt::format("{}: parameter '{}' holds a non-finite value", path, key));
+  }
+  expect_checksum(f, path, "checksum", "parameter", parameter_checksum(stored, version));
+  InitReport report;
+  std::set<std::string> placed;
+  NoGradGuard no_grad;
+  for (auto& [name, t] : model.named_parameters()) {
+    size_t i = 0;
+    while (i < stored.size() && stored[i].first != name) ++i;
+    if (i == stored.size() || shapes[i] != t.shape()) {
+      report.fresh.push_back(name);
+      continue;
+    }
+    const std::vector<float>& values = stored[i].second;
+    const Tensor loaded = Tensor::from_vector(std::vector<double>(values.begin(), values.end()),
+                                              t.shape(), t.dtype());
+    std::memcpy(t.raw_data(), loaded.raw_data(), t.numel() * dtype_size(t.dtype()));
+    report.loaded.push_back(name);
+    placed.insert(name);
+  }
+  for (const auto& [name, values] : stored)
+    if (!placed.count(name)) report.unused.push_back(name);
+  if (report.loaded.empty())
+    throw InputError(
+        fmt::format("{}: none of its parameters has the path and shape of one of this {} model's",
+                    path, family_name(model.config().family)));
+  return report;
+}
+
 // A checkpoint that cannot be read is bad input, whichever layer noticed
 // (HDF5's reader, a dataset of the wrong shape): InputError says so.
 template <typename F>
@@ -485,6 +535,10 @@ void load_parameters(const std::string& path, Model& model) {
 
 void load_optimizer_state(const std::string& path, Optimizer& optimizer) {
   as_input_error([&] { read_optimizer_state(path, optimizer); });
+}
+
+InitReport load_matching_parameters(const std::string& path, Model& model) {
+  return as_input_error([&] { return read_matching_parameters(path, model); });
 }
 
 void check_same_run(const CheckpointInfo& a, const std::string& a_path, const CheckpointInfo& b,

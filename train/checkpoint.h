@@ -88,6 +88,19 @@ CheckpointInfo read_checkpoint_info(const std::string& path);
 void load_parameters(const std::string& path, Model& model);
 void load_optimizer_state(const std::string& path, Optimizer& optimizer);
 
+// A fine-tuning run's start from a pretrained checkpoint: every parameter of
+// `model` stored at `path` under the same path and shape is copied in
+// exactly; the others keep their fresh initialisation (a new head). The
+// stored parameters' checksum is checked first. Throws InputError naming the
+// file when it is damaged, of format 1 (resave it), or shares no parameter
+// with the model.
+struct InitReport {
+  std::vector<std::string> loaded;  // parameter paths copied from the file
+  std::vector<std::string> fresh;   // the model's parameters the file did not have (or shaped so)
+  std::vector<std::string> unused;  // the file's parameters the model has no place for
+};
+InitReport load_matching_parameters(const std::string& path, Model& model);
+
 // The checksum that format 4 stores as the root attribute info_checksum:
 // FNV-1a over what a checkpoint holds besides its tensors, as
 // docs/checkpoint.md spells it. HDF5 checksums neither raw data nor the

@@ -47,7 +47,7 @@ void check_text_memory(const TrainConfig& c) {
 
 }  // namespace
 
-PreparedData prepare_data(const TrainConfig& c) {
+PreparedData prepare_data(const TrainConfig& c, std::shared_ptr<data::Vocab> vocab) {
   PreparedData out;
   if (!c.task.empty())
     out.dataset = data::make_task(c.task, c.data_seed, size_t(c.train_size), size_t(c.valid_size));
@@ -83,6 +83,10 @@ PreparedData prepare_data(const TrainConfig& c) {
   if (out.dataset.labels.size() > size_t(kMaxNumClasses))
     throw InputError(fmt::format("{}: {} distinct labels, more than the {} a classifier may have",
                                  source, out.dataset.labels.size(), kMaxNumClasses));
+  if (vocab) {
+    out.vocab = std::move(vocab);
+    return out;
+  }
   data::VocabOptions vocab_options;
   vocab_options.max_distinct = size_t(kMaxVocabSize) - data::kNumSpecialTokens;
   vocab_options.source = source;

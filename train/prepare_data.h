@@ -18,8 +18,9 @@ struct PreparedData {
 };
 
 // Generates the built-in task or reads the TSV files of `config`; the
-// vocabulary comes from the training texts (sources and targets).
-PreparedData prepare_data(const TrainConfig& config);
+// vocabulary comes from the training texts (sources and targets), or is
+// `vocab` when given (a pretrained model's, --init-from).
+PreparedData prepare_data(const TrainConfig& config, std::shared_ptr<data::Vocab> vocab = nullptr);
 
 // The tokenizer a run uses. Auto means char, except for your own
 // classification data whose texts have 3 or more words on average: there

@@ -1,5 +1,6 @@
 #include "train/train_config.h"
 
+#include "common/errors.h"
 #include "models/model.h"
 
 #include <fmt/format.h>
@@ -61,7 +62,10 @@ const FieldTable<TrainConfig>& train_config_fields() {
         .add("log_every", &C::log_every,
              "steps between progress lines when output is not a terminal")
         .add("save_every", &C::save_every, "steps between checkpoints (0 = only at the end)")
-        .add("out", &C::out, "run directory: checkpoint.h5 and metrics.jsonl go here");
+        .add("out", &C::out, "run directory: checkpoint.h5 and metrics.jsonl go here")
+        .add("init_from", &C::init_from,
+             "a pretrained checkpoint to start from: its parameters where this model has the same "
+             "ones (a new head is initialised) and its vocabulary");
     return t;
   }();
   return table;
@@ -261,6 +265,38 @@ ModelConfig model_config_for(const TrainConfig& c, int64_t vocab_size, int64_t n
   m.vocab_size = vocab_size;
   m.num_classes = std::max<int64_t>(num_classes, 1);
   m.seed = c.seed;
+  validate(m);
+  return m;
+}
+
+ModelConfig model_config_from(const ModelConfig& pretrained, const std::string& path,
+                              const TrainConfig& c, int64_t num_classes) {
+  if (pretrained.family != c.model)
+    throw InputError(
+        fmt::format("--init-from {}: it holds a {} model; --model {} cannot start from it", path,
+                    family_name(pretrained.family), family_name(c.model)));
+  ModelConfig m = pretrained;
+  const auto stored = config_to_map(pretrained);
+  for (const auto& [key, value] : c.model_overrides) {
+    if (key == "dropout") {
+      set_config_field(m, key, value);
+      continue;
+    }
+    if (stored.count(key) && stored.at(key) != value)
+      throw InputError(fmt::format(
+          "--init-from {}: its {} is {}, and this run asks for {}; a run starting from a "
+          "pretrained model keeps its shape (leave the option out)",
+          path, key, stored.at(key), value));
+  }
+  if (c.task_kind == data::TaskKind::LanguageModel && c.block_size != pretrained.max_len)
+    throw InputError(fmt::format(
+        "--init-from {}: its context is {} tokens; give --block-size {} to go on learning text "
+        "with it",
+        path, pretrained.max_len, pretrained.max_len));
+  m.num_classes = std::max<int64_t>(num_classes, 1);
+  m.mlm_head = c.mlm_weight > 0 || (c.task_kind == data::TaskKind::LanguageModel &&
+                                    text_objective(c.model) == TextObjective::MaskedLM);
+  m.seed = c.seed;  // the new head's initialisation
   validate(m);
   return m;
 }

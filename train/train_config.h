@@ -71,6 +71,8 @@ struct TrainConfig {
   int64_t log_every = 50;           // steps between progress lines when not on a terminal
   int64_t save_every = 500;         // steps between checkpoints (0 = only at the end)
   std::string out = "runs/latest";  // directory for checkpoint.h5 and metrics.jsonl
+  // A pretrained checkpoint whose body (and vocabulary) the run starts from.
+  std::string init_from;
 };
 
 // The fields by name ("batch_size"), with their help lines: the command line
@@ -100,5 +102,12 @@ std::vector<RecipeInfo> list_recipes();
 // The model config a run uses: the family preset, the recipe's and the
 // user's overrides, and the vocabulary and label counts from the data.
 ModelConfig model_config_for(const TrainConfig& config, int64_t vocab_size, int64_t num_classes);
+// The model config of a run that starts from `pretrained`, the model config
+// stored in the checkpoint `path` (--init-from): its shape, with this run's
+// head (`num_classes`, a masked-LM head where the objective needs one) and
+// dropout. Throws InputError naming the file and the setting when the run
+// asks for another family or another shape.
+ModelConfig model_config_from(const ModelConfig& pretrained, const std::string& path,
+                              const TrainConfig& config, int64_t num_classes);
 
 }  // namespace attnlab

@@ -102,7 +102,27 @@ Trainer::Trainer(TrainConfig config, TrainerOptions options)
   if (!config_.task.empty()) config_.task_kind = data::task_info(config_.task).kind;
   if (options_.resume) config_.minutes = options_.resume_minutes;  // a budget is per invocation
   validate(config_);
-  data_ = prepare_data(config_);
+  // A run from a pretrained model reads its data with that model's vocabulary.
+  std::optional<CheckpointInfo> pretrained;
+  std::shared_ptr<data::Vocab> pretrained_vocab;
+  if (!options_.resume && !config_.init_from.empty()) {
+    pretrained = read_checkpoint_info(config_.init_from);
+    pretrained_vocab = std::make_shared<data::Vocab>(
+        data::Vocab::from_tokens(pretrained->vocab_kind, pretrained->vocab_tokens));
+    if (config_.tokenizer != TokenizerChoice::Auto &&
+        enum_name(kTokenizerChoiceNames, config_.tokenizer) != pretrained->vocab_kind)
+      throw InputError(fmt::format(
+          "--init-from {}: its tokenizer is {}; --tokenizer {} would read the data into other "
+          "tokens than it learned (leave --tokenizer out)",
+          config_.init_from, pretrained->vocab_kind,
+          enum_name(kTokenizerChoiceNames, config_.tokenizer)));
+    config_.init_from = std::filesystem::absolute(config_.init_from).lexically_normal().string();
+  }
+  // A resumed fine-tuning run reads its data with the vocabulary it took.
+  if (options_.resume && !config_.init_from.empty())
+    pretrained_vocab = std::make_shared<data::Vocab>(
+        data::Vocab::from_tokens(resumed.vocab_kind, resumed.vocab_tokens));
+  data_ = prepare_data(config_, pretrained_vocab);
   // Stored absolute, so that eval and --resume find the files from any directory.
   if (!options_.resume)
     for (std::string* file : {&config_.train_file, &config_.valid_file})
@@ -116,10 +136,13 @@ Trainer::Trainer(TrainConfig config, TrainerOptions options)
     throw std::runtime_error(
         "--resume: the regenerated data gives another vocabulary than the checkpoint's");
   const auto& labels = data_.dataset.labels;
-  ModelConfig mc = options_.resume
-                       ? resumed.model
-                       : model_config_for(config_, data_.vocab->size(), int64_t(labels.size()));
+  ModelConfig mc =
+      options_.resume ? resumed.model
+      : pretrained
+          ? model_config_from(pretrained->model, config_.init_from, config_, int64_t(labels.size()))
+          : model_config_for(config_, data_.vocab->size(), int64_t(labels.size()));
   model_ = make_model(mc);
+  if (pretrained) init_report_ = load_matching_parameters(config_.init_from, *model_);
   framing_ = make_framing({model_, data_.vocab, data_.dataset.kind, labels});
   framing_->check_lengths(data_.dataset.train, "training", data_.dataset.train_origin);
   framing_->check_lengths(data_.dataset.valid, "held-out", data_.dataset.valid_origin);

@@ -160,7 +160,9 @@ class Trainer {
   // A last metrics.jsonl line cut off by a crash (its line number, 0 if
   // none, and its text), dropped when the resumed run opens the log.
   std::pair<size_t, std::string> resumed_log_torn_;
-  std::optional<CheckpointInfo> resumed_best_;  // best.h5 of a resumed run, if there is one
+  std::optional<CheckpointInfo> resumed_best_;
+  std::optional<InitReport> init_report_;  // --init-from: what came from the pretrained model  //
+                                           // best.h5 of a resumed run, if there is one
   std::FILE* metrics_ = nullptr;
   const dist::Communicator& comm_ = dist::Communicator::world();
   std::vector<float> gradient_buffer_;  // the flat all-reduce buffer, reused every step

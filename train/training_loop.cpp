@@ -114,6 +114,29 @@ void Trainer::print_banner() const {
                  ? fmt::format("+{}", mc.n_decoder_layers)
                  : "",
              model_->parameter_count(), thread_count());
+  if (init_report_) {
+    std::string fresh;
+    for (size_t i = 0; i < init_report_->fresh.size() && i < 4; ++i)
+      fresh += (i ? ", " : "") + init_report_->fresh[i];
+    if (init_report_->fresh.size() > 4)
+      fresh += fmt::format(" and {} more", init_report_->fresh.size() - 4);
+    fmt::print("initialised from {}: {} of {} parameter tensors{}\n", config_.init_from,
+               init_report_->loaded.size(),
+               init_report_->loaded.size() + init_report_->fresh.size(),
+               fresh.empty() ? "" : fmt::format("; new: {}", fresh));
+    // Text the pretrained vocabulary lacks reads as <unk>: say how much.
+    size_t tokens = 0, unknown = 0;
+    for (const data::EncodedExample& e : train_)
+      for (const auto* ids : {&e.source, &e.target}) {
+        tokens += ids->size();
+        unknown += size_t(std::count(ids->begin(), ids->end(), data::kUnkId));
+      }
+    if (unknown > 0)
+      fmt::print(
+          "note: {:.1f}% of the training tokens are not in the pretrained vocabulary and "
+          "read as <unk>\n",
+          100.0 * double(unknown) / double(tokens));
+  }
   if (state_.step > 0)
     fmt::print(
         "resuming at step {} of {} with the run's stored settings (lr {}, batch size {}, "
