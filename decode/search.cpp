@@ -103,6 +103,9 @@ Tensor prefill(const Model& model, const std::vector<std::vector<int32_t>>& prom
         "generate: a prompt of {} tokens does not fit the model's max_len {}", longest, max_len));
   const int64_t capacity = std::min<int64_t>(max_len, int64_t(longest) + max_new);
   *cache = model.start_decoding(int64_t(prompts.size()), capacity, memory, memory_padding);
+  // A prefix LM reads each prompt both ways: the prompt is the prefix.
+  if (model.config().prefix_lm)
+    for (const auto& p : prompts) cache->prefix.push_back(int64_t(p.size()));
   IntTensor ids = padded_prompts(prompts, cols);
   return model.decode_cached(ids, std::vector<int64_t>(prompts.size(), 0), *cache);
 }

@@ -1,12 +1,14 @@
 // Causal language model (GPT on text): a row is a block of block_size tokens
 // cut from the stream at an offset, and every position predicts the next
-// token. A language model continues text (attnlab generate) rather than
-// predicting an output for an input.
+// token. With prefix_lm, each row is split at a random point: the part
+// before it is read both ways and only the rest is predicted. A language model continues text
+// (attnlab generate) rather than predicting an output for an input.
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <stdexcept>
 
+#include "data/rng.h"
 #include "decode/search.h"
 #include "framing/model_io.h"
 #include "framing/text_stream.h"
@@ -21,16 +23,20 @@ class CausalLanguageModel final : public TextStreamFraming {
   using TextStreamFraming::TextStreamFraming;
   std::string_view name() const override { return "causal language model"; }
 
+  // Every position predicts the next token; a prefix LM's prefix positions
+  // but its last predict nothing (held-out rows' prefixes).
   int64_t target_count(std::span<const data::EncodedExample>,
                        std::span<const size_t> offsets) const override {
-    return int64_t(offsets.size()) * block_size();  // every position predicts the next token
+    return predicted(offsets, kHeldOutSeed);
   }
 
   Tensor loss(std::span<const data::EncodedExample> stream, std::span<const size_t> offsets,
               const LossOptions& options, std::span<const size_t> whole_batch) const override {
-    Tensor mean = cross_entropy_of_blocks(stream, offsets, options.label_smoothing);
+    const FramedBatch b = blocks(stream, offsets, options.mask_seed);
+    Tensor mean = cross_entropy_of(b, options.label_smoothing);
     if (whole_batch.empty()) return mean;
-    return mul_scalar(mean, double(offsets.size()) / double(whole_batch.size()));
+    return mul_scalar(mean, double(predicted(offsets, options.mask_seed)) /
+                                double(predicted(whole_batch, options.mask_seed)));
   }
 
   EvalTally tally(std::span<const data::EncodedExample> encoded, size_t batch_size, size_t first,
@@ -39,8 +45,9 @@ class CausalLanguageModel final : public TextStreamFraming {
     EvalTally t;
     for (const auto& rows : sequential_batches(first, last, batch_size)) {
       const std::vector<size_t> offsets = eval_offsets(rows);
-      t.loss_sum += cross_entropy_of_blocks(encoded, offsets, 0.0).item() * double(rows.size());
-      t.loss_count += double(rows.size());
+      const double targets = double(predicted(offsets, kHeldOutSeed));
+      t.loss_sum += cross_entropy_of(collate(encoded, offsets), 0.0).item() * targets;
+      t.loss_count += targets;
     }
     return t;
   }
@@ -54,8 +61,9 @@ class CausalLanguageModel final : public TextStreamFraming {
     if (ids.empty()) throw std::invalid_argument("trace: the input has no token");
     if (ids.size() > max_len()) ids.erase(ids.begin(), ids.end() - int64_t(max_len()));
     std::vector<BlockAttention> blocks;
-    const Tensor logits =
-        model().decode(one_row(ids), nullptr, nullptr, nullptr, &blocks);  // (1,T,V)
+    const Tensor logits =  // (1,T,V); a prefix LM reads the whole input as its prefix
+        prefix_lm() ? model().decode_prefix(one_row(ids), nullptr, {int64_t(ids.size())}, &blocks)
+                    : model().decode(one_row(ids), nullptr, nullptr, nullptr, &blocks);
     const int64_t v = logits.size(-1);
     trace.output = vocab().token_of(argmax_row(logits, (int64_t(ids.size()) - 1) * v, v));
     trace.axes.push_back({"sequence", token_names(vocab(), ids)});
@@ -82,30 +90,63 @@ class CausalLanguageModel final : public TextStreamFraming {
   }
 
  protected:
-  // The blocks of block_size tokens at `offsets` and the tokens after each.
+  // The blocks at `offsets` as held-out rows are framed.
   FramedBatch frame_rows(std::span<const data::EncodedExample> stream,
                          std::span<const size_t> offsets, const data::LengthLimit&) const override {
+    return blocks(stream, offsets, kHeldOutSeed);
+  }
+
+ private:
+  bool prefix_lm() const { return model().config().prefix_lm; }
+
+  // A prefix LM's prefix length for the block at `offset`: uniform in
+  // [1, block_size - 1], drawn from the row's seed (T5's prefix LM splits a
+  // text at a random point too).
+  int64_t prefix_of(size_t offset, uint64_t seed) const {
+    if (!prefix_lm()) return 0;
+    data::Rng rng(row_seed(seed, offset));
+    return 1 + int64_t(rng.below(uint64_t(block_size() - 1)));
+  }
+
+  // Positions that predict a token: every one, or from the prefix's last on.
+  int64_t predicted(std::span<const size_t> offsets, uint64_t seed) const {
+    int64_t n = 0;
+    for (const size_t o : offsets) n += block_size() - std::max<int64_t>(prefix_of(o, seed) - 1, 0);
+    return n;
+  }
+
+  // The blocks of block_size tokens at `offsets` and the tokens after each;
+  // a prefix LM's prefix (from `seed`) predicts nothing but its last
+  // position: its tokens see each other, so the next one is in sight.
+  FramedBatch blocks(std::span<const data::EncodedExample> stream, std::span<const size_t> offsets,
+                     uint64_t seed) const {
     const size_t t = size_t(block_size());
     std::vector<std::vector<int32_t>> rows, targets;
+    FramedBatch batch;
     for (size_t o : offsets) {
       std::vector<int32_t> tokens = tokens_at(stream, o, t + 1);
-      targets.emplace_back(tokens.begin() + 1, tokens.end());
+      std::vector<int32_t>& target = targets.emplace_back(tokens.begin() + 1, tokens.end());
+      if (prefix_lm()) {
+        const int64_t prefix = prefix_of(o, seed);
+        std::fill(target.begin(), target.begin() + (prefix - 1), data::kIgnoreIndex);
+        batch.prefix_lengths.push_back(int32_t(prefix));
+      }
       tokens.pop_back();
       rows.push_back(std::move(tokens));
     }
-    FramedBatch batch;
     batch.input = data::pad_rows(rows);
     batch.targets = data::pad_targets(targets, batch.input.cols);
     return batch;
   }
 
- private:
-  // The mean next-token cross-entropy of the blocks at `offsets`.
-  Tensor cross_entropy_of_blocks(std::span<const data::EncodedExample> stream,
-                                 std::span<const size_t> offsets, double label_smoothing) const {
-    const FramedBatch b = collate(stream, offsets);
+  // The mean next-token cross-entropy of framed blocks.
+  Tensor cross_entropy_of(const FramedBatch& b, double label_smoothing) const {
     // Blocks are never padded: the model reads them without a mask.
-    const Tensor logits = model().decode(ids_tensor(b.input), nullptr);  // (B,T,V)
+    const Tensor logits =  // (B,T,V)
+        prefix_lm() ? model().decode_prefix(
+                          ids_tensor(b.input), nullptr,
+                          std::vector<int64_t>(b.prefix_lengths.begin(), b.prefix_lengths.end()))
+                    : model().decode(ids_tensor(b.input), nullptr);
     return cross_entropy(logits, IntTensor{{b.input.rows, b.input.cols}, b.targets},
                          data::kIgnoreIndex, label_smoothing);
   }

@@ -6,8 +6,9 @@
 //   target    -     -  ..  -    t1    t2   ..  EOS
 //
 // The source is read by the same causal self-attention as the target (no
-// cross-attention, and no bidirectional prefix). Decoding starts from
-// BOS s SEP.
+// cross-attention). With prefix_lm, BOS s SEP is a prefix read both ways
+// (each source token also sees the ones after it) and the target stays
+// causal. Decoding starts from BOS s SEP.
 #include <fmt/format.h>
 
 #include "framing/model_io.h"
@@ -82,14 +83,20 @@ class DecoderOnlySeq2Seq final : public Seq2SeqFraming {
     if (ids.size() > max_len()) ids.resize(max_len());
     trace.axes.push_back({"sequence", token_names(vocab(), ids)});
     std::vector<BlockAttention> blocks;
-    model().decode(one_row(ids), nullptr, nullptr, nullptr, &blocks);
+    if (prefix_lm())
+      model().decode_prefix(one_row(ids), nullptr, {int64_t(prompt(src).size())}, &blocks);
+    else
+      model().decode(one_row(ids), nullptr, nullptr, nullptr, &blocks);
     model().name_attention(Forward::Decode, blocks, "sequence", "", trace);
   }
 
  protected:
   Tensor logits(const FramedBatch& b) const override {
     Mask pad = padding_of(b.input);
-    return model().decode(ids_tensor(b.input), &pad);  // (B,T,V)
+    if (!prefix_lm()) return model().decode(ids_tensor(b.input), &pad);  // (B,T,V)
+    // A prefix LM reads BOS s SEP both ways.
+    const std::vector<int64_t> prefix(b.prefix_lengths.begin(), b.prefix_lengths.end());
+    return model().decode_prefix(ids_tensor(b.input), &pad, prefix);  // (B,T,V)
   }
 
   DecoderStart start_decoding(std::span<const data::EncodedExample> examples,
@@ -101,12 +108,15 @@ class DecoderOnlySeq2Seq final : public Seq2SeqFraming {
         throw std::invalid_argument(
             fmt::format("input {} has {} tokens with BOS and SEP, more than the model's max_len {}",
                         i + 1, row.size(), max_len()));
+      if (prefix_lm()) start.prefix.push_back(int64_t(row.size()));
       start.prompts.push_back(std::move(row));
     }
     return start;
   }
 
  private:
+  bool prefix_lm() const { return model().config().prefix_lm; }
+
   // The condition is part of the decoder's own row: BOS s SEP.
   static std::vector<int32_t> prompt(const std::vector<int32_t>& src) {
     std::vector<int32_t> row{data::kBosId};

@@ -60,7 +60,9 @@ std::vector<std::vector<int32_t>> Seq2SeqFraming::greedy_decode_recompute(
     // masks keep every real position as if the row were alone.
     data::Batch b = data::pad_rows(seqs);
     Mask pad = padding_of(b);
-    Tensor logits = model().decode(ids_tensor(b), &pad, memory, memory_mask);  // (B,T,V)
+    Tensor logits = start.prefix.empty()
+                        ? model().decode(ids_tensor(b), &pad, memory, memory_mask)
+                        : model().decode_prefix(ids_tensor(b), &pad, start.prefix);  // (B,T,V)
     const int64_t v = logits.size(-1);
     bool any = false;
     for (int64_t r = 0; r < rows; ++r) {

@@ -68,6 +68,8 @@ class Seq2SeqFraming : public Framing {
     std::vector<std::vector<int32_t>> prompts;
     Tensor memory;     // (B,Ts,C), encoder-decoder only
     Mask memory_mask;  // (B,Ts)
+    // A prefix LM: each prompt's length, the prefix it reads both ways.
+    std::vector<int64_t> prefix;
   };
   virtual DecoderStart start_decoding(std::span<const data::EncodedExample> examples,
                                       std::span<const size_t> indices) const = 0;

@@ -16,6 +16,16 @@ namespace {
 // The union of the key padding mask and the causal mask, shaped to
 // broadcast over scores (B,H,Tq,Tk).
 Mask combined_mask(const AttentionMasks& masks, int64_t b, int64_t tq, int64_t tk) {
+  if (masks.causal && masks.prefix) {  // per row: (B,1,Tq,Tk)
+    Mask m{{b, 1, tq, tk}, std::vector<uint8_t>(b * tq * tk)};
+    for (int64_t i = 0; i < b; ++i)
+      for (int64_t r = 0; r < tq; ++r)
+        for (int64_t c = 0; c < tk; ++c)
+          m.blocked[(i * tq + r) * tk + c] =
+              !prefix_lm_sees(r, c, (*masks.prefix)[size_t(i)]) ||
+              (masks.key_padding && masks.key_padding->blocked[i * tk + c]);
+    return m;
+  }
   if (masks.key_padding && !masks.causal) {
     Mask m = *masks.key_padding;
     m.shape = {b, 1, 1, tk};  // broadcast over heads and queries
@@ -51,6 +61,11 @@ Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tens
           fmt::format("{}: key padding mask {} does not match the keys: expected (B={}, Tk={})",
                       where, shape_str(pad.shape), b, tk));
   }
+  if (masks.prefix && (!masks.causal || int64_t(masks.prefix->size()) != b || tq != tk))
+    throw std::invalid_argument(fmt::format(
+        "{}: a prefix LM's prefix lengths are for causal self-attention, one per row: got {} "
+        "for B={}, Tq={}, Tk={}{}",
+        where, masks.prefix->size(), b, tq, tk, masks.causal ? "" : ", not causal"));
   if (masks.causal && tk < tq)
     throw std::invalid_argument(
         fmt::format("{}: causal attention needs at least as many keys as queries, got Tq={} Tk={}",
@@ -244,9 +259,11 @@ void write_cache(Tensor& cache, const Tensor& fresh, const std::vector<int64_t>&
 
 Tensor MultiHeadAttention::forward_cached(const Tensor& x, KVCache& cache,
                                           const std::vector<int64_t>& start,
-                                          const Tensor* score_bias) const {
+                                          const Tensor* score_bias,
+                                          const std::vector<int64_t>* prefix) const {
   const int64_t b = x.size(0), tn = x.size(1);
-  if (x.dim() != 3 || x.size(2) != dim_ || int64_t(start.size()) != b || cache.keys.size(0) != b)
+  if (x.dim() != 3 || x.size(2) != dim_ || int64_t(start.size()) != b || cache.keys.size(0) != b ||
+      (prefix && int64_t(prefix->size()) != b))
     throw std::invalid_argument(fmt::format(
         "{}: expected new tokens (B,Tn,{}) with one start position per row and a cache for B "
         "rows, got {}, {} starts, cache {}",
@@ -257,7 +274,16 @@ Tensor MultiHeadAttention::forward_cached(const Tensor& x, KVCache& cache,
       throw std::invalid_argument(
           fmt::format("{}: row {} writes positions {}..{} but the cache holds {}", where(), i,
                       start[i], start[i] + tn - 1, cache.capacity()));
-    for (int64_t t = 0; t < tn; ++t) keys.visible.push_back(start[i] + t + 1);  // causal
+    const int64_t p = prefix ? (*prefix)[size_t(i)] : 0;
+    if (start[i] < p && start[i] + tn < p)
+      throw std::invalid_argument(
+          fmt::format("{}: row {}'s prefix of {} tokens must be read in one piece, got {}..{}",
+                      where(), i, p, start[i], start[i] + tn - 1));
+    for (int64_t t = 0; t < tn; ++t) {
+      const int64_t position = start[i] + t;
+      // causal, and a prefix position sees the whole prefix
+      keys.visible.push_back(position < p ? std::max(p, position + 1) : position + 1);
+    }
   }
   write_cache(cache.keys, split_heads(k_proj_->forward(x), heads_), start);    // (B,H,Tn,D)
   write_cache(cache.values, split_heads(v_proj_->forward(x), heads_), start);  // (B,H,Tn,D)

@@ -20,7 +20,17 @@ struct AttentionMasks {
   const Mask* key_padding = nullptr;   // (B, Tk), 1 = padding key
   bool causal = false;                 // query i sees keys up to its own position
   const Tensor* score_bias = nullptr;  // additive (1 or B, H, Tq, Tk), e.g. T5 relative bias
+  // With causal, a prefix LM: row b's first prefix[b] positions also see
+  // each other ahead (the prefix is read both ways); every later position
+  // stays causal. (B) lengths, self-attention only.
+  const std::vector<int64_t>* prefix = nullptr;
 };
+
+// Whether query position `query` may see key position `key` in a causal row
+// whose first `prefix` positions are read both ways (prefix 0: plain causal).
+inline bool prefix_lm_sees(int64_t query, int64_t key, int64_t prefix) {
+  return key <= query || (query < prefix && key < prefix);
+}
 
 // Scaled dot-product attention over `heads` heads, for every routing (self,
 // cross, causal, padded, biased): one routine.
@@ -83,9 +93,12 @@ class MultiHeadAttention : public Module {
   // Self-attention of new tokens x (B,Tn,C), row b's at positions start[b],
   // start[b]+1, ...: their keys and values go into `cache` there, and each
   // attends causally to the cache -> (B,Tn,C). score_bias as for
-  // cached_attention.
+  // cached_attention. `prefix` (B), for a prefix LM: a row's prefix
+  // positions also see the rest of its prefix, which must come in the same
+  // call (the prefill).
   Tensor forward_cached(const Tensor& x, KVCache& cache, const std::vector<int64_t>& start,
-                        const Tensor* score_bias = nullptr) const;
+                        const Tensor* score_bias = nullptr,
+                        const std::vector<int64_t>* prefix = nullptr) const;
   // Cross-attention: the keys and values of `memory` (B,Tm,C), computed once.
   KVCache memory_cache(const Tensor& memory) const;
   // Queries x (B,Tn,C) attend to all of `memory_kv` but its padding -> (B,Tn,C).

@@ -40,7 +40,7 @@ Tensor TransformerBlock::forward(const Tensor& x, const BlockInputs& in,
   Tensor* self_w = attention ? &attention->self_weights : nullptr;
   Tensor* cross_w = attention ? &attention->cross_weights : nullptr;
 
-  AttentionMasks self_masks{in.padding, kind_ != BlockKind::Encoder, in.self_bias};
+  AttentionMasks self_masks{in.padding, kind_ != BlockKind::Encoder, in.self_bias, in.prefix};
   Tensor h = residual(x, *self_attn_norm_, [&](const Tensor& t) {
     return self_attn_->forward(t, t, self_masks, self_w);  // K/V from the same sequence
   });
@@ -68,11 +68,12 @@ BlockCache TransformerBlock::start_cache(int64_t batch, int64_t capacity, DType 
 
 Tensor TransformerBlock::forward_cached(const Tensor& x, BlockCache& cache,
                                         const std::vector<int64_t>& start, const Tensor* self_bias,
-                                        const Mask* memory_padding) const {
+                                        const Mask* memory_padding,
+                                        const std::vector<int64_t>* prefix) const {
   if (kind_ == BlockKind::Encoder)
     throw std::logic_error(fmt::format("{}: an encoder block does not decode", where()));
   Tensor h = residual(x, *self_attn_norm_, [&](const Tensor& t) {
-    return self_attn_->forward_cached(t, cache.self, start, self_bias);
+    return self_attn_->forward_cached(t, cache.self, start, self_bias, prefix);
   });
   if (kind_ == BlockKind::EncoderDecoder)
     h = residual(h, *cross_attn_norm_, [&](const Tensor& t) {

@@ -44,6 +44,8 @@ struct BlockInputs {
   const Tensor* self_bias = nullptr;     // (1,H,T,T) relative position bias
   const Tensor* memory = nullptr;        // (B,Tm,C) encoder output (EncoderDecoder only)
   const Mask* memory_padding = nullptr;  // (B,Tm) 1 = padding in the encoder output
+  // (B) a prefix LM's prefix lengths, for causal self-attention (AttentionMasks::prefix)
+  const std::vector<int64_t>* prefix = nullptr;
 };
 
 // Attention weights a block hands back for study, when asked.
@@ -73,7 +75,8 @@ class TransformerBlock : public Module {
   // those positions. self_bias (1 or B,H,Tn,Tk) for relative positions.
   BlockCache start_cache(int64_t batch, int64_t capacity, DType dtype, const Tensor* memory) const;
   Tensor forward_cached(const Tensor& x, BlockCache& cache, const std::vector<int64_t>& start,
-                        const Tensor* self_bias, const Mask* memory_padding) const;
+                        const Tensor* self_bias, const Mask* memory_padding,
+                        const std::vector<int64_t>* prefix = nullptr) const;
 
  private:
   // Residual wrapper: pre-norm x + drop(f(norm(x))), post-norm norm(x + drop(f(x))).

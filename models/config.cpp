@@ -82,6 +82,9 @@ const FieldTable<ModelConfig>& model_config_fields() {
         .add("tie_embeddings", &C::tie_embeddings, "output head reuses the token embeddings")
         .add("scale_tied_logits", &C::scale_tied_logits, "T5: hidden * C^-0.5 before a tied head")
         .add("mlm_head", &C::mlm_head, "BERT: a masked-LM head tied to the embeddings")
+        .add("prefix_lm", &C::prefix_lm,
+             "GPT: a prefix LM, reading the prefix (a row's source, or a text's start) both ways "
+             "and the rest causally")
         .add("num_latents", &C::num_latents, "Perceiver: learned latent queries")
         .add("init_std", &C::init_std, "standard deviation of weight initialisation")
         .add("embedding_std", &C::embedding_std, "standard deviation of token embeddings")
@@ -165,6 +168,10 @@ void validate(const ModelConfig& c) {
   require(c.family != Family::Perceiver || c.positions != PositionScheme::Relative, "positions",
           "a Perceiver cannot use relative positions (its latents have no place in the input, so "
           "the input would get no order at all); use learned, sinusoidal or none");
+  // Only a decoder-only model reads a prefix and its continuation in one stack.
+  require(!c.prefix_lm || c.family == Family::GPT, "prefix_lm",
+          "only a decoder-only model (gpt) has a prefix to read both ways; an encoder-decoder "
+          "reads its source with its encoder already");
   require(c.init_std > 0 && c.embedding_std > 0 && std::isfinite(c.init_std) &&
               std::isfinite(c.embedding_std),
           "init_std", "standard deviations must be positive and finite");

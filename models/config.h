@@ -59,6 +59,7 @@ struct ModelConfig {
 
   bool tie_embeddings = true;      // LM head reuses the token embedding matrix
   bool scale_tied_logits = false;  // T5: hidden * C^-0.5 before the tied head
+  bool prefix_lm = false;          // GPT: read the prefix (the source, or a text's start) both ways
   bool mlm_head = false;           // BERT: add a masked-LM head tied to the embedding
   int64_t num_latents = 16;        // Perceiver: learned latent queries
 

@@ -30,6 +30,21 @@ Tensor GptModel::decode(const IntTensor& ids, const Mask* padding, const Tensor*
   return lm_logits(h, *tokens_, lm_head_.get());  // (B,T,V)
 }
 
+Tensor GptModel::decode_prefix(const IntTensor& ids, const Mask* padding,
+                               const std::vector<int64_t>& prefix,
+                               std::vector<BlockAttention>* attention) const {
+  if (!config_.prefix_lm)
+    throw std::logic_error(
+        fmt::format("{}: decode_prefix needs a model built with prefix_lm=true", where()));
+  check_ids(where(), "ids", ids, padding);
+  if (int64_t(prefix.size()) != ids.shape.at(0))
+    throw std::invalid_argument(
+        fmt::format("{}: {} prefix lengths for {} rows", where(), prefix.size(), ids.shape.at(0)));
+  Tensor h =
+      decoder_->forward(embeddings_->forward(ids), padding, nullptr, nullptr, attention, &prefix);
+  return lm_logits(h, *tokens_, lm_head_.get());  // (B,T,V)
+}
+
 DecodeCache GptModel::start_decoding(int64_t batch, int64_t capacity, const Tensor* memory,
                                      const Mask* memory_padding) const {
   if (memory || memory_padding)
@@ -48,7 +63,7 @@ Tensor GptModel::decode_cached(const IntTensor& tokens, const std::vector<int64_
                                DecodeCache& cache) const {
   check_ids(where(), "tokens", tokens, nullptr);
   Tensor h = decoder_->forward_cached(embeddings_->forward_at(tokens, start), cache.blocks, start,
-                                      nullptr);
+                                      nullptr, cache.prefix.empty() ? nullptr : &cache.prefix);
   return lm_logits(h, *tokens_, lm_head_.get());  // (B,Tn,V)
 }
 

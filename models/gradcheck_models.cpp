@@ -60,6 +60,16 @@ std::vector<GradCheckCase> model_gradcheck_cases() {
         IntTensor targets{{2, 4}, {5, 2, 6, 1, 4, -100, -100, -100}};
         return cross_entropy(m.decode(kIds, &kPadding), targets);
       }));
+  cases.push_back({"model/gpt_prefix_lm", "ids (2,4) padded, prefixes 3 and 2", [] {
+                     ModelConfig c = tiny_config(Family::GPT);
+                     c.prefix_lm = true;
+                     GptModel m(c);
+                     // Only positions from each prefix's last on are scored, as a prefix LM trains.
+                     IntTensor targets{{2, 4}, {-100, -100, 6, 1, -100, 4, -100, -100}};
+                     return check_model(m, [&] {
+                       return cross_entropy(m.decode_prefix(kIds, &kPadding, {3, 2}), targets);
+                     });
+                   }});
   cases.push_back(model_case<T5Model>(
       "model/t5_seq2seq", "src (2,4) padded, tgt (2,3) padded", Family::T5, [](const T5Model& m) {
         IntTensor tgt{{2, 3}, {1, 3, 5, 1, 2, 0}};

@@ -35,6 +35,10 @@ Tensor Model::decode(const IntTensor&, const Mask*, const Tensor*, const Mask*,
                      std::vector<BlockAttention>*) const {
   unsupported(*this, "decode", "it is an encoder-only classifier and cannot generate");
 }
+Tensor Model::decode_prefix(const IntTensor&, const Mask*, const std::vector<int64_t>&,
+                            std::vector<BlockAttention>*) const {
+  unsupported(*this, "decode_prefix", "only a decoder-only model built with prefix_lm has one");
+}
 namespace {
 // Rows of t (B, ...) in the given order: (rows.size(), ...).
 Tensor take_rows(const Tensor& t, const std::vector<int64_t>& rows) {
@@ -63,6 +67,11 @@ void DecodeCache::keep_rows(const std::vector<int64_t>& rows) {
       kept.blocked.insert(kept.blocked.end(), memory_padding.blocked.begin() + r * width,
                           memory_padding.blocked.begin() + (r + 1) * width);
     memory_padding = std::move(kept);
+  }
+  if (!prefix.empty()) {
+    std::vector<int64_t> kept;
+    for (int64_t r : rows) kept.push_back(prefix[size_t(r)]);
+    prefix = std::move(kept);
   }
 }
 

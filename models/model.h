@@ -33,6 +33,9 @@ enum class Forward { Classify, Encode, Decode };
 struct DecodeCache {
   std::vector<BlockCache> blocks;
   Mask memory_padding;  // (B,Ts), empty when nothing is padded
+  // A prefix LM: each row's prefix length (its prompt), read both ways in
+  // the prefill; empty otherwise.
+  std::vector<int64_t> prefix;
 
   // Keeps only the given rows (in that order): finished rows stop costing
   // work. Copies the kept rows once.
@@ -62,6 +65,11 @@ class Model : public Module {
   virtual Tensor decode(const IntTensor& tokens, const Mask* padding,
                         const Tensor* memory = nullptr, const Mask* memory_padding = nullptr,
                         std::vector<BlockAttention>* attention = nullptr) const;
+  // A prefix LM (DecoderOnly built with prefix_lm): decode() where row b's
+  // first prefix[b] tokens (B) are read both ways; later ones stay causal.
+  virtual Tensor decode_prefix(const IntTensor& tokens, const Mask* padding,
+                               const std::vector<int64_t>& prefix,
+                               std::vector<BlockAttention>* attention = nullptr) const;
   // Decoding one step at a time (DecoderOnly, EncoderDecoder). start_decoding
   // makes an empty cache for `batch` rows of up to `capacity` decoder tokens
   // (an encoder-decoder also takes memory = encode(source) and its padding);
@@ -133,6 +141,9 @@ class GptModel : public Model {
   Tensor decode(const IntTensor& ids, const Mask* padding, const Tensor* memory = nullptr,
                 const Mask* memory_padding = nullptr,
                 std::vector<BlockAttention>* attention = nullptr) const override;
+  Tensor decode_prefix(const IntTensor& ids, const Mask* padding,
+                       const std::vector<int64_t>& prefix,
+                       std::vector<BlockAttention>* attention = nullptr) const override;
   DecodeCache start_decoding(int64_t batch, int64_t capacity, const Tensor* memory = nullptr,
                              const Mask* memory_padding = nullptr) const override;
   Tensor decode_cached(const IntTensor& tokens, const std::vector<int64_t>& start,

@@ -71,15 +71,15 @@ TransformerStack::TransformerStack(BlockKind kind, int64_t n_layers, const Model
 }
 
 Tensor TransformerStack::forward(const Tensor& x, const Mask* padding, const Tensor* memory,
-                                 const Mask* memory_padding,
-                                 std::vector<BlockAttention>* attention) const {
+                                 const Mask* memory_padding, std::vector<BlockAttention>* attention,
+                                 const std::vector<int64_t>* prefix) const {
   if (x.dim() != 3)
     throw std::invalid_argument(
         fmt::format("{}: expected (B,T,C), got {}", where(), shape_str(x.shape())));
   // Computed once per stack and shared by every layer (as in T5).
   Tensor bias;
   if (relative_bias_) bias = relative_bias_->forward(x.size(1), x.size(1));  // (1,H,T,T)
-  BlockInputs in{padding, bias.defined() ? &bias : nullptr, memory, memory_padding};
+  BlockInputs in{padding, bias.defined() ? &bias : nullptr, memory, memory_padding, prefix};
   Tensor h = x;
   if (attention) attention->assign(layers_->size(), BlockAttention{});
   for (size_t i = 0; i < layers_->size(); ++i) {
@@ -99,7 +99,8 @@ std::vector<BlockCache> TransformerStack::start_cache(int64_t batch, int64_t cap
 
 Tensor TransformerStack::forward_cached(const Tensor& x, std::vector<BlockCache>& cache,
                                         const std::vector<int64_t>& start,
-                                        const Mask* memory_padding) const {
+                                        const Mask* memory_padding,
+                                        const std::vector<int64_t>* prefix) const {
   if (cache.size() != layers_->size())
     throw std::invalid_argument(fmt::format("{}: a cache for {} blocks, the stack has {}", where(),
                                             cache.size(), layers_->size()));
@@ -122,7 +123,7 @@ Tensor TransformerStack::forward_cached(const Tensor& x, std::vector<BlockCache>
   Tensor h = x;
   for (size_t i = 0; i < layers_->size(); ++i)
     h = (*layers_)[i].forward_cached(h, cache[i], start, bias.defined() ? &bias : nullptr,
-                                     memory_padding);
+                                     memory_padding, prefix);
   return final_norm_ ? final_norm_->forward(h) : h;
 }
 

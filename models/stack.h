@@ -37,9 +37,11 @@ class TransformerStack : public Module {
                    ParamInit& init);
   // x (B,T,C) -> (B,T,C). padding (B,T); memory (B,Tm,C) and memory_padding
   // (B,Tm) for encoder-decoder blocks. `attention` receives one entry per block.
+  // `prefix` (B): a prefix LM's prefix lengths (AttentionMasks::prefix).
   Tensor forward(const Tensor& x, const Mask* padding, const Tensor* memory = nullptr,
                  const Mask* memory_padding = nullptr,
-                 std::vector<BlockAttention>* attention = nullptr) const;
+                 std::vector<BlockAttention>* attention = nullptr,
+                 const std::vector<int64_t>* prefix = nullptr) const;
 
   // Decoding (see KVCache in layers/attention.h): one cache per block, for
   // `batch` rows of up to `capacity` tokens; memory (B,Tm,C) for
@@ -49,7 +51,8 @@ class TransformerStack : public Module {
   // New tokens x (B,Tn,C), row b's at positions start[b].. -> (B,Tn,C):
   // forward() of the whole prefix, at the new positions only.
   Tensor forward_cached(const Tensor& x, std::vector<BlockCache>& cache,
-                        const std::vector<int64_t>& start, const Mask* memory_padding) const;
+                        const std::vector<int64_t>& start, const Mask* memory_padding,
+                        const std::vector<int64_t>* prefix = nullptr) const;
 
  private:
   std::shared_ptr<ModuleList<TransformerBlock>> layers_;

@@ -473,7 +473,7 @@ BASE = dict(
     max_len=8, dropout=0.0, norm="layernorm", norm_eps=1e-5, placement="pre", final_norm=True,
     embedding_norm=False, activation="gelu", bias=True, scale_scores=True, positions="learned",
     relative_buckets=8, relative_max_distance=16, tie_embeddings=True, scale_tied_logits=False,
-    mlm_head=False, num_latents=3, init_std=0.3, embedding_std=0.5, seed=1,
+    mlm_head=False, prefix_lm=False, num_latents=3, init_std=0.3, embedding_std=0.5, seed=1,
 )
 PRESETS = {
     "bert": dict(placement="post", final_norm=False, embedding_norm=True, mlm_head=True),

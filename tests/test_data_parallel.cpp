@@ -105,7 +105,9 @@ TEST_CASE("data parallel: 2 ranks compute the update of 1 process with the whole
        {std::string("--model t5 --task reverse --batch-size 15"),
         std::string("--model bert --task brackets --batch-size 9"),
         std::string("--model gpt --task sort --batch-size 8 --accumulation 2"),
-        "--model bert --batch-size 9" + lm, "--model t5 --batch-size 7 --accumulation 2" + lm}) {
+        "--model bert --batch-size 9" + lm, "--model t5 --batch-size 7 --accumulation 2" + lm,
+        "--model gpt --set prefix_lm=true --batch-size 9" + lm,
+        std::string("--model gpt --set prefix_lm=true --task reverse --batch-size 9")}) {
     INFO(run_args);
     const std::string args = fmt::format("train {} {} --steps 20", run_args, kSmall);
     fs::remove_all(dir / "one");

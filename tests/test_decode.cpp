@@ -211,10 +211,12 @@ TEST_CASE("decode: the framing's cached greedy decoding predicts what recomputat
   vocab_texts.push_back("abcdefghijklmnopqrstuvwxyz0123456789-/ ");
   auto vocab =
       std::make_shared<data::Vocab>(data::Vocab::build(data::TokenizerKind::Char, vocab_texts));
-  for (Family f : {Family::GPT, Family::T5}) {
-    INFO(family_name(f));
+  for (const auto& [f, prefix_lm] : std::vector<std::pair<Family, bool>>{
+           {Family::GPT, false}, {Family::GPT, true}, {Family::T5, false}}) {
+    INFO(family_name(f) << (prefix_lm ? " prefix LM" : ""));
     ModelConfig c = small(f);
     c.vocab_size = vocab->size();
+    c.prefix_lm = prefix_lm;  // the prompt is read both ways, in the prefill and recomputed
     auto model = make_model(c);
     auto w = make_framing({model, vocab, data::TaskKind::Translation, {}});
     const auto cached = w->predict(texts, 4);  // batches of 4 and 2
@@ -263,4 +265,45 @@ TEST_CASE("decode: dropping finished rows from a T5 cache leaves the other rows'
     for (int64_t k = 0; k < v; ++k)
       CHECK(std::abs(kept.item(slot * v + k) - alone.item(2 * v + k)) < 1e-4);
   }
+}
+
+TEST_CASE("decode: a prefix LM reads its prefix both ways and the rest causally") {
+  ModelConfig c = small(Family::GPT);
+  c.prefix_lm = true;
+  auto model = make_model(c);
+  model->train(false);
+  NoGradGuard no_grad;
+  const int64_t v = c.vocab_size;
+  const IntTensor ids{{1, 10}, {1, 5, 6, 7, 8, 9, 10, 11, 12, 13}};
+  // The largest change of the logits at `position` when `ids` become `other`.
+  const auto change = [&](const IntTensor& other, int64_t position, bool prefix) {
+    const Tensor a = prefix ? model->decode_prefix(ids, nullptr, {5}) : model->decode(ids, nullptr);
+    const Tensor b =
+        prefix ? model->decode_prefix(other, nullptr, {5}) : model->decode(other, nullptr);
+    double worst = 0;
+    for (int64_t k = 0; k < v; ++k)
+      worst = std::max(worst, std::abs(a.item(position * v + k) - b.item(position * v + k)));
+    return worst;
+  };
+  IntTensor in_prefix = ids;
+  in_prefix.data[3] = 20;                    // a later prefix token ...
+  CHECK(change(in_prefix, 1, true) > 1e-3);  // ... changes an earlier prefix position
+  CHECK(change(in_prefix, 1, false) == 0);   // only with the prefix read both ways
+  IntTensor in_rest = ids;
+  in_rest.data[7] = 20;  // a token after the prefix ...
+  for (int64_t position = 0; position < 7; ++position) {
+    INFO(position);
+    CHECK(change(in_rest, position, true) == 0);  // ... never reaches back
+  }
+  CHECK(change(in_rest, 8, true) > 1e-3);
+  // A prefix of one token is plain causal reading.
+  const Tensor causal = model->decode(ids, nullptr), one = model->decode_prefix(ids, nullptr, {1});
+  for (int64_t i = 0; i < causal.numel(); ++i)
+    REQUIRE(std::abs(causal.item(i) - one.item(i)) < 1e-6);
+  // Only a model built as a prefix LM has one.
+  CHECK_THROWS_WITH(make_model(small(Family::GPT))->decode_prefix(ids, nullptr, {5}),
+                    Contains("prefix_lm=true"));
+  ModelConfig t5 = small(Family::T5);
+  t5.prefix_lm = true;
+  CHECK_THROWS_WITH(validate(t5), Contains("only a decoder-only model (gpt)"));
 }

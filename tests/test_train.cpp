@@ -119,10 +119,13 @@ TEST_CASE("train: a language model resumes bit for bit, across the ends of epoch
     std::ofstream text(dir / "text.txt");
     for (int i = 0; i < 12; ++i) text << "abcdefghi\n";
   }
-  // Each family's own objective: masks and spans are drawn anew every step.
-  for (const std::string model : {"gpt", "bert", "t5"}) {
-    INFO(model);
-    TrainConfig c = tiny_run(model, "", dir / model / "straight");
+  // Each family's own objective: masks, spans and prefix splits are drawn
+  // anew every step.
+  for (const std::string variant : {"gpt", "gpt-prefix", "bert", "t5"}) {
+    INFO(variant);
+    const std::string model = variant.substr(0, variant.find('-'));
+    TrainConfig c = tiny_run(model, "", dir / variant / "straight");
+    if (variant == "gpt-prefix") c.model_overrides["prefix_lm"] = "true";
     c.task_kind = data::TaskKind::LanguageModel;
     c.train_file = (dir / "text.txt").string();
     c.block_size = 8;
@@ -132,7 +135,7 @@ TEST_CASE("train: a language model resumes bit for bit, across the ends of epoch
     straight.run();
     const std::vector<float> expected = flat_parameters(straight.model());
 
-    c.out = (dir / model / "split").string();
+    c.out = (dir / variant / "split").string();
     TrainerOptions first = quiet();
     first.stop_at = 7;  // in the first epoch
     Trainer(c, first).run();
