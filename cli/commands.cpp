@@ -19,6 +19,8 @@
 #include "models/stats.h"
 #include "study/loaded_run.h"
 #include "train/baseline.h"
+#include "train/kneser_ney.h"
+#include "train/memory_limit.h"
 #include "train/metrics_log.h"
 #include "train/trainer.h"
 
@@ -318,6 +320,57 @@ int predict_command(int argc, char** argv) {
   return cli::kExitOk;
 }
 
+namespace {
+
+// baseline --task-kind lm: interpolated Kneser-Ney character models of
+// orders 1..max_order on the text train reads, the order chosen on the
+// held-out text.
+int text_baseline(const po::variables_map& vm, const std::string& task,
+                  const std::string& train_file, const std::string& valid_file, int max_order) {
+  if (max_order < 1 || max_order > 16) throw cli::UsageError("--max-n must be in 1..16 for lm");
+  if (task.empty() && train_file.empty())
+    throw cli::UsageError("--task-kind lm: give a --train-file (a text) or a built-in --task");
+  TrainConfig config = recipe(Family::GPT, task);
+  config.task_kind = data::TaskKind::LanguageModel;
+  config.train_file = train_file;
+  config.valid_file = valid_file;
+  if (vm.count("train-size")) config.train_size = vm["train-size"].as<int64_t>();
+  if (vm.count("valid-size")) config.valid_size = vm["valid-size"].as<int64_t>();
+  if (vm.count("data-seed")) config.data_seed = vm["data-seed"].as<uint64_t>();
+  const PreparedData d = prepare_data(config);
+  std::string train_text, held_out;
+  for (const data::Example& e : d.dataset.train) train_text += e.source;
+  for (const data::Example& e : d.dataset.valid) held_out += e.source;
+  const std::string source = task.empty() ? train_file : "task " + task;
+  const std::u32string valid = code_points(held_out, source + " (held-out)");
+  // Each order's tables hold at most one context per character and order;
+  // about 200 bytes each with the counts that follow.
+  const double need = 200.0 * double(train_text.size()) * double(max_order);
+  const MemoryLimit limit = process_memory_limit();
+  if (need > limit.bytes)
+    throw cli::UsageError(fmt::format(
+        "--max-n {}: Kneser-Ney tables for {} of text need up to {}, more than the {} this "
+        "process may use ({}); lower --max-n or give a shorter text",
+        max_order, memory_size(double(train_text.size())), memory_size(need),
+        memory_size(limit.bytes), limit.source));
+  fmt::print(
+      "interpolated Kneser-Ney character models on {} ({} train / {} held-out characters):\n",
+      source, code_points(train_text, source).size(), valid.size());
+  int best_order = 1;
+  double best = INFINITY;
+  for (int order = 1; order <= max_order; ++order) {
+    const KneserNey model(train_text, order, source);
+    const double bits = model.bits_per_char(valid);
+    fmt::print("  order {:2}: {:.3f} bits/char\n", order, bits);
+    if (bits < best) best = bits, best_order = order;
+  }
+  fmt::print("best: order {} at {:.3f} bits/char (the order is chosen on this held-out text)\n",
+             best_order, best);
+  return cli::kExitOk;
+}
+
+}  // namespace
+
 int baseline_command(int argc, char** argv) {
   po::options_description options("baseline options");
   std::string task, train_file, valid_file, kind = "classification";
@@ -330,17 +383,27 @@ int baseline_command(int argc, char** argv) {
       ("valid-file", po::value(&valid_file),
        "held-out TSV (default: the last 10% of --train-file, as train does)")  //
       ("train-size", po::value(&train_size),
-       "built-in task: training examples (default: as train generates them)")        //
-      ("valid-size", po::value(&valid_size), "built-in task: held-out examples")     //
-      ("data-seed", po::value(&data_seed), "built-in task: seed of the examples")    //
-      ("max-n", po::value(&nb.max_n)->default_value(4), "longest character n-gram")  //
+       "built-in task: training examples (default: as train generates them)")      //
+      ("valid-size", po::value(&valid_size), "built-in task: held-out examples")   //
+      ("data-seed", po::value(&data_seed), "built-in task: seed of the examples")  //
+      ("task-kind", po::value(&kind)->default_value(kind),
+       "classification (naive Bayes) or lm (a Kneser-Ney character model's bits per character)")  //
+      ("max-n", po::value(&nb.max_n)->default_value(4),
+       "longest character n-gram (lm: the highest order tried, default 8)")  //
       ("alpha", po::value(&nb.alpha)->default_value(0.5), "additive smoothing");
   po::variables_map vm;
   if (!cli::parse_options("baseline",
-                          "Character n-gram naive Bayes on a classification task: the held-out "
-                          "accuracy a trained model should beat. Same data and split as train.",
+                          "Character n-gram naive Bayes on a classification task, or an "
+                          "interpolated Kneser-Ney character model on a text (--task-kind lm): "
+                          "the held-out accuracy or bits per character a trained model should "
+                          "beat. Same data and split as train.",
                           argc, argv, options, vm))
     return cli::kExitOk;
+  if (kind != "classification" && kind != "lm")
+    throw cli::UsageError(fmt::format("--task-kind {}: give classification or lm", kind));
+  if (kind == "lm" ||
+      (!task.empty() && data::task_info(task).kind == data::TaskKind::LanguageModel))
+    return text_baseline(vm, task, train_file, valid_file, vm["max-n"].defaulted() ? 8 : nb.max_n);
   if (nb.max_n < 1 || nb.max_n > 8 || !(nb.alpha > 0))
     throw cli::UsageError("--max-n must be in 1..8 and --alpha > 0");
   // The data train would use: a built-in task's recipe sets its size.

@@ -69,3 +69,23 @@ TEST_CASE("text objectives: BERT fills in masked tokens and T5 dropped spans of 
   CHECK_THAT(p.output, Contains("a perceiver model has no objective for plain text"));
   fs::remove_all(dir);
 }
+
+TEST_CASE("text objectives: the Kneser-Ney baseline gives held-out bits per character") {
+  const fs::path dir = fresh_dir("text_baseline");
+  const fs::path text = dir / "text.txt";
+  {
+    std::ofstream out(text);
+    for (int i = 0; i < 200; ++i) out << "the cat sat on the mat and the dog sat on the log\n";
+  }
+  Run r = run(fmt::format("baseline --task-kind lm --train-file {} --max-n 4", text.string()));
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  CHECK_THAT(r.output,
+             Contains("order  1: ") && Contains("order  4: ") && Contains("best: order 4 at 0."));
+  r = run(fmt::format("baseline --task-kind words --train-file {}", text.string()));
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.output, Contains("--task-kind words: give classification or lm"));
+  r = run(fmt::format("baseline --task-kind lm --train-file {} --max-n 17", text.string()));
+  CHECK(r.exit_code == 2);
+  fs::remove_all(dir);
+}
