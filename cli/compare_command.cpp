@@ -50,7 +50,14 @@ void check_compare_out(const std::string& out) {
 study::CompareSetup read_setup(const po::variables_map& vm, const std::string& models_text,
                                const std::string& match_text) {
   study::CompareSetup s;
-  s.task = vm["task"].as<std::string>();
+  if (vm.count("task")) s.task = vm["task"].as<std::string>();
+  if (vm.count("train-file")) s.train_file = vm["train-file"].as<std::string>();
+  if (vm.count("valid-file")) s.valid_file = vm["valid-file"].as<std::string>();
+  if (s.task.empty() == s.train_file.empty())
+    throw cli::UsageError(
+        "give a built-in --task, or your data with --train-file (and --task-kind), not both");
+  if (!s.task.empty() && (vm.count("valid-file") || vm.count("task-kind")))
+    throw cli::UsageError("--valid-file and --task-kind go with --train-file, not --task");
   s.out = vm["out"].as<std::string>();
   check_compare_out(s.out);
   if (vm.count("steps") && vm.count("minutes"))
@@ -73,15 +80,27 @@ study::CompareSetup read_setup(const po::variables_map& vm, const std::string& m
   s.controlled = vm.count("controlled") > 0;
   try {
     s.match = enum_from_name(study::kMatchNames, match_text, "--match");
-    s.info = data::task_info(s.task);
+    if (!s.task.empty()) {
+      s.info = data::task_info(s.task);
+    } else {
+      if (!vm.count("task-kind"))
+        throw cli::UsageError(
+            "--train-file: say what the data is with --task-kind classification or translation");
+      s.info.name = s.train_file;
+      s.info.kind =
+          enum_from_name(data::kTaskKindNames, vm["task-kind"].as<std::string>(), "--task-kind");
+      s.info.description = fmt::format(
+          "Your data: {}{}", s.train_file,
+          s.valid_file.empty() ? ", its last tenth held out" : ", held out: " + s.valid_file);
+    }
   } catch (const std::invalid_argument& e) {
     throw cli::UsageError(e.what());
   }
   if (s.info.kind == data::TaskKind::LanguageModel)
     throw cli::UsageError(fmt::format(
         "'{}' is a language-modelling text, which compare does not run yet; train each family "
-        "with its own objective: attnlab train --task {} --model gpt (or bert, or t5)",
-        s.task, s.task));
+        "with its own objective: attnlab train --model gpt (or bert, or t5) --task-kind lm ...",
+        s.data_name()));
   s.families = {Family::BERT, Family::GPT, Family::T5, Family::Perceiver};
   if (vm.count("models")) {
     s.families.clear();
@@ -118,8 +137,14 @@ study::CompareSetup read_setup(const po::variables_map& vm, const std::string& m
 int compare_command(int argc, char** argv) {
   po::options_description options("compare options");
   std::string models_text, match_text = "width";
-  options.add_options()                                                                        //
-      ("task", po::value<std::string>()->required(), "built-in task (attnlab tasks)")          //
+  options.add_options()                                                    //
+      ("task", po::value<std::string>(), "built-in task (attnlab tasks)")  //
+      ("train-file", po::value<std::string>(),
+       "your data instead of --task: a TSV, as train reads it (with --task-kind)")  //
+      ("valid-file", po::value<std::string>(),
+       "held-out TSV (default: the last tenth of --train-file, as train holds out)")  //
+      ("task-kind", po::value<std::string>(),
+       "with --train-file: classification or translation")                                     //
       ("out", po::value<std::string>()->required(), "directory for the runs and report.html")  //
       ("steps", po::value<int64_t>(), "training steps per run (default 600)")                  //
       ("minutes", po::value<double>(), "wall-clock budget per run instead of --steps")         //
@@ -167,7 +192,7 @@ int compare_command(int argc, char** argv) {
   for (const auto& [f, note] : notes) fmt::print("{}: {}\n", family_name(f), note);
   if (running.empty())
     throw cli::UsageError(fmt::format("no family in --models can do the {} task '{}'",
-                                      data::task_kind_name(setup.info.kind), setup.task));
+                                      data::task_kind_name(setup.info.kind), setup.data_name()));
 
   TrainConfig first;
   std::vector<study::PlannedRun> plan;
@@ -207,7 +232,7 @@ int compare_command(int argc, char** argv) {
 
   fmt::print(
       "compare: {} runs on '{}' ({}), {} each, batch {}, lr {}{}{} -> {}\n", plan.size(),
-      setup.task, data::task_kind_name(setup.info.kind),
+      setup.data_name(), data::task_kind_name(setup.info.kind),
       setup.steps > 0 ? fmt::format("{} steps", setup.steps)
                       : fmt::format("{} minutes", setup.minutes),
       setup.batch_size, setup.lr,

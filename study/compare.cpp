@@ -76,6 +76,11 @@ ModelConfig match_parameters(ModelConfig c, int64_t target) {
 TrainConfig shared_config(const CompareSetup& s) {
   TrainConfig base;
   base.task = s.task;
+  // The user's files, as a run stores them: absolute, so that --resume compares alike.
+  for (const auto& [file, given] :
+       {std::pair{&base.train_file, &s.train_file}, std::pair{&base.valid_file, &s.valid_file}})
+    if (!given->empty()) *file = fs::absolute(*given).lexically_normal().string();
+  if (s.task.empty()) base.task_kind = s.info.kind;
   base.steps = s.steps > 0 ? s.steps : 1000000;
   base.minutes = s.minutes;
   base.batch_size = s.batch_size;
@@ -280,10 +285,15 @@ Json result_json(const RunRecord& r) {
 
 std::string train_command_line(const PlannedRun& run, const std::string& out) {
   const TrainConfig& c = run.config;
+  const std::string data =
+      !c.task.empty() ? fmt::format("--task {}", c.task)
+                      : fmt::format("--train-file {}{} --task-kind {}", c.train_file,
+                                    c.valid_file.empty() ? "" : " --valid-file " + c.valid_file,
+                                    data::task_kind_name(c.task_kind));
   std::string line = fmt::format(
-      "attnlab train --model {} --task {} --steps {} --batch-size {} --lr {} --warmup {} "
+      "attnlab train --model {} {} --steps {} --batch-size {} --lr {} --warmup {} "
       "--eval-every {} --seed {} --tokenizer {}",
-      family_name(c.model), c.task, c.steps, c.batch_size, c.lr, c.warmup, c.eval_every, c.seed,
+      family_name(c.model), data, c.steps, c.batch_size, c.lr, c.warmup, c.eval_every, c.seed,
       train_config_fields().to_map(c).at("tokenizer"));
   if (c.minutes > 0) line += fmt::format(" --minutes {}", c.minutes);
   for (const auto& [key, value] : c.model_overrides)

@@ -28,8 +28,11 @@ inline constexpr EnumName<Match> kMatchNames[] = {{Match::Width, "width"},
 
 // What the user asked for, options parsed and checked.
 struct CompareSetup {
-  std::string task;
+  std::string task;                    // a built-in task, or ...
+  std::string train_file, valid_file;  // ... the user's data (TSV), whose kind is info.kind
   data::TaskInfo info;
+  // What the runs learn, for titles: the task's name or the training file.
+  const std::string& data_name() const { return task.empty() ? train_file : task; }
   std::string out;               // the directory of the runs and the report
   std::vector<Family> families;  // asked for, in order
   int64_t steps = 0;             // per run; 0: the --minutes budget instead

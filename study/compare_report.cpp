@@ -72,8 +72,8 @@ void write_compare_files(const CompareSetup& setup, const std::vector<Family>& r
   const report::Svg curves = curves_chart(runs, running, score);
   curves.save((out / "curves.svg").string());
 
-  report::HtmlPage page(
-      fmt::format("attnlab compare: {} ({})", setup.task, data::task_kind_name(setup.info.kind)));
+  report::HtmlPage page(fmt::format("attnlab compare: {} ({})", setup.data_name(),
+                                    data::task_kind_name(setup.info.kind)));
   page.paragraph(fmt::format("{}. {} runs, {}; every family {}{}.", setup.info.description,
                              runs.size(), budget(setup) + " each",
                              setup.match == Match::Params

@@ -196,6 +196,46 @@ TEST_CASE("compare: an interrupted comparison continues with --resume as if neve
   fs::remove_all(dir);
 }
 
+TEST_CASE("compare: runs on the user's own data as on a built-in task") {
+  const fs::path dir = fresh_dir("compare_own_data");
+  const fs::path tsv = dir / "reviews.tsv";
+  {
+    std::ofstream out(tsv);
+    for (int i = 0; i < 80; ++i)
+      out << (i % 2 ? "pos\ta good film " : "neg\ta bad film ") << i << "\n";
+  }
+  const fs::path out = dir / "cmp";
+  Run r = run(fmt::format(
+      "compare --train-file {} --task-kind classification --models bert,gpt --steps 20 --out {} {}",
+      tsv.string(), out.string(), kTinyModels));
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  CHECK(lines_of(read_text(out / "results.jsonl")).size() == 2);
+  CHECK_THAT(read_text(out / "report.html"),
+             Contains("attnlab compare: " + tsv.string() + " (classification)") &&
+                 Contains("Your data: " + tsv.string()));
+  // Each run's command line trains on the same file.
+  CHECK_THAT(read_text(out / "compare.md"),
+             Contains("--train-file " + tsv.string() + " --task-kind classification"));
+  // And it continues like any comparison.
+  r = run(fmt::format(
+      "compare --train-file {} --task-kind classification --models bert,gpt --steps 20 --out {} "
+      "{} --resume",
+      tsv.string(), out.string(), kTinyModels));
+  CHECK(r.exit_code == 0);
+  CHECK_THAT(r.output, Contains("finished before: kept as it is"));
+  // What is missing or contradictory is named before anything trains.
+  r = run(fmt::format("compare --train-file {} --out {}", tsv.string(), (dir / "x").string()));
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.output, Contains("--task-kind classification or translation"));
+  r = run(fmt::format("compare --task majority --train-file {} --out {}", tsv.string(),
+                      (dir / "x").string()));
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.output, Contains("not both"));
+  CHECK_FALSE(fs::exists(dir / "x"));
+  fs::remove_all(dir);
+}
+
 TEST_CASE("compare: --controlled builds every family from the same blocks") {
   const fs::path out = fresh_dir("compare_controlled");
   Run r =
