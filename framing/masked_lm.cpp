@@ -34,9 +34,7 @@ class MaskedLanguageModel final : public TextStreamFraming {
 
   Tensor loss(std::span<const data::EncodedExample> stream, std::span<const size_t> offsets,
               const LossOptions& options, std::span<const size_t> whole_batch) const override {
-    Tensor mean = masked_loss(stream, offsets, options.mask_seed);
-    if (whole_batch.empty()) return mean;
-    return mul_scalar(mean, double(offsets.size()) / double(whole_batch.size()));
+    return share_of_batch(masked_loss(stream, offsets, options.mask_seed), offsets, whole_batch);
   }
 
   EvalTally tally(std::span<const data::EncodedExample> encoded, size_t batch_size, size_t first,

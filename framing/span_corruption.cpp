@@ -43,9 +43,8 @@ class SpanCorruption final : public TextStreamFraming {
 
   Tensor loss(std::span<const data::EncodedExample> stream, std::span<const size_t> offsets,
               const LossOptions& options, std::span<const size_t> whole_batch) const override {
-    Tensor mean = span_loss(corrupted_rows(stream, offsets, options.mask_seed));
-    if (whole_batch.empty()) return mean;
-    return mul_scalar(mean, double(offsets.size()) / double(whole_batch.size()));
+    return share_of_batch(span_loss(corrupted_rows(stream, offsets, options.mask_seed)), offsets,
+                          whole_batch);
   }
 
   EvalTally tally(std::span<const data::EncodedExample> encoded, size_t batch_size, size_t first,

@@ -82,6 +82,12 @@ uint64_t TextStreamFraming::row_seed(uint64_t seed, size_t offset) {
   return data::mix_seeds(seed, uint64_t(offset));
 }
 
+Tensor TextStreamFraming::share_of_batch(const Tensor& mean, std::span<const size_t> part,
+                                         std::span<const size_t> whole_batch) {
+  if (whole_batch.empty()) return mean;
+  return mul_scalar(mean, double(part.size()) / double(whole_batch.size()));
+}
+
 void TextStreamFraming::require_predictions() const {
   throw std::invalid_argument(fmt::format(
       "a model trained on text with the {} objective has no output for an input: {}", name(),

@@ -70,6 +70,10 @@ class TextStreamFraming : public Framing {
   // evaluation scores the same corruption and a resumed or data-parallel run
   // draws what one uninterrupted process would.
   static uint64_t row_seed(uint64_t seed, size_t offset);
+  // The loss of rows that all predict as many tokens: their `mean`, or on a
+  // data-parallel rank, the share of the whole batch's mean its `part` adds.
+  static Tensor share_of_batch(const Tensor& mean, std::span<const size_t> part,
+                               std::span<const size_t> whole_batch);
   static constexpr uint64_t kHeldOutSeed = 0x68656c646f7574;  // "heldout"
 
   void require_predictions() const override;
