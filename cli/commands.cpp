@@ -197,8 +197,11 @@ int eval_command(int argc, char** argv) {
     fmt::print("{}\n", line);
     return cli::kExitOk;
   }
-  fmt::print("{} ({} {}) on {} ({} examples{}):\n  {}\n", run.file,
-             family_name(run.info.train.model), which_model(run.file, run.info), source, m.examples,
+  const std::string scored = m.language_model ? fmt::format("{} blocks of {} tokens", m.examples,
+                                                            run.model->config().max_len)
+                                              : fmt::format("{} examples", m.examples);
+  fmt::print("{} ({} {}) on {} ({}{}):\n  {}\n", run.file, family_name(run.info.train.model),
+             which_model(run.file, run.info), source, scored,
              search.beam > 1 ? fmt::format(", beam {}", search.beam) : "", m.summary());
   return cli::kExitOk;
 }

@@ -53,6 +53,8 @@ TEST_CASE("text objectives: BERT fills in masked tokens and T5 dropped spans of 
     Run e = run(fmt::format("eval --ckpt {} --format jsonl", out.string()));
     CHECK(e.exit_code == 0);
     CHECK_THAT(e.output, Contains("\"bits_per_char\""));
+    e = run(fmt::format("eval --ckpt {}", out.string()));
+    CHECK_THAT(e.output, Contains("(46 blocks of 32 tokens)") && Contains("bits/char"));
     e = run(fmt::format("predict --ckpt {} abc", out.string()));
     CHECK(e.exit_code == 2);
     CHECK_THAT(e.output, Contains("has no output for an input"));
