@@ -151,6 +151,8 @@ TEST_CASE("init from: a checkpoint that cannot start the run is refused by name"
     c.init_from = damaged.string();
     CHECK_THROWS_WITH(Trainer(c, quiet()), Contains("damaged.h5: parameter checksum mismatch"));
   }
+  c.init_from = (dir / "missing.h5").string();
+  CHECK_THROWS_WITH(Trainer(c, quiet()), Contains("--init-from: ") && Contains("missing.h5"));
   c.init_from = ckpt;
   Trainer ok(c, quiet());  // the GPT goes on learning the text from where it was
   CHECK(ok.model().config().dropout == 0.2);

@@ -69,6 +69,12 @@ TEST_CASE("text objectives: BERT fills in masked tokens and T5 dropped spans of 
       run(fmt::format("train --model perceiver {} --out {}", common, (dir / "perceiver").string()));
   CHECK(p.exit_code == 2);
   CHECK_THAT(p.output, Contains("a perceiver model has no objective for plain text"));
+  const Run tiny =
+      run(fmt::format("train --model t5 --task-kind lm --train-file {} --block-size 2 "
+                      "--out {}",
+                      text.string(), (dir / "tiny").string()));
+  CHECK(tiny.exit_code == 2);
+  CHECK_THAT(tiny.output, Contains("--block-size 2: T5's span corruption"));
   fs::remove_all(dir);
 }
 

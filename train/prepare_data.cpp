@@ -94,6 +94,11 @@ PreparedData prepare_data(const TrainConfig& c, std::shared_ptr<data::Vocab> voc
   if (out.dataset.kind == data::TaskKind::LanguageModel) {
     if (text_objective(c.model) == TextObjective::MaskedLM)
       vocab_options.reserved = {std::string(data::kMaskToken)};
+    if (text_objective(c.model) == TextObjective::SpanCorruption && c.block_size < 3)
+      throw InputError(fmt::format(
+          "--block-size {}: T5's span corruption drops a span from a row of block_size - 1 "
+          "tokens and keeps some: give at least 3",
+          c.block_size));
     if (text_objective(c.model) == TextObjective::SpanCorruption)
       for (int64_t i = 0; i < data::span_counts(c.block_size - 1).spans; ++i)
         vocab_options.reserved.push_back(data::sentinel_token(int(i)));

@@ -106,7 +106,11 @@ Trainer::Trainer(TrainConfig config, TrainerOptions options)
   std::optional<CheckpointInfo> pretrained;
   std::shared_ptr<data::Vocab> pretrained_vocab;
   if (!options_.resume && !config_.init_from.empty()) {
-    pretrained = read_checkpoint_info(config_.init_from);
+    try {
+      pretrained = read_checkpoint_info(config_.init_from);
+    } catch (const InputError& e) {
+      throw InputError(fmt::format("--init-from: {}", e.what()));
+    }
     pretrained_vocab = std::make_shared<data::Vocab>(
         data::Vocab::from_tokens(pretrained->vocab_kind, pretrained->vocab_tokens));
     if (config_.tokenizer != TokenizerChoice::Auto &&
