@@ -345,6 +345,7 @@ int text_baseline(const po::variables_map& vm, const std::string& task,
   for (const data::Example& e : d.dataset.train) train_text += e.source;
   for (const data::Example& e : d.dataset.valid) held_out += e.source;
   const std::string source = task.empty() ? train_file : "task " + task;
+  const std::u32string train = code_points(train_text, source);
   const std::u32string valid = code_points(held_out, source + " (held-out)");
   // Each order's tables hold at most one context per character and order;
   // about 200 bytes each with the counts that follow.
@@ -358,11 +359,11 @@ int text_baseline(const po::variables_map& vm, const std::string& task,
         memory_size(limit.bytes), limit.source));
   fmt::print(
       "interpolated Kneser-Ney character models on {} ({} train / {} held-out characters):\n",
-      source, code_points(train_text, source).size(), valid.size());
+      source, train.size(), valid.size());
   int best_order = 1;
   double best = INFINITY;
   for (int order = 1; order <= max_order; ++order) {
-    const KneserNey model(train_text, order, source);
+    const KneserNey model(train, order);
     const double bits = model.bits_per_char(valid);
     fmt::print("  order {:2}: {:.3f} bits/char\n", order, bits);
     if (bits < best) best = bits, best_order = order;

@@ -10,6 +10,7 @@
 #include <fstream>
 #include <memory>
 
+#include "cli_process.h"
 #include "common/errors.h"
 #include "io/hdf5.h"
 #include "train/checkpoint.h"
@@ -19,14 +20,9 @@ using namespace attnlab;
 using Catch::Matchers::Contains;
 namespace fs = std::filesystem;
 
-namespace {
+using cli_test::fresh_dir;
 
-fs::path fresh_dir(const std::string& name) {
-  fs::path dir = fs::temp_directory_path() / fmt::format("attnlab_test_{}_{}", name, ::getpid());
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir;
-}
+namespace {
 
 TrainerOptions quiet() {
   TrainerOptions o;

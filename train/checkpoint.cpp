@@ -10,6 +10,7 @@
 #include <cmath>
 #include <cstring>
 #include <filesystem>
+#include <map>
 #include <random>
 #include <set>
 #include <stdexcept>
@@ -356,6 +357,14 @@ CheckpointInfo read_info(const std::string& path) {
   return info;
 }
 
+// Stored float32 values into a parameter of any dtype, outside autograd.
+void copy_into(Tensor& t, const std::vector<float>& values) {
+  NoGradGuard no_grad;
+  const Tensor loaded =
+      Tensor::from_vector(std::vector<double>(values.begin(), values.end()), t.shape(), t.dtype());
+  std::memcpy(t.raw_data(), loaded.raw_data(), t.numel() * dtype_size(t.dtype()));
+}
+
 void read_parameters(const std::string& path, Model& model) {
   H5File f = H5File::open_read(path);
   NamedTensors params = model.named_parameters();
@@ -395,14 +404,7 @@ void read_parameters(const std::string& path, Model& model) {
         "this attnlab",
         path, kCheckpointVersion, version));
   expect_checksum(f, path, "checksum", "parameter", computed);
-  NoGradGuard no_grad;
-  for (size_t p = 0; p < params.size(); ++p) {
-    Tensor& t = params[p].second;
-    const std::vector<float>& values = stored[p].second;
-    Tensor loaded = Tensor::from_vector(std::vector<double>(values.begin(), values.end()),
-                                        t.shape(), t.dtype());
-    std::memcpy(t.raw_data(), loaded.raw_data(), t.numel() * dtype_size(t.dtype()));
-  }
+  for (size_t p = 0; p < params.size(); ++p) copy_into(params[p].second, stored[p].second);
 }
 
 void read_optimizer_state(const std::string& path, Optimizer& optimizer) {
@@ -468,25 +470,20 @@ InitReport read_matching_parameters(const std::string& path, Model& model) {
         throw InputError(fmt::format("{}: parameter '{}' holds a non-finite value", path, key));
   }
   expect_checksum(f, path, "checksum", "parameter", parameter_checksum(stored, version));
+  std::map<std::string, size_t> by_name;  // stored index of each path
+  for (size_t i = 0; i < stored.size(); ++i) by_name[stored[i].first] = i;
   InitReport report;
-  std::set<std::string> placed;
-  NoGradGuard no_grad;
   for (auto& [name, t] : model.named_parameters()) {
-    size_t i = 0;
-    while (i < stored.size() && stored[i].first != name) ++i;
-    if (i == stored.size() || shapes[i] != t.shape()) {
+    const auto it = by_name.find(name);
+    if (it == by_name.end() || shapes[it->second] != t.shape()) {
       report.fresh.push_back(name);
       continue;
     }
-    const std::vector<float>& values = stored[i].second;
-    const Tensor loaded = Tensor::from_vector(std::vector<double>(values.begin(), values.end()),
-                                              t.shape(), t.dtype());
-    std::memcpy(t.raw_data(), loaded.raw_data(), t.numel() * dtype_size(t.dtype()));
+    copy_into(t, stored[it->second].second);
     report.loaded.push_back(name);
-    placed.insert(name);
+    by_name.erase(it);
   }
-  for (const auto& [name, values] : stored)
-    if (!placed.count(name)) report.unused.push_back(name);
+  for (const auto& [name, index] : by_name) report.unused.push_back(name);
   if (report.loaded.empty())
     throw InputError(
         fmt::format("{}: none of its parameters has the path and shape of one of this {} model's",

@@ -30,11 +30,10 @@ std::u32string code_points(const std::string& text, const std::string& source) {
   return out;
 }
 
-KneserNey::KneserNey(const std::string& text, int max_order, const std::string& source)
+KneserNey::KneserNey(const std::u32string& chars, int max_order)
     : max_order_(max_order), tables_(size_t(max_order) + 1), discount_(size_t(max_order) + 1, 0.0) {
   if (max_order < 1 || max_order > 16)
     throw std::invalid_argument(fmt::format("n-gram order must be 1..16, got {}", max_order));
-  const std::u32string chars = code_points(text, source);
   const std::set<char32_t> distinct(chars.begin(), chars.end());
   uniform_ = 1.0 / double(distinct.size() + 1);  // and one unknown character
   // The highest order counts each n-gram (shorter at the text's start).
@@ -71,9 +70,9 @@ KneserNey::KneserNey(const std::string& text, int max_order, const std::string& 
   }
 }
 
-double KneserNey::level(const std::u32string& history, char32_t w, int k) const {
+double KneserNey::level(std::u32string_view history, char32_t w, int k) const {
   if (k == 0) return uniform_;
-  const std::u32string h =
+  const std::u32string_view h =
       history.size() > size_t(k - 1) ? history.substr(history.size() - size_t(k - 1)) : history;
   const double lower = level(h, w, k - 1);
   const auto it = tables_[size_t(k)].find(h);
@@ -89,9 +88,10 @@ double KneserNey::bits_per_char(const std::u32string& text) const {
   if (text.empty()) return 0;
   double bits = 0;
   const size_t context = size_t(max_order_ - 1);
+  const std::u32string_view all(text);
   for (size_t i = 0; i < text.size(); ++i) {
     const size_t first = i >= context ? i - context : 0;
-    bits -= std::log2(probability(text.substr(first, i - first), text[i]));
+    bits -= std::log2(probability(all.substr(first, i - first), text[i]));
   }
   return bits / double(text.size());
 }

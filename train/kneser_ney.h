@@ -17,6 +17,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -24,12 +25,12 @@ namespace attnlab {
 
 class KneserNey {
  public:
-  // Counts every n-gram of `text` up to `max_order` characters; throws
-  // InputError naming `source` for invalid UTF-8.
-  KneserNey(const std::string& text, int max_order, const std::string& source);
+  // Counts every n-gram of the characters `text` (code_points below) up to
+  // `max_order` characters.
+  KneserNey(const std::u32string& text, int max_order);
   int max_order() const { return max_order_; }
   // P(w | the max_order() - 1 characters of `history` before it).
-  double probability(const std::u32string& history, char32_t w) const {
+  double probability(std::u32string_view history, char32_t w) const {
     return level(history, w, max_order_);
   }
   // Held-out bits per character of `text`; each character is predicted
@@ -39,16 +40,22 @@ class KneserNey {
   double discount(int k) const { return discount_[size_t(k)]; }
 
  private:
+  // Contexts are looked up by view: a held-out text is scored without a
+  // string per character and order.
+  struct Hash {
+    using is_transparent = void;
+    size_t operator()(std::u32string_view s) const { return std::hash<std::u32string_view>{}(s); }
+  };
   struct Context {
     double total = 0;                           // c(h): counts (or continuations) after h
     std::unordered_map<char32_t, double> next;  // c(hw) for each w seen after h
   };
   // P_k(w | the last k-1 characters of history).
-  double level(const std::u32string& history, char32_t w, int k) const;
+  double level(std::u32string_view history, char32_t w, int k) const;
   int max_order_;
   // tables_[k]: contexts of k-1 characters and the counts of what follows,
   // raw counts for k = max_order, continuation counts below.
-  std::vector<std::unordered_map<std::u32string, Context>> tables_;
+  std::vector<std::unordered_map<std::u32string, Context, Hash, std::equal_to<>>> tables_;
   std::vector<double> discount_;
   double uniform_ = 0;  // 1 / (distinct characters + 1)
 };

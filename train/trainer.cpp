@@ -104,14 +104,14 @@ Trainer::Trainer(TrainConfig config, TrainerOptions options)
   validate(config_);
   // A run from a pretrained model reads its data with that model's vocabulary.
   std::optional<CheckpointInfo> pretrained;
-  std::shared_ptr<data::Vocab> pretrained_vocab;
+  std::shared_ptr<data::Vocab> given_vocab;
   if (!options_.resume && !config_.init_from.empty()) {
     try {
       pretrained = read_checkpoint_info(config_.init_from);
     } catch (const InputError& e) {
       throw InputError(fmt::format("--init-from: {}", e.what()));
     }
-    pretrained_vocab = std::make_shared<data::Vocab>(
+    given_vocab = std::make_shared<data::Vocab>(
         data::Vocab::from_tokens(pretrained->vocab_kind, pretrained->vocab_tokens));
     if (config_.tokenizer != TokenizerChoice::Auto &&
         enum_name(kTokenizerChoiceNames, config_.tokenizer) != pretrained->vocab_kind)
@@ -124,9 +124,9 @@ Trainer::Trainer(TrainConfig config, TrainerOptions options)
   }
   // A resumed fine-tuning run reads its data with the vocabulary it took.
   if (options_.resume && !config_.init_from.empty())
-    pretrained_vocab = std::make_shared<data::Vocab>(
+    given_vocab = std::make_shared<data::Vocab>(
         data::Vocab::from_tokens(resumed.vocab_kind, resumed.vocab_tokens));
-  data_ = prepare_data(config_, pretrained_vocab);
+  data_ = prepare_data(config_, given_vocab);
   // Stored absolute, so that eval and --resume find the files from any directory.
   if (!options_.resume)
     for (std::string* file : {&config_.train_file, &config_.valid_file})
