@@ -77,6 +77,7 @@ study::CompareSetup read_setup(const po::variables_map& vm, const std::string& m
   if (vm.count("warmup")) s.warmup = vm["warmup"].as<int64_t>();
   if (vm.count("eval-every")) s.eval_every = vm["eval-every"].as<int64_t>();
   s.tokenizer = vm["tokenizer"].as<std::string>();
+  s.vocab_size = vm["vocab-size"].as<int64_t>();
   s.controlled = vm.count("controlled") > 0;
   try {
     s.match = enum_from_name(study::kMatchNames, match_text, "--match");
@@ -163,9 +164,12 @@ int compare_command(int argc, char** argv) {
       ("warmup", po::value<int64_t>(),
        "warmup steps (default: a fifth of --steps, at most 200)")  //
       ("eval-every", po::value<int64_t>(),
-       "steps between held-out evaluations (default: 10 per run)")                          //
-      ("tokenizer", po::value<std::string>()->default_value("auto"), "auto, char or word")  //
-      ("overwrite", "replace runs already in --out")                                        //
+       "steps between held-out evaluations (default: 10 per run)")  //
+      ("tokenizer", po::value<std::string>()->default_value("auto"),
+       "auto, char, word, bpe or unigram")  //
+      ("vocab-size", po::value<int64_t>()->default_value(kDefaultSubwordVocab),
+       "--tokenizer bpe or unigram: the pieces it learns")  //
+      ("overwrite", "replace runs already in --out")        //
       ("resume",
        "continue a comparison that stopped: finished runs are kept, an interrupted one "
        "continues from its checkpoint, the rest train")                                  //

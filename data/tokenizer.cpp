@@ -39,6 +39,8 @@ void for_each_word(std::string_view text, Visitor on_word) {
 template <typename Visitor>
 void for_each_token(TokenizerKind kind, std::string_view text, std::string_view context,
                     Visitor on_token) {
+  if (is_subword(kind))
+    throw std::logic_error("a subword tokenizer splits text with its model (Vocab::tokenize)");
   if (kind == TokenizerKind::Char) {
     for (std::size_t pos = 0; pos < text.size();) {
       const std::size_t length = code_point_length(text, pos, context);
@@ -65,8 +67,9 @@ std::size_t count_tokens(TokenizerKind kind, std::string_view text, std::string_
   return count;
 }
 
-Vocab::Vocab(TokenizerKind kind, std::vector<std::string> tokens)
-    : kind_(kind), tokens_(std::move(tokens)) {
+Vocab::Vocab(TokenizerKind kind, std::vector<std::string> tokens,
+             std::shared_ptr<const SubwordModel> subword)
+    : kind_(kind), subword_(std::move(subword)), tokens_(std::move(tokens)) {
   ids_.reserve(tokens_.size());
   for (std::size_t i = 0; i < tokens_.size(); ++i) {
     ids_.emplace(tokens_[i], static_cast<int32_t>(i));
@@ -74,6 +77,23 @@ Vocab::Vocab(TokenizerKind kind, std::vector<std::string> tokens)
   ordinary_end_ = size();
   while (ordinary_end_ > kNumSpecialTokens && is_reserved_token(tokens_[ordinary_end_ - 1]))
     --ordinary_end_;
+  chars_.assign(tokens_.size(), 0);
+  chars_[kUnkId] = 1;
+  for (int32_t id = kNumSpecialTokens; id < ordinary_end_; ++id)
+    chars_[size_t(id)] =
+        kind_ == TokenizerKind::Char ? 1
+        : kind_ == TokenizerKind::Word
+            ? int32_t(count_code_points(tokens_[size_t(id)])) + 1  // and the space after it
+            : int32_t(count_code_points(piece_text(tokens_[size_t(id)])));
+}
+
+std::string_view Vocab::subword_model() const {
+  return subword_ ? std::string_view(subword_->serialized()) : std::string_view();
+}
+
+int32_t Vocab::chars_of(int32_t id) const {
+  token_of(id);  // names an id outside the vocabulary
+  return chars_[size_t(id)];
 }
 
 Vocab Vocab::build(TokenizerKind kind, std::span<const std::string> texts,
@@ -88,6 +108,19 @@ Vocab Vocab::build(TokenizerKind kind, std::span<const std::string_view> texts,
     throw std::invalid_argument(
         fmt::format("vocabulary max_size {} is smaller than the {} special tokens",
                     options.max_size, kNumSpecialTokens));
+  }
+  for (const std::string& token : options.reserved)
+    if (!is_reserved_token(token))
+      throw std::invalid_argument(fmt::format("'{}' is not a reserved token", token));
+  if (is_subword(kind)) {
+    if (options.max_size == 0)
+      throw std::invalid_argument("a subword vocabulary needs its size (max_size)");
+    auto model = std::make_shared<const SubwordModel>(SubwordModel::train(
+        kind == TokenizerKind::Bpe ? SubwordAlgorithm::Bpe : SubwordAlgorithm::Unigram, texts,
+        int64_t(options.max_size), options.source.empty() ? "the texts" : options.source));
+    std::vector<std::string> tokens = model->pieces();
+    tokens.insert(tokens.end(), options.reserved.begin(), options.reserved.end());
+    return Vocab(kind, std::move(tokens), std::move(model));
   }
   // std::map keeps the counting independent of hash order; the final order is set below anyway.
   // std::less<> finds a token by its view, so only a new token is copied.
@@ -127,11 +160,7 @@ Vocab Vocab::build(TokenizerKind kind, std::span<const std::string_view> texts,
 
   std::vector<std::string> tokens(kSpecialTokens.begin(), kSpecialTokens.end());
   for (auto& entry : kept) tokens.push_back(std::move(entry.first));
-  for (const std::string& token : options.reserved) {
-    if (!is_reserved_token(token))
-      throw std::invalid_argument(fmt::format("'{}' is not a reserved token", token));
-    tokens.push_back(token);
-  }
+  tokens.insert(tokens.end(), options.reserved.begin(), options.reserved.end());
   return Vocab(kind, std::move(tokens));
 }
 
@@ -159,8 +188,21 @@ int32_t Vocab::reserved_id(std::string_view token) const {
   return it->second;
 }
 
-Vocab Vocab::from_tokens(std::string_view kind_name, std::vector<std::string> tokens) {
+Vocab Vocab::from_tokens(std::string_view kind_name, std::vector<std::string> tokens,
+                         std::string_view subword_model) {
   const TokenizerKind kind = enum_from_name(kTokenizerKindNames, kind_name, "tokenizer kind");
+  std::shared_ptr<const SubwordModel> subword;
+  if (is_subword(kind) && subword_model.empty())
+    throw std::invalid_argument(
+        fmt::format("a {} vocabulary needs its SentencePiece model, and none is given", kind_name));
+  if (!is_subword(kind) && !subword_model.empty())
+    throw std::invalid_argument(
+        fmt::format("a {} vocabulary has no SentencePiece model, but one is given", kind_name));
+  std::vector<std::string> pieces;
+  if (is_subword(kind)) {
+    subword = std::make_shared<const SubwordModel>(SubwordModel::load(subword_model));
+    pieces = subword->pieces();
+  }
   if (tokens.size() < kNumSpecialTokens) {
     throw std::invalid_argument(
         fmt::format("vocabulary has {} tokens; it must start with the {} special tokens",
@@ -183,6 +225,10 @@ Vocab Vocab::from_tokens(std::string_view kind_name, std::vector<std::string> to
     if (reserved_seen)
       throw std::invalid_argument(fmt::format(
           "{} '{}' follows a reserved token; reserved tokens come last", context, token));
+    if (is_subword(kind) && (id >= pieces.size() || pieces[id] != token))
+      throw std::invalid_argument(fmt::format(
+          "{} '{}' is not the SentencePiece model's piece {}{}", context, token, id,
+          id < pieces.size() ? fmt::format(" ('{}')", pieces[id]) : std::string(" (it has none)")));
     if (kind == TokenizerKind::Char && count_code_points(token, context) != 1) {
       throw std::invalid_argument(
           fmt::format("{} '{}' is not a single character, so a char tokenizer can never produce it",
@@ -195,7 +241,16 @@ Vocab Vocab::from_tokens(std::string_view kind_name, std::vector<std::string> to
           context, token));
     }
   }
-  Vocab vocab(kind, std::move(tokens));
+  if (is_subword(kind)) {
+    const size_t ordinary =
+        size_t(std::find_if(tokens.begin() + kNumSpecialTokens, tokens.end(), is_reserved_token) -
+               tokens.begin());
+    if (ordinary != pieces.size())
+      throw std::invalid_argument(
+          fmt::format("the vocabulary has {} ordinary tokens but its SentencePiece model {} pieces",
+                      ordinary, pieces.size()));
+  }
+  Vocab vocab(kind, std::move(tokens), std::move(subword));
   if (vocab.ids_.size() != vocab.tokens_.size()) {
     for (std::size_t id = 0; id < vocab.tokens_.size(); ++id) {
       const int32_t first = vocab.ids_.at(vocab.tokens_[id]);
@@ -224,18 +279,30 @@ const std::string& Vocab::token_of(int32_t id) const {
 }
 
 std::vector<std::string> Vocab::tokenize(std::string_view text, std::string_view context) const {
+  if (subword_) {
+    validate_utf8(text, context);
+    return subword_->encode_pieces(text);
+  }
   std::vector<std::string> tokens;
   for_each_token(kind_, text, context, [&](std::string_view token) { tokens.emplace_back(token); });
   return tokens;
 }
 
 std::vector<int32_t> Vocab::encode(std::string_view text, std::string_view context) const {
+  if (subword_) {
+    validate_utf8(text, context);
+    return subword_->encode(text);  // its ids are ours, and it never makes a reserved one
+  }
   std::vector<int32_t> ids;
   for_each_token(kind_, text, context, [&](std::string_view token) {
     const int32_t id = id_of(token);
     ids.push_back(id >= ordinary_end_ ? kUnkId : id);
   });
   return ids;
+}
+
+std::size_t Vocab::count_tokens(std::string_view text, std::string_view context) const {
+  return subword_ ? encode(text, context).size() : data::count_tokens(kind_, text, context);
 }
 
 std::string Vocab::decode(std::span<const int32_t> ids, bool keep_special_tokens) const {
@@ -245,7 +312,7 @@ std::string Vocab::decode(std::span<const int32_t> ids, bool keep_special_tokens
     const std::string& token = token_of(id);
     if (id < kNumSpecialTokens && id != kUnkId && !keep_special_tokens) continue;
     if (kind_ == TokenizerKind::Word && !first) text += ' ';
-    text += token;
+    text += subword_ && id < ordinary_end_ ? piece_text(token) : token;
     first = false;
   }
   return text;

@@ -1,13 +1,17 @@
-// Vocabularies for the two tokenizers attnlab offers: character-level (the default; one token per
-// Unicode code point) and whitespace word-level. A Vocab is fully described by its kind name and
-// its token list, which is what a checkpoint stores to rebuild it.
+// Vocabularies for the tokenizers attnlab offers: character-level (the default; one token per
+// Unicode code point), whitespace word-level, and subword (a SentencePiece BPE or unigram model
+// trained on the training texts; see data/subword.h). A Vocab is fully described by its kind
+// name, its token list and, for subwords, the serialised SentencePiece model: what a checkpoint
+// stores to rebuild it.
 #pragma once
 
 #include "common/enum_names.h"
+#include "data/subword.h"
 
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
@@ -39,9 +43,15 @@ inline constexpr std::string_view kMaskToken = "<mask>";
 std::string sentinel_token(int index);  // "<extra_id_<index>>"
 bool is_reserved_token(std::string_view token);
 
-enum class TokenizerKind { Char, Word };
-inline constexpr EnumName<TokenizerKind> kTokenizerKindNames[] = {{TokenizerKind::Char, "char"},
-                                                                  {TokenizerKind::Word, "word"}};
+enum class TokenizerKind { Char, Word, Bpe, Unigram };
+inline constexpr EnumName<TokenizerKind> kTokenizerKindNames[] = {
+    {TokenizerKind::Char, "char"},
+    {TokenizerKind::Word, "word"},
+    {TokenizerKind::Bpe, "bpe"},
+    {TokenizerKind::Unigram, "unigram"}};
+inline bool is_subword(TokenizerKind kind) {
+  return kind == TokenizerKind::Bpe || kind == TokenizerKind::Unigram;
+}
 inline std::string_view tokenizer_kind_name(TokenizerKind kind) {
   return enum_name(kTokenizerKindNames, kind);
 }
@@ -50,7 +60,7 @@ struct VocabOptions {
   // Tokens seen fewer times than this in the training texts map to <unk>.
   std::size_t min_count = 1;
   // If non-zero, keep at most this many tokens in total (special tokens included), dropping the
-  // rarest first.
+  // rarest first. Subword tokenizers need it: the number of pieces their model learns.
   std::size_t max_size = 0;
   // If non-zero, texts with more distinct tokens than this are refused (InputError) as soon as
   // the count passes it: counting is what costs memory. `source` names the texts in the message.
@@ -70,13 +80,17 @@ class Vocab {
   static Vocab build(TokenizerKind kind, std::span<const std::string> texts,
                      const VocabOptions& options = {});
 
-  // Rebuilds a vocabulary saved with kind_name() and tokens(). Throws std::invalid_argument if
-  // the kind is unknown, the special tokens are not the first six entries, a token repeats, or a
-  // token cannot come out of the tokenizer (char: not exactly one code point; word: empty or
-  // containing whitespace).
-  static Vocab from_tokens(std::string_view kind_name, std::vector<std::string> tokens);
+  // Rebuilds a vocabulary saved with kind_name(), tokens() and subword_model(). Throws
+  // std::invalid_argument if the kind is unknown, the special tokens are not the first six
+  // entries, a token repeats, or a token cannot come out of the tokenizer (char: not exactly one
+  // code point; word: empty or containing whitespace; subword: not the model's piece of that id,
+  // or no model given).
+  static Vocab from_tokens(std::string_view kind_name, std::vector<std::string> tokens,
+                           std::string_view subword_model = {});
 
   TokenizerKind kind() const { return kind_; }
+  // The serialised SentencePiece model of a subword vocabulary; empty for char and word.
+  std::string_view subword_model() const;
   std::string_view kind_name() const { return tokenizer_kind_name(kind_); }
   const std::vector<std::string>& tokens() const { return tokens_; }
   int32_t size() const { return static_cast<int32_t>(tokens_.size()); }
@@ -98,8 +112,16 @@ class Vocab {
 
   // Unknown tokens become kUnkId, and so do reserved ones: text never holds them.
   std::vector<int32_t> encode(std::string_view text, std::string_view context = {}) const;
+  // How many tokens encode() makes of `text`; throws like tokenize. For char and word
+  // vocabularies it costs no memory (see data::count_tokens).
+  std::size_t count_tokens(std::string_view text, std::string_view context = {}) const;
+  // The characters of text a token stands for: 1 for a character (and for <unk>, which stands
+  // for one), a subword piece's length, 0 for special and reserved tokens. Bits per character
+  // divide a loss by these.
+  int32_t chars_of(int32_t id) const;
 
-  // Char vocabularies concatenate the tokens, word vocabularies join them with single spaces.
+  // Char and subword vocabularies concatenate the tokens (a piece's U+2581 is a space), word
+  // vocabularies join them with single spaces.
   // The structural special tokens (<pad> <bos> <eos> <sep> <cls>) are skipped unless
   // keep_special_tokens is set (useful for debugging generations); <unk> is always written out
   // because it stands for real text the vocabulary could not represent, and hiding it would make
@@ -108,9 +130,12 @@ class Vocab {
   std::string decode(std::span<const int32_t> ids, bool keep_special_tokens = false) const;
 
  private:
-  Vocab(TokenizerKind kind, std::vector<std::string> tokens);
+  Vocab(TokenizerKind kind, std::vector<std::string> tokens,
+        std::shared_ptr<const SubwordModel> subword = nullptr);
 
   TokenizerKind kind_;
+  std::shared_ptr<const SubwordModel> subword_;  // subword kinds only
+  std::vector<int32_t> chars_;                   // chars_of() by id
   std::vector<std::string> tokens_;
   std::unordered_map<std::string, int32_t> ids_;
   int32_t ordinary_end_ = 0;
@@ -119,9 +144,9 @@ class Vocab {
 // Splits on runs of ASCII whitespace (space, tab, CR, LF, VT, FF); empty pieces are dropped.
 std::vector<std::string> split_whitespace(std::string_view text);
 
-// How many tokens `kind`'s tokenizer makes of `text`, without building them: the length
-// checks come before any memory is spent on an over-long input. Throws like
-// Vocab::tokenize on invalid UTF-8.
+// How many tokens `kind`'s tokenizer (char or word; a subword one needs its Vocab) makes of
+// `text`, without building them: the length checks come before any memory is spent on an
+// over-long input. Throws like Vocab::tokenize on invalid UTF-8.
 std::size_t count_tokens(TokenizerKind kind, std::string_view text, std::string_view context = {});
 
 }  // namespace attnlab::data

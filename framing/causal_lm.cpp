@@ -48,6 +48,10 @@ class CausalLanguageModel final : public TextStreamFraming {
       const double targets = double(predicted(offsets, kHeldOutSeed));
       t.loss_sum += cross_entropy_of(collate(encoded, offsets), 0.0).item() * targets;
       t.loss_count += targets;
+      // The targets are the tokens after each block's first.
+      std::vector<size_t> after(offsets.begin(), offsets.end());
+      for (size_t& o : after) ++o;
+      t.predicted_chars += targets * chars_per_token(encoded, after, size_t(block_size()));
     }
     return t;
   }

@@ -92,7 +92,7 @@ void Framing::check_lengths(std::span<const data::Example> examples, const char*
   for (size_t i = 0; i < examples.size(); ++i) {
     const auto count = [&](std::string_view text) {
       try {
-        return data::count_tokens(vocab().kind(), text);
+        return vocab().count_tokens(text);
       } catch (const InputError& e) {
         throw InputError(fmt::format("{}: {}", where(i), e.what()));
       }

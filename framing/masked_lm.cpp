@@ -43,8 +43,11 @@ class MaskedLanguageModel final : public TextStreamFraming {
     EvalTally t;
     for (const auto& rows : sequential_batches(first, last, batch_size)) {
       const double predicted = double(rows.size() * size_t(chosen_per_row()));
-      t.loss_sum += masked_loss(encoded, eval_offsets(rows), kHeldOutSeed).item() * predicted;
+      const std::vector<size_t> offsets = eval_offsets(rows);
+      t.loss_sum += masked_loss(encoded, offsets, kHeldOutSeed).item() * predicted;
       t.loss_count += predicted;
+      t.predicted_chars +=
+          predicted * chars_per_token(encoded, offsets, size_t(block_size()) - kSpecials);
     }
     return t;
   }

@@ -54,9 +54,11 @@ class SpanCorruption final : public TextStreamFraming {
     const data::SpanCounts c = data::span_counts(row_tokens());
     for (const auto& rows : sequential_batches(first, last, batch_size)) {
       const double targets = double(rows.size() * size_t(c.spans + c.noise + 1));
-      t.loss_sum += span_loss(collate(encoded, eval_offsets(rows))).item() * targets;
+      const std::vector<size_t> offsets = eval_offsets(rows);
+      t.loss_sum += span_loss(collate(encoded, offsets)).item() * targets;
       t.loss_count += targets;
-      t.predicted_chars += double(rows.size() * size_t(c.noise));
+      t.predicted_chars += double(rows.size() * size_t(c.noise)) *
+                           chars_per_token(encoded, offsets, size_t(row_tokens()));
     }
     return t;
   }

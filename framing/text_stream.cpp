@@ -12,9 +12,13 @@ namespace attnlab {
 std::vector<data::EncodedExample> TextStreamFraming::encode(
     const std::vector<data::Example>& examples) const {
   data::EncodedExample stream;
-  size_t tokens = 0;  // counted first: a growing stream would hold two copies at times
-  for (const data::Example& e : examples) tokens += data::count_tokens(vocab().kind(), e.source);
-  stream.source.reserve(tokens);
+  // Counted first: a growing stream would hold two copies at times. A
+  // subword tokenizer counts by encoding, which would double the work.
+  if (!data::is_subword(vocab().kind())) {
+    size_t tokens = 0;
+    for (const data::Example& e : examples) tokens += vocab().count_tokens(e.source);
+    stream.source.reserve(tokens);
+  }
   for (size_t i = 0; i < examples.size(); ++i) {
     const auto ids = vocab().encode(examples[i].source, fmt::format("line {}", i + 1));
     stream.source.insert(stream.source.end(), ids.begin(), ids.end());
@@ -27,7 +31,7 @@ void TextStreamFraming::check_lengths(std::span<const data::Example> examples, c
   size_t tokens = 0;
   for (size_t i = 0; i < examples.size(); ++i) {
     try {
-      tokens += data::count_tokens(vocab().kind(), examples[i].source);
+      tokens += vocab().count_tokens(examples[i].source);
     } catch (const InputError& e) {
       throw InputError(fmt::format("{}: {}",
                                    i < origins.size()
@@ -70,6 +74,14 @@ std::vector<int32_t> TextStreamFraming::tokens_at(std::span<const data::EncodedE
     throw std::out_of_range(
         fmt::format("a row of {} at {} runs past the {} tokens", length, offset, tokens.size()));
   return {tokens.begin() + int64_t(offset), tokens.begin() + int64_t(offset + length)};
+}
+
+double TextStreamFraming::chars_per_token(std::span<const data::EncodedExample> stream,
+                                          std::span<const size_t> offsets, size_t length) const {
+  double chars = 0;
+  for (const size_t offset : offsets)
+    for (const int32_t id : tokens_at(stream, offset, length)) chars += vocab().chars_of(id);
+  return offsets.empty() ? 1.0 : chars / double(offsets.size() * length);
 }
 
 std::vector<size_t> TextStreamFraming::eval_offsets(std::span<const size_t> rows) const {

@@ -63,6 +63,11 @@ class TextStreamFraming : public Framing {
   // when they run past the stream.
   static std::vector<int32_t> tokens_at(std::span<const data::EncodedExample> stream, size_t offset,
                                         size_t length);
+  // The characters of text per token in the `length` tokens at each offset:
+  // a tally's predicted tokens times this are the characters they stand
+  // for (exactly 1 for characters; subword pieces stand for more).
+  double chars_per_token(std::span<const data::EncodedExample> stream,
+                         std::span<const size_t> offsets, size_t length) const;
   // Held-out row r starts at r * block_size.
   std::vector<size_t> eval_offsets(std::span<const size_t> rows) const;
   // The seed of the masking or spans of the row at `offset`: from the step's

@@ -92,6 +92,7 @@ TrainConfig shared_config(const CompareSetup& s) {
   base.log_every = std::max<int64_t>(1, std::min<int64_t>(base.eval_every / 4, 50));
   base.save_every = 0;
   train_config_fields().set(base, "tokenizer", s.tokenizer);
+  base.vocab_size = s.vocab_size;
   return base;
 }
 
@@ -295,6 +296,7 @@ std::string train_command_line(const PlannedRun& run, const std::string& out) {
       "--eval-every {} --seed {} --tokenizer {}",
       family_name(c.model), data, c.steps, c.batch_size, c.lr, c.warmup, c.eval_every, c.seed,
       train_config_fields().to_map(c).at("tokenizer"));
+  if (is_subword(c.tokenizer)) line += fmt::format(" --vocab-size {}", c.vocab_size);
   if (c.minutes > 0) line += fmt::format(" --minutes {}", c.minutes);
   for (const auto& [key, value] : c.model_overrides)
     line += fmt::format(" --set {}={}", key, value);

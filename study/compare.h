@@ -42,6 +42,7 @@ struct CompareSetup {
   int64_t warmup = -1;     // -1: a fifth of the steps, at most 200
   int64_t eval_every = 0;  // 0: ten evaluations per run
   std::string tokenizer = "auto";
+  int64_t vocab_size = kDefaultSubwordVocab;  // --tokenizer bpe or unigram
   Match match = Match::Width;
   bool controlled = false;  // identical blocks: only the attention routing differs
   int64_t seeds = 1;        // runs per family

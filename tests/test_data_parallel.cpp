@@ -100,13 +100,14 @@ TEST_CASE("data parallel: 2 ranks compute the update of 1 process with the whole
   const std::string lm = " --task-kind lm --block-size 16 --train-file " + text;
   // Uneven shards (15 and 9 rows over 2 ranks), three layouts, accumulation,
   // and BERT's and T5's text objectives, whose masks and spans each rank
-  // must draw as one process does.
+  // must draw as one process does; a subword tokenizer each rank trains alike.
   for (const std::string& run_args :
        {std::string("--model t5 --task reverse --batch-size 15"),
         std::string("--model bert --task brackets --batch-size 9"),
         std::string("--model gpt --task sort --batch-size 8 --accumulation 2"),
         "--model bert --batch-size 9" + lm, "--model t5 --batch-size 7 --accumulation 2" + lm,
         "--model gpt --set prefix_lm=true --batch-size 9" + lm,
+        "--model gpt --tokenizer bpe --vocab-size 60 --batch-size 9" + lm,
         std::string("--model gpt --set prefix_lm=true --task reverse --batch-size 9")}) {
     INFO(run_args);
     const std::string args = fmt::format("train {} {} --steps 20", run_args, kSmall);

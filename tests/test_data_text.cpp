@@ -156,7 +156,7 @@ TEST_CASE("data: vocabulary survives saving as kind name plus token list", "[dat
 
 TEST_CASE("data: malformed saved vocabularies are rejected", "[data][tokenizer]") {
   std::vector<std::string> tokens(kSpecialTokens.begin(), kSpecialTokens.end());
-  CHECK_THROWS_WITH(Vocab::from_tokens("bpe", tokens), Contains("'bpe'"));
+  CHECK_THROWS_WITH(Vocab::from_tokens("bytes", tokens), Contains("'bytes'"));
 
   auto swapped = tokens;
   std::swap(swapped[0], swapped[1]);
@@ -183,7 +183,7 @@ TEST_CASE("data: tokenizers report invalid UTF-8 with the caller's context", "[d
   CHECK_THROWS_WITH(vocab.encode("\xFF", "valid.tsv:3"), Contains("valid.tsv:3"));
   CHECK(enum_from_name(kTokenizerKindNames, "word", "tokenizer") == TokenizerKind::Word);
   CHECK_THROWS_WITH(enum_from_name(kTokenizerKindNames, "bytes", "tokenizer"),
-                    Contains("tokenizer: 'bytes' is not one of char or word"));
+                    Contains("tokenizer: 'bytes' is not one of char, word, bpe or unigram"));
 }
 
 TEST_CASE("data: a text file is held out by its last tenth of lines, or of characters") {

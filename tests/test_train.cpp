@@ -120,12 +120,15 @@ TEST_CASE("train: a language model resumes bit for bit, across the ends of epoch
     for (int i = 0; i < 12; ++i) text << "abcdefghi\n";
   }
   // Each family's own objective: masks, spans and prefix splits are drawn
-  // anew every step.
-  for (const std::string variant : {"gpt", "gpt-prefix", "bert", "t5"}) {
+  // anew every step. Subword runs resume with the tokenizer they stored.
+  for (const std::string variant : {"gpt", "gpt-prefix", "bert", "t5", "gpt-bpe", "t5-unigram"}) {
     INFO(variant);
     const std::string model = variant.substr(0, variant.find('-'));
     TrainConfig c = tiny_run(model, "", dir / variant / "straight");
     if (variant == "gpt-prefix") c.model_overrides["prefix_lm"] = "true";
+    if (variant == "gpt-bpe") c.tokenizer = TokenizerChoice::Bpe;
+    if (variant == "t5-unigram") c.tokenizer = TokenizerChoice::Unigram;
+    if (is_subword(c.tokenizer)) c.vocab_size = 18;  // no merges: the held-out line keeps 10 tokens
     c.task_kind = data::TaskKind::LanguageModel;
     c.train_file = (dir / "text.txt").string();
     c.block_size = 8;

@@ -234,6 +234,10 @@ std::vector<float> read_stored_tensor(const H5File& f, const std::string& path,
 
 }  // namespace
 
+data::Vocab stored_vocab(const CheckpointInfo& info) {
+  return data::Vocab::from_tokens(info.vocab_kind, info.vocab_tokens, info.subword_model);
+}
+
 void seal_checkpoint_info(H5File& f) {
   f.set_attribute("/", "info_checksum", hex(checkpoint_info_checksum(f)));
 }
@@ -258,6 +262,10 @@ void save_checkpoint(const std::string& path, const CheckpointInfo& info, const 
     f.write_string("data/task_kind", std::string(data::task_kind_name(info.task_kind)));
     f.write_string("data/vocab_kind", info.vocab_kind);
     write_string_list(f, "data/vocab", info.vocab_tokens);
+    if (!info.subword_model.empty())
+      f.write<uint8_t>("data/subword_model",
+                       std::vector<uint8_t>(info.subword_model.begin(), info.subword_model.end()),
+                       {int64_t(info.subword_model.size())});
     write_string_list(f, "data/labels", info.labels);
     const StoredTensors params = as_stored(model.named_parameters());
     for (const auto& [name, t] : model.named_parameters())
@@ -329,14 +337,22 @@ CheckpointInfo read_info(const std::string& path) {
   }
   info.vocab_kind = f.read_string("data/vocab_kind");
   info.vocab_tokens = read_string_list(f, "data/vocab");
+  if (f.exists("data/subword_model")) {
+    const H5Data<uint8_t> bytes = f.read<uint8_t>("data/subword_model");
+    if (bytes.shape.size() != 1)
+      throw InputError(fmt::format("{}: data/subword_model must be a list of bytes", path));
+    info.subword_model.assign(bytes.values.begin(), bytes.values.end());
+  }
   info.labels = read_string_list(f, "data/labels");
   if (int64_t(info.vocab_tokens.size()) != info.model.vocab_size)
     throw InputError(fmt::format("{}: the vocabulary has {} tokens but the model expects {}", path,
                                  info.vocab_tokens.size(), info.model.vocab_size));
   try {
-    data::Vocab::from_tokens(info.vocab_kind, info.vocab_tokens);
+    stored_vocab(info);
   } catch (const std::exception& e) {  // a bad kind or token, or a token's invalid UTF-8
-    throw InputError(fmt::format("{}: invalid stored vocabulary (data/vocab): {}", path, e.what()));
+    throw InputError(fmt::format("{}: invalid stored vocabulary (data/vocab{}): {}", path,
+                                 info.subword_model.empty() ? "" : ", data/subword_model",
+                                 e.what()));
   }
   // A classifier trained on text (BERT's masked LM) has an unused one-class head.
   const bool class_head = architecture_of(info.model.family) == Architecture::Classifier &&
@@ -558,7 +574,8 @@ void check_same_run(const CheckpointInfo& a, const std::string& a_path, const Ch
   if (differs.empty() && a.vocab_kind != b.vocab_kind)
     differs =
         fmt::format("the tokenizer is {} in one and {} in the other", a.vocab_kind, b.vocab_kind);
-  if (differs.empty() && a.vocab_tokens != b.vocab_tokens) differs = "their vocabularies differ";
+  if (differs.empty() && (a.vocab_tokens != b.vocab_tokens || a.subword_model != b.subword_model))
+    differs = "their vocabularies differ";
   if (differs.empty() && a.labels != b.labels) differs = "their labels differ";
   // Files from before run ids have none; settings are all they can compare.
   if (differs.empty() && !a.run_id.empty() && !b.run_id.empty() && a.run_id != b.run_id)

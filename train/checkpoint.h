@@ -4,7 +4,8 @@
 //                       optimizer_checksum, info_checksum
 //   /model_config       attributes, one per ModelConfig field; dataset family
 //   /train_config       attributes, one per TrainConfig field; dataset model
-//   /data               datasets task_kind, vocab_kind, vocab/*, labels/*
+//   /data               datasets task_kind, vocab_kind, vocab/*, labels/*,
+//                       subword_model (bpe and unigram: SentencePiece's model bytes)
 //   /params/<path>      float32, e.g. params/decoder/layers/0/cross_attn/q_proj/weight
 //   /optimizer          datasets kind, steps and <slot>/<path> per parameter
 //   /state              datasets step, epoch, batch_in_epoch, dropout RNG, best metric
@@ -53,6 +54,8 @@ struct CheckpointInfo {
   data::TaskKind task_kind = data::TaskKind::Translation;
   std::string vocab_kind;
   std::vector<std::string> vocab_tokens;
+  // A subword vocabulary's SentencePiece model (data/subword_model); empty for char and word.
+  std::string subword_model;
   std::vector<std::string> labels;
   TrainingState state;
   // Drawn when a run starts and kept by every file it writes, so that two
@@ -82,6 +85,8 @@ void save_checkpoint(const std::string& path, const CheckpointInfo& info, const 
 // naming the file and what is wrong (not a checkpoint, wrong version,
 // corrupted, truncated, bad config).
 CheckpointInfo read_checkpoint_info(const std::string& path);
+// The vocabulary a checkpoint stores (its tokens, and a subword one's model).
+data::Vocab stored_vocab(const CheckpointInfo& info);
 
 // Copies every parameter into `model`, checking that the names and shapes are
 // exactly the model's and that the stored checksum matches.

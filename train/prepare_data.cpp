@@ -104,15 +104,17 @@ PreparedData prepare_data(const TrainConfig& c, std::shared_ptr<data::Vocab> voc
         vocab_options.reserved.push_back(data::sentinel_token(int(i)));
     vocab_options.max_distinct -= vocab_options.reserved.size();
   }
-  out.vocab = std::make_shared<data::Vocab>(data::Vocab::build(
-      resolve_tokenizer(c.tokenizer, out.dataset, !c.task.empty()), texts, vocab_options));
+  const data::TokenizerKind kind = resolve_tokenizer(c.tokenizer, out.dataset, !c.task.empty());
+  if (data::is_subword(kind)) vocab_options.max_size = size_t(c.vocab_size);
+  out.vocab = std::make_shared<data::Vocab>(data::Vocab::build(kind, texts, vocab_options));
   return out;
 }
 
 data::TokenizerKind resolve_tokenizer(TokenizerChoice choice, const data::Dataset& dataset,
                                       bool built_in_task) {
   if (choice != TokenizerChoice::Auto)
-    return choice == TokenizerChoice::Word ? data::TokenizerKind::Word : data::TokenizerKind::Char;
+    return enum_from_name(data::kTokenizerKindNames, enum_name(kTokenizerChoiceNames, choice),
+                          "tokenizer");
   if (built_in_task || dataset.kind != data::TaskKind::Classification || dataset.train.empty())
     return data::TokenizerKind::Char;
   size_t words = 0;

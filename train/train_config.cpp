@@ -23,8 +23,11 @@ const FieldTable<TrainConfig>& train_config_fields() {
         .add("task_kind", &C::task_kind, data::kTaskKindNames,
              "your data: translation or classification (TSV), lm (a plain text file)")
         .add("tokenizer", &C::tokenizer, kTokenizerChoiceNames,
-             "char: one token per Unicode character; word: split on whitespace; auto: word for "
-             "your own classification texts of 3 or more words on average, else char")
+             "char: one token per Unicode character; word: split on whitespace; bpe, unigram: "
+             "subwords a SentencePiece model learns from the training text; auto: word for your "
+             "own classification texts of 3 or more words on average, else char")
+        .add("vocab_size", &C::vocab_size,
+             "--tokenizer bpe or unigram: the pieces it learns, special tokens included")
         .add("train_size", &C::train_size, "built-in tasks: training examples to generate")
         .add("block_size", &C::block_size,
              "language models (--task-kind lm): tokens of context per row; sets max_len")
@@ -124,6 +127,11 @@ void validate(const TrainConfig& c, const std::string& stored_in) {
   require(c.save_every >= 0, "save_every",
           fmt::format("must be >= 0 (0 = only at the end), got {}", c.save_every));
   require(!c.out.empty(), "out", "must name a directory");
+  require(c.vocab_size >= 16 && c.vocab_size <= kMaxVocabSize, "vocab_size",
+          fmt::format("must be in [16, {}], got {}", kMaxVocabSize, c.vocab_size));
+  require(c.vocab_size == kDefaultSubwordVocab || is_subword(c.tokenizer), "vocab_size",
+          "sets the size of a subword tokenizer: give --tokenizer bpe or unigram (char and word "
+          "vocabularies hold what the text has)");
   require(c.block_size >= 2 && c.block_size <= 65536, "block_size",
           fmt::format("must be in [2, 65536], got {}", c.block_size));
 }

@@ -17,13 +17,19 @@
 
 namespace attnlab {
 
-// --tokenizer: char or word, or auto, which picks by the data (see
-// resolve_tokenizer in train/trainer.h).
-enum class TokenizerChoice { Auto, Char, Word };
+// --tokenizer: char, word, bpe or unigram, or auto, which picks char or word by the data (see
+// resolve_tokenizer in train/prepare_data.h).
+enum class TokenizerChoice { Auto, Char, Word, Bpe, Unigram };
 inline constexpr EnumName<TokenizerChoice> kTokenizerChoiceNames[] = {
     {TokenizerChoice::Auto, "auto"},
     {TokenizerChoice::Char, "char"},
-    {TokenizerChoice::Word, "word"}};
+    {TokenizerChoice::Word, "word"},
+    {TokenizerChoice::Bpe, "bpe"},
+    {TokenizerChoice::Unigram, "unigram"}};
+inline bool is_subword(TokenizerChoice choice) {
+  return choice == TokenizerChoice::Bpe || choice == TokenizerChoice::Unigram;
+}
+inline constexpr int64_t kDefaultSubwordVocab = 1000;
 
 struct TrainConfig {
   // ---- data
@@ -32,10 +38,11 @@ struct TrainConfig {
   std::string valid_file;  //     an optional held-out TSV file
   data::TaskKind task_kind = data::TaskKind::Translation;  // set by built-in tasks themselves
   TokenizerChoice tokenizer = TokenizerChoice::Auto;
-  int64_t train_size = 20000;  // built-in tasks: training examples generated
-  int64_t valid_size = 1000;   // built-in tasks: held-out examples generated
-  int64_t block_size = 128;    // language models: tokens of context per row (the model's max_len)
-  uint64_t data_seed = 1234;   // built-in tasks: which examples are generated
+  int64_t vocab_size = kDefaultSubwordVocab;  // bpe and unigram: pieces the tokenizer learns
+  int64_t train_size = 20000;                 // built-in tasks: training examples generated
+  int64_t valid_size = 1000;                  // built-in tasks: held-out examples generated
+  int64_t block_size = 128;   // language models: tokens of context per row (the model's max_len)
+  uint64_t data_seed = 1234;  // built-in tasks: which examples are generated
 
   // ---- model
   Family model = Family::T5;

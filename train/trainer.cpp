@@ -111,8 +111,15 @@ Trainer::Trainer(TrainConfig config, TrainerOptions options)
     } catch (const InputError& e) {
       throw InputError(fmt::format("--init-from: {}", e.what()));
     }
-    given_vocab = std::make_shared<data::Vocab>(
-        data::Vocab::from_tokens(pretrained->vocab_kind, pretrained->vocab_tokens));
+    given_vocab = std::make_shared<data::Vocab>(stored_vocab(*pretrained));
+    if (pretrained->train.vocab_size != kDefaultSubwordVocab &&
+        config_.vocab_size != kDefaultSubwordVocab &&
+        config_.vocab_size != pretrained->train.vocab_size)
+      throw InputError(fmt::format(
+          "--init-from {}: its tokenizer learned {} pieces; --vocab-size {} would read the data "
+          "into other tokens (leave --vocab-size out)",
+          config_.init_from, pretrained->train.vocab_size, config_.vocab_size));
+    config_.vocab_size = pretrained->train.vocab_size;
     if (config_.tokenizer != TokenizerChoice::Auto &&
         enum_name(kTokenizerChoiceNames, config_.tokenizer) != pretrained->vocab_kind)
       throw InputError(fmt::format(
@@ -122,10 +129,10 @@ Trainer::Trainer(TrainConfig config, TrainerOptions options)
           enum_name(kTokenizerChoiceNames, config_.tokenizer)));
     config_.init_from = std::filesystem::absolute(config_.init_from).lexically_normal().string();
   }
-  // A resumed fine-tuning run reads its data with the vocabulary it took.
-  if (options_.resume && !config_.init_from.empty())
-    given_vocab = std::make_shared<data::Vocab>(
-        data::Vocab::from_tokens(resumed.vocab_kind, resumed.vocab_tokens));
+  // A resumed fine-tuning run reads its data with the vocabulary it took,
+  // and a subword one with the tokenizer it trained, not a retrained one.
+  if (options_.resume && (!config_.init_from.empty() || is_subword(config_.tokenizer)))
+    given_vocab = std::make_shared<data::Vocab>(stored_vocab(resumed));
   data_ = prepare_data(config_, given_vocab);
   // Stored absolute, so that eval and --resume find the files from any directory.
   if (!options_.resume)
@@ -133,8 +140,7 @@ Trainer::Trainer(TrainConfig config, TrainerOptions options)
       if (!file->empty()) *file = std::filesystem::absolute(*file).lexically_normal().string();
   config_.task_kind = data_.dataset.kind;  // built-in tasks bring their own kind
   // Stored resolved, so that a resumed run and a reader see what was used.
-  config_.tokenizer = data_.vocab->kind() == data::TokenizerKind::Word ? TokenizerChoice::Word
-                                                                       : TokenizerChoice::Char;
+  config_.tokenizer = enum_from_name(kTokenizerChoiceNames, data_.vocab->kind_name(), "tokenizer");
   resolve_select_metric(config_, data_.dataset.kind);
   if (options_.resume && data_.vocab->tokens() != resumed.vocab_tokens)
     throw std::runtime_error(
@@ -430,6 +436,7 @@ CheckpointInfo Trainer::checkpoint_info() const {
   info.task_kind = data_.dataset.kind;
   info.vocab_kind = std::string(data_.vocab->kind_name());
   info.vocab_tokens = data_.vocab->tokens();
+  info.subword_model = std::string(data_.vocab->subword_model());
   info.labels = data_.dataset.labels;
   info.state = state_;
   info.state.dropout_rng = model_->dropout_rng();
