@@ -78,6 +78,7 @@ study::CompareSetup read_setup(const po::variables_map& vm, const std::string& m
   if (vm.count("eval-every")) s.eval_every = vm["eval-every"].as<int64_t>();
   s.tokenizer = vm["tokenizer"].as<std::string>();
   s.vocab_size = vm["vocab-size"].as<int64_t>();
+  s.block_size = vm["block-size"].as<int64_t>();
   s.controlled = vm.count("controlled") > 0;
   try {
     s.match = enum_from_name(study::kMatchNames, match_text, "--match");
@@ -86,7 +87,8 @@ study::CompareSetup read_setup(const po::variables_map& vm, const std::string& m
     } else {
       if (!vm.count("task-kind"))
         throw cli::UsageError(
-            "--train-file: say what the data is with --task-kind classification or translation");
+            "--train-file: say what the data is with --task-kind classification, translation or "
+            "lm (a plain text)");
       s.info.name = s.train_file;
       s.info.kind =
           enum_from_name(data::kTaskKindNames, vm["task-kind"].as<std::string>(), "--task-kind");
@@ -97,11 +99,8 @@ study::CompareSetup read_setup(const po::variables_map& vm, const std::string& m
   } catch (const std::invalid_argument& e) {
     throw cli::UsageError(e.what());
   }
-  if (s.info.kind == data::TaskKind::LanguageModel)
-    throw cli::UsageError(fmt::format(
-        "'{}' is a language-modelling text, which compare does not run yet; train each family "
-        "with its own objective: attnlab train --model gpt (or bert, or t5) --task-kind lm ...",
-        s.data_name()));
+  if (!vm["block-size"].defaulted() && s.info.kind != data::TaskKind::LanguageModel)
+    throw cli::UsageError("--block-size sets the rows of a text: it goes with --task-kind lm");
   s.families = {Family::BERT, Family::GPT, Family::T5, Family::Perceiver};
   if (vm.count("models")) {
     s.families.clear();
@@ -145,7 +144,10 @@ int compare_command(int argc, char** argv) {
       ("valid-file", po::value<std::string>(),
        "held-out TSV (default: the last tenth of --train-file, as train holds out)")  //
       ("task-kind", po::value<std::string>(),
-       "with --train-file: classification or translation")                                     //
+       "with --train-file: classification, translation, or lm: a plain text that each family "
+       "learns with its own objective")  //
+      ("block-size", po::value<int64_t>()->default_value(TrainConfig{}.block_size),
+       "--task-kind lm: tokens of context per row")                                            //
       ("out", po::value<std::string>()->required(), "directory for the runs and report.html")  //
       ("steps", po::value<int64_t>(), "training steps per run (default 600)")                  //
       ("minutes", po::value<double>(), "wall-clock budget per run instead of --steps")         //
@@ -275,10 +277,12 @@ int compare_command(int argc, char** argv) {
   }
   for (study::RunRecord& r : runs) study::analyse_run(r, setup.out, data.dataset.valid);
 
-  fmt::print("\n{}\n{}\n", study::results_table(runs, running, setup.info.kind).markdown(),
-             study::results_explanation(runs, setup.seeds));
-  study::write_compare_files(setup, running, notes, runs, data.dataset.valid,
-                             quoted_command(argc, argv));
+  fmt::print("\n{}\n{}\n", study::results_table(runs, setup.info.kind).markdown(),
+             study::results_explanation(runs, setup.seeds, setup.info.kind));
+  for (const study::RunRecord& r : runs)
+    if (!r.sample.empty() && r.plan.seed == setup.first_seed)
+      fmt::print("{} sample: {}\n", r.plan.label, study::one_line(r.sample));
+  study::write_compare_files(setup, notes, runs, data.dataset.valid, quoted_command(argc, argv));
   fmt::print("wrote {0}/report.html, {0}/compare.md, {0}/results.jsonl, {0}/curves.svg\n",
              setup.out);
   return cli::kExitOk;

@@ -21,7 +21,9 @@ using namespace framing;
 class CausalLanguageModel final : public TextStreamFraming {
  public:
   using TextStreamFraming::TextStreamFraming;
-  std::string_view name() const override { return "causal language model"; }
+  std::string_view name() const override {
+    return prefix_lm() ? "prefix language model" : "causal language model";
+  }
 
   // Every position predicts the next token; a prefix LM's prefix positions
   // but its last predict nothing (held-out rows' prefixes).

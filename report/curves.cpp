@@ -62,7 +62,8 @@ RunCurves read_curves(const std::string& path) {
     } else if (line.kind == MetricsRecord::Kind::Valid) {
       run.valid_loss.push_back(point);
       for (const auto& [name, value] : line.scores)
-        if (name == "exact_match" || name == "accuracy") {
+        if (name == "exact_match" || name == "accuracy" || name == "bits_per_char" ||
+            name == "perplexity") {
           run.score_name = name;
           run.valid_score.push_back({line.step, seconds, value});
         }

@@ -15,7 +15,9 @@ struct RunCurves {
   std::vector<CurvePoint> train_loss;
   std::vector<CurvePoint> tokens_per_s;  // training throughput at each train line
   std::vector<CurvePoint> valid_loss;
-  std::string score_name;  // "accuracy" or "exact_match" (empty: none logged)
+  // "accuracy", "exact_match", or a language model's "bits_per_char" or
+  // "perplexity" (empty: none logged)
+  std::string score_name;
   std::vector<CurvePoint> valid_score;
   std::vector<std::string> warnings;  // torn or unreadable lines, said with file:line
 };

@@ -8,6 +8,7 @@
 #include <filesystem>
 
 #include "common/errors.h"
+#include "data/utf8.h"
 #include "models/model.h"
 #include "models/stats.h"
 #include "report/attention_picture.h"
@@ -44,6 +45,24 @@ double median(std::vector<double> xs) {
 
 Eligibility eligibility(Family f, data::TaskKind kind) {
   const Architecture architecture = architecture_of(f);
+  if (kind == data::TaskKind::LanguageModel) switch (text_objective(f)) {
+      case TextObjective::None:
+        return {false, fmt::format("left out: a {} model has no objective for plain text (its "
+                                   "latents are not trained on text alone)",
+                                   family_name(f))};
+      case TextObjective::CausalLM:
+        return {true,
+                "causal LM: every position predicts the next token; as gpt-prefix, a prefix LM: "
+                "each row split at a random point, the part before it read both ways"};
+      case TextObjective::MaskedLM:
+        return {true,
+                "masked LM: 15% of the tokens chosen (80% <mask>, 10% random, 10% kept), each "
+                "predicted"};
+      case TextObjective::SpanCorruption:
+        return {true,
+                "span corruption: about 15% of the tokens, in spans of mean length 3, each span "
+                "replaced by a sentinel; the decoder writes the spans"};
+    }
   if (kind == data::TaskKind::Translation && architecture == Architecture::Classifier)
     return {false, fmt::format("left out: a {} model is an encoder with a classification head and "
                                "no decoder, so it cannot write an output sequence",
@@ -93,6 +112,7 @@ TrainConfig shared_config(const CompareSetup& s) {
   base.save_every = 0;
   train_config_fields().set(base, "tokenizer", s.tokenizer);
   base.vocab_size = s.vocab_size;
+  base.block_size = s.block_size;
   return base;
 }
 
@@ -123,13 +143,20 @@ std::vector<PlannedRun> plan_runs(const CompareSetup& setup, const std::vector<F
     } catch (const std::invalid_argument& e) {
       throw std::invalid_argument(fmt::format("{} model: {}", family_name(f), e.what()));
     }
-    for (int64_t k = 0; k < setup.seeds; ++k) {
-      PlannedRun r{f, setup.first_seed + uint64_t(k), family_name(f), c};
-      r.config.seed = r.seed;
-      if (setup.seeds > 1) r.name += fmt::format("-seed{}", r.seed);
-      r.config.out = (fs::path(setup.out) / r.name).string();
-      plan.push_back(r);
+    // On a text, GPT is also trained as a prefix LM.
+    std::vector<std::pair<std::string, TrainConfig>> variants = {{family_name(f), c}};
+    if (setup.info.kind == data::TaskKind::LanguageModel && f == Family::GPT) {
+      variants.emplace_back("gpt-prefix", c);
+      variants.back().second.model_overrides["prefix_lm"] = "true";
     }
+    for (const auto& [label, config] : variants)
+      for (int64_t k = 0; k < setup.seeds; ++k) {
+        PlannedRun r{f, setup.first_seed + uint64_t(k), label, config, label};
+        r.config.seed = r.seed;
+        if (setup.seeds > 1) r.name += fmt::format("-seed{}", r.seed);
+        r.config.out = (fs::path(setup.out) / r.name).string();
+        plan.push_back(r);
+      }
   }
   return plan;
 }
@@ -163,6 +190,17 @@ size_t traced_example(const std::vector<data::Example>& held_out) {
   return 0;
 }
 
+namespace {
+
+// The first `n` characters of `text` (whole code points).
+std::string first_characters(const std::string& text, size_t n) {
+  size_t end = 0;
+  for (size_t k = 0; k < n && end < text.size(); ++k) end += data::code_point_length(text, end);
+  return text.substr(0, end);
+}
+
+}  // namespace
+
 void analyse_run(RunRecord& r, const std::string& out, const std::vector<data::Example>& held_out) {
   const fs::path dir = fs::path(out) / r.plan.name;
   r.curves = report::read_curves(run_files::in(dir.string(), run_files::kMetrics));
@@ -170,25 +208,36 @@ void analyse_run(RunRecord& r, const std::string& out, const std::vector<data::E
 
   LoadedRun run = load_run(dir.string());
   r.model = run.model->config();
+  r.objective = std::string(run.framing->name());
   std::vector<data::Example> sample(held_out.begin(),
                                     held_out.begin() + std::min<size_t>(held_out.size(), 1000));
   double tokens = 0;
-  for (const auto& e : run.framing->encode(sample))
-    tokens += double(run.framing->input_positions(e));
+  const std::vector<data::EncodedExample> encoded = run.framing->encode(sample);
+  for (const auto& e : encoded) tokens += double(run.framing->input_positions(e));
   r.mean_row_tokens = sample.empty() ? 0 : tokens / double(sample.size());
-
-  std::vector<std::string> texts;
-  for (size_t i = 0; i < std::min<size_t>(held_out.size(), 256); ++i)
-    texts.push_back(held_out[i].source);
-  run.framing->predict({texts.begin(), texts.begin() + std::min<size_t>(texts.size(), 8)});
-  const auto start = std::chrono::steady_clock::now();
-  run.framing->predict(texts, 64);
-  const double ms =
-      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-  r.infer_ms = texts.empty() ? 0 : ms / double(texts.size());
-
   if (held_out.empty()) return;
-  const Trace trace = run.framing->trace(held_out[traced_example(held_out)].source);
+
+  // A text objective predicts nothing for an input: it shows what it writes
+  // for held-out text, and its attention over the text's first characters.
+  const bool text = run.framing->streams_blocks();
+  std::string traced = held_out[traced_example(held_out)].source;
+  if (text) {
+    r.infer_ms = NAN;
+    r.sample = run.framing->sample(encoded, r.plan.seed);
+    traced = first_characters(held_out.front().source, 48);
+  } else {
+    std::vector<std::string> texts;
+    for (size_t i = 0; i < std::min<size_t>(held_out.size(), 256); ++i)
+      texts.push_back(held_out[i].source);
+    run.framing->predict({texts.begin(), texts.begin() + std::min<size_t>(texts.size(), 8)});
+    const auto start = std::chrono::steady_clock::now();
+    run.framing->predict(texts, 64);
+    const double ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+    r.infer_ms = ms / double(texts.size());
+  }
+
+  const Trace trace = run.framing->trace(traced);
   const TraceMap* shown = nullptr;  // the last cross map, else the last self map
   for (const TraceMap& m : trace.maps)
     if (m.kind == "cross" || m.kind == "latent cross") shown = &m;
@@ -211,19 +260,38 @@ std::string mean_spread(const std::vector<double>& xs, const char* format) {
          fmt::format(fmt::runtime(format), std::sqrt(var));
 }
 
-report::Table results_table(const std::vector<RunRecord>& runs, const std::vector<Family>& families,
-                            data::TaskKind kind) {
+std::string one_line(const std::string& text) {
+  std::string line;
+  for (const char c : text) line += c == '\n' ? "\\n" : c == '\t' ? "\\t" : std::string(1, c);
+  return line;
+}
+
+std::vector<std::string> run_labels(const std::vector<RunRecord>& runs) {
+  std::vector<std::string> labels;
+  for (const RunRecord& r : runs)
+    if (std::find(labels.begin(), labels.end(), r.plan.label) == labels.end())
+      labels.push_back(r.plan.label);
+  return labels;
+}
+
+report::Table results_table(const std::vector<RunRecord>& runs, data::TaskKind kind) {
   const bool classification = kind == data::TaskKind::Classification;
+  const bool text = kind == data::TaskKind::LanguageModel;
+  const bool words = text && !runs.empty() && runs.front().result.final_metrics.word_tokens;
   const std::string score = classification ? "accuracy" : "exact match";
   const std::string second = classification ? "macro-F1" : "token accuracy";
-  report::Table table{{"model", "params", "train FLOPs / token", "wall s", "tokens/s", "train loss",
-                       "held-out " + score + " %", second + " %", "steps to 90%",
-                       "inference ms / example"}};
-  for (Family f : families) {
+  report::Table table{
+      text ? std::vector<std::string>{"model", "objective", "params", "train FLOPs / token",
+                                      "wall s", "tokens/s", "train loss",
+                                      "held-out loss / predicted token",
+                                      words ? "perplexity" : "bits / char"}
+           : std::vector<std::string>{"model", "params", "train FLOPs / token", "wall s",
+                                      "tokens/s", "train loss", "held-out " + score + " %",
+                                      second + " %", "steps to 90%", "inference ms / example"}};
+  for (const std::string& label : run_labels(runs)) {
     std::vector<const RunRecord*> rs;
     for (const RunRecord& r : runs)
-      if (r.plan.family == f) rs.push_back(&r);
-    if (rs.empty()) continue;
+      if (r.plan.label == label) rs.push_back(&r);
     auto collect = [&](auto value) {
       std::vector<double> xs;
       for (const RunRecord* r : rs)
@@ -233,55 +301,94 @@ report::Table results_table(const std::vector<RunRecord>& runs, const std::vecto
     const RunRecord& first = *rs.front();
     const ModelStats stats =
         model_stats(first.model, std::max<int64_t>(1, std::llround(first.mean_row_tokens)));
-    table.rows.push_back(
-        {family_name(f), report::with_commas(stats.parameters.total()),
-         report::si_number(stats.training_flops()),
-         mean_spread(collect([](const RunRecord& r) { return r.result.seconds; }), "{:.1f}"),
-         mean_spread(collect([](const RunRecord& r) { return r.summary.tokens_per_s; }), "{:.0f}"),
-         mean_spread(collect([](const RunRecord& r) { return r.summary.train_loss; }), "{:.3f}"),
-         mean_spread(
-             collect([](const RunRecord& r) { return 100 * r.result.final_metrics.headline(); }),
-             "{:.1f}"),
-         mean_spread(collect([&](const RunRecord& r) {
-                       return 100 * (classification ? r.result.final_metrics.macro_f1
+    std::vector<std::string> row = {
+        label,
+        report::with_commas(stats.parameters.total()),
+        report::si_number(stats.training_flops()),
+        mean_spread(collect([](const RunRecord& r) { return r.result.seconds; }), "{:.1f}"),
+        mean_spread(collect([](const RunRecord& r) { return r.summary.tokens_per_s; }), "{:.0f}"),
+        mean_spread(collect([](const RunRecord& r) { return r.summary.train_loss; }), "{:.3f}")};
+    if (text) {
+      row.insert(row.begin() + 1, first.objective);
+      row.push_back(mean_spread(
+          collect([](const RunRecord& r) { return r.result.final_metrics.loss; }), "{:.3f}"));
+      row.push_back(mean_spread(
+          collect([](const RunRecord& r) { return r.result.final_metrics.lm_measure(); }),
+          words ? "{:.2f}" : "{:.3f}"));
+    } else {
+      row.push_back(mean_spread(
+          collect([](const RunRecord& r) { return 100 * r.result.final_metrics.headline(); }),
+          "{:.1f}"));
+      row.push_back(mean_spread(collect([&](const RunRecord& r) {
+                                  return 100 * (classification
+                                                    ? r.result.final_metrics.macro_f1
                                                     : r.result.final_metrics.token_accuracy);
-                     }),
-                     "{:.1f}"),
-         mean_spread(collect([](const RunRecord& r) {
-                       return r.summary.steps_to_90 >= 0 ? double(r.summary.steps_to_90) : NAN;
-                     }),
-                     "{:.0f}"),
-         mean_spread(collect([](const RunRecord& r) { return r.infer_ms; }), "{:.2f}")});
+                                }),
+                                "{:.1f}"));
+      row.push_back(mean_spread(collect([](const RunRecord& r) {
+                                  return r.summary.steps_to_90 >= 0 ? double(r.summary.steps_to_90)
+                                                                    : NAN;
+                                }),
+                                "{:.0f}"));
+      row.push_back(mean_spread(collect([](const RunRecord& r) { return r.infer_ms; }), "{:.2f}"));
+    }
+    table.rows.push_back(std::move(row));
   }
   return table;
 }
 
-std::string results_explanation(const std::vector<RunRecord>& runs, int64_t seeds) {
+std::string results_explanation(const std::vector<RunRecord>& runs, int64_t seeds,
+                                data::TaskKind kind) {
+  const std::string spread =
+      seeds > 1 ? fmt::format(" Values are mean ± standard deviation over {} seeds.", seeds) : "";
+  const int64_t rows = runs.empty() ? 0 : runs.front().result.final_metrics.examples;
+  if (kind == data::TaskKind::LanguageModel)
+    return fmt::format(
+        "Each family learns the text with its own objective, so the losses are of different "
+        "tasks: the held-out loss is per token each objective predicts, on {} held-out blocks "
+        "(the same masks and spans at every evaluation). Bits per character count that loss "
+        "against the characters the predicted tokens stand for; only the causal LM's is the "
+        "text's own compression (a prefix LM reads part of each row for free, a masked LM and "
+        "span corruption see both sides of what they predict). Train loss is the mean of the "
+        "last tenth of the logged losses; train FLOPs per token at the row length; tokens/s is "
+        "the median logged training throughput.{}",
+        rows, spread);
   return fmt::format(
       "Held-out scores are of the final model on {} held-out examples; train loss is the mean of "
       "the last tenth of the logged losses, each family's own objective (per example for "
       "classifier heads, per target token for GPT and T5); train FLOPs per token at the mean "
       "held-out row length; tokens/s is the median logged training throughput; inference is "
       "greedy decoding or classification of 256 held-out examples in batches of 64.{}",
-      runs.empty() ? 0 : runs.front().result.final_metrics.examples,
-      seeds > 1 ? fmt::format(" Values are mean ± standard deviation over {} seeds.", seeds) : "");
+      rows, spread);
 }
 
 Json result_json(const RunRecord& r) {
-  return Json{{"model", family_name(r.plan.family)},
-              {"seed", r.plan.seed},
-              {"dir", r.plan.name},
-              {"d_model", r.model.d_model},
-              {"parameters", model_stats(r.model, 1).parameters.total()},
-              {"steps", r.result.steps},
-              {"seconds", r.result.seconds},
-              {"tokens_per_s", r.summary.tokens_per_s},
-              {"train_loss", r.summary.train_loss},
-              {"score", r.result.final_metrics.headline()},
-              {"macro_f1", r.result.final_metrics.macro_f1},
-              {"token_accuracy", r.result.final_metrics.token_accuracy},
-              {"steps_to_90", r.summary.steps_to_90},
-              {"inference_ms_per_example", r.infer_ms}};
+  Json j{{"model", family_name(r.plan.family)},
+         {"label", r.plan.label},
+         {"seed", r.plan.seed},
+         {"dir", r.plan.name},
+         {"d_model", r.model.d_model},
+         {"parameters", model_stats(r.model, 1).parameters.total()},
+         {"steps", r.result.steps},
+         {"seconds", r.result.seconds},
+         {"tokens_per_s", r.summary.tokens_per_s},
+         {"train_loss", r.summary.train_loss},
+         {"score", r.result.final_metrics.headline()},
+         {"macro_f1", r.result.final_metrics.macro_f1},
+         {"token_accuracy", r.result.final_metrics.token_accuracy},
+         {"steps_to_90", r.summary.steps_to_90},
+         {"inference_ms_per_example", r.infer_ms}};
+  const EvalMetrics& m = r.result.final_metrics;
+  if (m.language_model) {
+    for (const char* key :
+         {"score", "macro_f1", "token_accuracy", "steps_to_90", "inference_ms_per_example"})
+      j.erase(key);
+    j["objective"] = r.objective;
+    j["loss"] = m.loss;
+    j[m.lm_measure_name()] = m.lm_measure();
+    j["sample"] = r.sample;
+  }
+  return j;
 }
 
 std::string train_command_line(const PlannedRun& run, const std::string& out) {
@@ -297,6 +404,8 @@ std::string train_command_line(const PlannedRun& run, const std::string& out) {
       family_name(c.model), data, c.steps, c.batch_size, c.lr, c.warmup, c.eval_every, c.seed,
       train_config_fields().to_map(c).at("tokenizer"));
   if (is_subword(c.tokenizer)) line += fmt::format(" --vocab-size {}", c.vocab_size);
+  if (c.task_kind == data::TaskKind::LanguageModel && c.task.empty())
+    line += fmt::format(" --block-size {}", c.block_size);
   if (c.minutes > 0) line += fmt::format(" --minutes {}", c.minutes);
   for (const auto& [key, value] : c.model_overrides)
     line += fmt::format(" --set {}={}", key, value);
@@ -371,7 +480,11 @@ TrainResult finished_result(const PlannedRun& plan) {
       if (name == "token_accuracy") m.token_accuracy = value;
       if (name == "accuracy") m.accuracy = value;
       if (name == "macro_f1") m.macro_f1 = value;
+      // A text's log keeps bits per character, not the tokens per character behind them.
+      if (name == "bits_per_char" && r.loss > 0) m.tokens_per_char = value * std::log(2.0) / r.loss;
     }
+    m.language_model = info.task_kind == data::TaskKind::LanguageModel;
+    m.word_tokens = m.language_model && info.vocab_kind == "word";
     m.examples = std::isfinite(r.examples) ? int64_t(r.examples) : 0;
     result.final_metrics = m;
     evaluated = true;

@@ -42,7 +42,8 @@ struct CompareSetup {
   int64_t warmup = -1;     // -1: a fifth of the steps, at most 200
   int64_t eval_every = 0;  // 0: ten evaluations per run
   std::string tokenizer = "auto";
-  int64_t vocab_size = kDefaultSubwordVocab;  // --tokenizer bpe or unigram
+  int64_t vocab_size = kDefaultSubwordVocab;      // --tokenizer bpe or unigram
+  int64_t block_size = TrainConfig{}.block_size;  // texts: tokens of context per row
   Match match = Match::Width;
   bool controlled = false;  // identical blocks: only the attention routing differs
   int64_t seeds = 1;        // runs per family
@@ -75,10 +76,14 @@ struct PlannedRun {
   uint64_t seed;
   std::string name;  // run directory under the setup's out
   TrainConfig config;
+  // The row of the results it belongs to: the family's name, or
+  // "gpt-prefix" for GPT's prefix LM on a text.
+  std::string label;
 };
 
 // One run per family in `families` and seed, each at the common size with
-// the user's options, matched as the setup says. `vocab` and `classes` are
+// the user's options, matched as the setup says. On a text (lm), GPT runs
+// twice: as a causal LM, and as a prefix LM (label "gpt-prefix"). `vocab` and `classes` are
 // the prepared data's. Throws std::invalid_argument naming the family when
 // its options make no valid model.
 std::vector<PlannedRun> plan_runs(const CompareSetup& setup, const std::vector<Family>& families,
@@ -116,7 +121,9 @@ struct RunRecord {
   report::RunCurves curves;
   CurveSummary summary;
   double mean_row_tokens = 0;    // held-out rows as the model reads them
-  double infer_ms = 0;           // per held-out example, batched
+  double infer_ms = 0;           // per held-out example, batched; NaN for text objectives
+  std::string objective;         // the framing's name, e.g. "masked language model"
+  std::string sample;            // text objectives: what the model writes for held-out text
   std::string attention_svg;     // file name under the setup's out; "" without a trace
   std::string attention_markup;  // the picture, for the report
   std::string attention_map;     // which map it shows
@@ -127,8 +134,8 @@ struct RunRecord {
 size_t traced_example(const std::vector<data::Example>& held_out);
 
 // Reads the run's curves and loads its best model from out/<name>: the
-// inference time, the mean row length, and one attention map, saved as an
-// SVG under `out`.
+// inference time (for tasks) or a sample (for text), the mean row length,
+// and one attention map, saved as an SVG under `out`.
 void analyse_run(RunRecord& run, const std::string& out,
                  const std::vector<data::Example>& held_out);
 
@@ -137,12 +144,17 @@ void analyse_run(RunRecord& run, const std::string& out,
 // none; each number in fmt `format`.
 std::string mean_spread(const std::vector<double>& values, const char* format);
 
-// One row per family of `families` with runs in `runs`, values mean ± spread
-// over its seeds.
-report::Table results_table(const std::vector<RunRecord>& runs, const std::vector<Family>& families,
-                            data::TaskKind kind);
+// One row per label (family, or GPT's prefix LM) with runs in `runs`, in
+// their order, values mean ± spread over its seeds. A text's table has each
+// objective's held-out loss and bits per character where a task's has scores.
+report::Table results_table(const std::vector<RunRecord>& runs, data::TaskKind kind);
 // What the table's columns mean, for under it.
-std::string results_explanation(const std::vector<RunRecord>& runs, int64_t seeds);
+std::string results_explanation(const std::vector<RunRecord>& runs, int64_t seeds,
+                                data::TaskKind kind);
+// A sample on one line: line breaks written as \n, tabs as \t.
+std::string one_line(const std::string& text);
+// The labels of `runs` in their order, each once.
+std::vector<std::string> run_labels(const std::vector<RunRecord>& runs);
 // One line of results.jsonl (docs/json.md).
 Json result_json(const RunRecord& run);
 // The equivalent `attnlab train` command of one run.
@@ -150,8 +162,9 @@ std::string train_command_line(const PlannedRun& run, const std::string& out);
 
 // Writes compare.md, results.jsonl, curves.svg and report.html under the
 // setup's out. `command` is the comparison's own command line; `notes` the
-// eligibility notes of the families asked for.
-void write_compare_files(const CompareSetup& setup, const std::vector<Family>& running,
+// eligibility notes of the families asked for. A text's report shows each
+// objective's sample too.
+void write_compare_files(const CompareSetup& setup,
                          const std::vector<std::pair<Family, std::string>>& notes,
                          const std::vector<RunRecord>& runs,
                          const std::vector<data::Example>& held_out, const std::string& command);

@@ -26,20 +26,24 @@ void write_text_file(const fs::path& path, Write write) {
   write_file_atomically(path.string(), text.str());
 }
 
-// Training loss and held-out score of every run; a family's seeds share its colour.
-report::Svg curves_chart(const std::vector<RunRecord>& runs, const std::vector<Family>& running,
-                         const std::string& score) {
+// Training loss and held-out score of every run; a label's seeds share its
+// colour. A text's runs show bits per character (or perplexity) as they are,
+// a task's scores as percentages.
+report::Svg curves_chart(const std::vector<RunRecord>& runs, const std::string& score,
+                         bool percent) {
+  const std::vector<std::string> labels = run_labels(runs);
   report::Panel loss{"training loss", "step", "loss", {}};
-  report::Panel held{"held-out " + score, "step", score + " %", {}};
+  report::Panel held{"held-out " + score, "step", percent ? score + " %" : score, {}};
   for (const RunRecord& r : runs) {
     const size_t colour =
-        size_t(std::find(running.begin(), running.end(), r.plan.family) - running.begin());
-    report::Series s{family_name(r.plan.family), {}, colour, false};
+        size_t(std::find(labels.begin(), labels.end(), r.plan.label) - labels.begin());
+    report::Series s{r.plan.label, {}, colour, false};
     for (const auto& p : r.curves.train_loss) s.points.push_back({p.step, p.value});
     loss.series.push_back(s);
     s.points.clear();
     s.markers = true;
-    for (const auto& p : r.curves.valid_score) s.points.push_back({p.step, 100 * p.value});
+    for (const auto& p : r.curves.valid_score)
+      s.points.push_back({p.step, percent ? 100 * p.value : p.value});
     held.series.push_back(s);
   }
   return report::line_charts({loss, held}, 480, 320);
@@ -51,25 +55,35 @@ std::string budget(const CompareSetup& s) {
 
 }  // namespace
 
-void write_compare_files(const CompareSetup& setup, const std::vector<Family>& running,
+void write_compare_files(const CompareSetup& setup,
                          const std::vector<std::pair<Family, std::string>>& notes,
                          const std::vector<RunRecord>& runs,
                          const std::vector<data::Example>& held_out, const std::string& command) {
   const fs::path out(setup.out);
-  const report::Table table = results_table(runs, running, setup.info.kind);
+  const bool text = setup.info.kind == data::TaskKind::LanguageModel;
+  const report::Table table = results_table(runs, setup.info.kind);
   const std::string table_text = table.markdown();
-  const std::string explain = results_explanation(runs, setup.seeds);
-  const std::string score =
-      setup.info.kind == data::TaskKind::Classification ? "accuracy" : "exact match";
+  const std::string explain = results_explanation(runs, setup.seeds, setup.info.kind);
+  const bool words = text && !runs.empty() && runs.front().result.final_metrics.word_tokens;
+  const std::string score = text ? (words ? "perplexity" : "bits per character")
+                            : setup.info.kind == data::TaskKind::Classification ? "accuracy"
+                                                                                : "exact match";
+  // What each text objective writes for held-out text, by label (first seed).
+  std::vector<std::pair<std::string, std::string>> samples;
+  for (const RunRecord& r : runs)
+    if (text && r.plan.seed == setup.first_seed) samples.emplace_back(r.plan.label, r.sample);
 
   write_text_file(out / "compare.md", [&](std::ostream& md) {
     md << "# " << command << "\n\n" << table_text << "\n" << explain << "\n";
     for (const auto& [f, note] : notes) md << "\n- " << family_name(f) << ": " << note << "\n";
+    if (!samples.empty()) md << "\n## Samples\n";
+    for (const auto& [label, sample] : samples)
+      md << "\n" << label << ":\n\n    " << one_line(sample) << "\n";
   });
   write_text_file(out / "results.jsonl", [&](std::ostream& jl) {
     for (const RunRecord& r : runs) jl << json_line(result_json(r)) << "\n";
   });
-  const report::Svg curves = curves_chart(runs, running, score);
+  const report::Svg curves = curves_chart(runs, score, !text);
   curves.save((out / "curves.svg").string());
 
   report::HtmlPage page(fmt::format("attnlab compare: {} ({})", setup.data_name(),
@@ -84,12 +98,27 @@ void write_compare_files(const CompareSetup& setup, const std::vector<Family>& r
   page.table(table.header, table.rows);
   page.paragraph(explain);
   for (const auto& [f, note] : notes) page.paragraph(fmt::format("{}: {}", family_name(f), note));
+  if (!samples.empty()) {
+    page.heading(2, "Samples");
+    page.paragraph(
+        "What each model writes for held-out text: the causal and prefix LMs continue its first "
+        "tokens (sampled at temperature 0.8); the masked LM fills in its chosen tokens (shown "
+        "as _), T5 writes the spans its sentinels stand for.");
+    for (const auto& [label, sample] : samples) {
+      page.heading(3, label);
+      page.code_block(sample);
+    }
+  }
   page.heading(2, "Training curves");
   page.figure(curves.str(), std::string("Training loss and held-out score against steps, every "
                                         "run on one chart") +
                                 (setup.seeds > 1 ? "; a family's seeds share its colour." : "."));
   page.heading(2, "Where each model looks");
-  if (!held_out.empty()) {
+  if (text && !held_out.empty()) {
+    page.paragraph(
+        "The first characters of the held-out text through each model's best checkpoint. Rows "
+        "are queries, columns keys.");
+  } else if (!held_out.empty()) {
     const data::Example& traced = held_out[traced_example(held_out)];
     page.paragraph(
         fmt::format("One held-out example through each model's best checkpoint: \"{}\" "

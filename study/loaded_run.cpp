@@ -43,8 +43,7 @@ LoadedRun load_run(const std::string& ckpt_option) {
     if (std::filesystem::exists(last))
       check_same_run(read_checkpoint_info(last), last, run.info, ckpt);
   }
-  run.vocab = std::make_shared<data::Vocab>(
-      stored_vocab(run.info));
+  run.vocab = std::make_shared<data::Vocab>(stored_vocab(run.info));
   run.model = make_model(run.info.model);
   load_parameters(ckpt, *run.model);
   run.framing = make_framing({run.model, run.vocab, run.info.task_kind, run.info.labels});

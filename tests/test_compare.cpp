@@ -6,6 +6,7 @@
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 
 #include "cli_process.h"
@@ -227,7 +228,7 @@ TEST_CASE("compare: runs on the user's own data as on a built-in task") {
   // What is missing or contradictory is named before anything trains.
   r = run(fmt::format("compare --train-file {} --out {}", tsv.string(), (dir / "x").string()));
   CHECK(r.exit_code == 2);
-  CHECK_THAT(r.output, Contains("--task-kind classification or translation"));
+  CHECK_THAT(r.output, Contains("--task-kind classification, translation or lm"));
   r = run(fmt::format("compare --task majority --train-file {} --out {}", tsv.string(),
                       (dir / "x").string()));
   CHECK(r.exit_code == 2);
@@ -256,4 +257,54 @@ TEST_CASE("compare: --controlled builds every family from the same blocks") {
           "--set activation=gelu", "--set bias=true", "--set embedding_norm=false"})
       CHECK_THAT(line, Contains(setting));
   }
+}
+
+TEST_CASE("compare: every family's own objective on the user's text, side by side") {
+  const fs::path dir = fresh_dir("compare_text");
+  const fs::path text = dir / "text.txt";
+  {
+    std::ofstream out(text);
+    for (int i = 0; i < 60; ++i)
+      out << "the cat sat on the mat " << i % 7 << " and the dog sat on the log\n";
+  }
+  const fs::path out = dir / "cmp";
+  const std::string command = fmt::format(
+      "compare --train-file {} --task-kind lm --block-size 16 --tokenizer bpe --vocab-size 48 "
+      "--steps 20 --out {} {}",
+      text.string(), out.string(), kTinyModels);
+  Run r = run(command);
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  CHECK_THAT(r.output, Contains("perceiver: left out") && Contains("no objective for plain text"));
+  CHECK_THAT(r.output, Contains("bits / char") && Contains("held-out loss / predicted token"));
+  // GPT twice (causal and prefix LM), BERT's masked LM and T5's spans, each
+  // with its own held-out loss, bits per character and a sample.
+  const std::vector<std::string> lines = lines_of(read_text(out / "results.jsonl"));
+  REQUIRE(lines.size() == 4);
+  std::map<std::string, std::string> objectives;
+  for (const std::string& line : lines) {
+    const attnlab::Json j = first_json(line);
+    objectives[j.at("label")] = j.at("objective");
+    CHECK(j.at("bits_per_char").get<double>() > 0);
+    CHECK(j.at("loss").get<double>() > 0);
+    CHECK_FALSE(j.at("sample").get<std::string>().empty());
+  }
+  CHECK(objectives == std::map<std::string, std::string>{{"bert", "masked language model"},
+                                                         {"gpt", "causal language model"},
+                                                         {"gpt-prefix", "prefix language model"},
+                                                         {"t5", "span corruption"}});
+  CHECK_THAT(read_text(out / "compare.md"), Contains("## Samples") && Contains("gpt-prefix:"));
+  const std::string html = read_text(out / "report.html");
+  CHECK(xml_check::check(html) == "");
+  CHECK_THAT(html, Contains("Samples") && Contains("bits per character") &&
+                       Contains("--set prefix_lm=true") && Contains("--block-size 16"));
+  // It continues like any comparison, and keeps finished runs' scores.
+  r = run(command + " --resume");
+  CHECK(r.exit_code == 0);
+  CHECK_THAT(r.output, Contains("finished before: kept as it is") && Contains("bits / char"));
+  r = run(fmt::format("compare --train-file {} --task-kind classification --block-size 16 --out {}",
+                      text.string(), (dir / "x").string()));
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.output, Contains("--block-size") && Contains("--task-kind lm"));
+  fs::remove_all(dir);
 }

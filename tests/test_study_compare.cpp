@@ -26,6 +26,7 @@ RunRecord record(Family family, uint64_t seed, double accuracy, double macro_f1,
                  int64_t steps_to_90) {
   RunRecord r;
   r.plan.family = family;
+  r.plan.label = family_name(family);
   r.plan.seed = seed;
   r.plan.name = fmt::format("{}-seed{}", family_name(family), seed);
   r.model = tiny_config(family);
@@ -92,13 +93,12 @@ TEST_CASE("study: the table gives each family mean ± standard deviation over it
   const std::vector<RunRecord> runs = {record(Family::GPT, 1, 0.80, 0.70, 40),
                                        record(Family::GPT, 2, 0.90, 0.80, -1),
                                        record(Family::BERT, 1, 0.60, 0.50, 20)};
-  const report::Table t =
-      results_table(runs, {Family::BERT, Family::GPT, Family::T5}, data::TaskKind::Classification);
-  REQUIRE(t.rows.size() == 2);  // T5 has no runs: no row
+  const report::Table t = results_table(runs, data::TaskKind::Classification);
+  REQUIRE(t.rows.size() == 2);  // a row per family, in the order of the runs
   CHECK(t.header[6] == "held-out accuracy %");
   CHECK(t.header[7] == "macro-F1 %");
-  const auto& bert = t.rows[0];
-  const auto& gpt = t.rows[1];
+  const auto& gpt = t.rows[0];
+  const auto& bert = t.rows[1];
   CHECK(bert[0] == "bert");
   CHECK(gpt[0] == "gpt");
   CHECK(bert[6] == "60.0");
@@ -112,8 +112,46 @@ TEST_CASE("study: the table gives each family mean ± standard deviation over it
         report::with_commas(model_stats(tiny_config(Family::BERT), 10).parameters.total()));
 
   CHECK(mean_spread({}, "{:.1f}") == "-");
-  CHECK_THAT(results_explanation(runs, 2), Contains("on 50 held-out examples"));
-  CHECK_THAT(results_explanation(runs, 2), Contains("mean ± standard deviation over 2 seeds"));
+  const std::string explained = results_explanation(runs, 2, data::TaskKind::Classification);
+  CHECK_THAT(explained, Contains("on 50 held-out examples"));
+  CHECK_THAT(explained, Contains("mean ± standard deviation over 2 seeds"));
+}
+
+TEST_CASE("study: a text's table gives each objective its loss and bits per character") {
+  std::vector<RunRecord> runs;
+  for (const auto& [label, loss, tokens_per_char] :
+       {std::tuple{"gpt", 1.0, 1.0}, std::tuple{"gpt-prefix", 1.2, 1.0},
+        std::tuple{"t5", 2.0, 1.5}}) {
+    RunRecord r = record(label == std::string("t5") ? Family::T5 : Family::GPT, 1, 0, 0, -1);
+    r.plan.label = label;
+    r.objective = label == std::string("t5") ? "span corruption" : "causal language model";
+    r.infer_ms = NAN;
+    EvalMetrics& m = r.result.final_metrics;
+    m = EvalMetrics{};
+    m.examples = 12;
+    m.language_model = true;
+    m.loss = loss;
+    m.tokens_per_char = tokens_per_char;
+    runs.push_back(r);
+  }
+  const report::Table t = results_table(runs, data::TaskKind::LanguageModel);
+  REQUIRE(t.rows.size() == 3);
+  CHECK(t.header[1] == "objective");
+  CHECK(t.header[7] == "held-out loss / predicted token");
+  CHECK(t.header[8] == "bits / char");
+  CHECK(t.rows[1][0] == "gpt-prefix");
+  CHECK(t.rows[2][1] == "span corruption");
+  CHECK(t.rows[0][7] == "1.000");
+  // 1 nat per token, one token per character: 1 / ln 2 bits.
+  CHECK(t.rows[0][8] == fmt::format("{:.3f}", 1 / std::log(2.0)));
+  CHECK(t.rows[2][8] == fmt::format("{:.3f}", 2 * 1.5 / std::log(2.0)));
+  CHECK_THAT(results_explanation(runs, 1, data::TaskKind::LanguageModel),
+             Contains("on 12 held-out blocks"));
+  const Json j = result_json(runs[2]);
+  CHECK(j.at("label") == "t5");
+  CHECK(j.at("objective") == "span corruption");
+  CHECK(j.at("bits_per_char").get<double>() == Approx(2 * 1.5 / std::log(2.0)));
+  CHECK_FALSE(j.contains("inference_ms_per_example"));
 }
 
 TEST_CASE("study: results.jsonl holds one object per run with every documented field") {
