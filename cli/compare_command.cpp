@@ -10,12 +10,14 @@
 #include "cli/cli_common.h"
 #include "cli/commands.h"
 #include "cli/model_options.h"
+#include "common/errors.h"
 #include "study/compare.h"
 #include "train/run_dir.h"
 
 namespace attnlab {
 
 namespace po = cli::po;
+namespace fs = std::filesystem;
 
 namespace {
 
@@ -33,7 +35,6 @@ std::string quoted_command(int argc, char** argv) {
 // must be a directory (or not exist yet), and not itself a train run, whose
 // files the comparison's would sit beside.
 void check_compare_out(const std::string& out) {
-  namespace fs = std::filesystem;
   if (out.empty()) throw cli::UsageError("--out: must name a directory");
   std::error_code ec;
   if (fs::exists(out, ec) && !fs::is_directory(out, ec))
@@ -101,6 +102,36 @@ study::CompareSetup read_setup(const po::variables_map& vm, const std::string& m
   }
   if (!vm["block-size"].defaulted() && s.info.kind != data::TaskKind::LanguageModel)
     throw cli::UsageError("--block-size sets the rows of a text: it goes with --task-kind lm");
+  if (vm.count("finetune-on")) {
+    study::FinetuneSetup ft;
+    ft.train_file = vm["finetune-on"].as<std::string>();
+    if (vm.count("finetune-valid")) ft.valid_file = vm["finetune-valid"].as<std::string>();
+    try {
+      ft.kind = enum_from_name(data::kTaskKindNames, vm["finetune-kind"].as<std::string>(),
+                               "--finetune-kind");
+    } catch (const std::invalid_argument& e) {
+      throw cli::UsageError(e.what());
+    }
+    if (ft.kind == data::TaskKind::LanguageModel)
+      throw cli::UsageError(
+          "--finetune-kind lm: fine-tuning is on a task, classification or translation (a TSV)");
+    ft.steps = vm.count("finetune-steps") ? vm["finetune-steps"].as<int64_t>() : s.steps;
+    if (vm.count("finetune-steps") && ft.steps <= 0)
+      throw cli::UsageError(fmt::format("--finetune-steps {}: must be positive", ft.steps));
+    for (const std::string& file : {ft.train_file, ft.valid_file})
+      if (!file.empty() && !fs::is_regular_file(file))
+        throw cli::UsageError(fmt::format("{}: no such file (--finetune-{})", file,
+                                          file == ft.train_file ? "on" : "valid"));
+    s.finetune = ft;
+  } else {
+    for (const char* option : {"finetune-valid", "finetune-steps"})
+      if (vm.count(option))
+        throw cli::UsageError(fmt::format(
+            "--{} goes with --finetune-on TSV, the task each model is fine-tuned on", option));
+    if (!vm["finetune-kind"].defaulted())
+      throw cli::UsageError(
+          "--finetune-kind goes with --finetune-on TSV, the task each model is fine-tuned on");
+  }
   s.families = {Family::BERT, Family::GPT, Family::T5, Family::Perceiver};
   if (vm.count("models")) {
     s.families.clear();
@@ -171,7 +202,16 @@ int compare_command(int argc, char** argv) {
        "auto, char, word, bpe or unigram")  //
       ("vocab-size", po::value<int64_t>()->default_value(kDefaultSubwordVocab),
        "--tokenizer bpe or unigram: the pieces it learns")  //
-      ("overwrite", "replace runs already in --out")        //
+      ("finetune-on", po::value<std::string>(),
+       "then fine-tune every model on this TSV, beside the same architecture from scratch, and "
+       "report what pretraining bought each family")  //
+      ("finetune-valid", po::value<std::string>(),
+       "held-out TSV of the fine-tuning task (default: the last tenth of --finetune-on)")  //
+      ("finetune-kind", po::value<std::string>()->default_value("classification"),
+       "what --finetune-on holds: classification or translation")  //
+      ("finetune-steps", po::value<int64_t>(),
+       "steps of each fine-tuning run (default: as --steps)")  //
+      ("overwrite", "replace runs already in --out")           //
       ("resume",
        "continue a comparison that stopped: finished runs are kept, an interrupted one "
        "continues from its checkpoint, the rest train")                                  //
@@ -214,6 +254,13 @@ int compare_command(int argc, char** argv) {
         study::plan_runs(setup, running, data.vocab->size(), int64_t(data.dataset.labels.size()));
   } catch (const std::invalid_argument& e) {
     throw cli::UsageError(e.what());
+  }
+  if (setup.finetune) {
+    const size_t before = notes.size();
+    const std::vector<study::PlannedRun> tuning = study::plan_finetuning(setup, plan, notes);
+    for (size_t i = before; i < notes.size(); ++i)
+      fmt::print("{}: {}\n", family_name(notes[i].first), notes[i].second);
+    plan.insert(plan.end(), tuning.begin(), tuning.end());
   }
 
   // Every run directory is checked before the first run trains: a comparison
@@ -264,7 +311,20 @@ int compare_command(int argc, char** argv) {
     to.resume_minutes = to.resume ? setup.minutes : 0;
     to.quiet = vm.count("quiet") > 0;
     to.show_predictions = 0;
-    r.result = Trainer(plan[i].config, to).run();
+    try {
+      r.result = Trainer(plan[i].config, to).run();
+    } catch (const InputError& e) {
+      if (plan[i].stage == study::Stage::Compared) throw;
+      // The fine-tuning data is read only now, after the comparison trained.
+      throw InputError(fmt::format(
+          "fine-tuning run {}: {}{}; the compared runs are kept: continue with --resume",
+          plan[i].name, e.what(),
+          setup.info.kind == data::TaskKind::LanguageModel
+              ? fmt::format(" (models pretrained on a text keep its rows of --block-size {} "
+                            "positions: compare again with a larger one)",
+                            setup.block_size)
+              : ""));
+    }
     if (r.result.interrupted) {
       fmt::print(
           "compare: stopped by a signal in run {}; continue the comparison with the same command "
@@ -275,13 +335,23 @@ int compare_command(int argc, char** argv) {
     if (to.resume) r.result.seconds = study::finished_result(plan[i]).seconds;  // every invocation
     runs.push_back(std::move(r));
   }
-  for (study::RunRecord& r : runs) study::analyse_run(r, setup.out, data.dataset.valid);
+  std::vector<study::RunRecord> compared;
+  for (study::RunRecord& r : runs)
+    if (r.plan.stage == study::Stage::Compared) {
+      study::analyse_run(r, setup.out, data.dataset.valid);
+      compared.push_back(r);
+    }
 
-  fmt::print("\n{}\n{}\n", study::results_table(runs, setup.info.kind).markdown(),
-             study::results_explanation(runs, setup.seeds, setup.info.kind));
-  for (const study::RunRecord& r : runs)
+  fmt::print("\n{}\n{}\n", study::results_table(compared, setup.info.kind).markdown(),
+             study::results_explanation(compared, setup.seeds, setup.info.kind));
+  for (const study::RunRecord& r : compared)
     if (!r.sample.empty() && r.plan.seed == setup.first_seed)
       fmt::print("{} sample: {}\n", r.plan.label, study::one_line(r.sample));
+  if (setup.finetune)
+    fmt::print("\nFine-tuned on {} ({}):\n\n{}\n{}\n", setup.finetune->train_file,
+               data::task_kind_name(setup.finetune->kind),
+               study::finetune_table(runs, setup.finetune->kind).markdown(),
+               study::finetune_explanation(setup));
   study::write_compare_files(setup, notes, runs, data.dataset.valid, quoted_command(argc, argv));
   fmt::print("wrote {0}/report.html, {0}/compare.md, {0}/results.jsonl, {0}/curves.svg\n",
              setup.out);

@@ -126,6 +126,9 @@ std::vector<PlannedRun> plan_runs(const CompareSetup& setup, const std::vector<F
     c.model = f;
     c.model_overrides = kCommonSize;
     c.model_overrides["n_decoder_layers"] = c.model_overrides["n_layers"];
+    // A text's rows are its blocks (and a model fine-tuned from it keeps them).
+    if (setup.info.kind == data::TaskKind::LanguageModel)
+      c.model_overrides["max_len"] = std::to_string(setup.block_size);
     try {
       if (const auto options = setup.model_options.find(f); options != setup.model_options.end())
         for (const auto& [key, value] : options->second) c.model_overrides[key] = value;
@@ -157,6 +160,52 @@ std::vector<PlannedRun> plan_runs(const CompareSetup& setup, const std::vector<F
         r.config.out = (fs::path(setup.out) / r.name).string();
         plan.push_back(r);
       }
+  }
+  return plan;
+}
+
+std::vector<PlannedRun> plan_finetuning(const CompareSetup& setup,
+                                        const std::vector<PlannedRun>& compared,
+                                        std::vector<std::pair<Family, std::string>>& notes) {
+  const FinetuneSetup& ft = *setup.finetune;
+  std::vector<PlannedRun> plan;
+  for (const PlannedRun& p : compared) {
+    const Eligibility e = eligibility(p.family, ft.kind);
+    if (!e.takes_part) {
+      const std::string note = "fine-tuning " + e.note;
+      if (std::find(notes.begin(), notes.end(), std::pair{p.family, note}) == notes.end())
+        notes.emplace_back(p.family, note);
+      continue;
+    }
+    TrainConfig c = p.config;
+    c.task.clear();
+    c.train_file = fs::absolute(ft.train_file).lexically_normal().string();
+    c.valid_file =
+        ft.valid_file.empty() ? "" : fs::absolute(ft.valid_file).lexically_normal().string();
+    c.task_kind = ft.kind;
+    if (ft.steps > 0) {  // else the comparison's --minutes budget
+      c.steps = ft.steps;
+      c.minutes = 0;
+      c.warmup = std::min<int64_t>(c.warmup, std::max<int64_t>(1, ft.steps / 5));
+      c.eval_every = std::max<int64_t>(1, ft.steps / 10);
+      c.log_every = std::max<int64_t>(1, std::min<int64_t>(c.eval_every / 4, 50));
+    }
+    c.select_metric = SelectMetric::Auto;
+    for (const Stage stage : {Stage::Scratch, Stage::Finetuned}) {
+      PlannedRun r = p;
+      r.stage = stage;
+      r.config = c;
+      r.name = p.name + (stage == Stage::Finetuned ? "-finetuned" : "-scratch");
+      r.config.out = (fs::path(setup.out) / r.name).string();
+      if (stage == Stage::Finetuned) {
+        // The pretrained model brings its own vocabulary and tokenizer.
+        r.config.init_from =
+            fs::absolute(run_files::in(p.config.out, run_files::kBest)).lexically_normal().string();
+        r.config.tokenizer = TokenizerChoice::Auto;
+        r.config.vocab_size = kDefaultSubwordVocab;
+      }
+      plan.push_back(r);
+    }
   }
   return plan;
 }
@@ -362,6 +411,51 @@ std::string results_explanation(const std::vector<RunRecord>& runs, int64_t seed
       rows, spread);
 }
 
+report::Table finetune_table(const std::vector<RunRecord>& runs, data::TaskKind kind) {
+  const bool classification = kind == data::TaskKind::Classification;
+  const std::string score = classification ? "accuracy" : "exact match";
+  const std::string second = classification ? "macro-F1" : "token accuracy";
+  report::Table table{{"model", "from scratch: " + score + " %", "pretrained: " + score + " %",
+                       "gain (points)", "from scratch: " + second + " %",
+                       "pretrained: " + second + " %"}};
+  std::vector<RunRecord> tuned;
+  for (const RunRecord& r : runs)
+    if (r.plan.stage != Stage::Compared) tuned.push_back(r);
+  for (const std::string& label : run_labels(tuned)) {
+    std::vector<double> scratch[2], pretrained[2], gain;
+    for (const RunRecord& r : tuned) {
+      if (r.plan.label != label) continue;
+      const EvalMetrics& m = r.result.final_metrics;
+      const double values[2] = {100 * m.headline(),
+                                100 * (classification ? m.macro_f1 : m.token_accuracy)};
+      for (int k = 0; k < 2; ++k)
+        (r.plan.stage == Stage::Scratch ? scratch : pretrained)[k].push_back(values[k]);
+    }
+    // The gain of each seed over its own scratch run.
+    for (size_t i = 0; i < std::min(scratch[0].size(), pretrained[0].size()); ++i)
+      gain.push_back(pretrained[0][i] - scratch[0][i]);
+    table.rows.push_back({label, mean_spread(scratch[0], "{:.1f}"),
+                          mean_spread(pretrained[0], "{:.1f}"), mean_spread(gain, "{:+.1f}"),
+                          mean_spread(scratch[1], "{:.1f}"), mean_spread(pretrained[1], "{:.1f}")});
+  }
+  return table;
+}
+
+std::string finetune_explanation(const CompareSetup& setup) {
+  const FinetuneSetup& ft = *setup.finetune;
+  return fmt::format(
+      "Each compared model's best checkpoint fine-tuned on {} ({}{}), beside the same "
+      "architecture trained on it from scratch, with the same optimiser and {}: pretrained runs "
+      "keep the pretrained model's vocabulary and body and start a new head. Scores are of the "
+      "final model on the held-out examples; the gain is pretrained minus scratch{}.",
+      ft.train_file, data::task_kind_name(ft.kind),
+      ft.valid_file.empty() ? ", its last tenth held out" : ", held out: " + ft.valid_file,
+      ft.steps > 0 ? fmt::format("{} steps", ft.steps) : fmt::format("{} minutes", setup.minutes),
+      setup.seeds > 1
+          ? fmt::format(", per seed, as mean ± standard deviation over {} seeds", setup.seeds)
+          : "");
+}
+
 Json result_json(const RunRecord& r) {
   Json j{{"model", family_name(r.plan.family)},
          {"label", r.plan.label},
@@ -378,6 +472,13 @@ Json result_json(const RunRecord& r) {
          {"token_accuracy", r.result.final_metrics.token_accuracy},
          {"steps_to_90", r.summary.steps_to_90},
          {"inference_ms_per_example", r.infer_ms}};
+  if (r.plan.stage != Stage::Compared) {
+    j["stage"] = r.plan.stage == Stage::Finetuned ? "finetuned" : "scratch";
+    if (!r.plan.config.init_from.empty()) j["init_from"] = r.plan.config.init_from;
+    for (const char* key : {"d_model", "parameters", "tokens_per_s", "train_loss", "steps_to_90",
+                            "inference_ms_per_example"})
+      j.erase(key);
+  }
   const EvalMetrics& m = r.result.final_metrics;
   if (m.language_model) {
     for (const char* key :
@@ -404,6 +505,7 @@ std::string train_command_line(const PlannedRun& run, const std::string& out) {
       family_name(c.model), data, c.steps, c.batch_size, c.lr, c.warmup, c.eval_every, c.seed,
       train_config_fields().to_map(c).at("tokenizer"));
   if (is_subword(c.tokenizer)) line += fmt::format(" --vocab-size {}", c.vocab_size);
+  if (!c.init_from.empty()) line += " --init-from " + c.init_from;
   if (c.task_kind == data::TaskKind::LanguageModel && c.task.empty())
     line += fmt::format(" --block-size {}", c.block_size);
   if (c.minutes > 0) line += fmt::format(" --minutes {}", c.minutes);
@@ -423,7 +525,8 @@ RunProgress run_progress(const PlannedRun& plan) {
   const auto kept = train_config_fields().to_map(stored.train);
   for (const auto& [key, value] : planned) {
     if (key == "out" || key == "minutes" || key == "tokenizer" || key == "select_metric" ||
-        key == "task_kind" || (key == "steps" && fitted_steps))
+        key == "task_kind" || (key == "steps" && fitted_steps) ||
+        (key == "vocab_size" && !plan.config.init_from.empty()))
       continue;
     if (!kept.count(key) || kept.at(key) != value)
       throw InputError(fmt::format(

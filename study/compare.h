@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -27,6 +28,14 @@ inline constexpr EnumName<Match> kMatchNames[] = {{Match::Width, "width"},
                                                   {Match::Params, "params"}};
 
 // What the user asked for, options parsed and checked.
+// compare --finetune-on: after the comparison, each model is fine-tuned on a
+// task of the user's, beside the same architecture trained on it from scratch.
+struct FinetuneSetup {
+  std::string train_file, valid_file;  // TSV
+  data::TaskKind kind = data::TaskKind::Classification;
+  int64_t steps = 0;  // per run
+};
+
 struct CompareSetup {
   std::string task;                    // a built-in task, or ...
   std::string train_file, valid_file;  // ... the user's data (TSV), whose kind is info.kind
@@ -51,6 +60,7 @@ struct CompareSetup {
   // The user's model options per family (--layers ...), applied over the
   // common size.
   std::map<Family, std::map<std::string, std::string>> model_options;
+  std::optional<FinetuneSetup> finetune;
 };
 
 // ---- eligibility ---------------------------------------------------------------------
@@ -71,6 +81,10 @@ ModelConfig match_parameters(ModelConfig config, int64_t target);
 // The training setup every run shares (task, budget, optimiser, evaluation).
 TrainConfig shared_config(const CompareSetup& setup);
 
+// What a run is to the comparison: one of the compared runs, or, with
+// --finetune-on, a compared model fine-tuned or its architecture from scratch.
+enum class Stage { Compared, Finetuned, Scratch };
+
 struct PlannedRun {
   Family family;
   uint64_t seed;
@@ -79,6 +93,7 @@ struct PlannedRun {
   // The row of the results it belongs to: the family's name, or
   // "gpt-prefix" for GPT's prefix LM on a text.
   std::string label;
+  Stage stage = Stage::Compared;
 };
 
 // One run per family in `families` and seed, each at the common size with
@@ -88,6 +103,14 @@ struct PlannedRun {
 // its options make no valid model.
 std::vector<PlannedRun> plan_runs(const CompareSetup& setup, const std::vector<Family>& families,
                                   int64_t vocab, int64_t classes);
+
+// For --finetune-on: per compared run whose family can do the fine-tuning
+// task, a run from its best.h5 (<name>-finetuned) and one of the same
+// architecture from scratch (<name>-scratch), on the fine-tuning data with
+// the comparison's optimiser. `notes` gets why a family is left out.
+std::vector<PlannedRun> plan_finetuning(const CompareSetup& setup,
+                                        const std::vector<PlannedRun>& compared,
+                                        std::vector<std::pair<Family, std::string>>& notes);
 
 // ---- resuming ------------------------------------------------------------------------
 // Where a planned run stands in its directory, for compare --resume.
@@ -155,6 +178,11 @@ std::string results_explanation(const std::vector<RunRecord>& runs, int64_t seed
 std::string one_line(const std::string& text);
 // The labels of `runs` in their order, each once.
 std::vector<std::string> run_labels(const std::vector<RunRecord>& runs);
+// With --finetune-on: per label, the held-out scores from scratch and after
+// pretraining, and what pretraining bought (mean ± spread over seeds).
+report::Table finetune_table(const std::vector<RunRecord>& runs, data::TaskKind kind);
+// What the fine-tuning table compares, for under it.
+std::string finetune_explanation(const CompareSetup& setup);
 // One line of results.jsonl (docs/json.md).
 Json result_json(const RunRecord& run);
 // The equivalent `attnlab train` command of one run.

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <optional>
 #include <sstream>
 #include <stdexcept>
 
@@ -61,21 +62,34 @@ void write_compare_files(const CompareSetup& setup,
                          const std::vector<data::Example>& held_out, const std::string& command) {
   const fs::path out(setup.out);
   const bool text = setup.info.kind == data::TaskKind::LanguageModel;
-  const report::Table table = results_table(runs, setup.info.kind);
+  std::vector<RunRecord> compared;  // the fine-tuning runs have a table of their own
+  for (const RunRecord& r : runs)
+    if (r.plan.stage == Stage::Compared) compared.push_back(r);
+  const report::Table table = results_table(compared, setup.info.kind);
   const std::string table_text = table.markdown();
-  const std::string explain = results_explanation(runs, setup.seeds, setup.info.kind);
-  const bool words = text && !runs.empty() && runs.front().result.final_metrics.word_tokens;
+  const std::string explain = results_explanation(compared, setup.seeds, setup.info.kind);
+  const bool words = text && !compared.empty() && compared.front().result.final_metrics.word_tokens;
+  std::optional<report::Table> tuned;
+  if (setup.finetune) tuned = finetune_table(runs, setup.finetune->kind);
+  const std::string tuned_title =
+      setup.finetune ? fmt::format("Fine-tuned on {} ({})", setup.finetune->train_file,
+                                   data::task_kind_name(setup.finetune->kind))
+                     : "";
   const std::string score = text ? (words ? "perplexity" : "bits per character")
                             : setup.info.kind == data::TaskKind::Classification ? "accuracy"
                                                                                 : "exact match";
   // What each text objective writes for held-out text, by label (first seed).
   std::vector<std::pair<std::string, std::string>> samples;
-  for (const RunRecord& r : runs)
+  for (const RunRecord& r : compared)
     if (text && r.plan.seed == setup.first_seed) samples.emplace_back(r.plan.label, r.sample);
 
   write_text_file(out / "compare.md", [&](std::ostream& md) {
     md << "# " << command << "\n\n" << table_text << "\n" << explain << "\n";
     for (const auto& [f, note] : notes) md << "\n- " << family_name(f) << ": " << note << "\n";
+    if (tuned)
+      md << "\n## " << tuned_title << "\n\n"
+         << tuned->markdown() << "\n"
+         << finetune_explanation(setup) << "\n";
     if (!samples.empty()) md << "\n## Samples\n";
     for (const auto& [label, sample] : samples)
       md << "\n" << label << ":\n\n    " << one_line(sample) << "\n";
@@ -83,13 +97,13 @@ void write_compare_files(const CompareSetup& setup,
   write_text_file(out / "results.jsonl", [&](std::ostream& jl) {
     for (const RunRecord& r : runs) jl << json_line(result_json(r)) << "\n";
   });
-  const report::Svg curves = curves_chart(runs, score, !text);
+  const report::Svg curves = curves_chart(compared, score, !text);
   curves.save((out / "curves.svg").string());
 
   report::HtmlPage page(fmt::format("attnlab compare: {} ({})", setup.data_name(),
                                     data::task_kind_name(setup.info.kind)));
   page.paragraph(fmt::format("{}. {} runs, {}; every family {}{}.", setup.info.description,
-                             runs.size(), budget(setup) + " each",
+                             compared.size(), budget(setup) + " each",
                              setup.match == Match::Params
                                  ? "with about the same number of parameters"
                                  : "with the same width and depth",
@@ -98,6 +112,11 @@ void write_compare_files(const CompareSetup& setup,
   page.table(table.header, table.rows);
   page.paragraph(explain);
   for (const auto& [f, note] : notes) page.paragraph(fmt::format("{}: {}", family_name(f), note));
+  if (tuned) {
+    page.heading(2, tuned_title);
+    page.table(tuned->header, tuned->rows);
+    page.paragraph(finetune_explanation(setup));
+  }
   if (!samples.empty()) {
     page.heading(2, "Samples");
     page.paragraph(
@@ -125,7 +144,7 @@ void write_compare_files(const CompareSetup& setup,
                     "(expected \"{}\"). Rows are queries, columns keys.",
                     traced.source, traced.target));
   }
-  for (const RunRecord& r : runs) {
+  for (const RunRecord& r : compared) {
     if (r.attention_svg.empty() || (setup.seeds > 1 && r.plan.seed != setup.first_seed)) continue;
     page.figure(r.attention_markup, fmt::format("{}: {}, averaged over heads (every head: {})",
                                                 r.plan.name, r.attention_map, r.attention_svg));

@@ -308,3 +308,65 @@ TEST_CASE("compare: every family's own objective on the user's text, side by sid
   CHECK_THAT(r.output, Contains("--block-size") && Contains("--task-kind lm"));
   fs::remove_all(dir);
 }
+
+TEST_CASE("compare: --finetune-on fine-tunes every pretrained model beside one from scratch") {
+  const fs::path dir = fresh_dir("compare_finetune");
+  const fs::path text = dir / "text.txt", tsv = dir / "lines.tsv";
+  {
+    std::ofstream out(text), lines(tsv);
+    for (int i = 0; i < 60; ++i)
+      out << "the cat sat on the mat " << i % 7 << " and the dog sat on the log\n";
+    for (int i = 0; i < 60; ++i)
+      lines << (i % 2 ? "cat\tthe cat sat " : "dog\tthe dog ran ") << i << "\n";
+  }
+  const fs::path out = dir / "cmp";
+  const std::string command = fmt::format(
+      "compare --train-file {} --task-kind lm --block-size 24 --models gpt,bert --steps 12 "
+      "--finetune-on {} --finetune-steps 10 --out {} {}",
+      text.string(), tsv.string(), out.string(), kTinyModels);
+  Run r = run(command);
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  CHECK_THAT(r.output, Contains("Fine-tuned on " + tsv.string() + " (classification)") &&
+                           Contains("from scratch: accuracy %") && Contains("gain (points)"));
+  // 3 compared runs (gpt, gpt-prefix, bert), and for each a fine-tuned and a scratch run.
+  const std::vector<std::string> lines = lines_of(read_text(out / "results.jsonl"));
+  REQUIRE(lines.size() == 9);
+  size_t finetuned = 0, scratch = 0;
+  for (const std::string& line : lines) {
+    const attnlab::Json j = first_json(line);
+    if (!j.contains("stage")) continue;
+    const std::string dir_name = j.at("dir");
+    if (j.at("stage") == "finetuned") {
+      ++finetuned;
+      // It started from its compared run's best model, and stored where from.
+      const std::string pretrained = dir_name.substr(0, dir_name.find("-finetuned"));
+      CHECK(j.at("init_from") == fs::absolute(out / pretrained / "best.h5").string());
+      CHECK_THAT(read_text(out / dir_name / "metrics.jsonl"), Contains("\"accuracy\""));
+    } else {
+      ++scratch;
+      CHECK_FALSE(j.contains("init_from"));
+    }
+  }
+  CHECK(finetuned == 3);
+  CHECK(scratch == 3);
+  CHECK_THAT(read_text(out / "compare.md"), Contains("## Fine-tuned on"));
+  CHECK(xml_check::check(read_text(out / "report.html")) == "");
+  // It continues like any comparison.
+  r = run(command + " --resume");
+  CHECK(r.exit_code == 0);
+  CHECK_THAT(r.output, Contains("gain (points)"));
+  // The fine-tuning options go together, and with a task to fine-tune on.
+  for (const auto& [options, message] :
+       {std::pair{"--finetune-steps 5", "--finetune-steps goes with --finetune-on"},
+        std::pair{"--finetune-on missing.tsv", "missing.tsv: no such file"},
+        std::pair{"--finetune-on lines.tsv --finetune-kind lm", "fine-tuning is on a task"}}) {
+    r = run(fmt::format("compare --train-file {} --task-kind lm --out {} {}", text.string(),
+                        (dir / "x").string(), options));
+    INFO(options);
+    CHECK(r.exit_code == 2);
+    CHECK_THAT(r.output, Contains(message));
+  }
+  CHECK_FALSE(fs::exists(dir / "x"));
+  fs::remove_all(dir);
+}
