@@ -311,19 +311,26 @@ int compare_command(int argc, char** argv) {
     to.resume_minutes = to.resume ? setup.minutes : 0;
     to.quiet = vm.count("quiet") > 0;
     to.show_predictions = 0;
-    try {
-      r.result = Trainer(plan[i].config, to).run();
-    } catch (const InputError& e) {
-      if (plan[i].stage == study::Stage::Compared) throw;
-      // The fine-tuning data is read only now, after the comparison trained.
-      throw InputError(fmt::format(
+    // The fine-tuning data is read only now, after the comparison trained:
+    // a refusal there says which run, and that the compared runs are kept.
+    const auto in_finetuning = [&](const char* what) {
+      return InputError(fmt::format(
           "fine-tuning run {}: {}{}; the compared runs are kept: continue with --resume",
-          plan[i].name, e.what(),
+          plan[i].name, what,
           setup.info.kind == data::TaskKind::LanguageModel
               ? fmt::format(" (models pretrained on a text keep its rows of --block-size {} "
                             "positions: compare again with a larger one)",
                             setup.block_size)
               : ""));
+    };
+    try {
+      r.result = Trainer(plan[i].config, to).run();
+    } catch (const InputError& e) {
+      if (plan[i].stage == study::Stage::Compared) throw;
+      throw in_finetuning(e.what());
+    } catch (const std::invalid_argument& e) {
+      if (plan[i].stage == study::Stage::Compared) throw;
+      throw in_finetuning(e.what());
     }
     if (r.result.interrupted) {
       fmt::print(

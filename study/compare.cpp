@@ -197,6 +197,12 @@ std::vector<PlannedRun> plan_finetuning(const CompareSetup& setup,
       r.config = c;
       r.name = p.name + (stage == Stage::Finetuned ? "-finetuned" : "-scratch");
       r.config.out = (fs::path(setup.out) / r.name).string();
+      // From scratch, the task is read with the compared run's kind of
+      // tokenizer (on a text, auto means characters), not one auto picks
+      // for the task: only the pretraining differs.
+      if (stage == Stage::Scratch && setup.info.kind == data::TaskKind::LanguageModel &&
+          r.config.tokenizer == TokenizerChoice::Auto)
+        r.config.tokenizer = TokenizerChoice::Char;
       if (stage == Stage::Finetuned) {
         // The pretrained model brings its own vocabulary and tokenizer.
         r.config.init_from =

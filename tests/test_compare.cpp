@@ -356,6 +356,16 @@ TEST_CASE("compare: --finetune-on fine-tunes every pretrained model beside one f
   r = run(command + " --resume");
   CHECK(r.exit_code == 0);
   CHECK_THAT(r.output, Contains("gain (points)"));
+  // A task row longer than the pretrained rows is refused once the
+  // comparison has trained, naming what to change; its runs are kept.
+  r = run(
+      fmt::format("compare --train-file {} --task-kind lm --block-size 8 --models gpt --steps 4 "
+                  "--finetune-on {} --finetune-steps 4 --out {} {}",
+                  text.string(), tsv.string(), (dir / "short").string(), kTinyModels));
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.output, Contains("fine-tuning run gpt-") && Contains("lines.tsv:1") &&
+                           Contains("--block-size 8") && Contains("--resume"));
+  CHECK(fs::exists(dir / "short" / "gpt" / "best.h5"));
   // The fine-tuning options go together, and with a task to fine-tune on.
   for (const auto& [options, message] :
        {std::pair{"--finetune-steps 5", "--finetune-steps goes with --finetune-on"},
