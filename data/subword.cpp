@@ -22,6 +22,8 @@ constexpr size_t kMaxSentenceBytes = 4096;
 // The trainer holds its sentences several times over: past this much text a
 // model learns little more, so longer texts are sampled evenly.
 constexpr size_t kMaxTrainingBytes = size_t(32) << 20;
+// Texts longer than this are encoded a part at a time (see encode).
+constexpr size_t kEncodeChunkBytes = size_t(1) << 16;
 // attnlab's special tokens, the line break and the tab take the first ids.
 constexpr int64_t kFixedPieces = kNumSpecialTokens + 2;
 constexpr std::string_view kSpacePiece = "\xE2\x96\x81";  // U+2581, SentencePiece's space
@@ -176,9 +178,22 @@ std::vector<std::string> SubwordModel::pieces() const {
 }
 
 std::vector<int32_t> SubwordModel::encode(std::string_view text) const {
-  std::vector<int> ids;
-  must(processor_->Encode(text, &ids), "SentencePiece encoding");
-  return {ids.begin(), ids.end()};
+  // SentencePiece holds a few dozen bytes per character of what it encodes
+  // at once: a long text goes in pieces that end with a line break. A piece
+  // never spans one (it is a piece of its own), so the ids are the same.
+  std::vector<int32_t> ids;
+  std::vector<int> part;
+  while (!text.empty()) {
+    size_t end = text.size();
+    if (end > kEncodeChunkBytes) {
+      const size_t newline = text.find('\n', kEncodeChunkBytes);
+      end = newline == std::string_view::npos ? text.size() : newline + 1;
+    }
+    must(processor_->Encode(text.substr(0, end), &part), "SentencePiece encoding");
+    ids.insert(ids.end(), part.begin(), part.end());
+    text.remove_prefix(end);
+  }
+  return ids;
 }
 
 std::vector<std::string> SubwordModel::encode_pieces(std::string_view text) const {

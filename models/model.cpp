@@ -119,8 +119,10 @@ void add_traced_block(Trace& trace, const std::string& name, const BlockAttentio
 void Model::name_attention(Forward forward, const std::vector<BlockAttention>& attention,
                            const std::string& axis, const std::string& memory_axis,
                            Trace& trace) const {
+  // A prefix LM reads its prefix (in a trace, the whole input) both ways.
   if (forward == Forward::Decode)
-    add_traced_stack(trace, "decoder", attention, "causal self", axis, memory_axis);
+    add_traced_stack(trace, "decoder", attention,
+                     config().prefix_lm ? "prefix self" : "causal self", axis, memory_axis);
   else
     add_traced_stack(trace, "encoder", attention, "bidirectional self", axis, "");
 }

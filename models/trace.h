@@ -16,7 +16,7 @@ namespace attnlab {
 // row), "latents" (the Perceiver's latent slots).
 struct TraceMap {
   std::string name;  // "encoder/layers/0/self_attn", "decoder/layers/1/cross_attn", ...
-  std::string kind;  // "bidirectional self", "causal self", "cross", "latent cross"
+  std::string kind;  // "bidirectional self", "causal self", "prefix self", "cross", "latent cross"
   std::string query_axis, key_axis;
   Tensor weights;  // (H,Tq,Tk)
 };

@@ -311,8 +311,11 @@ std::string mean_spread(const std::vector<double>& xs, const char* format) {
   if (xs.size() == 1) return fmt::format(fmt::runtime(format), mean);
   double var = 0;
   for (double x : xs) var += (x - mean) * (x - mean) / double(xs.size() - 1);
+  // The spread has no sign, whatever the mean's format shows.
+  std::string spread_format = format;
+  std::erase(spread_format, '+');
   return fmt::format(fmt::runtime(format), mean) + " ± " +
-         fmt::format(fmt::runtime(format), std::sqrt(var));
+         fmt::format(fmt::runtime(spread_format), std::sqrt(var));
 }
 
 std::string one_line(const std::string& text) {

@@ -112,6 +112,7 @@ TEST_CASE("study: the table gives each family mean ± standard deviation over it
         report::with_commas(model_stats(tiny_config(Family::BERT), 10).parameters.total()));
 
   CHECK(mean_spread({}, "{:.1f}") == "-");
+  CHECK(mean_spread({-2, -4}, "{:+.1f}") == "-3.0 ± 1.4");  // a gain has a sign, its spread none
   const std::string explained = results_explanation(runs, 2, data::TaskKind::Classification);
   CHECK_THAT(explained, Contains("on 50 held-out examples"));
   CHECK_THAT(explained, Contains("mean ± standard deviation over 2 seeds"));

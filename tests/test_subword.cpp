@@ -117,6 +117,20 @@ TEST_CASE("subword: a vocabulary is rebuilt from its tokens and model, and misma
   CHECK_NOTHROW(Vocab::from_tokens("unigram", unigram.tokens(), unigram.subword_model()));
 }
 
+TEST_CASE("subword: a long text is encoded in parts, into the ids of one encoding") {
+  std::string text;  // about 200 KB: more than one part
+  while (text.size() < 200000) text += sample_text();
+  for (const TokenizerKind kind : {TokenizerKind::Bpe, TokenizerKind::Unigram}) {
+    INFO(tokenizer_kind_name(kind));
+    const Vocab vocab = subword_vocab(kind, sample_text(), 80);
+    sentencepiece::SentencePieceProcessor whole;
+    REQUIRE(whole.LoadFromSerializedProto(vocab.subword_model()).ok());
+    std::vector<int> expected;
+    REQUIRE(whole.Encode(text, &expected).ok());
+    CHECK(vocab.encode(text) == std::vector<int32_t>(expected.begin(), expected.end()));
+  }
+}
+
 TEST_CASE("subword: a vocabulary size too small for the text's characters is refused by name") {
   const std::string text = sample_text();
   CHECK_THROWS_AS(subword_vocab(TokenizerKind::Unigram, text, 20), InputError);
