@@ -161,9 +161,10 @@ TEST_CASE("compare: an interrupted comparison continues with --resume as if neve
         out.string(), kTinyModels);
   };
   REQUIRE(run(args(dir / "whole")).exit_code == 0);
-  // Stopped while the second family trains.
+  // Stopped while the second family trains: the first one's 4000 steps take
+  // minutes under the sanitizers, with another test on the other core.
   const pid_t child = spawn(args(dir / "cut"), dir / "log");
-  REQUIRE(wait_until([&] { return training_logged(dir / "cut" / "t5"); }));
+  REQUIRE(wait_until([&] { return training_logged(dir / "cut" / "t5"); }, 600));
   ::kill(child, SIGTERM);
   CHECK(wait_exit(child) == 128 + SIGTERM);
   CHECK_THAT(read_text(dir / "log"), Contains("continue the comparison with the same command and "
