@@ -150,37 +150,10 @@ int eval_command(int argc, char** argv) {
   const GenerateOptions search = cli::search_options(vm, false);
   LoadedRun run = load_run(ckpt);
   apply_search(run, search);
-  std::vector<data::Example> held_out;
-  std::vector<std::string> origins;  // file:line of each held-out example, when from a file
-  std::string source;
-  if (!valid_file.empty() && run.info.task_kind == data::TaskKind::LanguageModel) {
-    held_out = {data::Example{data::read_text_file(valid_file), ""}};  // a plain text file
-    source = valid_file;
-  } else if (!valid_file.empty()) {
-    data::TsvFile f = run.info.task_kind == data::TaskKind::Classification
-                          ? data::read_classification_tsv(valid_file)
-                          : data::read_translation_tsv(valid_file);
-    if (run.info.task_kind == data::TaskKind::Classification)
-      data::check_labels_known(f, run.info.labels);
-    held_out = f.examples;
-    for (size_t line : f.lines) origins.push_back(fmt::format("{}:{}", valid_file, line));
-    source = valid_file;
-  } else {
-    try {
-      data::Dataset dataset = prepare_data(run.info.train).dataset;
-      held_out = std::move(dataset.valid);
-      origins = std::move(dataset.valid_origin);
-    } catch (const std::runtime_error& e) {
-      if (run.info.train.train_file.empty()) throw;
-      throw InputError(fmt::format(
-          "{}: its held-out split comes from its training data, which cannot be read ({}); give "
-          "held-out data with --valid-file FILE",
-          run.file, e.what()));
-    }
-    source = run.info.train.task.empty()
-                 ? "held-out split of " + run.info.train.train_file
-                 : fmt::format("held-out split of task '{}'", run.info.train.task);
-  }
+  const HeldOut held = held_out_of(run, valid_file);
+  const std::vector<data::Example>& held_out = held.examples;
+  const std::vector<std::string>& origins = held.origins;
+  const std::string& source = held.source;
   run.framing->check_lengths(held_out, "held-out", origins);
   auto encoded = run.framing->encode(held_out);
   EvalMetrics m = run.framing->evaluate(encoded, size_t(batch), size_t(examples));

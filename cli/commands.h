@@ -15,5 +15,6 @@ int trace_command(int argc, char** argv);
 int describe_command(int argc, char** argv);
 int compare_command(int argc, char** argv);
 int generate_command(int argc, char** argv);
+int ablate_command(int argc, char** argv);
 
 }  // namespace attnlab

@@ -117,7 +117,41 @@ Tensor MultiHeadAttention::forward(const Tensor& query_input, const Tensor& kv_i
   Tensor v = v_proj_->forward(kv_input);     // (B,Tk,C)
   Tensor out = scaled_dot_product_attention(q, k, v, heads_, masks, score_scale(),
                                             attn_dropout_.get(), weights, where());  // (B,Tq,C)
-  return out_proj_->forward(out);                                                    // (B,Tq,C)
+  return project(out);                                                               // (B,Tq,C)
+}
+
+void MultiHeadAttention::set_ablation(std::optional<HeadAblation> ablation) {
+  if (ablation) {
+    for (const int64_t h : ablation->heads)
+      if (h < 0 || h >= heads_)
+        throw std::invalid_argument(
+            fmt::format("{}: head {} does not exist (it has heads 0..{})", where(), h, heads_ - 1));
+    if (!ablation->fill.empty() && int64_t(ablation->fill.size()) != dim_)
+      throw std::invalid_argument(fmt::format("{}: a mean-ablation fill has {} values, not {}",
+                                              where(), ablation->fill.size(), dim_));
+  }
+  ablation_ = std::move(ablation);
+}
+
+Tensor MultiHeadAttention::project(const Tensor& merged) const {  // merged (B,T,C)
+  if (recorder_) {
+    HeadOutputSums& r = *recorder_;
+    r.sum.resize(size_t(dim_), 0.0);
+    const std::vector<double> values = merged.to_vector();
+    for (size_t i = 0; i < values.size(); ++i) r.sum[i % size_t(dim_)] += values[i];
+    r.positions += merged.numel() / dim_;
+  }
+  if (!ablation_) return out_proj_->forward(merged);
+  std::vector<double> keep(size_t(dim_), 1.0), fill(size_t(dim_), 0.0);
+  const int64_t d = dim_ / heads_;
+  for (const int64_t h : ablation_->heads)
+    for (int64_t c = h * d; c < (h + 1) * d; ++c) {
+      keep[size_t(c)] = 0.0;
+      if (!ablation_->fill.empty()) fill[size_t(c)] = ablation_->fill[size_t(c)];
+    }
+  const Tensor k = Tensor::from_vector(keep, {dim_}, merged.dtype());  // (C)
+  const Tensor f = Tensor::from_vector(fill, {dim_}, merged.dtype());  // (C)
+  return out_proj_->forward(add(mul(merged, k), f));                   // (B,T,C)
 }
 
 }  // namespace attnlab
@@ -289,7 +323,7 @@ Tensor MultiHeadAttention::forward_cached(const Tensor& x, KVCache& cache,
   write_cache(cache.values, split_heads(v_proj_->forward(x), heads_), start);  // (B,H,Tn,D)
   Tensor q = split_heads(q_proj_->forward(x), heads_);                         // (B,H,Tn,D)
   Tensor out = cached_attention(q, cache, keys, score_scale(), score_bias);    // (B,H,Tn,D)
-  return out_proj_->forward(merge_heads(out));                                 // (B,Tn,C)
+  return project(merge_heads(out));                                            // (B,Tn,C)
 }
 
 KVCache MultiHeadAttention::memory_cache(const Tensor& memory) const {
@@ -303,7 +337,7 @@ Tensor MultiHeadAttention::forward_memory(const Tensor& x, const KVCache& memory
   CachedKeys keys{std::vector<int64_t>(size_t(b * tn), memory_kv.capacity()), memory_padding};
   Tensor q = split_heads(q_proj_->forward(x), heads_);               // (B,H,Tn,D)
   Tensor out = cached_attention(q, memory_kv, keys, score_scale());  // (B,H,Tn,D)
-  return out_proj_->forward(merge_heads(out));                       // (B,Tn,C)
+  return project(merge_heads(out));                                  // (B,Tn,C)
 }
 
 }  // namespace attnlab

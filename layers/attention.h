@@ -14,6 +14,9 @@
 
 #include "layers/basic.h"
 
+#include <optional>
+#include <vector>
+
 namespace attnlab {
 
 struct AttentionMasks {
@@ -74,6 +77,22 @@ struct CachedKeys {
 Tensor cached_attention(const Tensor& q, const KVCache& cache, const CachedKeys& keys, double scale,
                         const Tensor* score_bias = nullptr);
 
+// Heads removed from an attention (attnlab ablate): before the output
+// projection, each listed head's slice of the merged head outputs (B,T,H*D)
+// is replaced, by zeros or by `fill` (each channel's mean over a data set,
+// for mean ablation).
+struct HeadAblation {
+  std::vector<int64_t> heads;  // in [0, H)
+  std::vector<double> fill;    // (H*D) values for the removed slices; empty: zeros
+};
+
+// The merged head outputs an attention computed, summed per channel over
+// every position (padding included), for mean ablation.
+struct HeadOutputSums {
+  std::vector<double> sum;  // (H*D)
+  int64_t positions = 0;
+};
+
 class MultiHeadAttention : public Module {
  public:
   // scale_scores: divide scores by sqrt(D). Original T5 does not (it folds
@@ -105,8 +124,20 @@ class MultiHeadAttention : public Module {
   Tensor forward_memory(const Tensor& x, const KVCache& memory_kv,
                         const Mask* memory_padding) const;
 
+  // Removes heads from every forward (cached or not) until cleared with
+  // nullopt. Throws std::invalid_argument naming this attention for a head
+  // outside [0, H) or a fill that is not (H*D).
+  void set_ablation(std::optional<HeadAblation> ablation);
+  // While `sums` is set, every forward adds its merged head outputs into it.
+  void record_head_outputs(HeadOutputSums* sums) { recorder_ = sums; }
+
  private:
   double score_scale() const;
+  // The merged head outputs (B,T,H*D), ablated and recorded as asked,
+  // through the output projection -> (B,T,C).
+  Tensor project(const Tensor& merged) const;
+  std::optional<HeadAblation> ablation_;
+  HeadOutputSums* recorder_ = nullptr;
   int64_t dim_, heads_;
   bool scale_scores_;
   std::shared_ptr<Linear> q_proj_, k_proj_, v_proj_, out_proj_;

@@ -24,6 +24,9 @@ class Module {
   // named by its path relative to this module.
   std::vector<std::pair<std::string, Tensor>> named_parameters() const;
   std::vector<Tensor> parameters() const;
+  // Every module below this one, depth-first in registration order, named
+  // by its path relative to this module (e.g. to find its attentions).
+  std::vector<std::pair<std::string, Module*>> named_modules();
   int64_t parameter_count() const;
   // Train mode enables dropout; eval mode disables it. Applies recursively.
   void train(bool on = true);

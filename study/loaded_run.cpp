@@ -5,6 +5,9 @@
 #include <filesystem>
 
 #include "common/errors.h"
+#include "data/text_file.h"
+#include "data/tsv.h"
+#include "train/prepare_data.h"
 #include "train/run_dir.h"
 
 namespace attnlab {
@@ -48,6 +51,39 @@ LoadedRun load_run(const std::string& ckpt_option) {
   load_parameters(ckpt, *run.model);
   run.framing = make_framing({run.model, run.vocab, run.info.task_kind, run.info.labels});
   return run;
+}
+
+HeldOut held_out_of(const LoadedRun& run, const std::string& valid_file) {
+  HeldOut h;
+  if (!valid_file.empty() && run.info.task_kind == data::TaskKind::LanguageModel) {
+    h.examples = {data::Example{data::read_text_file(valid_file), ""}};  // a plain text file
+    h.source = valid_file;
+  } else if (!valid_file.empty()) {
+    data::TsvFile f = run.info.task_kind == data::TaskKind::Classification
+                          ? data::read_classification_tsv(valid_file)
+                          : data::read_translation_tsv(valid_file);
+    if (run.info.task_kind == data::TaskKind::Classification)
+      data::check_labels_known(f, run.info.labels);
+    h.examples = f.examples;
+    for (size_t line : f.lines) h.origins.push_back(fmt::format("{}:{}", valid_file, line));
+    h.source = valid_file;
+  } else {
+    try {
+      data::Dataset dataset = prepare_data(run.info.train).dataset;
+      h.examples = std::move(dataset.valid);
+      h.origins = std::move(dataset.valid_origin);
+    } catch (const std::runtime_error& e) {
+      if (run.info.train.train_file.empty()) throw;
+      throw InputError(fmt::format(
+          "{}: its held-out split comes from its training data, which cannot be read ({}); give "
+          "held-out data with --valid-file FILE",
+          run.file, e.what()));
+    }
+    h.source = run.info.train.task.empty()
+                   ? "held-out split of " + run.info.train.train_file
+                   : fmt::format("held-out split of task '{}'", run.info.train.task);
+  }
+  return h;
 }
 
 }  // namespace attnlab

@@ -1,0 +1,28 @@
+// A model's attentions by name and kind, for removing heads (attnlab
+// ablate): every family is built from the same MultiHeadAttention, so one
+// list covers encoder and decoder self-attention, cross-attention and the
+// Perceiver's latent attentions.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "layers/attention.h"
+#include "models/model.h"
+
+namespace attnlab {
+
+struct AttentionSite {
+  std::string path;  // e.g. "decoder/layers/1/cross_attn"
+  // "encoder self", "decoder self" (causal), "cross", "latent cross" or
+  // "latent self"
+  std::string kind;
+  int64_t layer = 0;  // its block in its stack (0 for the Perceiver's cross-attention)
+  MultiHeadAttention* attention = nullptr;
+};
+
+// Every attention of `model`, in registration order.
+std::vector<AttentionSite> attention_sites(Model& model);
+
+}  // namespace attnlab
