@@ -59,7 +59,7 @@ int ablate_command(int argc, char** argv) {
   }
 
   LoadedRun run = load_run(ckpt);
-  const std::vector<AttentionSite> sites = attention_sites(*run.model);
+  const std::vector<AttentionModule> sites = attention_sites(*run.model);
   std::vector<study::Ablation> ablations;
   try {
     ablations = all ? study::every_head(sites)

@@ -28,8 +28,8 @@ int64_t layer_of(const std::string& path) {
 
 }  // namespace
 
-std::vector<AttentionSite> attention_sites(Model& model) {
-  std::vector<AttentionSite> sites;
+std::vector<AttentionModule> attention_sites(Model& model) {
+  std::vector<AttentionModule> sites;
   for (const auto& [path, module] : model.named_modules())
     if (auto* attention = dynamic_cast<MultiHeadAttention*>(module))
       sites.push_back({path, kind_of(path), layer_of(path), attention});

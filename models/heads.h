@@ -13,7 +13,7 @@
 
 namespace attnlab {
 
-struct AttentionSite {
+struct AttentionModule {
   std::string path;  // e.g. "decoder/layers/1/cross_attn"
   // "encoder self", "decoder self" (causal), "cross", "latent cross" or
   // "latent self"
@@ -23,6 +23,6 @@ struct AttentionSite {
 };
 
 // Every attention of `model`, in registration order.
-std::vector<AttentionSite> attention_sites(Model& model);
+std::vector<AttentionModule> attention_sites(Model& model);
 
 }  // namespace attnlab

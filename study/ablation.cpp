@@ -23,9 +23,9 @@ std::vector<std::string> kinds_named(const std::string& name) {
   return {};
 }
 
-std::string kinds_of(const std::vector<AttentionSite>& sites) {
+std::string kinds_of(const std::vector<AttentionModule>& sites) {
   std::vector<std::string> kinds;
-  for (const AttentionSite& s : sites)
+  for (const AttentionModule& s : sites)
     if (std::find(kinds.begin(), kinds.end(), s.kind) == kinds.end()) kinds.push_back(s.kind);
   std::string text;
   for (const std::string& k : kinds) text += (text.empty() ? "" : ", ") + k;
@@ -53,7 +53,7 @@ double headline_of(const EvalMetrics& m) {
 
 }  // namespace
 
-Ablation parse_heads(const std::string& list, const std::vector<AttentionSite>& sites) {
+Ablation parse_heads(const std::string& list, const std::vector<AttentionModule>& sites) {
   Ablation a;
   std::map<size_t, std::vector<int64_t>> chosen;
   size_t start = 0;
@@ -81,7 +81,7 @@ Ablation parse_heads(const std::string& list, const std::vector<AttentionSite>& 
     const int64_t head = parts.size() > 2 ? parse_index(parts[2], item, "head") : -1;
     bool found = false;
     for (size_t s = 0; s < sites.size(); ++s) {
-      const AttentionSite& site = sites[s];
+      const AttentionModule& site = sites[s];
       if (std::find(kinds.begin(), kinds.end(), site.kind) == kinds.end()) continue;
       if (layer >= 0 && site.layer != layer) continue;
       if (head >= site.attention->heads())
@@ -106,7 +106,7 @@ Ablation parse_heads(const std::string& list, const std::vector<AttentionSite>& 
   return a;
 }
 
-std::vector<Ablation> every_head(const std::vector<AttentionSite>& sites) {
+std::vector<Ablation> every_head(const std::vector<AttentionModule>& sites) {
   std::vector<Ablation> out;
   for (size_t s = 0; s < sites.size(); ++s)
     for (int64_t h = 0; h < sites[s].attention->heads(); ++h)
@@ -118,7 +118,7 @@ std::vector<AblationResult> run_ablations(Model& model, const Framing& framing,
                                           const std::vector<data::EncodedExample>& encoded,
                                           const std::vector<Ablation>& ablations, AblationMode mode,
                                           size_t batch_size, size_t max_examples) {
-  const std::vector<AttentionSite> sites = attention_sites(model);
+  const std::vector<AttentionModule> sites = attention_sites(model);
   // The intact model; for mean ablation it also records every attention's
   // head outputs.
   std::vector<HeadOutputSums> sums(sites.size());
@@ -126,7 +126,7 @@ std::vector<AblationResult> run_ablations(Model& model, const Framing& framing,
     for (size_t s = 0; s < sites.size(); ++s) sites[s].attention->record_head_outputs(&sums[s]);
   std::vector<AblationResult> results;
   results.push_back({{"none (intact)", {}}, framing.evaluate(encoded, batch_size, max_examples)});
-  for (const AttentionSite& site : sites) site.attention->record_head_outputs(nullptr);
+  for (const AttentionModule& site : sites) site.attention->record_head_outputs(nullptr);
 
   for (const Ablation& a : ablations) {
     for (const auto& [s, heads] : a.heads) {

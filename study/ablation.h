@@ -30,9 +30,9 @@ struct Ablation {
 // latent-cross, latent-self), optionally :LAYER and :HEAD ("cross:1:2" is
 // head 2 of the cross-attention of block 1). Throws std::invalid_argument
 // naming the item and what the model has.
-Ablation parse_heads(const std::string& list, const std::vector<AttentionSite>& sites);
+Ablation parse_heads(const std::string& list, const std::vector<AttentionModule>& sites);
 // --all-heads: every head of every attention, one at a time.
-std::vector<Ablation> every_head(const std::vector<AttentionSite>& sites);
+std::vector<Ablation> every_head(const std::vector<AttentionModule>& sites);
 
 struct AblationResult {
   Ablation ablation;  // empty heads: the intact model

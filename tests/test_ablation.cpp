@@ -64,7 +64,7 @@ double largest_difference(const std::vector<double>& a, const std::vector<double
 }
 
 // Zeroes the columns of `site`'s output projection that read head `head`.
-void zero_head_columns(Model& model, const AttentionSite& site, int64_t head) {
+void zero_head_columns(Model& model, const AttentionModule& site, int64_t head) {
   for (auto& [name, weight] : model.named_parameters())
     if (name == site.path + "/out_proj/weight") {
       const int64_t c = weight.size(1), d = c / site.attention->heads();
@@ -88,7 +88,7 @@ TEST_CASE("ablation: every family's attentions are listed by kind and layer") {
     INFO(family_name(family));
     const std::shared_ptr<Model> model = make_model(tiny_config(family));
     std::vector<std::string> got;
-    for (const AttentionSite& site : attention_sites(*model)) got.push_back(site.kind);
+    for (const AttentionModule& site : attention_sites(*model)) got.push_back(site.kind);
     CHECK(got == kinds);
   }
   ModelConfig deeper = tiny_config(Family::T5);
@@ -96,7 +96,7 @@ TEST_CASE("ablation: every family's attentions are listed by kind and layer") {
   const std::shared_ptr<Model> t5 = make_model(deeper);
   std::vector<std::string> paths;
   std::vector<int64_t> layers;
-  for (const AttentionSite& site : attention_sites(*t5)) {
+  for (const AttentionModule& site : attention_sites(*t5)) {
     paths.push_back(site.path);
     layers.push_back(site.layer);
   }
@@ -115,8 +115,8 @@ TEST_CASE("ablation: removing a head is zeroing its slice of the output projecti
     model->eval();
     zeroed->eval();
     const std::vector<double> intact = outputs(*model);
-    const std::vector<AttentionSite> sites = attention_sites(*model);
-    const std::vector<AttentionSite> zeroed_sites = attention_sites(*zeroed);
+    const std::vector<AttentionModule> sites = attention_sites(*model);
+    const std::vector<AttentionModule> zeroed_sites = attention_sites(*zeroed);
     for (size_t s = 0; s < sites.size(); ++s) {
       const int64_t head = sites[s].attention->heads() - 1;
       INFO(family_name(family) << " " << sites[s].path << " head " << head);
