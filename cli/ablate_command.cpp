@@ -3,6 +3,8 @@
 // study/ablation.h; this file reads the options.
 #include <fmt/format.h>
 
+#include <filesystem>
+
 #include "cli/cli_common.h"
 #include "cli/commands.h"
 #include "common/errors.h"
@@ -10,13 +12,52 @@
 #include "study/ablation.h"
 #include "study/loaded_run.h"
 #include "train/metrics_log.h"
+#include "train/output_file.h"
 
 namespace attnlab {
+
+namespace {
+
+std::string heading(const LoadedRun& run, const std::string& source,
+                    const std::vector<study::AblationResult>& results, study::AblationMode mode) {
+  return fmt::format("{} ({}) on {} ({} examples), heads removed by {}", run.file,
+                     which_model(run.file, run.info), source, results.front().metrics.examples,
+                     mode == study::AblationMode::Zero ? "zeroing their output"
+                                                       : "their mean output over this data");
+}
+
+// --out: the table, and a heatmap per kind of attention for single heads.
+std::vector<std::string> write_ablation_files(const std::string& dir, const LoadedRun& run,
+                                              const std::string& source,
+                                              const std::vector<study::AblationResult>& results,
+                                              const std::vector<AttentionModule>& sites,
+                                              study::AblationMode mode, bool all_heads) {
+  const std::filesystem::path out(dir);
+  std::vector<std::pair<std::string, std::string>> files{
+      {"ablation.md",
+       heading(run, source, results, mode) + ":\n\n" + study::ablation_table(results).markdown()}};
+  const std::string title =
+      fmt::format("ablate {} on {}: one head removed at a time",
+                  std::filesystem::path(run.file).filename().string(), source);
+  if (all_heads)
+    for (const auto& [name, svg] : study::ablation_heatmaps(results, sites, title))
+      files.emplace_back(name, svg.str());
+  std::vector<std::string> written;
+  for (const auto& [name, bytes] : files) {
+    const std::string path = (out / name).string();
+    check_output_path(path, "--out", {run.file});
+    write_file_atomically(path, bytes);
+    written.push_back(path);
+  }
+  return written;
+}
+
+}  // namespace
 
 int ablate_command(int argc, char** argv) {
   namespace po = cli::po;
   po::options_description options("ablate options");
-  std::string ckpt, valid_file, heads, mode_text, format;
+  std::string ckpt, valid_file, heads, mode_text, format, out_dir;
   int64_t examples = 0, batch = 128;
   int threads = 0;
   options.add_options()  //
@@ -33,6 +74,9 @@ int ablate_command(int argc, char** argv) {
       ("examples", po::value(&examples)->default_value(0),
        "score the first N held-out examples (0 = all)")                            //
       ("batch-size", po::value(&batch)->default_value(128), "examples per batch")  //
+      ("out", po::value(&out_dir),
+       "also write the table (ablation.md) and, with --all-heads, a blocks x heads heatmap per "
+       "kind of attention (heads-<kind>.svg) into this directory")  //
       ("format", po::value(&format)->default_value("text"),
        "text: a table; jsonl: one JSON object per ablation")  //
       ("threads", po::value(&threads)->default_value(0), "OpenMP threads (0 = all cores)");
@@ -59,6 +103,7 @@ int ablate_command(int argc, char** argv) {
   }
 
   LoadedRun run = load_run(ckpt);
+  if (!out_dir.empty()) prepare_output_directory(out_dir, "--out");
   const std::vector<AttentionModule> sites = attention_sites(*run.model);
   std::vector<study::Ablation> ablations;
   try {
@@ -73,6 +118,9 @@ int ablate_command(int argc, char** argv) {
   const std::vector<study::AblationResult> results = study::run_ablations(
       *run.model, *run.framing, encoded, ablations, mode, size_t(batch), size_t(examples));
 
+  std::vector<std::string> written;
+  if (!out_dir.empty())
+    written = write_ablation_files(out_dir, run, held.source, results, sites, mode, all);
   if (format == "jsonl") {
     for (const study::AblationResult& r : results) {
       Json j = {{"removed", r.ablation.label}, {"mode", mode_text}, {"loss", r.metrics.loss}};
@@ -88,11 +136,9 @@ int ablate_command(int argc, char** argv) {
     }
     return cli::kExitOk;
   }
-  fmt::print("{} ({}) on {} ({} examples), heads removed by {}:\n\n{}", run.file,
-             which_model(run.file, run.info), held.source, results.front().metrics.examples,
-             mode == study::AblationMode::Zero ? "zeroing their output"
-                                               : "their mean output over this data",
+  fmt::print("{}:\n\n{}", heading(run, held.source, results, mode),
              study::ablation_table(results).markdown());
+  for (const std::string& path : written) fmt::print("wrote {}\n", path);
   return cli::kExitOk;
 }
 

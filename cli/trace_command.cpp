@@ -21,22 +21,6 @@ namespace po = cli::po;
 
 namespace {
 
-// --svg names a directory for the pictures: made if missing, but only in a
-// directory that exists.
-void check_svg_directory(const std::string& dir) {
-  namespace fs = std::filesystem;
-  const fs::path path(dir);
-  const fs::path parent = path.has_parent_path() ? path.parent_path() : fs::path(".");
-  std::error_code error;
-  if (fs::exists(path, error) && !fs::is_directory(path, error))
-    throw InputError(fmt::format("--svg {}: exists and is not a directory", dir));
-  if (!fs::is_directory(parent, error))
-    throw InputError(
-        fmt::format("--svg {}: the directory '{}' does not exist", dir, parent.string()));
-  fs::create_directory(path, error);
-  if (error) throw InputError(fmt::format("--svg {}: cannot make it: {}", dir, error.message()));
-}
-
 struct HeadStats {
   std::vector<double> entropy;       // per head: mean over queries of -sum p ln p (nats)
   std::vector<double> monotonicity;  // per head, cross maps: share of steps not moving back
@@ -87,7 +71,7 @@ int trace_command(int argc, char** argv) {
     return cli::kExitOk;
   LoadedRun run = load_run(ckpt);
   check_output_path(out, "--out", {run.file});
-  if (!svg_dir.empty()) check_svg_directory(svg_dir);
+  if (!svg_dir.empty()) prepare_output_directory(svg_dir, "--svg");
   const Trace trace = run.framing->trace(input);
   // Written beside --out and renamed into place when complete.
   PendingFile pending(out);

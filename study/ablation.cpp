@@ -7,6 +7,8 @@
 #include <map>
 #include <stdexcept>
 
+#include "report/grid.h"
+
 namespace attnlab::study {
 namespace {
 
@@ -163,6 +165,61 @@ report::Table ablation_table(const std::vector<AblationResult>& results) {
                           first ? "" : change(r.metrics.loss - intact.loss, "{:+.4f}")});
   }
   return table;
+}
+
+std::vector<std::pair<std::string, report::Svg>> ablation_heatmaps(
+    const std::vector<AblationResult>& results, const std::vector<AttentionModule>& sites,
+    const std::string& title) {
+  const EvalMetrics& intact = results.front().metrics;
+  const bool lm = intact.language_model;
+  // A language model's measure is better lower; a score, higher.
+  const double scale = lm ? 1.0 : 100.0, better = lm ? -1.0 : 1.0;
+  const std::string measure = lm ? (intact.word_tokens ? "perplexity" : "bits per character")
+                              : intact.classification ? "accuracy (points)"
+                                                      : "exact match (points)";
+  std::vector<std::string> kinds;
+  for (const AttentionModule& s : sites)
+    if (std::find(kinds.begin(), kinds.end(), s.kind) == kinds.end()) kinds.push_back(s.kind);
+  std::vector<std::pair<std::string, report::Svg>> out;
+  for (const std::string& kind : kinds) {
+    int64_t layers = 0, heads = 0;
+    for (const AttentionModule& s : sites)
+      if (s.kind == kind)
+        layers = std::max(layers, s.layer + 1), heads = std::max(heads, s.attention->heads());
+    report::GridPanel panel;
+    panel.title = kind + " attention";
+    panel.row_title = "block";
+    panel.col_title = "head";
+    for (int64_t l = 0; l < layers; ++l) panel.row_labels.push_back(std::to_string(l));
+    for (int64_t h = 0; h < heads; ++h) panel.col_labels.push_back(std::to_string(h));
+    panel.values.assign(size_t(layers * heads), NAN);
+    panel.cell_text.assign(size_t(layers * heads), "");
+    double largest = 1e-9;
+    bool any = false;
+    for (const AblationResult& r : results) {
+      if (r.ablation.heads.size() != 1 || r.ablation.heads[0].second.size() != 1) continue;
+      const AttentionModule& site = sites[r.ablation.heads[0].first];
+      if (site.kind != kind) continue;
+      const size_t cell = size_t(site.layer * heads + r.ablation.heads[0].second[0]);
+      const double change = scale * (headline_of(r.metrics) - headline_of(intact));
+      panel.values[cell] = better * change;
+      const double shown = std::fabs(change) < (lm ? 0.005 : 0.05) ? 0.0 : change;
+      panel.cell_text[cell] = fmt::format(fmt::runtime(lm ? "{:+.2f}" : "{:+.1f}"), shown);
+      largest = std::max(largest, std::fabs(change));
+      any = true;
+    }
+    if (!any) continue;
+    const report::ColourScale colours{
+        -largest, largest, true,
+        fmt::format("change in held-out {} with the head removed (red: worse)", measure)};
+    const std::string note =
+        fmt::format("intact model: {:.2f}; grey: no such head", scale * headline_of(intact));
+    std::string file = kind;
+    std::replace(file.begin(), file.end(), ' ', '-');
+    out.emplace_back("heads-" + file + ".svg",
+                     report::grid_heatmaps(title, {panel}, colours, note));
+  }
+  return out;
 }
 
 }  // namespace attnlab::study

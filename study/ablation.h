@@ -9,6 +9,7 @@
 
 #include "framing/framing.h"
 #include "models/heads.h"
+#include "report/svg.h"
 #include "report/table.h"
 
 namespace attnlab::study {
@@ -49,5 +50,13 @@ std::vector<AblationResult> run_ablations(Model& model, const Framing& framing,
 // One row per result: what was removed, the headline metric and loss, and
 // their change from the intact model.
 report::Table ablation_table(const std::vector<AblationResult>& results);
+
+// --all-heads as pictures: per kind of attention, a blocks x heads grid of
+// the change in the headline metric with that head alone removed, on a scale
+// where worse is red. Results that remove other than one head are left out.
+// `title` heads each picture (the checkpoint and data).
+std::vector<std::pair<std::string, report::Svg>> ablation_heatmaps(
+    const std::vector<AblationResult>& results, const std::vector<AttentionModule>& sites,
+    const std::string& title);
 
 }  // namespace attnlab::study

@@ -9,6 +9,7 @@
 #include "cli_process.h"
 #include "models/gradcheck_models.h"
 #include "models/heads.h"
+#include "xml_check.h"
 
 using namespace attnlab;
 namespace fs = std::filesystem;
@@ -203,6 +204,31 @@ TEST_CASE("ablation: attnlab ablate removes a trained T5's cross-attention and i
   CHECK(
       cli_test::run(fmt::format("ablate --ckpt {} --all-heads --mode mean", out.string())).output ==
       r.output);
+
+  // --out: the table, and one blocks x heads picture per kind of attention,
+  // each cell the change its head's removal made.
+  const fs::path pics = dir / "pics";
+  const cli_test::Run pictured = cli_test::run(
+      fmt::format("ablate --ckpt {} --all-heads --out {}", out.string(), pics.string()));
+  REQUIRE(pictured.exit_code == 0);
+  for (const char* name :
+       {"ablation.md", "heads-encoder-self.svg", "heads-decoder-self.svg", "heads-cross.svg"}) {
+    INFO(name);
+    REQUIRE(fs::exists(pics / name));
+  }
+  CHECK(cli_test::read_text(pics / "ablation.md").find("none (intact)") != std::string::npos);
+  const std::string cross_svg = cli_test::read_text(pics / "heads-cross.svg");
+  std::map<std::string, int> elements;
+  CHECK(xml_check::check(cross_svg, &elements) == "");
+  // Zeroing: the table's change for cross 0.0 is the cell's text.
+  const cli_test::Run zero_table =
+      cli_test::run(fmt::format("ablate --ckpt {} --heads cross:0:0 --format jsonl", out.string()));
+  const std::vector<attnlab::Json> cross00 = cli_test::json_lines(zero_table.output);
+  REQUIRE(cross00.size() == 2);
+  const double drop = 100 * (cross00[1].at("exact_match").get<double>() -
+                             cross00[0].at("exact_match").get<double>());
+  CHECK_THAT(cross_svg, Contains(fmt::format(">{:+.1f}<", std::fabs(drop) < 0.05 ? 0.0 : drop)));
+  CHECK_THAT(cross_svg, Contains("block 0, head 0"));
 
   // What cannot be removed is named.
   for (const auto& [args, message] : {std::pair{"--heads latent", "no such attention"},

@@ -9,6 +9,7 @@
 #include "io/hdf5.h"
 #include "report/chart.h"
 #include "report/curves.h"
+#include "report/grid.h"
 #include "report/heatmap.h"
 #include "report/html.h"
 #include "xml_check.h"
@@ -220,4 +221,23 @@ TEST_CASE("report: an HTML page escapes its text, inlines its pictures and is we
   CHECK(html.find("x &lt; y &amp; &quot;z&quot;") != std::string::npos);
   CHECK(html.find("<td class=\"num\">97.5</td>") != std::string::npos);  // numbers align right
   CHECK(html.find("<td>gpt &lt;1&gt;</td>") != std::string::npos);
+}
+
+TEST_CASE("report: grid heatmaps colour signed changes and refuse a grid of the wrong size") {
+  using attnlab::report::ColourScale;
+  using attnlab::report::scale_colour;
+  const ColourScale signed_scale{-2, 2, true, "change"};
+  CHECK(scale_colour(0, signed_scale) == "#ffffff");
+  CHECK(scale_colour(-2, signed_scale) == "#b2182b");   // worst: full red
+  CHECK(scale_colour(2, signed_scale) == "#2166ac");    // best: full blue
+  CHECK(scale_colour(NAN, signed_scale) == "#d9d9d9");  // no value: grey
+  attnlab::report::GridPanel panel{
+      "cross", {"0", "1"}, {"0", "1", "2"}, "block", "head", {1, 0, -1, 2, NAN, -2}, {}};
+  const std::string svg = attnlab::report::grid_heatmaps("t", {panel}, signed_scale).str();
+  CHECK(xml_check::check(svg) == "");
+  CHECK(svg.find("block 1, head 2: -2") != std::string::npos);
+  CHECK(svg.find("block 1, head 1: none") != std::string::npos);
+  panel.values.pop_back();
+  CHECK_THROWS_WITH(attnlab::report::grid_heatmaps("t", {panel}, signed_scale),
+                    Catch::Matchers::Contains("grid 'cross': 5 values"));
 }

@@ -71,6 +71,21 @@ void refuse_checkpoint(const std::string& path, const std::string& option) {
 
 }  // namespace
 
+void prepare_output_directory(const std::string& dir, const std::string& option) {
+  if (dir.empty()) throw InputError(fmt::format("{}: the path is empty", option));
+  const fs::path path(dir);
+  const fs::path parent = path.has_parent_path() ? path.parent_path() : fs::path(".");
+  std::error_code error;
+  if (fs::exists(path, error) && !fs::is_directory(path, error))
+    throw InputError(fmt::format("{} {}: exists and is not a directory", option, dir));
+  if (!fs::is_directory(parent, error))
+    throw InputError(
+        fmt::format("{} {}: the directory '{}' does not exist", option, dir, parent.string()));
+  fs::create_directory(path, error);
+  if (error)
+    throw InputError(fmt::format("{} {}: cannot make it: {}", option, dir, error.message()));
+}
+
 void check_output_path(const std::string& path, const std::string& option,
                        const std::vector<std::string>& inputs) {
   if (path.empty()) throw InputError(fmt::format("{}: the path is empty", option));

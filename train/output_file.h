@@ -22,6 +22,12 @@ namespace attnlab {
 void check_output_path(const std::string& path, const std::string& option,
                        const std::vector<std::string>& inputs = {});
 
+// A directory for a command's pictures (trace --svg, ablate --out): made if
+// missing, but only inside a directory that exists; refused when the path
+// exists and is not a directory. Each file written into it still goes
+// through check_output_path.
+void prepare_output_directory(const std::string& dir, const std::string& option);
+
 // A file being written beside `path`, under a fresh temporary name, that
 // becomes the file at `path` only through publish(). Removed again if it is
 // never published (a failure, an exception).
