@@ -16,5 +16,6 @@ int describe_command(int argc, char** argv);
 int compare_command(int argc, char** argv);
 int generate_command(int argc, char** argv);
 int ablate_command(int argc, char** argv);
+int lens_command(int argc, char** argv);
 
 }  // namespace attnlab

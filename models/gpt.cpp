@@ -45,6 +45,10 @@ Tensor GptModel::decode_prefix(const IntTensor& ids, const Mask* padding,
   return lm_logits(h, *tokens_, lm_head_.get());  // (B,T,V)
 }
 
+Tensor GptModel::lens_logits(const Tensor& hidden) const {
+  return lm_logits(decoder_->finish(hidden), *tokens_, lm_head_.get());  // (..., V)
+}
+
 DecodeCache GptModel::start_decoding(int64_t batch, int64_t capacity, const Tensor* memory,
                                      const Mask* memory_padding) const {
   if (memory || memory_padding)

@@ -127,6 +127,11 @@ void Model::name_attention(Forward forward, const std::vector<BlockAttention>& a
     add_traced_stack(trace, "encoder", attention, "bidirectional self", axis, "");
 }
 
+Tensor Model::lens_logits(const Tensor&) const {
+  unsupported(*this, "lens_logits",
+              "the logit lens reads a decoder's blocks (GPT and T5 have one)");
+}
+
 Tensor Model::masked_lm_logits(const Tensor&) const {
   unsupported(*this, "masked_lm_logits", "only BERT has a masked-LM head");
 }

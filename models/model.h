@@ -83,6 +83,12 @@ class Model : public Module {
   virtual Tensor decode_cached(const IntTensor& tokens, const std::vector<int64_t>& start,
                                DecodeCache& cache) const;
 
+  // The logit lens (DecoderOnly, EncoderDecoder): what the decoder would
+  // predict from the hidden state (..., C) after any of its blocks (a
+  // BlockAttention's output): its stack's final norm and the LM head, as
+  // decode() applies them after the last block -> (..., V).
+  virtual Tensor lens_logits(const Tensor& hidden) const;
+
   // Masked-LM logits (B,T,V) from encode()'s hidden states (B,T,C); needs a
   // model built with mlm_head.
   virtual Tensor masked_lm_logits(const Tensor& hidden) const;
@@ -144,6 +150,7 @@ class GptModel : public Model {
   Tensor decode_prefix(const IntTensor& ids, const Mask* padding,
                        const std::vector<int64_t>& prefix,
                        std::vector<BlockAttention>* attention = nullptr) const override;
+  Tensor lens_logits(const Tensor& hidden) const override;  // (..., C) -> (..., V)
   DecodeCache start_decoding(int64_t batch, int64_t capacity, const Tensor* memory = nullptr,
                              const Mask* memory_padding = nullptr) const override;
   Tensor decode_cached(const IntTensor& tokens, const std::vector<int64_t>& start,
@@ -171,6 +178,7 @@ class T5Model : public Model {
   Tensor logits(const IntTensor& src, const Mask* src_padding, const IntTensor& tgt,
                 const Mask* tgt_padding) const;
   // memory (B,Ts,C) is required; the cross keys and values are computed here once.
+  Tensor lens_logits(const Tensor& hidden) const override;  // (..., C) -> (..., V)
   DecodeCache start_decoding(int64_t batch, int64_t capacity, const Tensor* memory = nullptr,
                              const Mask* memory_padding = nullptr) const override;
   Tensor decode_cached(const IntTensor& tokens, const std::vector<int64_t>& start,

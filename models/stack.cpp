@@ -86,6 +86,10 @@ Tensor TransformerStack::forward(const Tensor& x, const Mask* padding, const Ten
     h = (*layers_)[i].forward(h, in, attention ? &(*attention)[i] : nullptr);
     if (attention) (*attention)[i].output = h.detach();
   }
+  return finish(h);
+}
+
+Tensor TransformerStack::finish(const Tensor& h) const {
   return final_norm_ ? final_norm_->forward(h) : h;
 }
 
@@ -124,7 +128,7 @@ Tensor TransformerStack::forward_cached(const Tensor& x, std::vector<BlockCache>
   for (size_t i = 0; i < layers_->size(); ++i)
     h = (*layers_)[i].forward_cached(h, cache[i], start, bias.defined() ? &bias : nullptr,
                                      memory_padding, prefix);
-  return final_norm_ ? final_norm_->forward(h) : h;
+  return finish(h);
 }
 
 }  // namespace attnlab

@@ -52,6 +52,10 @@ Tensor T5Model::logits(const IntTensor& src, const Mask* src_padding, const IntT
   return decode(tgt, tgt_padding, &memory, src_padding);
 }
 
+Tensor T5Model::lens_logits(const Tensor& hidden) const {
+  return lm_logits(decoder_->finish(hidden), *shared_, lm_head_.get());  // (..., V)
+}
+
 DecodeCache T5Model::start_decoding(int64_t batch, int64_t capacity, const Tensor* memory,
                                     const Mask* memory_padding) const {
   if (!memory || memory->dim() != 3 || memory->size(0) != batch ||

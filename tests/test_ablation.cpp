@@ -243,3 +243,23 @@ TEST_CASE("ablation: attnlab ablate removes a trained T5's cross-attention and i
   }
   fs::remove_all(dir);
 }
+
+TEST_CASE("ablation: a T5 that writes dates exactly writes none without its cross-attention") {
+  const fs::path dir = cli_test::fresh_dir("ablate_dates");
+  const fs::path out = dir / "t5";
+  cli_test::Run r = cli_test::run(fmt::format(
+      "train --model t5 --task dates --train-size 8000 --valid-size 100 --d-model 64 --heads 2 "
+      "--d-ff 128 --layers 2 --decoder-layers 1 --batch-size 32 --lr 3e-3 --steps 1500 "
+      "--eval-every 0 --quiet --out {}",
+      out.string()));
+  REQUIRE(r.exit_code == 0);
+  r = cli_test::run(fmt::format("ablate --ckpt {} --heads cross --format jsonl", out.string()));
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  const std::vector<attnlab::Json> lines = cli_test::json_lines(r.output);
+  REQUIRE(lines.size() == 2);
+  // Every date's digits come from the source, which only cross-attention reads.
+  CHECK(lines[0].at("exact_match").get<double>() > 0.9);
+  CHECK(lines[1].at("exact_match").get<double>() < 0.05);
+  fs::remove_all(dir);
+}
