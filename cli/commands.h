@@ -17,5 +17,6 @@ int compare_command(int argc, char** argv);
 int generate_command(int argc, char** argv);
 int ablate_command(int argc, char** argv);
 int lens_command(int argc, char** argv);
+int patch_command(int argc, char** argv);
 
 }  // namespace attnlab

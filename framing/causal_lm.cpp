@@ -77,6 +77,30 @@ class CausalLanguageModel final : public TextStreamFraming {
     return trace;
   }
 
+  // The text (which must fit max_len with `forced`) and the tokens after it.
+  ForcedRun run_forced(const std::string& text, const std::vector<int32_t>& forced) const override {
+    EvalScope scope(mutable_model());
+    std::vector<int32_t> ids = vocab().encode(text, "input");
+    if (ids.empty()) throw std::invalid_argument(fmt::format("'{}' has no token", text));
+    ids.insert(ids.end(), forced.begin(), forced.end());
+    if (ids.size() > max_len())
+      throw std::invalid_argument(
+          fmt::format("'{}' with {} output tokens is {} tokens, more than the model's max_len {}",
+                      text, forced.size(), ids.size(), max_len()));
+    ForcedRun run;
+    run.trace.input = text;
+    run.trace.output = vocab().decode(forced);
+    std::vector<BlockAttention> blocks;
+    const Tensor logits =  // (1,T,V)
+        prefix_lm() ? model().decode_prefix(one_row(ids), nullptr, {int64_t(ids.size())}, &blocks)
+                    : model().decode(one_row(ids), nullptr, nullptr, nullptr, &blocks);
+    const int64_t v = logits.size(-1);
+    run.next = log_softmax_row(logits, (int64_t(ids.size()) - 1) * v, v);
+    run.trace.axes.push_back({"sequence", token_names(vocab(), ids)});
+    model().name_attention(Forward::Decode, blocks, "sequence", "", run.trace);
+    return run;
+  }
+
   // The held-out text's first tokens and a sampled continuation of them.
   std::string sample(std::span<const data::EncodedExample> held_out, uint64_t seed) const override {
     const std::vector<int32_t>& text = held_out[0].source;

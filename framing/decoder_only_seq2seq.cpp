@@ -76,18 +76,19 @@ class DecoderOnlySeq2Seq final : public Seq2SeqFraming {
     return {source + kSpecials + forced_target + 1, "BOS, SEP, the longest label and EOS"};
   }
 
-  void trace_rows(const std::vector<int32_t>& src, const std::vector<int32_t>& out,
-                  Trace& trace) const override {
+  Tensor trace_rows(const std::vector<int32_t>& src, const std::vector<int32_t>& out,
+                    Trace& trace) const override {
     std::vector<int32_t> ids = prompt(src);
     ids.insert(ids.end(), out.begin(), out.end());
     if (ids.size() > max_len()) ids.resize(max_len());
     trace.axes.push_back({"sequence", token_names(vocab(), ids)});
     std::vector<BlockAttention> blocks;
-    if (prefix_lm())
-      model().decode_prefix(one_row(ids), nullptr, {int64_t(prompt(src).size())}, &blocks);
-    else
-      model().decode(one_row(ids), nullptr, nullptr, nullptr, &blocks);
+    const Tensor logits =  // (1,T,V)
+        prefix_lm()
+            ? model().decode_prefix(one_row(ids), nullptr, {int64_t(prompt(src).size())}, &blocks)
+            : model().decode(one_row(ids), nullptr, nullptr, nullptr, &blocks);
     model().name_attention(Forward::Decode, blocks, "sequence", "", trace);
+    return logits;
   }
 
  protected:

@@ -7,6 +7,7 @@
 #include <cmath>
 
 #include "data/masking.h"
+#include "decode/search.h"
 #include "framing/framing.h"
 #include "framing/model_io.h"
 
@@ -137,6 +138,29 @@ class EncoderClassification final : public Framing {
     model().classify(one_row(ids), nullptr, &blocks);
     model().name_attention(Forward::Classify, blocks, "input", "", trace);
     return trace;
+  }
+
+  // The label distribution: a classifier writes one output.
+  ForcedRun run_forced(const std::string& text, const std::vector<int32_t>& forced) const override {
+    if (!forced.empty())
+      throw std::invalid_argument("a classifier writes one label, not a sequence");
+    EvalScope scope(mutable_model());
+    std::vector<int32_t> ids{data::kClsId};
+    const std::vector<int32_t> src = vocab().encode(text, "input");
+    ids.insert(ids.end(), src.begin(), src.end());
+    if (ids.size() > max_len())
+      throw std::invalid_argument(
+          fmt::format("'{}' is {} tokens with [CLS], more than the model's max_len {}", text,
+                      ids.size(), max_len()));
+    ForcedRun run;
+    run.trace.input = text;
+    run.over_labels = true;
+    run.trace.axes.push_back({"input", token_names(vocab(), ids)});
+    std::vector<BlockAttention> blocks;
+    const Tensor logits = model().classify(one_row(ids), nullptr, &blocks);  // (1,K)
+    run.next = log_softmax_row(logits, 0, logits.size(1));
+    model().name_attention(Forward::Classify, blocks, "input", "", run.trace);
+    return run;
   }
 
   size_t positions_needed(const data::Example& e,

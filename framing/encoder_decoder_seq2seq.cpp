@@ -77,8 +77,8 @@ class EncoderDecoderSeq2Seq final : public Seq2SeqFraming {
     return {source + kEncoderSpecials, "EOS"};
   }
 
-  void trace_rows(const std::vector<int32_t>& src, const std::vector<int32_t>& out,
-                  Trace& trace) const override {
+  Tensor trace_rows(const std::vector<int32_t>& src, const std::vector<int32_t>& out,
+                    Trace& trace) const override {
     std::vector<int32_t> enc = src;
     enc.push_back(data::kEosId);
     std::vector<int32_t> dec{data::kBosId};
@@ -87,9 +87,10 @@ class EncoderDecoderSeq2Seq final : public Seq2SeqFraming {
     trace.axes.push_back({"decoder", token_names(vocab(), dec)});
     std::vector<BlockAttention> encoder, decoder;
     const Tensor memory = model().encode(one_row(enc), nullptr, &encoder);  // (1,Ts,C)
-    model().decode(one_row(dec), nullptr, &memory, nullptr, &decoder);
+    const Tensor logits = model().decode(one_row(dec), nullptr, &memory, nullptr, &decoder);
     model().name_attention(Forward::Encode, encoder, "input", "", trace);
     model().name_attention(Forward::Decode, decoder, "decoder", "input", trace);
+    return logits;  // (1,Tt,V)
   }
 
  protected:

@@ -147,4 +147,9 @@ std::vector<data::EncodedExample> Framing::encode_inputs(
   return encoded;
 }
 
+Framing::ForcedRun Framing::run_forced(const std::string&, const std::vector<int32_t>&) const {
+  throw std::invalid_argument(
+      fmt::format("a {} framing has no next output to score one at a time", name()));
+}
+
 }  // namespace attnlab

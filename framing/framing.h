@@ -183,6 +183,20 @@ class Framing {
   // Predicts `text`, then runs the model once more on the input and the
   // prediction with attention capture on every stack.
   virtual Trace trace(const std::string& text) const = 0;
+  // Activation patching (attnlab patch): `text` with the output tokens
+  // `forced` teacher-forced after it, run once in eval mode: the trace of that
+  // forward (its token axes, maps and block outputs) and the
+  // log-probabilities of what the model writes next, over the vocabulary (a
+  // translation or a text) or over the labels (a classifier; `forced` must
+  // be empty). Throws std::invalid_argument when the rows do not fit the
+  // model's max_len, or when this framing has no next output to score.
+  struct ForcedRun {
+    Trace trace;
+    std::vector<double> next;  // (V) or (K) log-probabilities
+    bool over_labels = false;
+  };
+  virtual ForcedRun run_forced(const std::string& text, const std::vector<int32_t>& forced) const;
+
   // A short sample of what the model makes of the held-out data, one line,
   // for progress output ("" when the framing shows none): a text model's
   // continuation or filled-in blanks. `seed` varies it between calls.

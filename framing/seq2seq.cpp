@@ -171,4 +171,22 @@ Trace Seq2SeqFraming::trace(const std::string& text) const {
   return trace;
 }
 
+Framing::ForcedRun Seq2SeqFraming::run_forced(const std::string& text,
+                                              const std::vector<int32_t>& forced) const {
+  EvalScope scope(mutable_model());
+  const std::vector<int32_t> src = vocab().encode(text, "input");
+  const InputNeed need = input_need_with(src.size(), forced.size());
+  if (need.positions > max_len())
+    throw std::invalid_argument(fmt::format(
+        "'{}' with {} output tokens needs {} positions with {}, more than the model's max_len {}",
+        text, forced.size(), need.positions, need.with, max_len()));
+  ForcedRun run;
+  run.trace.input = text;
+  run.trace.output = vocab().decode(forced);
+  const Tensor logits = trace_rows(src, forced, run.trace);  // (1,T,V)
+  const int64_t t = logits.size(1), v = logits.size(2);
+  run.next = log_softmax_row(logits, (t - 1) * v, v, data::kNeverGenerated);
+  return run;
+}
+
 }  // namespace attnlab

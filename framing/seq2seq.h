@@ -40,9 +40,11 @@ class Seq2SeqFraming : public Framing {
   InputNeed input_need(size_t source) const override { return input_need_with(source, 0); }
 
   // Runs the rows of source `src` followed by the output `out` with
-  // attention capture, adding their axes, maps and states to `trace`.
-  virtual void trace_rows(const std::vector<int32_t>& src, const std::vector<int32_t>& out,
-                          Trace& trace) const = 0;
+  // attention capture, adding their axes, maps and states to `trace`;
+  // returns the decoder's logits (1,T,V). Rows longer than max_len are cut
+  // there (a trace shows what fits).
+  virtual Tensor trace_rows(const std::vector<int32_t>& src, const std::vector<int32_t>& out,
+                            Trace& trace) const = 0;
 
   // Translation: the framing of a translation task.
   std::vector<data::EncodedExample> encode(
@@ -55,6 +57,7 @@ class Seq2SeqFraming : public Framing {
                   size_t last) const override;
   EvalMetrics metrics(const EvalTally& tally, size_t rows) const override;
   Trace trace(const std::string& text) const override;
+  ForcedRun run_forced(const std::string& text, const std::vector<int32_t>& forced) const override;
 
  protected:
   std::vector<Prediction> predict_batch(std::span<const data::EncodedExample> encoded,

@@ -103,6 +103,11 @@ class TextToTextClassification final : public Framing {
     return trace;
   }
 
+  // The label's tokens are written one at a time, as a translation's.
+  ForcedRun run_forced(const std::string& text, const std::vector<int32_t>& forced) const override {
+    return rows_->run_forced(text, forced);
+  }
+
   void set_decode_mode(DecodeMode mode) override { rows_->set_decode_mode(mode); }
   void set_search(const GenerateOptions& options) override { rows_->set_search(options); }
 

@@ -42,15 +42,20 @@ Tensor TransformerBlock::forward(const Tensor& x, const BlockInputs& in,
 
   AttentionMasks self_masks{in.padding, kind_ != BlockKind::Encoder, in.self_bias, in.prefix};
   Tensor h = residual(x, *self_attn_norm_, [&](const Tensor& t) {
-    return self_attn_->forward(t, t, self_masks, self_w);  // K/V from the same sequence
+    // K/V from the same sequence
+    return hooked(BlockSite::SelfAttention, self_attn_->forward(t, t, self_masks, self_w));
   });
   if (kind_ == BlockKind::EncoderDecoder) {
     AttentionMasks cross_masks{in.memory_padding, false, nullptr};
     h = residual(h, *cross_attn_norm_, [&](const Tensor& t) {
-      return cross_attn_->forward(t, *in.memory, cross_masks, cross_w);  // K/V from the encoder
+      // K/V from the encoder
+      return hooked(BlockSite::CrossAttention,
+                    cross_attn_->forward(t, *in.memory, cross_masks, cross_w));
     });
   }
-  return residual(h, *ffn_norm_, [&](const Tensor& t) { return ffn_->forward(t); });
+  h = residual(h, *ffn_norm_,
+               [&](const Tensor& t) { return hooked(BlockSite::FeedForward, ffn_->forward(t)); });
+  return hooked(BlockSite::Output, h);
 }
 
 BlockCache TransformerBlock::start_cache(int64_t batch, int64_t capacity, DType dtype,

@@ -8,6 +8,8 @@
 // (pre-norm: GPT-2, T5) or after the sum (post-norm: original Transformer, BERT).
 #pragma once
 
+#include <functional>
+
 #include "layers/attention.h"
 
 namespace attnlab {
@@ -63,12 +65,28 @@ struct BlockCache {
   KVCache self, cross;
 };
 
+// Where a study reads or overwrites a block's activations (attnlab patch):
+// each attention's and the FFN's output before it joins the residual
+// stream, and the block's output, the residual stream it hands on.
+enum class BlockSite { SelfAttention, CrossAttention, FeedForward, Output };
+inline constexpr EnumName<BlockSite> kBlockSiteNames[] = {
+    {BlockSite::SelfAttention, "self-attention"},
+    {BlockSite::CrossAttention, "cross-attention"},
+    {BlockSite::FeedForward, "feed-forward"},
+    {BlockSite::Output, "block output"}};
+// Called with each site's value (B,T,C) as forward() computes it; the block
+// goes on with what it returns (the value itself, to only read it).
+using ActivationHook = std::function<Tensor(BlockSite site, const Tensor& value)>;
+
 class TransformerBlock : public Module {
  public:
   TransformerBlock(BlockKind kind, const BlockConfig& config, SharedGenerator rng, ParamInit& init);
   // x (B,T,C) -> (B,T,C)
   Tensor forward(const Tensor& x, const BlockInputs& in, BlockAttention* attention = nullptr) const;
   BlockKind kind() const { return kind_; }
+  // Sets (or, with an empty hook, clears) the hook forward() calls at every
+  // site. Cached decoding never calls it.
+  void set_hook(ActivationHook hook) { hook_ = std::move(hook); }
 
   // Decoding (see KVCache): new tokens x (B,Tn,C) at row b's positions
   // start[b].. -> (B,Tn,C), the same as forward() over the whole prefix at
@@ -83,8 +101,14 @@ class TransformerBlock : public Module {
   template <typename F>
   Tensor residual(const Tensor& x, const Norm& norm, F&& sublayer) const;
 
+  // The hook's value at `site`, or `value` when there is none.
+  Tensor hooked(BlockSite site, const Tensor& value) const {
+    return hook_ ? hook_(site, value) : value;
+  }
+
   BlockKind kind_;
   NormPlacement placement_;
+  ActivationHook hook_;
   std::shared_ptr<Norm> self_attn_norm_, cross_attn_norm_, ffn_norm_;
   std::shared_ptr<MultiHeadAttention> self_attn_, cross_attn_;
   std::shared_ptr<FeedForward> ffn_;

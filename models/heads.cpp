@@ -36,4 +36,12 @@ std::vector<AttentionModule> attention_sites(Model& model) {
   return sites;
 }
 
+std::vector<BlockModule> block_modules(Model& model) {
+  std::vector<BlockModule> blocks;
+  for (const auto& [path, module] : model.named_modules())
+    if (auto* block = dynamic_cast<TransformerBlock*>(module))
+      blocks.push_back({path, path.substr(0, path.find('/')), layer_of(path), block});
+  return blocks;
+}
+
 }  // namespace attnlab

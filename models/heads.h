@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "layers/attention.h"
+#include "layers/block.h"
 #include "models/model.h"
 
 namespace attnlab {
@@ -24,5 +25,15 @@ struct AttentionModule {
 
 // Every attention of `model`, in registration order.
 std::vector<AttentionModule> attention_sites(Model& model);
+
+// A transformer block of a model, for patching its activations.
+struct BlockModule {
+  std::string path;   // e.g. "decoder/layers/1": also the name of its state in a Trace
+  std::string stack;  // "encoder", "decoder" or "latent"
+  int64_t layer = 0;
+  TransformerBlock* block = nullptr;
+};
+// Every block of `model`, in registration order.
+std::vector<BlockModule> block_modules(Model& model);
 
 }  // namespace attnlab

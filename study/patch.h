@@ -1,0 +1,82 @@
+// Activation patching (attnlab patch): where in the model an input's answer
+// is carried. The clean input's run is recorded; the corrupt input is run
+// again with one block's sublayer output at one position put back from the
+// clean run, and what comes back of the clean answer's log-probability is
+// measured: 0 is none of the gap between the two runs, 1 all of it.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "framing/framing.h"
+#include "models/heads.h"
+#include "report/svg.h"
+#include "report/table.h"
+
+namespace attnlab::study {
+
+// The output the two inputs disagree on: both runs are teacher-forced on the
+// clean run's output up to it (`forced`), and there the clean run writes
+// `answer` and the corrupt run `contrast`.
+struct PatchAnswer {
+  std::vector<int32_t> forced;
+  int32_t answer = 0, contrast = 0;
+  std::string answer_name, contrast_name, forced_text;
+  double clean_log_prob = 0, corrupt_log_prob = 0;  // of the answer, in each run
+};
+
+// What a clean run computed at each site of each block: (block, site) ->
+// (1,T,C).
+using Recording = std::map<std::pair<size_t, BlockSite>, Tensor>;
+
+// One patch: block `block` (an index into block_modules), `site`, and the
+// position restored (-1: every position).
+struct PatchSpot {
+  size_t block = 0;
+  BlockSite site = BlockSite::Output;
+  int64_t position = -1;
+};
+
+// The clean run of `text` with `forced`, recorded at every site of `blocks`.
+Framing::ForcedRun record_run(const Framing& framing, const std::vector<BlockModule>& blocks,
+                              const std::string& text, const std::vector<int32_t>& forced,
+                              Recording& recording);
+// The run of `text` with `forced` with the spot put back from `recording`.
+Framing::ForcedRun patched_run(const Framing& framing, const std::vector<BlockModule>& blocks,
+                               const std::string& text, const std::vector<int32_t>& forced,
+                               const Recording& recording, const PatchSpot& spot);
+
+// One grid of the result: a sublayer kind of one stack, blocks x positions.
+struct PatchGrid {
+  std::string stack;
+  BlockSite site = BlockSite::Output;
+  std::vector<int64_t> layers;                            // the stack's blocks, in order
+  std::vector<std::string> clean_tokens, corrupt_tokens;  // at each position
+  std::vector<double> restored;  // (blocks, positions): share of the gap restored
+  std::vector<double> log_prob;  // (blocks, positions): the answer's, patched
+};
+
+struct PatchResult {
+  std::string clean, corrupt;
+  PatchAnswer answer;
+  std::vector<PatchGrid> grids;
+};
+
+// Finds the answer (within `max_steps` outputs), then patches every site of
+// every block at every position. Throws std::invalid_argument when the
+// inputs' rows differ in length (naming the axis and both lengths), when
+// both give the same output, or when the model cannot be scored one output
+// at a time (Framing::run_forced).
+PatchResult activation_patching(Model& model, const Framing& framing, const data::Vocab& vocab,
+                                const std::string& clean, const std::string& corrupt,
+                                size_t max_steps = 64);
+
+// Per grid, the positions and blocks that restore the most.
+report::Table patch_table(const PatchResult& result, size_t per_grid);
+// One heatmap per grid, blocks x positions, coloured by the share restored.
+report::Svg patch_picture(const PatchResult& result, const std::string& title);
+
+}  // namespace attnlab::study
