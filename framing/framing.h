@@ -183,6 +183,18 @@ class Framing {
   // Predicts `text`, then runs the model once more on the input and the
   // prediction with attention capture on every stack.
   virtual Trace trace(const std::string& text) const = 0;
+  // The reference pair of a held-out example through the model with
+  // attention capture, teacher-forced: the decoder reads the expected output
+  // (a translation's target, a text-to-text label's tokens), not the model's
+  // own, so a weak model's pictures show the same rows as a strong one's.
+  // trace.output is the reference. A classifier or language model reads the
+  // source alone: trace() of it, with the reference as the output.
+  virtual Trace trace_reference(const data::Example& example) const {
+    Trace t = trace(example.source);
+    if (!example.target.empty()) t.output = example.target;
+    return t;
+  }
+
   // Activation patching (attnlab patch): `text` with the output tokens
   // `forced` teacher-forced after it, run once in eval mode: the trace of that
   // forward (its token axes, maps and block outputs) and the

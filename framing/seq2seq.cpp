@@ -171,6 +171,16 @@ Trace Seq2SeqFraming::trace(const std::string& text) const {
   return trace;
 }
 
+Trace Seq2SeqFraming::trace_reference(const data::Example& example) const {
+  EvalScope scope(mutable_model());
+  Trace trace;
+  trace.input = example.source;
+  trace.output = example.target;
+  trace_rows(vocab().encode(example.source, "input"), vocab().encode(example.target, "target"),
+             trace);
+  return trace;
+}
+
 Framing::ForcedRun Seq2SeqFraming::run_forced(const std::string& text,
                                               const std::vector<int32_t>& forced) const {
   EvalScope scope(mutable_model());

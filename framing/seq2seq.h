@@ -57,6 +57,7 @@ class Seq2SeqFraming : public Framing {
                   size_t last) const override;
   EvalMetrics metrics(const EvalTally& tally, size_t rows) const override;
   Trace trace(const std::string& text) const override;
+  Trace trace_reference(const data::Example& example) const override;
   ForcedRun run_forced(const std::string& text, const std::vector<int32_t>& forced) const override;
 
  protected:

@@ -103,6 +103,19 @@ class TextToTextClassification final : public Framing {
     return trace;
   }
 
+  // The reference label's tokens, teacher-forced.
+  Trace trace_reference(const data::Example& example) const override {
+    const auto it = std::find(labels().begin(), labels().end(), example.target);
+    if (it == labels().end()) return Framing::trace_reference(example);
+    EvalScope scope(mutable_model());
+    Trace trace;
+    trace.input = example.source;
+    trace.output = example.target;
+    rows_->trace_rows(vocab().encode(example.source, "input"),
+                      label_tokens_[size_t(it - labels().begin())], trace);
+    return trace;
+  }
+
   // The label's tokens are written one at a time, as a translation's.
   ForcedRun run_forced(const std::string& text, const std::vector<int32_t>& forced) const override {
     return rows_->run_forced(text, forced);

@@ -8,6 +8,9 @@
 namespace attnlab::report {
 
 // average_only: just the average over heads, one panel (a report page).
-Svg attention_picture(const Trace& trace, const TraceMap& map, bool average_only = false);
+// max_tokens > 0 shows at most that many queries and keys (the first ones),
+// and the caption says how many there were.
+Svg attention_picture(const Trace& trace, const TraceMap& map, bool average_only = false,
+                      size_t max_tokens = 0);
 
 }  // namespace attnlab::report

@@ -22,7 +22,8 @@ table { border-collapse: collapse; margin: 1em 0; font-size: 0.92em; }
 th, td { padding: 0.3em 0.7em; border-bottom: 1px solid #ddd; }
 th { background: #f3f3f3; text-align: left; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
-pre { background: #f6f6f6; padding: 0.8em; overflow-x: auto; font-size: 0.9em; }
+pre { background: #f6f6f6; padding: 0.8em; font-size: 0.9em; white-space: pre-wrap;
+      overflow-wrap: anywhere; }
 figure { margin: 1.2em 0; } figcaption { color: #555; font-size: 0.9em; margin-top: 0.3em; }
 svg { max-width: 100%; height: auto; }
 )";

@@ -256,6 +256,9 @@ std::string first_characters(const std::string& text, size_t n) {
 
 }  // namespace
 
+// The most queries and keys a report's attention picture shows.
+constexpr size_t kReportTokens = 48;
+
 void analyse_run(RunRecord& r, const std::string& out, const std::vector<data::Example>& held_out) {
   const fs::path dir = fs::path(out) / r.plan.name;
   r.curves = report::read_curves(run_files::in(dir.string(), run_files::kMetrics));
@@ -275,11 +278,13 @@ void analyse_run(RunRecord& r, const std::string& out, const std::vector<data::E
   // A text objective predicts nothing for an input: it shows what it writes
   // for held-out text, and its attention over the text's first characters.
   const bool text = run.framing->streams_blocks();
-  std::string traced = held_out[traced_example(held_out)].source;
+  // A task's example is drawn on its reference pair, teacher-forced: every
+  // model's picture has the same rows, whatever it would write itself.
+  data::Example traced = held_out[traced_example(held_out)];
   if (text) {
     r.infer_ms = NAN;
     r.sample = run.framing->sample(encoded, r.plan.seed);
-    traced = first_characters(held_out.front().source, 48);
+    traced = {first_characters(held_out.front().source, 48), ""};
   } else {
     std::vector<std::string> texts;
     for (size_t i = 0; i < std::min<size_t>(held_out.size(), 256); ++i)
@@ -292,7 +297,8 @@ void analyse_run(RunRecord& r, const std::string& out, const std::vector<data::E
     r.infer_ms = ms / double(texts.size());
   }
 
-  const Trace trace = run.framing->trace(traced);
+  const Trace trace =
+      text ? run.framing->trace(traced.source) : run.framing->trace_reference(traced);
   const TraceMap* shown = nullptr;  // the last cross map, else the last self map
   for (const TraceMap& m : trace.maps)
     if (m.kind == "cross" || m.kind == "latent cross") shown = &m;
@@ -300,8 +306,9 @@ void analyse_run(RunRecord& r, const std::string& out, const std::vector<data::E
   if (!shown) return;
   r.attention_map = shown->name;
   r.attention_svg = "attention-" + r.plan.name + ".svg";
-  report::attention_picture(trace, *shown).save((fs::path(out) / r.attention_svg).string());
-  r.attention_markup = report::attention_picture(trace, *shown, true).str();
+  report::attention_picture(trace, *shown, false, kReportTokens)
+      .save((fs::path(out) / r.attention_svg).string());
+  r.attention_markup = report::attention_picture(trace, *shown, true, kReportTokens).str();
 }
 
 std::string mean_spread(const std::vector<double>& xs, const char* format) {

@@ -139,10 +139,12 @@ void write_compare_files(const CompareSetup& setup,
         "are queries, columns keys.");
   } else if (!held_out.empty()) {
     const data::Example& traced = held_out[traced_example(held_out)];
-    page.paragraph(
-        fmt::format("One held-out example through each model's best checkpoint: \"{}\" "
-                    "(expected \"{}\"). Rows are queries, columns keys.",
-                    traced.source, traced.target));
+    page.paragraph(fmt::format(
+        "One held-out example through each model's best checkpoint, on its reference pair: the "
+        "model reads \"{}\" and, teacher-forced, the expected \"{}\", not what it would write "
+        "itself, so every family's picture has the same rows. Rows are queries, columns keys; "
+        "at most the first 48 of each are drawn.",
+        traced.source, traced.target));
   }
   for (const RunRecord& r : compared) {
     if (r.attention_svg.empty() || (setup.seeds > 1 && r.plan.seed != setup.first_seed)) continue;

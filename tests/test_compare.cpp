@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "cli_process.h"
+#include "study/loaded_run.h"
 #include "xml_check.h"
 
 using Catch::Matchers::Contains;
@@ -380,4 +381,31 @@ TEST_CASE("compare: --finetune-on fine-tunes every pretrained model beside one f
   }
   CHECK_FALSE(fs::exists(dir / "x"));
   fs::remove_all(dir);
+}
+
+TEST_CASE("compare: the report draws attention on the reference pair, teacher-forced") {
+  const fs::path out = fresh_dir("compare_reference");
+  Run r = run(fmt::format("compare --task reverse --models gpt,t5 --steps 8 --out {} {}",
+                          out.string(), kTinyModels));
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  CHECK_THAT(read_text(out / "report.html"), Contains("on its reference pair"));
+  // After 8 steps neither model can reverse; their pictures still read the
+  // expected output, one row per token of it.
+  const attnlab::data::Example pair{"abcdef", "fedcba"};
+  for (const char* family : {"gpt", "t5"}) {
+    INFO(family);
+    attnlab::LoadedRun run = attnlab::load_run((out / family).string());
+    CHECK(run.framing->predict({pair.source})[0].text != pair.target);
+    const attnlab::Trace trace = run.framing->trace_reference(pair);
+    CHECK(trace.output == pair.target);
+    const std::vector<std::string> expected =
+        std::string(family) == "t5"
+            ? std::vector<std::string>{"<bos>", "f", "e", "d", "c", "b", "a"}
+            : std::vector<std::string>{"<bos>", "a", "b", "c", "d", "e", "f",
+                                       "<sep>", "f", "e", "d", "c", "b", "a"};
+    const auto& [axis, tokens] = trace.axes.back();
+    CHECK(tokens == expected);
+    CHECK(trace.maps.back().weights.size(1) == int64_t(expected.size()));
+  }
 }

@@ -7,6 +7,7 @@
 
 #include "cli_process.h"
 #include "io/hdf5.h"
+#include "report/attention_picture.h"
 #include "report/chart.h"
 #include "report/curves.h"
 #include "report/grid.h"
@@ -240,4 +241,22 @@ TEST_CASE("report: grid heatmaps colour signed changes and refuse a grid of the 
   panel.values.pop_back();
   CHECK_THROWS_WITH(attnlab::report::grid_heatmaps("t", {panel}, signed_scale),
                     Catch::Matchers::Contains("grid 'cross': 5 values"));
+}
+
+TEST_CASE("report: an attention picture caps its queries and keys and says so") {
+  attnlab::Trace trace;
+  trace.input = "long";
+  std::vector<std::string> tokens;
+  for (int i = 0; i < 60; ++i) tokens.push_back("t" + std::to_string(i));
+  trace.axes.push_back({"sequence", tokens});
+  attnlab::TraceMap map{"decoder/layers/0/self_attn", "causal self", "sequence", "sequence",
+                        attnlab::Tensor::full({2, 60, 60}, 1.0 / 60)};
+  const std::string capped = attnlab::report::attention_picture(trace, map, true, 48).str();
+  CHECK(xml_check::check(capped) == "");
+  CHECK_THAT(capped, Contains("first 48 of 60 queries, 48 of 60 keys"));
+  CHECK_THAT(capped, Contains(">t47<"));
+  CHECK(capped.find(">t48<") == std::string::npos);
+  const std::string whole = attnlab::report::attention_picture(trace, map, true).str();
+  CHECK_THAT(whole, Contains(">t59<"));
+  CHECK(whole.find("of 60 queries") == std::string::npos);
 }
