@@ -10,8 +10,10 @@
 #include "cli/cli_common.h"
 #include "cli/commands.h"
 #include "common/errors.h"
+#include "framing/attention_statistics.h"
 #include "io/hdf5.h"
 #include "report/attention_picture.h"
+#include "report/table.h"
 #include "study/loaded_run.h"
 #include "train/output_file.h"
 
@@ -21,44 +23,74 @@ namespace po = cli::po;
 
 namespace {
 
-struct HeadStats {
-  std::vector<double> entropy;       // per head: mean over queries of -sum p ln p (nats)
-  std::vector<double> monotonicity;  // per head, cross maps: share of steps not moving back
-};
+// The per-head statistics of one map as HDF5 datasets under `path`.
+void write_map_statistics(H5File& f, const std::string& path, const MapStatistics& m) {
+  const int64_t heads = int64_t(m.heads.size());
+  f.write<double>(path + "/entropy", m.entropy(), {heads});
+  f.write<double>(path + "/special_share", m.special_share(), {heads});
+  if (m.has_distance()) f.write<double>(path + "/distance", m.distance(), {heads});
+  if (m.has_monotonicity()) f.write<double>(path + "/monotonicity", m.monotonicity(), {heads});
+  f.set_attribute(path, "kind", m.kind);
+  f.set_attribute(path, "query_axis", m.query_axis);
+  f.set_attribute(path, "key_axis", m.key_axis);
+}
 
-// weights (H,Tq,Tk).
-HeadStats head_stats(const Tensor& weights, bool alignment) {
-  const int64_t heads = weights.size(0), tq = weights.size(1), tk = weights.size(2);
-  HeadStats s;
-  for (int64_t h = 0; h < heads; ++h) {
-    double entropy = 0;
-    int64_t forward = 0, prev = -1;
-    for (int64_t q = 0; q < tq; ++q) {
-      int64_t best = 0;
-      double best_p = -1;
-      for (int64_t k = 0; k < tk; ++k) {
-        const double p = weights.item((h * tq + q) * tk + k);
-        if (p > 0) entropy -= p * std::log(p);
-        if (p > best_p) best_p = p, best = k;
-      }
-      if (q > 0) forward += best >= prev;
-      prev = best;
-    }
-    s.entropy.push_back(tq ? entropy / double(tq) : 0.0);
-    if (alignment) s.monotonicity.push_back(tq > 1 ? double(forward) / double(tq - 1) : 1.0);
+double mean_of(const std::vector<double>& xs) {
+  double sum = 0;
+  for (double x : xs) sum += x / double(xs.size());
+  return sum;
+}
+
+// trace --valid: the statistics of every head over the held-out set.
+int trace_held_out(const LoadedRun& run, const std::string& valid_file, const std::string& out,
+                   int64_t examples) {
+  const HeldOut held = held_out_of(run, valid_file);
+  const AttentionStatistics stats =
+      attention_statistics(*run.framing, held.examples, size_t(examples));
+  PendingFile pending(out);
+  H5File f = H5File::create(pending.temporary());
+  f.set_attribute("/", "format", "attnlab-attention-statistics");
+  f.set_attribute("/", "format_version", "1");
+  f.set_attribute("/", "checkpoint", run.file);
+  f.set_attribute("/", "data", held.source);
+  f.set_attribute("/", "examples", std::to_string(stats.examples));
+  fmt::print("{} ({}) on {}: {} {} on their reference pairs\n", run.file,
+             which_model(run.file, run.info), held.source, stats.examples,
+             run.framing->streams_blocks() ? "pieces of text" : "examples");
+  report::Table table{
+      {"attention", "kind", "head", "entropy (nats)", "distance", "special share", "monotone"}};
+  const auto number = [](double x, const char* format) {
+    return std::isnan(x) ? std::string("-") : fmt::format(fmt::runtime(format), x);
+  };
+  for (const MapStatistics& m : stats.maps) {
+    write_map_statistics(f, "attention/" + m.name, m);
+    const auto e = m.entropy(), d = m.distance(), sp = m.special_share(), mo = m.monotonicity();
+    for (size_t h = 0; h < m.heads.size(); ++h)
+      table.rows.push_back({m.name, m.kind, std::to_string(h), number(e[h], "{:.3f}"),
+                            number(d[h], "{:.2f}"), number(sp[h], "{:.3f}"),
+                            number(mo[h], "{:.2f}")});
   }
-  return s;
+  f.close();
+  pending.publish();
+  fmt::print("\n{}\nwrote {}\n", table.markdown(), out);
+  return cli::kExitOk;
 }
 
 }  // namespace
 
 int trace_command(int argc, char** argv) {
   po::options_description options("trace options");
-  std::string ckpt, input, out = "trace.h5", svg_dir;
-  options.add_options()                                                              //
-      ("ckpt", po::value(&ckpt)->required(), "checkpoint file, or a run directory")  //
-      ("input", po::value(&input)->required(), "the text to run")                    //
-      ("out", po::value(&out)->default_value(out), "HDF5 file to write")             //
+  std::string ckpt, input, out, svg_dir, valid_file;
+  int64_t examples = 0;
+  options.add_options()                                                                 //
+      ("ckpt", po::value(&ckpt)->required(), "checkpoint file, or a run directory")     //
+      ("input", po::value(&input), "the text to run")                                   //
+      ("valid", "instead of one input: every head's statistics over the held-out set")  //
+      ("valid-file", po::value(&valid_file),
+       "with --valid: this data instead of the run's held-out split")  //
+      ("examples", po::value(&examples)->default_value(0),
+       "with --valid: the first N examples (0 = all)")                                          //
+      ("out", po::value(&out), "HDF5 file to write (default trace.h5; stats.h5 with --valid)")  //
       ("svg", po::value(&svg_dir), "also draw every attention map as SVG into this directory");
   po::variables_map vm;
   if (!cli::parse_options("trace",
@@ -69,10 +101,22 @@ int trace_command(int argc, char** argv) {
                           "--svg trace_svg",
                           argc, argv, options, vm))
     return cli::kExitOk;
+  const bool valid = vm.count("valid") > 0;
+  if (valid == !input.empty())
+    throw cli::UsageError("give --input TEXT for one example, or --valid for the held-out set");
+  if (!valid && (!valid_file.empty() || examples != 0))
+    throw cli::UsageError("--valid-file and --examples go with --valid");
+  if (valid && !svg_dir.empty())
+    throw cli::UsageError("--svg draws one input's maps: give it with --input");
+  if (examples < 0) throw cli::UsageError("--examples must be >= 0");
+  if (out.empty()) out = valid ? "stats.h5" : "trace.h5";
   LoadedRun run = load_run(ckpt);
-  check_output_path(out, "--out", {run.file});
+  check_output_path(out, "--out", {run.file, valid_file});
+  if (valid) return trace_held_out(run, valid_file, out, examples);
   if (!svg_dir.empty()) prepare_output_directory(svg_dir, "--svg");
   const Trace trace = run.framing->trace(input);
+  AttentionStatistics one;
+  one.add(trace);
   // Written beside --out and renamed into place when complete.
   PendingFile pending(out);
   H5File f = H5File::create(pending.temporary());
@@ -89,21 +133,12 @@ int trace_command(int argc, char** argv) {
   for (const TraceMap& m : trace.maps) {
     const std::string path = "attention/" + m.name;
     f.write<float>(path + "/weights", m.weights.to_floats(), m.weights.shape());
-    f.set_attribute(path, "kind", m.kind);
-    f.set_attribute(path, "query_axis", m.query_axis);
-    f.set_attribute(path, "key_axis", m.key_axis);
-    const bool alignment = m.kind == "cross";
-    const HeadStats stats = head_stats(m.weights, alignment);
-    f.write<double>(path + "/entropy", stats.entropy, {int64_t(stats.entropy.size())});
-    if (alignment)
-      f.write<double>(path + "/monotonicity", stats.monotonicity,
-                      {int64_t(stats.monotonicity.size())});
-    double mean_entropy = 0, mean_mono = 0;
-    for (double e : stats.entropy) mean_entropy += e / double(stats.entropy.size());
-    for (double x : stats.monotonicity) mean_mono += x / double(stats.monotonicity.size());
-    fmt::print("  {:<28} {:<19} ({},{},{}){:>10.3f}  {}\n", m.name, m.kind, m.weights.size(0),
-               m.weights.size(1), m.weights.size(2), mean_entropy,
-               alignment ? fmt::format("{:.2f}", mean_mono) : "");
+    const MapStatistics& stats = one.maps[size_t(&m - trace.maps.data())];
+    write_map_statistics(f, path, stats);
+    fmt::print(
+        "  {:<28} {:<19} ({},{},{}){:>10.3f}  {}\n", m.name, m.kind, m.weights.size(0),
+        m.weights.size(1), m.weights.size(2), mean_of(stats.entropy()),
+        stats.has_monotonicity() ? fmt::format("{:.2f}", mean_of(stats.monotonicity())) : "");
     if (svg_dir.empty()) continue;
     std::string file = m.name;
     std::replace(file.begin(), file.end(), '/', '_');
