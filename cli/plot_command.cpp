@@ -5,6 +5,7 @@
 
 #include "cli/cli_common.h"
 #include "cli/commands.h"
+#include "report/attention_curves.h"
 #include "report/chart.h"
 #include "report/curves.h"
 #include "train/output_file.h"
@@ -14,14 +15,38 @@ namespace attnlab {
 
 namespace po = cli::po;
 
+namespace {
+
+// plot --trace: the attention statistics a run logged, per map a row of panels.
+int plot_attention(std::string path, const std::string& out) {
+  if (std::filesystem::is_directory(path)) path = run_files::in(path, run_files::kMetrics);
+  check_output_path(out, "--out", {path});
+  report::AttentionCurves curves;
+  try {
+    curves = report::read_attention_curves(path);
+  } catch (const std::runtime_error& e) {
+    throw cli::UsageError(fmt::format("--trace {}", e.what()));
+  }
+  for (const std::string& w : curves.warnings) fmt::print(stderr, "warning: {}\n", w);
+  report::line_charts(report::attention_panels(curves), 420, 280, 2).save(out);
+  fmt::print("wrote {} ({} attentions of {})\n", out, curves.maps.size(), curves.name);
+  return cli::kExitOk;
+}
+
+}  // namespace
+
 int plot_command(int argc, char** argv) {
   po::options_description options("plot options");
   std::vector<std::string> metrics;
-  std::string out = "curves.svg", x_axis = "step";
+  std::string out, x_axis = "step", trace;
   options.add_options()  //
-      ("metrics", po::value(&metrics)->multitoken()->required(),
-       "metrics.jsonl files (or run directories), one curve each")      //
-      ("out", po::value(&out)->default_value(out), "the SVG to write")  //
+      ("metrics", po::value(&metrics)->multitoken(),
+       "metrics.jsonl files (or run directories), one curve each")  //
+      ("trace", po::value(&trace),
+       "instead: a run trained with --trace-every, each head's entropy and distance (or "
+       "monotonicity) against the step")  //
+      ("out", po::value(&out),
+       "the SVG to write (default curves.svg; attention.svg with --trace)")  //
       ("x", po::value(&x_axis)->default_value(x_axis), "step or time (seconds of training)");
   po::variables_map vm;
   if (!cli::parse_options("plot",
@@ -30,6 +55,10 @@ int plot_command(int argc, char** argv) {
                           "curves.svg",
                           argc, argv, options, vm))
     return cli::kExitOk;
+  if (metrics.empty() == trace.empty())
+    throw cli::UsageError("give --metrics RUN... for training curves, or --trace RUN");
+  if (!trace.empty()) return plot_attention(trace, out.empty() ? "attention.svg" : out);
+  if (out.empty()) out = "curves.svg";
   if (x_axis != "step" && x_axis != "time")
     throw cli::UsageError(fmt::format("--x: '{}' is not step or time", x_axis));
   const bool by_time = x_axis == "time";

@@ -56,7 +56,8 @@ void draw_panel(Svg& svg, const Panel& panel, double x0, double y0, double w, do
 
 }  // namespace
 
-Svg line_charts(const std::vector<Panel>& panels, double panel_width, double panel_height) {
+Svg line_charts(const std::vector<Panel>& panels, double panel_width, double panel_height,
+                size_t panels_per_row) {
   std::vector<std::pair<std::string, size_t>> legend;  // name, colour: first appearance order
   for (const Panel& p : panels)
     for (const Series& s : p.series)
@@ -66,14 +67,18 @@ Svg line_charts(const std::vector<Panel>& panels, double panel_width, double pan
   // Legend rows of up to three entries under the panels.
   const size_t per_row = 3;
   const double legend_height = 24.0 * double((legend.size() + per_row - 1) / per_row) + 12;
-  const double width = panel_width * double(std::max<size_t>(panels.size(), 1));
-  Svg svg(width, panel_height + legend_height);
+  const size_t columns = std::max<size_t>(
+      panels_per_row == 0 ? panels.size() : std::min(panels_per_row, panels.size()), 1);
+  const size_t rows = std::max<size_t>((panels.size() + columns - 1) / columns, 1);
+  const double width = panel_width * double(columns), grid_height = panel_height * double(rows);
+  Svg svg(width, grid_height + legend_height);
   for (size_t i = 0; i < panels.size(); ++i)
-    draw_panel(svg, panels[i], panel_width * double(i), 0, panel_width, panel_height);
+    draw_panel(svg, panels[i], panel_width * double(i % columns),
+               panel_height * double(i / columns), panel_width, panel_height);
   const double column = width / double(per_row);
   for (size_t i = 0; i < legend.size(); ++i) {
     const double x = 20 + column * double(i % per_row),
-                 y = panel_height + 16 + 24.0 * double(i / per_row);
+                 y = grid_height + 16 + 24.0 * double(i / per_row);
     svg.line(x, y, x + 24, y, series_colour(legend[i].second), 3);
     svg.text(x + 30, y + 4, legend[i].first, 12, "start", "#222");
   }

@@ -22,8 +22,9 @@ struct Panel {
   std::vector<Series> series;
 };
 
-// One row of panels, then a legend of every series name (once per name).
+// Rows of panels (`per_row` to a row; 0: all in one), then a legend of
+// every series name (once per name).
 Svg line_charts(const std::vector<Panel>& panels, double panel_width = 380,
-                double panel_height = 280);
+                double panel_height = 280, size_t per_row = 0);
 
 }  // namespace attnlab::report

@@ -7,6 +7,7 @@
 #include "cli_process.h"
 #include "framing/attention_statistics.h"
 #include "io/hdf5.h"
+#include "xml_check.h"
 
 using namespace attnlab;
 namespace fs = std::filesystem;
@@ -95,5 +96,74 @@ TEST_CASE("attention statistics: trace --valid writes every head's statistics to
     CHECK(r.exit_code == 2);
     CHECK_THAT(r.output, Contains(message));
   }
+  fs::remove_all(dir);
+}
+
+TEST_CASE("attention statistics: train --trace-every logs them, changes nothing, plot draws them") {
+  const fs::path dir = cli_test::fresh_dir("trace_every");
+  const std::string common =
+      "train --model gpt --task dates --train-size 1000 --valid-size 40 --d-model 32 --heads 2 "
+      "--d-ff 64 --layers 2 --batch-size 16 --steps 40 --eval-every 20 --log-every 10 --quiet";
+  cli_test::Run r = cli_test::run(fmt::format("{} --trace-every 10 --trace-examples 8 --out {}",
+                                              common, (dir / "traced").string()));
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  r = cli_test::run(fmt::format("{} --out {}", common, (dir / "plain").string()));
+  REQUIRE(r.exit_code == 0);
+  const auto lines_of = [&](const char* run, const char* split) {
+    std::vector<Json> out;
+    for (const Json& j : cli_test::json_lines(cli_test::read_text(dir / run / "metrics.jsonl")))
+      if (j.value("split", "") == split) out.push_back(j);
+    return out;
+  };
+  const std::vector<Json> traced = lines_of("traced", "attention");
+  REQUIRE(traced.size() == 5);  // steps 0 (as initialised), 10, 20, 30, 40
+  for (size_t i = 0; i < traced.size(); ++i) {
+    CHECK(traced[i].at("step") == int64_t(10 * i));
+    CHECK(traced[i].at("examples") == 8);
+    REQUIRE(traced[i].at("maps").size() == 2);
+    CHECK(traced[i].at("maps")[1].at("name") == "decoder/layers/1/self_attn");
+    CHECK(traced[i].at("maps")[1].at("entropy").size() == 2);
+    CHECK(traced[i].at("maps")[1].at("distance").size() == 2);
+  }
+  // The heads change as they train.
+  CHECK(traced.front().at("maps")[0].at("entropy") != traced.back().at("maps")[0].at("entropy"));
+  // Tracing reads the model; it does not change the run.
+  const auto train_losses = [&](const char* run) {
+    std::vector<double> out;
+    for (const Json& j : lines_of(run, "train")) out.push_back(j.at("loss"));
+    return out;
+  };
+  CHECK(train_losses("traced") == train_losses("plain"));
+  CHECK(lines_of("plain", "attention").empty());
+
+  r = cli_test::run(fmt::format("plot --trace {} --out {}", (dir / "traced").string(),
+                                (dir / "attention.svg").string()));
+  REQUIRE(r.exit_code == 0);
+  const std::string svg = cli_test::read_text(dir / "attention.svg");
+  CHECK(xml_check::check(svg) == "");
+  CHECK_THAT(svg, Contains("decoder/layers/1/self_attn entropy") &&
+                      Contains("decoder/layers/0/self_attn distance") && Contains("head 1"));
+  r = cli_test::run(fmt::format("plot --trace {} --out {}", (dir / "plain").string(),
+                                (dir / "none.svg").string()));
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.output, Contains("--trace-every"));
+  // Stopped at step 20 and resumed: the same statistics at the same steps.
+  r = cli_test::run(fmt::format("{} --trace-every 10 --trace-examples 8 --stop-at 20 --out {}",
+                                common, (dir / "resumed").string()));
+  REQUIRE(r.exit_code == 0);
+  r = cli_test::run(fmt::format("train --resume --quiet --out {}", (dir / "resumed").string()));
+  REQUIRE(r.exit_code == 0);
+  const std::vector<Json> resumed = lines_of("resumed", "attention");
+  REQUIRE(resumed.size() == traced.size());
+  for (size_t i = 0; i < resumed.size(); ++i) CHECK(resumed[i].at("maps") == traced[i].at("maps"));
+
+  // At each evaluation: steps 20 and 40 (and step 0).
+  r = cli_test::run(fmt::format("{} --trace-every -1 --trace-examples 4 --out {}", common,
+                                (dir / "at-eval").string()));
+  REQUIRE(r.exit_code == 0);
+  std::vector<int64_t> steps;
+  for (const Json& j : lines_of("at-eval", "attention")) steps.push_back(j.at("step"));
+  CHECK(steps == std::vector<int64_t>{0, 20, 40});
   fs::remove_all(dir);
 }

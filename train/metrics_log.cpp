@@ -49,6 +49,24 @@ std::string resume_line(int64_t step, int64_t steps, const std::string& run_id) 
   return json_line(Json{{"event", "resume"}, {"step", step}, {"steps", steps}, {"run_id", run_id}});
 }
 
+std::string attention_line(int64_t step, const AttentionStatistics& stats, double elapsed_s) {
+  Json maps = Json::array();
+  for (const MapStatistics& m : stats.maps) {
+    Json j = {{"name", m.name},
+              {"kind", m.kind},
+              {"entropy", m.entropy()},
+              {"special_share", m.special_share()}};
+    if (m.has_distance()) j["distance"] = m.distance();
+    if (m.has_monotonicity()) j["monotonicity"] = m.monotonicity();
+    maps.push_back(std::move(j));
+  }
+  return json_line(Json{{"step", step},
+                        {"split", "attention"},
+                        {"examples", stats.examples},
+                        {"maps", std::move(maps)},
+                        {"elapsed_s", elapsed_s}});
+}
+
 namespace {
 
 double number(const Json& j, const char* key) {
@@ -94,6 +112,10 @@ MetricsRecord parse_metrics_line(const std::string& line) {
     for (const char* score :
          {"exact_match", "token_accuracy", "accuracy", "macro_f1", "bits_per_char", "perplexity"})
       if (j.contains(score)) r.scores.emplace_back(score, number(j, score));
+  } else if (text("split") == "attention" && j.contains("maps") && j["maps"].is_array()) {
+    r.kind = MetricsRecord::Kind::Attention;
+    r.examples = number(j, "examples");
+    r.maps = j["maps"];
   }
   return r;
 }

@@ -62,6 +62,12 @@ const FieldTable<TrainConfig>& train_config_fields() {
         .add("eval_every", &C::eval_every,
              "steps between held-out evaluations (0 = only at the end)")
         .add("eval_examples", &C::eval_examples, "held-out examples per evaluation (0 = all)")
+        .add("trace_every", &C::trace_every,
+             "steps between every head's attention statistics (entropy, distance, special-token "
+             "share, monotonicity) in metrics.jsonl, for plot --trace (0 = off; -1 = at each "
+             "held-out evaluation)")
+        .add("trace_examples", &C::trace_examples,
+             "held-out examples the attention statistics are taken over")
         .add("log_every", &C::log_every,
              "steps between progress lines when output is not a terminal")
         .add("save_every", &C::save_every, "steps between checkpoints (0 = only at the end)")
@@ -124,6 +130,10 @@ void validate(const TrainConfig& c, const std::string& stored_in) {
   require(c.eval_examples >= 0, "eval_examples",
           fmt::format("must be >= 0 (0 = all), got {}", c.eval_examples));
   require(c.log_every > 0, "log_every", fmt::format("must be positive, got {}", c.log_every));
+  require(c.trace_every >= -1, "trace_every",
+          fmt::format("must be >= 0 (0 = off) or -1 (at each evaluation), got {}", c.trace_every));
+  require(c.trace_examples > 0, "trace_examples",
+          fmt::format("must be positive, got {}", c.trace_examples));
   require(c.save_every >= 0, "save_every",
           fmt::format("must be >= 0 (0 = only at the end), got {}", c.save_every));
   require(!c.out.empty(), "out", "must name a directory");

@@ -73,9 +73,13 @@ struct TrainConfig {
   double minutes = 0;      // wall-clock budget; the step count is fitted to it (0 = off)
 
   // ---- run
-  int64_t eval_every = 500;         // steps between held-out evaluations (0 = only at the end)
-  int64_t eval_examples = 500;      // held-out examples per evaluation (0 = all)
-  int64_t log_every = 50;           // steps between progress lines when not on a terminal
+  int64_t eval_every = 500;     // steps between held-out evaluations (0 = only at the end)
+  int64_t eval_examples = 500;  // held-out examples per evaluation (0 = all)
+  int64_t log_every = 50;       // steps between progress lines when not on a terminal
+  // Steps between attention statistics logged to metrics.jsonl (0 = off;
+  // -1 = at each held-out evaluation), on trace_examples held-out examples.
+  int64_t trace_every = 0;
+  int64_t trace_examples = 64;
   int64_t save_every = 500;         // steps between checkpoints (0 = only at the end)
   std::string out = "runs/latest";  // directory for checkpoint.h5 and metrics.jsonl
   // A pretrained checkpoint whose body (and vocabulary) the run starts from.

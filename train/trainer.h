@@ -93,6 +93,9 @@ class Trainer {
   // The held-out evaluation at `last` or every eval_every steps: logged,
   // best.h5 kept, early stop decided (rank 0's decision on every rank).
   void evaluate_and_decide(Session& s, bool last);
+  // train --trace-every: every head's attention statistics on the first
+  // held-out examples, logged to metrics.jsonl (rank 0).
+  void log_attention(Session& s);
   void stop_for_signal(Session& s, int signal);
   // The final save and the result's fields.
   void finish_run(Session& s);

@@ -57,6 +57,8 @@ TrainResult Trainer::run() {
   s.first_step = state_.step;
   start_time_budget(s);
   s.window_start = s.elapsed();
+  // The heads as initialised, before they learn anything.
+  if (config_.trace_every != 0 && state_.step == 0) log_attention(s);
   model_->train();
   for (;;) {
     // Rank 0 may have refitted the budget after its last evaluation.
@@ -74,8 +76,12 @@ TrainResult Trainer::run() {
     const int agreed_signal = comm_.distributed() ? agree_with_root(s) : 0;
     report_step(s, step, now);
     const bool last = state_.step == config_.steps;
-    if ((config_.eval_every > 0 && state_.step % config_.eval_every == 0) || last)
-      evaluate_and_decide(s, last);
+    const bool evaluating =
+        (config_.eval_every > 0 && state_.step % config_.eval_every == 0) || last;
+    if (evaluating) evaluate_and_decide(s, last);
+    if ((config_.trace_every > 0 && state_.step % config_.trace_every == 0) ||
+        (config_.trace_every == -1 && evaluating))
+      log_attention(s);
     if (config_.save_every > 0 && state_.step % config_.save_every == 0 && !last) {
       const double save_start = s.elapsed();
       save("periodic");
@@ -297,6 +303,13 @@ void Trainer::evaluate_and_decide(Session& s, bool last) {
     s.result.early_stopped = stop[0] != 0;
   }
   if (s.budget.active() && !last) fit_to_budget(s, s.elapsed());
+}
+
+void Trainer::log_attention(Session& s) {
+  if (!comm_.is_root()) return;
+  const AttentionStatistics stats =
+      attention_statistics(*framing_, data_.dataset.valid, size_t(config_.trace_examples));
+  log_json(attention_line(state_.step, stats, s.elapsed()));
 }
 
 void Trainer::stop_for_signal(Session& s, int signal) {
