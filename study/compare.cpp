@@ -297,6 +297,7 @@ void analyse_run(RunRecord& r, const std::string& out, const std::vector<data::E
     r.infer_ms = ms / double(texts.size());
   }
 
+  r.attention = attention_statistics(*run.framing, held_out, kAttentionExamples);
   const Trace trace =
       text ? run.framing->trace(traced.source) : run.framing->trace_reference(traced);
   const TraceMap* shown = nullptr;  // the last cross map, else the last self map
@@ -309,6 +310,39 @@ void analyse_run(RunRecord& r, const std::string& out, const std::vector<data::E
   report::attention_picture(trace, *shown, false, kReportTokens)
       .save((fs::path(out) / r.attention_svg).string());
   r.attention_markup = report::attention_picture(trace, *shown, true, kReportTokens).str();
+}
+
+report::Table attention_table(const std::vector<RunRecord>& runs) {
+  report::Table table{
+      {"model", "attention", "kind", "entropy (nats)", "special share", "distance", "monotone"}};
+  const auto heads = [](const std::vector<double>& values, const char* format) {
+    std::string text;
+    for (double v : values)
+      if (!std::isnan(v)) text += (text.empty() ? "" : " ") + fmt::format(fmt::runtime(format), v);
+    return text.empty() ? std::string("-") : text;
+  };
+  std::vector<std::string> shown;
+  for (const RunRecord& r : runs) {
+    if (std::find(shown.begin(), shown.end(), r.plan.label) != shown.end()) continue;
+    shown.push_back(r.plan.label);
+    for (const MapStatistics& m : r.attention.maps)
+      table.rows.push_back({r.plan.label, m.name, m.kind, heads(m.entropy(), "{:.2f}"),
+                            heads(m.special_share(), "{:.2f}"), heads(m.distance(), "{:.1f}"),
+                            heads(m.monotonicity(), "{:.2f}")});
+  }
+  return table;
+}
+
+std::string attention_explanation() {
+  return fmt::format(
+      "Each head's statistics over the first {} held-out examples, each on its reference pair "
+      "(a text: pieces of one block), for each model's first seed, one value per head in head "
+      "order. Entropy is the mean over query rows of -sum p ln p: 0 looks at one key, ln T "
+      "everywhere alike. Special share is the weight on <bos>, <eos>, <sep>, <cls> and <pad>. "
+      "Distance (self-attention) is the mean |query - key| weighted by attention; monotone "
+      "(cross-attention) the share of steps whose strongest key does not move back. attnlab "
+      "trace --valid gives the same for any checkpoint.",
+      kAttentionExamples);
 }
 
 std::string mean_spread(const std::vector<double>& xs, const char* format) {

@@ -14,6 +14,7 @@
 #include "common/enum_names.h"
 #include "common/json.h"
 #include "data/tasks.h"
+#include "framing/attention_statistics.h"
 #include "models/config.h"
 #include "report/curves.h"
 #include "report/table.h"
@@ -150,7 +151,13 @@ struct RunRecord {
   std::string attention_svg;     // file name under the setup's out; "" without a trace
   std::string attention_markup;  // the picture, for the report
   std::string attention_map;     // which map it shows
+  // Every head's statistics over the first held-out examples (kAttentionExamples).
+  AttentionStatistics attention;
 };
+
+// How many held-out examples (or pieces of a text) a run's attention
+// statistics are taken over.
+inline constexpr size_t kAttentionExamples = 64;
 
 // The held-out example every model's attention is shown on: the first one at
 // least as long as the median, so the pictures have something to show.
@@ -183,6 +190,12 @@ std::vector<std::string> run_labels(const std::vector<RunRecord>& runs);
 report::Table finetune_table(const std::vector<RunRecord>& runs, data::TaskKind kind);
 // What the fine-tuning table compares, for under it.
 std::string finetune_explanation(const CompareSetup& setup);
+// Every head's attention statistics, a row per attention of each label's
+// first-seed run: entropy, special-token share, and distance or
+// monotonicity, each head's value in head order.
+report::Table attention_table(const std::vector<RunRecord>& runs);
+// What the attention table's columns mean, for under it.
+std::string attention_explanation();
 // One line of results.jsonl (docs/json.md).
 Json result_json(const RunRecord& run);
 // The equivalent `attnlab train` command of one run.

@@ -151,6 +151,12 @@ void write_compare_files(const CompareSetup& setup,
     page.figure(r.attention_markup, fmt::format("{}: {}, averaged over heads (every head: {})",
                                                 r.plan.name, r.attention_map, r.attention_svg));
   }
+  const report::Table heads = attention_table(compared);
+  if (!heads.rows.empty()) {
+    page.heading(2, "Attention statistics");
+    page.table(heads.header, heads.rows);
+    page.paragraph(attention_explanation());
+  }
   page.heading(2, "Reproduce");
   page.paragraph("The whole comparison:");
   page.code_block(command);

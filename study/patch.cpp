@@ -184,7 +184,8 @@ report::Table patch_table(const PatchResult& result, size_t per_grid) {
       const std::string& r = g.corrupt_tokens[pos];
       table.rows.push_back({fmt::format("{} {}", g.stack, enum_name(kBlockSiteNames, g.site)),
                             std::to_string(g.layers[cell / positions]), std::to_string(pos),
-                            visible(c == r ? c : c + "|" + r), fmt::format("{:.3f}", g.restored[cell]),
+                            visible(c == r ? c : c + "|" + r),
+                            fmt::format("{:.3f}", g.restored[cell]),
                             fmt::format("{:.4f}", g.log_prob[cell])});
     }
   }

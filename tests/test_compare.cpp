@@ -57,8 +57,13 @@ TEST_CASE("compare: all four families on a classification task, with seeds, and 
   const std::string html = read_text(out / "report.html");
   std::map<std::string, int> elements;
   REQUIRE(xml_check::check(html, &elements) == "");
-  CHECK(elements["table"] == 1);
-  CHECK(elements["tr"] == 1 + 4);   // header + one row per family
+  CHECK(elements["table"] == 2);  // the results, and every head's attention statistics
+  // header + one row per family; header + one row per attention: BERT's and
+  // GPT's one block, T5's encoder, decoder and cross-attention, the
+  // Perceiver's latent cross-attention and latent block
+  CHECK(elements["tr"] == 1 + 4 + 1 + 7);
+  CHECK_THAT(html, Contains("Attention statistics") && Contains("latent/cross_attn") &&
+                       Contains("decoder/layers/0/cross_attn"));
   CHECK(elements["svg"] == 1 + 4);  // the curves, one attention map per family
   CHECK(elements["script"] == 0);   // nothing runs ...
   CHECK(elements["link"] == 0);     // ... and nothing is fetched
