@@ -37,8 +37,7 @@ std::vector<std::string> write_ablation_files(const std::string& dir, const Load
       {"ablation.md",
        heading(run, source, results, mode) + ":\n\n" + study::ablation_table(results).markdown()}};
   const std::string title =
-      fmt::format("ablate {} on {}: one head removed at a time",
-                  std::filesystem::path(run.file).filename().string(), source);
+      fmt::format("ablate {} on {}: one head removed at a time", run.file, source);
   if (all_heads)
     for (const auto& [name, svg] : study::ablation_heatmaps(results, sites, title))
       files.emplace_back(name, svg.str());

@@ -69,8 +69,8 @@ int lens_command(int argc, char** argv) {
   fmt::print("{} ({}): \"{}\" -> \"{}\"\n\n{}", run.file, which_model(run.file, run.info),
              lens.input, lens.output, study::lens_table(lens, shown).markdown());
   fmt::print(
-      "\nEach block's cell: its most likely next token through the final norm and LM head, and "
-      "the probability it gives the model's final prediction (\"predicts\").{}\n",
+      "\nEach block's cell: the probability it gives the model's final prediction (\"predicts\") "
+      "through the final norm and LM head, then its own most likely next token.{}\n",
       shown.note.empty() ? "" : " Only " + shown.note + ".");
   if (!svg.empty()) fmt::print("wrote {}\n", svg);
   return cli::kExitOk;

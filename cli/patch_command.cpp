@@ -22,6 +22,7 @@ int patch_command(int argc, char** argv) {
       ("corrupt", po::value(&corrupt)->required(),
        "an input of the same length in tokens that gives another answer")                   //
       ("svg", po::value(&svg), "also draw a blocks x positions heatmap per sublayer kind")  //
+      ("heads", "also patch every head of every attention, one at a time")                  //
       ("top", po::value(&top)->default_value(top), "rows of the table per sublayer kind")   //
       ("format", po::value(&format)->default_value("text"),
        "text: the answer and a table; jsonl: one JSON object per block, sublayer and position");
@@ -43,7 +44,8 @@ int patch_command(int argc, char** argv) {
   if (!svg.empty()) check_output_path(svg, "--svg", {run.file});
   study::PatchResult result;
   try {
-    result = study::activation_patching(*run.model, *run.framing, *run.vocab, clean, corrupt);
+    result = study::activation_patching(*run.model, *run.framing, *run.vocab, clean, corrupt,
+                                        vm.count("heads") > 0);
   } catch (const std::invalid_argument& e) {
     throw cli::UsageError(fmt::format("--clean/--corrupt: {}", e.what()));
   }
@@ -53,17 +55,18 @@ int patch_command(int argc, char** argv) {
     for (const study::PatchGrid& g : result.grids)
       for (size_t cell = 0; cell < g.restored.size(); ++cell) {
         const size_t pos = cell % g.clean_tokens.size();
-        fmt::print("{}\n", json_line({{"stack", g.stack},
-                                      {"sublayer", enum_name(kBlockSiteNames, g.site)},
-                                      {"block", g.layers[cell / g.clean_tokens.size()]},
-                                      {"position", pos},
-                                      {"clean_token", g.clean_tokens[pos]},
-                                      {"corrupt_token", g.corrupt_tokens[pos]},
-                                      {"answer", a.answer_name},
-                                      {"log_prob", g.log_prob[cell]},
-                                      {"clean_log_prob", a.clean_log_prob},
-                                      {"corrupt_log_prob", a.corrupt_log_prob},
-                                      {"restored", g.restored[cell]}}));
+        const size_t row = cell / g.clean_tokens.size();
+        Json j = {{"stack", g.stack}, {"sublayer", g.sublayer}, {"block", g.blocks[row]}};
+        if (g.heads[row] >= 0) j["head"] = g.heads[row];
+        j.update(Json{{"position", pos},
+                      {"clean_token", g.clean_tokens[pos]},
+                      {"corrupt_token", g.corrupt_tokens[pos]},
+                      {"answer", a.answer_name},
+                      {"log_prob", g.log_prob[cell]},
+                      {"clean_log_prob", a.clean_log_prob},
+                      {"corrupt_log_prob", a.corrupt_log_prob},
+                      {"restored", g.restored[cell]}});
+        fmt::print("{}\n", json_line(j));
       }
     return cli::kExitOk;
   }

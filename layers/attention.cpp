@@ -133,7 +133,8 @@ void MultiHeadAttention::set_ablation(std::optional<HeadAblation> ablation) {
   ablation_ = std::move(ablation);
 }
 
-Tensor MultiHeadAttention::project(const Tensor& merged) const {  // merged (B,T,C)
+Tensor MultiHeadAttention::project(const Tensor& given) const {  // given (B,T,C)
+  const Tensor merged = merged_hook_ ? merged_hook_(given) : given;
   if (recorder_) {
     HeadOutputSums& r = *recorder_;
     r.sum.resize(size_t(dim_), 0.0);

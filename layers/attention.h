@@ -14,6 +14,7 @@
 
 #include "layers/basic.h"
 
+#include <functional>
 #include <optional>
 #include <vector>
 
@@ -130,6 +131,12 @@ class MultiHeadAttention : public Module {
   void set_ablation(std::optional<HeadAblation> ablation);
   // While `sums` is set, every forward adds its merged head outputs into it.
   void record_head_outputs(HeadOutputSums* sums) { recorder_ = sums; }
+  // Sets (or, when empty, clears) a hook every forward calls with its merged
+  // head outputs (B,T,H*D) before recording, ablation and the output
+  // projection; the forward goes on with what it returns (attnlab patch).
+  void set_merged_hook(std::function<Tensor(const Tensor& merged)> hook) {
+    merged_hook_ = std::move(hook);
+  }
 
  private:
   double score_scale() const;
@@ -138,6 +145,7 @@ class MultiHeadAttention : public Module {
   Tensor project(const Tensor& merged) const;
   std::optional<HeadAblation> ablation_;
   HeadOutputSums* recorder_ = nullptr;
+  std::function<Tensor(const Tensor& merged)> merged_hook_;
   int64_t dim_, heads_;
   bool scale_scores_;
   std::shared_ptr<Linear> q_proj_, k_proj_, v_proj_, out_proj_;

@@ -104,7 +104,7 @@ report::Table lens_table(const LogitLens& lens, const ShownPositions& shown) {
                                  quoted(lens.eventual[pos])};
     for (const auto& block : lens.cells) {
       const LensCell& c = block[pos];
-      row.push_back(fmt::format("{} {:.2f}", quoted(c.top.front().first), c.eventual));
+      row.push_back(fmt::format("{:.2f} {}", c.eventual, quoted(c.top.front().first)));
     }
     table.rows.push_back(std::move(row));
   }

@@ -15,24 +15,30 @@ namespace {
 
 // Clears every hook when it goes, whatever happened in between.
 struct HooksCleared {
-  const std::vector<BlockModule>& blocks;
+  const PatchSites& sites;
   ~HooksCleared() {
-    for (const BlockModule& b : blocks) b.block->set_hook(nullptr);
+    for (const BlockModule& b : sites.blocks) b.block->set_hook(nullptr);
+    for (const AttentionModule& a : sites.attentions) a.attention->set_merged_hook(nullptr);
   }
 };
 
-// `value` (1,T,C) with row `position` (every row for -1) taken from `clean`.
-Tensor restored(const Tensor& value, const Tensor& clean, int64_t position) {
+// `value` (1,T,W) with channels [first, first + width) of row `position`
+// (every row for -1) taken from `clean`.
+Tensor restored(const Tensor& value, const Tensor& clean, int64_t position, int64_t first,
+                int64_t width) {
   if (value.shape() != clean.shape())
     throw std::logic_error(fmt::format("patch: the clean run's activation is {}, this run's {}",
                                        shape_str(clean.shape()), shape_str(value.shape())));
-  if (position < 0) return clean.clone();
+  const int64_t t = value.size(1), w = value.size(2);
   Tensor out = value.clone();
-  const int64_t c = value.size(2);
-  const size_t bytes = size_t(c) * (value.dtype() == DType::F64 ? 8 : 4);
+  const size_t element = value.dtype() == DType::F64 ? 8 : 4;
   char* to = static_cast<char*>(out.raw_data());
   const char* from = static_cast<const char*>(clean.raw_data());
-  std::memcpy(to + size_t(position) * bytes, from + size_t(position) * bytes, bytes);
+  for (int64_t row = 0; row < t; ++row) {
+    if (position >= 0 && row != position) continue;
+    const size_t at = (size_t(row * w + first)) * element;
+    std::memcpy(to + at, from + at, size_t(width) * element);
+  }
   return out;
 }
 
@@ -53,6 +59,16 @@ std::vector<std::string> tokens_of(const Trace& trace, const std::string& block)
   return {};
 }
 
+// The tokens an attention's queries read: its block's, or for the
+// Perceiver's lone cross-attention its latents.
+std::vector<std::string> query_tokens(const Trace& trace, const std::string& attention) {
+  for (const TraceMap& m : trace.maps)
+    if (m.name == attention)
+      for (const auto& [axis, tokens] : trace.axes)
+        if (axis == m.query_axis) return tokens;
+  return {};
+}
+
 // Refuses inputs whose rows differ in length: positions pair one to one.
 void check_same_lengths(const Trace& clean, const Trace& corrupt) {
   for (const auto& [axis, tokens] : clean.axes)
@@ -66,35 +82,61 @@ void check_same_lengths(const Trace& clean, const Trace& corrupt) {
 
 }  // namespace
 
-Framing::ForcedRun record_run(const Framing& framing, const std::vector<BlockModule>& blocks,
+PatchSites patch_sites(Model& model) {
+  return {block_modules(model), attention_sites(model)};
+}
+
+std::string PatchGrid::row_label(size_t row) const {
+  return heads[row] < 0 ? std::to_string(blocks[row])
+                        : fmt::format("{}.{}", blocks[row], heads[row]);
+}
+
+Framing::ForcedRun record_run(const Framing& framing, const PatchSites& sites,
                               const std::string& text, const std::vector<int32_t>& forced,
                               Recording& recording) {
-  HooksCleared cleared{blocks};
-  for (size_t i = 0; i < blocks.size(); ++i)
-    blocks[i].block->set_hook([&recording, i](BlockSite site, const Tensor& value) {
-      recording[{i, site}] = value.clone();
+  HooksCleared cleared{sites};
+  for (size_t i = 0; i < sites.blocks.size(); ++i)
+    sites.blocks[i].block->set_hook([&recording, i](BlockSite site, const Tensor& value) {
+      recording.sites[{i, site}] = value.clone();
       return value;
+    });
+  for (size_t i = 0; i < sites.attentions.size(); ++i)
+    sites.attentions[i].attention->set_merged_hook([&recording, i](const Tensor& merged) {
+      recording.heads[i] = merged.clone();
+      return merged;
     });
   return framing.run_forced(text, forced);
 }
 
-Framing::ForcedRun patched_run(const Framing& framing, const std::vector<BlockModule>& blocks,
+Framing::ForcedRun patched_run(const Framing& framing, const PatchSites& sites,
                                const std::string& text, const std::vector<int32_t>& forced,
                                const Recording& recording, const PatchSpot& spot) {
-  HooksCleared cleared{blocks};
-  const auto clean = recording.find({spot.block, spot.site});
-  if (clean == recording.end())
+  HooksCleared cleared{sites};
+  if (spot.head >= 0) {
+    const auto clean = recording.heads.find(spot.index);
+    const AttentionModule& a = sites.attentions.at(spot.index);
+    if (clean == recording.heads.end())
+      throw std::logic_error(fmt::format("patch: nothing recorded at {}", a.path));
+    const int64_t d = clean->second.size(2) / a.attention->heads();
+    a.attention->set_merged_hook([&, d](const Tensor& merged) {
+      return restored(merged, clean->second, spot.position, spot.head * d, d);
+    });
+    return framing.run_forced(text, forced);
+  }
+  const auto clean = recording.sites.find({spot.index, spot.site});
+  const BlockModule& b = sites.blocks.at(spot.index);
+  if (clean == recording.sites.end())
     throw std::logic_error(fmt::format("patch: nothing recorded at {} of {}",
-                                       enum_name(kBlockSiteNames, spot.site),
-                                       blocks.at(spot.block).path));
-  blocks.at(spot.block).block->set_hook([&](BlockSite site, const Tensor& value) {
-    return site == spot.site ? restored(value, clean->second, spot.position) : value;
+                                       enum_name(kBlockSiteNames, spot.site), b.path));
+  b.block->set_hook([&](BlockSite site, const Tensor& value) {
+    return site == spot.site ? restored(value, clean->second, spot.position, 0, value.size(2))
+                             : value;
   });
   return framing.run_forced(text, forced);
 }
 
 PatchResult activation_patching(Model& model, const Framing& framing, const data::Vocab& vocab,
-                                const std::string& clean, const std::string& corrupt,
+                                const std::string& clean, const std::string& corrupt, bool heads,
                                 size_t max_steps) {
   PatchResult result{clean, corrupt, {}, {}};
   PatchAnswer& a = result.answer;
@@ -131,47 +173,76 @@ PatchResult activation_patching(Model& model, const Framing& framing, const data
                     "in the corrupt run ({:.4f}): nothing to restore",
                     a.answer_name, a.clean_log_prob, a.corrupt_log_prob));
 
-  const std::vector<BlockModule> blocks = block_modules(model);
+  const PatchSites sites = patch_sites(model);
   Recording recording;
-  record_run(framing, blocks, clean, a.forced, recording);
+  record_run(framing, sites, clean, a.forced, recording);
+  // Fills one grid row: the spot at every position.
+  const auto patch_row = [&](PatchGrid& grid, PatchSpot spot, int64_t positions) {
+    for (int64_t p = 0; p < positions; ++p) {
+      spot.position = p;
+      const double lp =
+          patched_run(framing, sites, corrupt, a.forced, recording, spot).next[size_t(a.answer)];
+      grid.log_prob.push_back(lp);
+      grid.restored.push_back((lp - a.corrupt_log_prob) / gap);
+    }
+  };
   // Grids in the order the model computes them: stack by stack, each
   // stack's sites in block order.
   std::vector<std::string> stacks;
-  for (const BlockModule& b : blocks)
+  for (const BlockModule& b : sites.blocks)
     if (std::find(stacks.begin(), stacks.end(), b.stack) == stacks.end()) stacks.push_back(b.stack);
   for (const std::string& stack : stacks)
     for (const auto& [site, site_name] : kBlockSiteNames) {
-      (void)site_name;
       std::vector<size_t> in_stack;
-      for (size_t i = 0; i < blocks.size(); ++i)
-        if (blocks[i].stack == stack && recording.count({i, site})) in_stack.push_back(i);
+      for (size_t i = 0; i < sites.blocks.size(); ++i)
+        if (sites.blocks[i].stack == stack && recording.sites.count({i, site}))
+          in_stack.push_back(i);
       if (in_stack.empty()) continue;
-      PatchGrid grid;
-      grid.stack = stack;
-      grid.site = site;
-      grid.clean_tokens = tokens_of(clean_run.trace, blocks[in_stack[0]].path);
-      grid.corrupt_tokens = tokens_of(corrupt_run.trace, blocks[in_stack[0]].path);
-      const int64_t positions = recording.at({in_stack[0], site}).size(1);
+      PatchGrid grid{fmt::format("{} {}", stack, site_name), stack, site_name, "block"};
+      const std::string& path = sites.blocks[in_stack[0]].path;
+      grid.clean_tokens = tokens_of(clean_run.trace, path);
+      grid.corrupt_tokens = tokens_of(corrupt_run.trace, path);
+      const int64_t positions = recording.sites.at({in_stack[0], site}).size(1);
       grid.clean_tokens.resize(size_t(positions));
       grid.corrupt_tokens.resize(size_t(positions));
       for (size_t i : in_stack) {
-        grid.layers.push_back(blocks[i].layer);
-        for (int64_t p = 0; p < positions; ++p) {
-          const Framing::ForcedRun run =
-              patched_run(framing, blocks, corrupt, a.forced, recording, {i, site, p});
-          const double lp = run.next[size_t(a.answer)];
-          grid.log_prob.push_back(lp);
-          grid.restored.push_back((lp - a.corrupt_log_prob) / gap);
-        }
+        grid.blocks.push_back(sites.blocks[i].layer);
+        grid.heads.push_back(-1);
+        patch_row(grid, {i, site, -1, -1}, positions);
       }
       result.grids.push_back(std::move(grid));
     }
+  if (!heads) return result;
+  std::vector<std::string> kinds;
+  for (const AttentionModule& m : sites.attentions)
+    if (std::find(kinds.begin(), kinds.end(), m.kind) == kinds.end()) kinds.push_back(m.kind);
+  for (const std::string& kind : kinds) {
+    PatchGrid grid{kind + " heads", kind, "head", "block.head"};
+    int64_t positions = 0;
+    for (size_t i = 0; i < sites.attentions.size(); ++i) {
+      const AttentionModule& m = sites.attentions[i];
+      if (m.kind != kind || !recording.heads.count(i)) continue;
+      if (grid.blocks.empty()) {
+        positions = recording.heads.at(i).size(1);
+        grid.clean_tokens = query_tokens(clean_run.trace, m.path);
+        grid.corrupt_tokens = query_tokens(corrupt_run.trace, m.path);
+        grid.clean_tokens.resize(size_t(positions));
+        grid.corrupt_tokens.resize(size_t(positions));
+      }
+      for (int64_t h = 0; h < m.attention->heads(); ++h) {
+        grid.blocks.push_back(m.layer);
+        grid.heads.push_back(h);
+        patch_row(grid, {i, BlockSite::Output, h, -1}, positions);
+      }
+    }
+    if (!grid.blocks.empty()) result.grids.push_back(std::move(grid));
+  }
   return result;
 }
 
 report::Table patch_table(const PatchResult& result, size_t per_grid) {
   report::Table table{
-      {"sublayer", "block", "position", "token (clean|corrupt)", "restored", "log P(answer)"}};
+      {"where", "row", "position", "token (clean|corrupt)", "restored", "log P(answer)"}};
   for (const PatchGrid& g : result.grids) {
     const size_t positions = g.clean_tokens.size();
     std::vector<size_t> order(g.restored.size());
@@ -182,8 +253,7 @@ report::Table patch_table(const PatchResult& result, size_t per_grid) {
       const size_t cell = order[k], pos = cell % positions;
       const std::string& c = g.clean_tokens[pos];
       const std::string& r = g.corrupt_tokens[pos];
-      table.rows.push_back({fmt::format("{} {}", g.stack, enum_name(kBlockSiteNames, g.site)),
-                            std::to_string(g.layers[cell / positions]), std::to_string(pos),
+      table.rows.push_back({g.title, g.row_label(cell / positions), std::to_string(pos),
                             visible(c == r ? c : c + "|" + r),
                             fmt::format("{:.3f}", g.restored[cell]),
                             fmt::format("{:.4f}", g.log_prob[cell])});
@@ -196,10 +266,10 @@ report::Svg patch_picture(const PatchResult& result, const std::string& title) {
   std::vector<report::GridPanel> panels;
   for (const PatchGrid& g : result.grids) {
     report::GridPanel panel;
-    panel.title = fmt::format("{} {}", g.stack, enum_name(kBlockSiteNames, g.site));
-    panel.row_title = "block";
+    panel.title = g.title;
+    panel.row_title = g.row_title;
     panel.col_title = "position (clean|corrupt token)";
-    for (int64_t l : g.layers) panel.row_labels.push_back(std::to_string(l));
+    for (size_t r = 0; r < g.blocks.size(); ++r) panel.row_labels.push_back(g.row_label(r));
     for (size_t p = 0; p < g.clean_tokens.size(); ++p)
       panel.col_labels.push_back(g.clean_tokens[p] == g.corrupt_tokens[p]
                                      ? g.clean_tokens[p]

@@ -28,35 +28,51 @@ struct PatchAnswer {
   double clean_log_prob = 0, corrupt_log_prob = 0;  // of the answer, in each run
 };
 
-// What a clean run computed at each site of each block: (block, site) ->
-// (1,T,C).
-using Recording = std::map<std::pair<size_t, BlockSite>, Tensor>;
+// Where the model can be patched: its blocks' sites and its attentions' heads.
+struct PatchSites {
+  std::vector<BlockModule> blocks;
+  std::vector<AttentionModule> attentions;
+};
+PatchSites patch_sites(Model& model);
 
-// One patch: block `block` (an index into block_modules), `site`, and the
-// position restored (-1: every position).
+// What a clean run computed: at each site of each block, (block, site) ->
+// (1,T,C); and each attention's merged head outputs, attention -> (1,T,H*D).
+struct Recording {
+  std::map<std::pair<size_t, BlockSite>, Tensor> sites;
+  std::map<size_t, Tensor> heads;
+};
+
+// One patch: block `index` (into PatchSites::blocks) at `site`, or with
+// `head` >= 0 that head of attention `index` (into PatchSites::attentions);
+// and the position restored (-1: every position).
 struct PatchSpot {
-  size_t block = 0;
+  size_t index = 0;
   BlockSite site = BlockSite::Output;
+  int64_t head = -1;
   int64_t position = -1;
 };
 
-// The clean run of `text` with `forced`, recorded at every site of `blocks`.
-Framing::ForcedRun record_run(const Framing& framing, const std::vector<BlockModule>& blocks,
+// The clean run of `text` with `forced`, recorded everywhere.
+Framing::ForcedRun record_run(const Framing& framing, const PatchSites& sites,
                               const std::string& text, const std::vector<int32_t>& forced,
                               Recording& recording);
 // The run of `text` with `forced` with the spot put back from `recording`.
-Framing::ForcedRun patched_run(const Framing& framing, const std::vector<BlockModule>& blocks,
+Framing::ForcedRun patched_run(const Framing& framing, const PatchSites& sites,
                                const std::string& text, const std::vector<int32_t>& forced,
                                const Recording& recording, const PatchSpot& spot);
 
-// One grid of the result: a sublayer kind of one stack, blocks x positions.
+// One grid of the result, rows x positions: the blocks of a stack at one
+// sublayer kind, or every head of one kind of attention.
 struct PatchGrid {
-  std::string stack;
-  BlockSite site = BlockSite::Output;
-  std::vector<int64_t> layers;                            // the stack's blocks, in order
+  std::string title;                                      // "encoder block output", "cross heads"
+  std::string stack;                                      // the stack, or the kind of attention
+  std::string sublayer;                                   // BlockSite's name, or "head"
+  std::string row_title;                                  // "block", or "block.head"
+  std::vector<int64_t> blocks, heads;                     // per row (heads: -1 for sublayers)
   std::vector<std::string> clean_tokens, corrupt_tokens;  // at each position
-  std::vector<double> restored;  // (blocks, positions): share of the gap restored
-  std::vector<double> log_prob;  // (blocks, positions): the answer's, patched
+  std::vector<double> restored;  // (rows, positions): share of the gap restored
+  std::vector<double> log_prob;  // (rows, positions): the answer's, patched
+  std::string row_label(size_t row) const;
 };
 
 struct PatchResult {
@@ -66,13 +82,14 @@ struct PatchResult {
 };
 
 // Finds the answer (within `max_steps` outputs), then patches every site of
-// every block at every position. Throws std::invalid_argument when the
+// every block at every position, and with `heads` every head of every
+// attention at every position. Throws std::invalid_argument when the
 // inputs' rows differ in length (naming the axis and both lengths), when
 // both give the same output, or when the model cannot be scored one output
 // at a time (Framing::run_forced).
 PatchResult activation_patching(Model& model, const Framing& framing, const data::Vocab& vocab,
                                 const std::string& clean, const std::string& corrupt,
-                                size_t max_steps = 64);
+                                bool heads = false, size_t max_steps = 64);
 
 // Per grid, the positions and blocks that restore the most.
 report::Table patch_table(const PatchResult& result, size_t per_grid);

@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <map>
 
 #include "cli_process.h"
 #include "study/loaded_run.h"
@@ -22,12 +23,12 @@ double largest_difference(const std::vector<double>& a, const std::vector<double
   return worst;
 }
 
-void train(const std::string& model, const fs::path& out, int steps) {
+void train(const std::string& model, const fs::path& out, int steps, int heads = 2) {
   const cli_test::Run r = cli_test::run(fmt::format(
-      "train --model {} --task dates --train-size 8000 --valid-size 50 --d-model 64 --heads 2 "
+      "train --model {} --task dates --train-size 8000 --valid-size 50 --d-model 64 --heads {} "
       "--d-ff 128 --layers 2 --decoder-layers 1 --batch-size 32 --lr 3e-3 --steps {} "
       "--eval-every 0 --quiet --out {}",
-      model, steps, out.string()));
+      model, heads, steps, out.string()));
   INFO(r.output);
   REQUIRE(r.exit_code == 0);
 }
@@ -38,28 +39,44 @@ TEST_CASE("patch: restoring every position of the last block restores the clean 
   const fs::path dir = cli_test::fresh_dir("patch_exact");
   for (const char* family : {"gpt", "t5"}) {
     INFO(family);
-    train(family, dir / family, 100);
+    // One head: patching it is patching its attention's whole output.
+    train(family, dir / family, 100, 1);
     LoadedRun run = load_run((dir / family).string());
-    const std::vector<BlockModule> blocks = block_modules(*run.model);
+    const study::PatchSites sites = study::patch_sites(*run.model);
+    const std::vector<BlockModule>& blocks = sites.blocks;
     const std::string clean = "Wed 17 Jun 1987", corrupt = "Sun 02 Feb 1951";
     const std::vector<int32_t> forced = run.vocab->encode("19", "test");
     study::Recording recording;
     const Framing::ForcedRun clean_run =
-        study::record_run(*run.framing, blocks, clean, forced, recording);
+        study::record_run(*run.framing, sites, clean, forced, recording);
     const Framing::ForcedRun corrupt_run = run.framing->run_forced(corrupt, forced);
     REQUIRE(largest_difference(clean_run.next, corrupt_run.next) > 1e-3);
     // Recording alone changes nothing.
     CHECK(largest_difference(run.framing->run_forced(clean, forced).next, clean_run.next) == 0);
     // The last block's output, everywhere: what follows it is the clean run's.
     const size_t last = blocks.size() - 1;
-    const Framing::ForcedRun whole = study::patched_run(*run.framing, blocks, corrupt, forced,
-                                                        recording, {last, BlockSite::Output, -1});
+    const Framing::ForcedRun whole = study::patched_run(
+        *run.framing, sites, corrupt, forced, recording, {last, BlockSite::Output, -1, -1});
     CHECK(largest_difference(whole.next, clean_run.next) == 0);
     // One position that is not the scored one changes the scored output of
     // a causal decoder's last block not at all.
-    const Framing::ForcedRun early = study::patched_run(*run.framing, blocks, corrupt, forced,
-                                                        recording, {last, BlockSite::Output, 0});
+    const Framing::ForcedRun early = study::patched_run(
+        *run.framing, sites, corrupt, forced, recording, {last, BlockSite::Output, -1, 0});
     CHECK(largest_difference(early.next, corrupt_run.next) == 0);
+    // The one head of the last attention, everywhere, is that attention's
+    // sublayer output everywhere.
+    const size_t attention = sites.attentions.size() - 1;
+    const AttentionModule& m = sites.attentions[attention];
+    size_t block = 0;
+    while (m.path.rfind(blocks[block].path + "/", 0) != 0) ++block;
+    const BlockSite sublayer =
+        m.kind == "cross" ? BlockSite::CrossAttention : BlockSite::SelfAttention;
+    const Framing::ForcedRun head = study::patched_run(*run.framing, sites, corrupt, forced,
+                                                       recording, {attention, sublayer, 0, -1});
+    const Framing::ForcedRun whole_sublayer = study::patched_run(
+        *run.framing, sites, corrupt, forced, recording, {block, sublayer, -1, -1});
+    CHECK(largest_difference(head.next, corrupt_run.next) > 1e-6);
+    CHECK(largest_difference(head.next, whole_sublayer.next) < 1e-12);
     // The hooks are gone afterwards.
     CHECK(largest_difference(run.framing->run_forced(corrupt, forced).next, corrupt_run.next) == 0);
   }
@@ -106,6 +123,20 @@ TEST_CASE(
   CHECK_THAT(r.output, Contains("the clean run writes '6'") && Contains("decoder cross-attention"));
   CHECK_THAT(cli_test::read_text(dir / "patch.svg"),
              Contains("encoder block output") && Contains("n|l"));
+
+  // --heads: every head of every attention too, one grid per kind.
+  r =
+      cli_test::run(fmt::format("patch --ckpt {} --clean \"Wed 17 Jun 1987\" --corrupt \"Wed 17 "
+                                "Jul 1987\" --heads --format jsonl",
+                                t5.string()));
+  REQUIRE(r.exit_code == 0);
+  std::map<std::string, int> head_cells;
+  for (const Json& c : cli_test::json_lines(r.output))
+    if (c.contains("head")) ++head_cells[c.at("stack").get<std::string>()];
+  // 2 heads x (2 encoder blocks x 16 positions, 1 decoder block x 7 positions)
+  CHECK(head_cells["encoder self"] == 2 * 2 * 16);
+  CHECK(head_cells["decoder self"] == 2 * 7);
+  CHECK(head_cells["cross"] == 2 * 7);
 
   for (const auto& [args, message] :
        {std::pair{"--clean \"Wed 17 Jun 1987\" --corrupt \"Wed 7 Jun 1987\"",
