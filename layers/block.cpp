@@ -41,7 +41,8 @@ Tensor TransformerBlock::forward(const Tensor& x, const BlockInputs& in,
   Tensor* cross_w = attention ? &attention->cross_weights : nullptr;
 
   AttentionMasks self_masks{in.padding, kind_ != BlockKind::Encoder, in.self_bias, in.prefix};
-  Tensor h = residual(x, *self_attn_norm_, [&](const Tensor& t) {
+  const Tensor input = hooked(BlockSite::Input, x);
+  Tensor h = residual(input, *self_attn_norm_, [&](const Tensor& t) {
     // K/V from the same sequence
     return hooked(BlockSite::SelfAttention, self_attn_->forward(t, t, self_masks, self_w));
   });

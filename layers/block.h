@@ -66,10 +66,12 @@ struct BlockCache {
 };
 
 // Where a study reads or overwrites a block's activations (attnlab patch):
+// the residual stream it reads (for the first block, the embedded tokens),
 // each attention's and the FFN's output before it joins the residual
 // stream, and the block's output, the residual stream it hands on.
-enum class BlockSite { SelfAttention, CrossAttention, FeedForward, Output };
+enum class BlockSite { Input, SelfAttention, CrossAttention, FeedForward, Output };
 inline constexpr EnumName<BlockSite> kBlockSiteNames[] = {
+    {BlockSite::Input, "block input"},
     {BlockSite::SelfAttention, "self-attention"},
     {BlockSite::CrossAttention, "cross-attention"},
     {BlockSite::FeedForward, "feed-forward"},

@@ -58,6 +58,12 @@ TEST_CASE("patch: restoring every position of the last block restores the clean 
     const Framing::ForcedRun whole = study::patched_run(
         *run.framing, sites, corrupt, forced, recording, {last, BlockSite::Output, -1, -1});
     CHECK(largest_difference(whole.next, clean_run.next) == 0);
+    // The first block's input, everywhere: the clean input's embedding, so
+    // the clean run (for T5 the first block is the encoder's; the decoder
+    // reads the same forced tokens in both runs).
+    const Framing::ForcedRun embedded = study::patched_run(
+        *run.framing, sites, corrupt, forced, recording, {0, BlockSite::Input, -1, -1});
+    CHECK(largest_difference(embedded.next, clean_run.next) == 0);
     // One position that is not the scored one changes the scored output of
     // a causal decoder's last block not at all.
     const Framing::ForcedRun early = study::patched_run(
