@@ -107,5 +107,15 @@ TEST_CASE("lens: attnlab lens reads every GPT block, and the last one writes the
   r = cli_test::run(fmt::format("lens --ckpt {} --input x --top 0", out.string()));
   CHECK(r.exit_code == 2);
   CHECK_THAT(r.output, Contains("--top"));
+  // An encoder has no decoder to read.
+  const fs::path bert = dir / "bert";
+  REQUIRE(
+      cli_test::run(fmt::format("train --model bert --task brackets --d-model 16 --heads 2 "
+                                "--d-ff 32 --layers 1 --steps 2 --eval-every 0 --quiet --out {}",
+                                bert.string()))
+          .exit_code == 0);
+  r = cli_test::run(fmt::format("lens --ckpt {} --input \"(())\"", bert.string()));
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.output, Contains("bert/best.h5") && Contains("a bert model has no decoder"));
   fs::remove_all(dir);
 }
