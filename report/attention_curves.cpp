@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <stdexcept>
 
+#include "report/curves.h"
 #include "train/metrics_log.h"
 #include "train/run_dir.h"
 
@@ -40,14 +41,8 @@ AttentionCurves read_attention_curves(const std::string& path) {
   if (!fs::exists(path)) throw std::runtime_error(fmt::format("{}: no such file", path));
   const MetricsLog log = read_metrics_log(path);
   AttentionCurves run;
-  const fs::path p(path);
-  run.name = p.has_parent_path() && !p.parent_path().filename().empty()
-                 ? p.parent_path().filename().string()
-                 : p.stem().string();
-  if (log.torn_line > 0)
-    run.warnings.push_back(
-        fmt::format("{}:{}: the last line was cut off (a crash while writing it); skipped", path,
-                    log.torn_line));
+  run.name = run_name(path);
+  if (log.torn_line > 0) run.warnings.push_back(torn_line_warning(path, log.torn_line));
   bool any = false;
   for (size_t n = 0; n < log.lines.size(); ++n) {
     MetricsRecord line;

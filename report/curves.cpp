@@ -20,6 +20,18 @@ void cut_at(std::vector<CurvePoint>& points, double step) {
 
 }  // namespace
 
+std::string run_name(const std::string& path) {
+  const std::filesystem::path p(path);
+  return p.has_parent_path() && !p.parent_path().filename().empty()
+             ? p.parent_path().filename().string()
+             : p.stem().string();
+}
+
+std::string torn_line_warning(const std::string& path, size_t line) {
+  return fmt::format("{}:{}: the last line was cut off (a crash while writing it); skipped", path,
+                     line);
+}
+
 RunCurves read_curves(const std::string& path) {
   namespace fs = std::filesystem;
   if (!fs::exists(path)) throw std::runtime_error(fmt::format("{}: no such file", path));
@@ -27,14 +39,8 @@ RunCurves read_curves(const std::string& path) {
   if (log.lines.empty() && log.torn_line == 0)
     throw std::runtime_error(fmt::format("{}: empty (has the run logged anything yet?)", path));
   RunCurves run;
-  const fs::path p(path);
-  run.name = p.has_parent_path() && !p.parent_path().filename().empty()
-                 ? p.parent_path().filename().string()
-                 : p.stem().string();
-  if (log.torn_line > 0)
-    run.warnings.push_back(
-        fmt::format("{}:{}: the last line was cut off (a crash while writing it); skipped", path,
-                    log.torn_line));
+  run.name = run_name(path);
+  if (log.torn_line > 0) run.warnings.push_back(torn_line_warning(path, log.torn_line));
   // Each invocation's clock starts at 0: after a resume, times continue from
   // the last one logged before it.
   double time_offset = 0, last_time = 0;

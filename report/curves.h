@@ -22,6 +22,12 @@ struct RunCurves {
   std::vector<std::string> warnings;  // torn or unreadable lines, said with file:line
 };
 
+// What a run is called in a legend: the directory that holds its
+// metrics.jsonl at `path` (the file's stem when it has none).
+std::string run_name(const std::string& path);
+// The warning for a last line cut off by a crash (MetricsLog::torn_line).
+std::string torn_line_warning(const std::string& path, size_t line);
+
 // Reads `path`. After a resume marker, points at or after the resumed step
 // replace the ones logged before it (the run repeated those steps). Throws
 // std::runtime_error naming the file when it is missing or holds no lines.

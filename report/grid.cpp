@@ -12,17 +12,6 @@ namespace attnlab::report {
 
 namespace {
 
-// Pixels a label needs, roughly: the font's average advance is 0.62 em.
-double label_width(const std::string& text, double font) {
-  size_t glyphs = 0;
-  for (unsigned char c : text) glyphs += (c & 0xC0) != 0x80;  // UTF-8 lead bytes
-  return double(glyphs) * font * 0.62;
-}
-
-std::string shown(const std::string& token) {
-  return token == " " ? "\xE2\x90\xA3" : token;  // U+2423 open box: a visible space
-}
-
 std::string mix(const double a[3], const double b[3], double t) {
   int rgb[3];
   for (int k = 0; k < 3; ++k) rgb[k] = int(std::lround(a[k] + (b[k] - a[k]) * t));
@@ -66,14 +55,16 @@ Svg grid_heatmaps(const std::string& caption, const std::vector<GridPanel>& pane
     l.cell_h = std::clamp(320.0 / double(std::max<size_t>(rows, 1)), 14.0, 30.0);
     l.font = std::min(11.0, l.cell_h * 0.7);
     double text_w = 0;
-    for (const auto& t : p.cell_text) text_w = std::max(text_w, label_width(shown(t), l.font));
+    for (const auto& t : p.cell_text)
+      text_w = std::max(text_w, label_width(visible_token(t), l.font));
     l.cell_w =
         std::max({std::clamp(480.0 / double(std::max<size_t>(cols, 1)), 16.0, 40.0), text_w + 6});
     l.left = 12 + label_width(p.row_title, 11) + 8;
     for (const auto& r : p.row_labels)
-      l.left = std::max(l.left, label_width(shown(r), l.font) + 34);
+      l.left = std::max(l.left, label_width(visible_token(r), l.font) + 34);
     l.top = 10;
-    for (const auto& c : p.col_labels) l.top = std::max(l.top, label_width(shown(c), l.font) + 10);
+    for (const auto& c : p.col_labels)
+      l.top = std::max(l.top, label_width(visible_token(c), l.font) + 10);
     l.width = l.left + l.cell_w * double(cols) + 20;
     l.height = 22 + l.top + l.cell_h * double(rows) + 22;
     width = std::max(width, l.width);
@@ -91,8 +82,8 @@ Svg grid_heatmaps(const std::string& caption, const std::vector<GridPanel>& pane
     const double gx = l.left, gy = y0 + 22 + l.top;
     svg.text(10, y0 + 14, p.title, 12, "start", "#222", 0, true);
     for (size_t c = 0; c < cols; ++c)  // column labels along the top, read bottom to top
-      svg.text(gx + l.cell_w * (double(c) + 0.5) + l.font * 0.35, gy - 5, shown(p.col_labels[c]),
-               l.font, "start", "#333", -90);
+      svg.text(gx + l.cell_w * (double(c) + 0.5) + l.font * 0.35, gy - 5,
+               visible_token(p.col_labels[c]), l.font, "start", "#333", -90);
     if (!p.col_title.empty())
       svg.text(gx + l.cell_w * double(cols) / 2, gy + l.cell_h * double(rows) + 15, p.col_title, 11,
                "middle", "#555");
@@ -100,7 +91,7 @@ Svg grid_heatmaps(const std::string& caption, const std::vector<GridPanel>& pane
       svg.text(14, gy + l.cell_h * double(rows) / 2, p.row_title, 11, "middle", "#555", -90);
     for (size_t r = 0; r < rows; ++r) {
       const double cy = gy + l.cell_h * (double(r) + 0.5) + l.font * 0.35;
-      svg.text(gx - 5, cy, shown(p.row_labels[r]), l.font, "end", "#333");
+      svg.text(gx - 5, cy, visible_token(p.row_labels[r]), l.font, "end", "#333");
       for (size_t c = 0; c < cols; ++c) {
         const double v = p.values[r * cols + c];
         const std::string text = p.cell_text.empty() ? "" : p.cell_text[r * cols + c];
@@ -110,7 +101,7 @@ Svg grid_heatmaps(const std::string& caption, const std::vector<GridPanel>& pane
                              p.col_labels[c], std::isfinite(v) ? fmt::format("{:.4g}", v) : "none",
                              text.empty() ? "" : " (" + text + ")"));
         if (!text.empty())
-          svg.text(gx + l.cell_w * (double(c) + 0.5), cy, shown(text), l.font, "middle",
+          svg.text(gx + l.cell_w * (double(c) + 0.5), cy, visible_token(text), l.font, "middle",
                    dark(v, scale) ? "#fff" : "#222");
       }
     }

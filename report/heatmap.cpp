@@ -8,23 +8,6 @@
 
 namespace attnlab::report {
 
-namespace {
-
-// Width of a label in pixels, roughly: the font's average advance is about
-// 0.62 em, and no label may be clipped.
-double label_width(const std::string& text, double font) {
-  size_t glyphs = 0;
-  for (unsigned char c : text) glyphs += (c & 0xC0) != 0x80;  // UTF-8 lead bytes
-  return double(glyphs) * font * 0.62;
-}
-
-// Tokens as the picture shows them: a space is visible, not blank.
-std::string shown(const std::string& token) {
-  return token == " " ? "\xE2\x90\xA3" : token;  // U+2423 open box
-}
-
-}  // namespace
-
 std::string heat_colour(double value) {
   // Three stops: white, a mid blue, a dark blue; linear in between.
   const double v = std::clamp(std::isfinite(value) ? value : 0.0, 0.0, 1.0);
@@ -49,8 +32,8 @@ Svg attention_heatmaps(const std::string& caption, const std::vector<HeatmapPane
   const double cell = std::clamp(360.0 / double(std::max<size_t>({rows, cols, 1})), 9.0, 22.0);
   const double font = std::min(11.0, cell * 0.85);
   double left = 8, top = 8;
-  for (const auto& l : row_labels) left = std::max(left, label_width(shown(l), font) + 10);
-  for (const auto& l : col_labels) top = std::max(top, label_width(shown(l), font) + 10);
+  for (const auto& l : row_labels) left = std::max(left, label_width(visible_token(l), font) + 10);
+  for (const auto& l : col_labels) top = std::max(top, label_width(visible_token(l), font) + 10);
   const double grid_w = cell * double(cols), grid_h = cell * double(rows);
   const double panel_w = left + grid_w + 20, panel_h = 24 + top + grid_h + 16;
   const int per_row = std::max(1, std::min<int>(panels_per_row, int(panels.size())));
@@ -65,11 +48,11 @@ Svg attention_heatmaps(const std::string& caption, const std::vector<HeatmapPane
     const double gx = x0 + left, gy = y0 + 24 + top;
     svg.text(gx + grid_w / 2, y0 + 16, panels[p].title, 12, "middle", "#222", 0, true);
     for (size_t c = 0; c < cols; ++c)  // key tokens along the top, read bottom to top
-      svg.text(gx + cell * (double(c) + 0.5) + font * 0.35, gy - 5, shown(col_labels[c]), font,
-               "start", "#333", -90);
+      svg.text(gx + cell * (double(c) + 0.5) + font * 0.35, gy - 5, visible_token(col_labels[c]),
+               font, "start", "#333", -90);
     for (size_t r = 0; r < rows; ++r) {
-      svg.text(gx - 5, gy + cell * (double(r) + 0.5) + font * 0.35, shown(row_labels[r]), font,
-               "end", "#333");
+      svg.text(gx - 5, gy + cell * (double(r) + 0.5) + font * 0.35, visible_token(row_labels[r]),
+               font, "end", "#333");
       for (size_t c = 0; c < cols; ++c) {
         const double v = panels[p].values[r * cols + c];
         svg.rect(gx + cell * double(c), gy + cell * double(r), cell, cell, heat_colour(v), "none",

@@ -104,6 +104,16 @@ void Svg::save(const std::string& path) const {
   write_file_atomically(path, str());
 }
 
+std::string visible_token(const std::string& token) {
+  return token == " " ? "\xE2\x90\xA3" : token;
+}
+
+double label_width(const std::string& text, double font) {
+  size_t glyphs = 0;
+  for (unsigned char c : text) glyphs += (c & 0xC0) != 0x80;  // UTF-8 lead bytes
+  return double(glyphs) * font * 0.62;
+}
+
 const std::string& series_colour(size_t i) {
   static const std::string palette[] = {"#0072B2", "#D55E00", "#009E73", "#CC79A7",
                                         "#E69F00", "#56B4E9", "#000000", "#F0E442"};

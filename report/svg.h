@@ -43,6 +43,13 @@ class Svg {
 // Colours that stay apart for colour-blind readers (Okabe and Ito's eight).
 const std::string& series_colour(size_t i);
 
+// A token as pictures and tables show it: a lone space as U+2423 (an open
+// box), so that it is seen.
+std::string visible_token(const std::string& token);
+// Pixels a text of `font` px needs, roughly (the average advance is about
+// 0.62 em), so that no label is clipped.
+double label_width(const std::string& text, double font);
+
 // About `count` round tick values covering [lo, hi].
 std::vector<double> nice_ticks(double lo, double hi, int count = 5);
 // A tick label without trailing zeros: 0.25, 1000, 1.5e-05.

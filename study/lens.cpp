@@ -23,10 +23,6 @@ std::vector<double> probabilities(const std::vector<double>& logits) {
   return p;
 }
 
-std::string quoted(const std::string& token) {
-  return token == " " ? "\xE2\x90\xA3" : token;  // U+2423: a visible space
-}
-
 }  // namespace
 
 LogitLens logit_lens(const Framing& framing, const data::Vocab& vocab, const std::string& text,
@@ -100,11 +96,12 @@ report::Table lens_table(const LogitLens& lens, const ShownPositions& shown) {
   for (size_t b = 0; b < lens.blocks.size(); ++b)
     table.header.push_back(fmt::format("block {}", b));
   for (size_t pos = shown.first; pos < shown.first + shown.count; ++pos) {
-    std::vector<std::string> row{std::to_string(pos), quoted(lens.tokens[pos]),
-                                 quoted(lens.eventual[pos])};
+    std::vector<std::string> row{std::to_string(pos), report::visible_token(lens.tokens[pos]),
+                                 report::visible_token(lens.eventual[pos])};
     for (const auto& block : lens.cells) {
       const LensCell& c = block[pos];
-      row.push_back(fmt::format("{:.2f} {}", c.eventual, quoted(c.top.front().first)));
+      row.push_back(
+          fmt::format("{:.2f} {}", c.eventual, report::visible_token(c.top.front().first)));
     }
     table.rows.push_back(std::move(row));
   }

@@ -42,10 +42,6 @@ Tensor restored(const Tensor& value, const Tensor& clean, int64_t position, int6
   return out;
 }
 
-std::string visible(const std::string& token) {
-  return token == " " ? "\xE2\x90\xA3" : token;  // U+2423: a space that shows
-}
-
 int32_t most_likely(const std::vector<double>& log_probs) {
   return int32_t(std::max_element(log_probs.begin(), log_probs.end()) - log_probs.begin());
 }
@@ -254,7 +250,7 @@ report::Table patch_table(const PatchResult& result, size_t per_grid) {
       const std::string& c = g.clean_tokens[pos];
       const std::string& r = g.corrupt_tokens[pos];
       table.rows.push_back({g.title, g.row_label(cell / positions), std::to_string(pos),
-                            visible(c == r ? c : c + "|" + r),
+                            report::visible_token(c == r ? c : c + "|" + r),
                             fmt::format("{:.3f}", g.restored[cell]),
                             fmt::format("{:.4f}", g.log_prob[cell])});
     }

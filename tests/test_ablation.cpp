@@ -7,21 +7,18 @@
 #include <map>
 
 #include "cli_process.h"
+#include "model_outputs.h"
 #include "models/gradcheck_models.h"
 #include "models/heads.h"
 #include "xml_check.h"
 
 using namespace attnlab;
+using model_outputs::ids;
+using model_outputs::largest_difference;
 namespace fs = std::filesystem;
 using Catch::Matchers::Contains;
 
 namespace {
-
-IntTensor ids(int64_t b, int64_t t, int32_t first, int32_t vocab) {
-  IntTensor x{{b, t}, {}};
-  for (int64_t i = 0; i < b * t; ++i) x.data.push_back(int32_t((first + 7 * i) % (vocab - 6) + 6));
-  return x;
-}
 
 // What the model computes for a fixed batch: class logits, or next-token
 // logits (an encoder-decoder's decoder reading its encoder's output).
@@ -55,13 +52,6 @@ std::vector<double> cached_outputs(const Model& model) {
     out.insert(out.end(), logits.begin(), logits.end());
   }
   return out;
-}
-
-double largest_difference(const std::vector<double>& a, const std::vector<double>& b) {
-  REQUIRE(a.size() == b.size());
-  double worst = 0;
-  for (size_t i = 0; i < a.size(); ++i) worst = std::max(worst, std::fabs(a[i] - b[i]));
-  return worst;
 }
 
 // Zeroes the columns of `site`'s output projection that read head `head`.

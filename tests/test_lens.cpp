@@ -6,28 +6,14 @@
 #include <cmath>
 
 #include "cli_process.h"
+#include "model_outputs.h"
 #include "models/gradcheck_models.h"
 
 using namespace attnlab;
+using model_outputs::ids;
+using model_outputs::largest_difference;
 namespace fs = std::filesystem;
 using Catch::Matchers::Contains;
-
-namespace {
-
-IntTensor ids(int64_t b, int64_t t, int32_t first, int32_t vocab) {
-  IntTensor x{{b, t}, {}};
-  for (int64_t i = 0; i < b * t; ++i) x.data.push_back(int32_t((first + 5 * i) % (vocab - 6) + 6));
-  return x;
-}
-
-double largest_difference(const std::vector<double>& a, const std::vector<double>& b) {
-  REQUIRE(a.size() == b.size());
-  double worst = 0;
-  for (size_t i = 0; i < a.size(); ++i) worst = std::max(worst, std::fabs(a[i] - b[i]));
-  return worst;
-}
-
-}  // namespace
 
 TEST_CASE("lens: the last decoder block through the lens is the model's output, GPT and T5") {
   for (const Family family : {Family::GPT, Family::T5}) {
@@ -40,10 +26,10 @@ TEST_CASE("lens: the last decoder block through the lens is the model's output, 
     std::vector<BlockAttention> blocks;
     Tensor logits;
     if (family == Family::GPT) {
-      logits = model->decode(ids(2, 5, 1, v), nullptr, nullptr, nullptr, &blocks);
+      logits = model->decode(ids(2, 5, 1, v, 5), nullptr, nullptr, nullptr, &blocks);
     } else {
-      const Tensor memory = model->encode(ids(2, 6, 3, v), nullptr);
-      logits = model->decode(ids(2, 4, 1, v), nullptr, &memory, nullptr, &blocks);
+      const Tensor memory = model->encode(ids(2, 6, 3, v, 5), nullptr);
+      logits = model->decode(ids(2, 4, 1, v, 5), nullptr, &memory, nullptr, &blocks);
     }
     REQUIRE(blocks.size() == 2);
     const Tensor last = model->lens_logits(blocks.back().output);  // (B,T,V)

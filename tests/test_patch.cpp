@@ -7,21 +7,17 @@
 #include <map>
 
 #include "cli_process.h"
+#include "model_outputs.h"
 #include "study/loaded_run.h"
 #include "study/patch.h"
 
 using namespace attnlab;
+using model_outputs::ids;
+using model_outputs::largest_difference;
 namespace fs = std::filesystem;
 using Catch::Matchers::Contains;
 
 namespace {
-
-double largest_difference(const std::vector<double>& a, const std::vector<double>& b) {
-  REQUIRE(a.size() == b.size());
-  double worst = 0;
-  for (size_t i = 0; i < a.size(); ++i) worst = std::max(worst, std::fabs(a[i] - b[i]));
-  return worst;
-}
 
 void train(const std::string& model, const fs::path& out, int steps, int heads = 2) {
   const cli_test::Run r = cli_test::run(fmt::format(
