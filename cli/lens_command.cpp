@@ -70,8 +70,9 @@ int lens_command(int argc, char** argv) {
              lens.input, lens.output, study::lens_table(lens, shown).markdown());
   fmt::print(
       "\nEach block's cell: the probability it gives the model's final prediction (\"predicts\") "
-      "through the final norm and LM head, then its own most likely next token.{}\n",
-      shown.note.empty() ? "" : " Only " + shown.note + ".");
+      "through the final norm and LM head, then its own most likely next token; embed reads the "
+      "embedded tokens before the first block.{}\n",
+      study::lens_note(lens, shown).empty() ? "" : " Note: " + study::lens_note(lens, shown) + ".");
   if (!svg.empty()) fmt::print("wrote {}\n", svg);
   return cli::kExitOk;
 }

@@ -14,7 +14,7 @@ namespace attnlab {
 int patch_command(int argc, char** argv) {
   namespace po = cli::po;
   po::options_description options("patch options");
-  std::string ckpt, clean, corrupt, svg, format;
+  std::string ckpt, clean, corrupt, svg, format, metric_text;
   int64_t top = 5;
   options.add_options()                                                               //
       ("ckpt", po::value(&ckpt)->required(), "checkpoint file, or a run directory")   //
@@ -23,7 +23,10 @@ int patch_command(int argc, char** argv) {
        "an input of the same length in tokens that gives another answer")                   //
       ("svg", po::value(&svg), "also draw a blocks x positions heatmap per sublayer kind")  //
       ("heads", "also patch every head of every attention, one at a time")                  //
-      ("top", po::value(&top)->default_value(top), "rows of the table per sublayer kind")   //
+      ("metric", po::value(&metric_text)->default_value("logprob"),
+       "what is restored: logprob (the clean answer's log-probability) or logit-diff (its logit "
+       "minus the corrupt run's answer's)")                                                //
+      ("top", po::value(&top)->default_value(top), "rows of the table per sublayer kind")  //
       ("format", po::value(&format)->default_value("text"),
        "text: the answer and a table; jsonl: one JSON object per block, sublayer and position");
   po::variables_map vm;
@@ -40,12 +43,18 @@ int patch_command(int argc, char** argv) {
   if (top < 1) throw cli::UsageError("--top must be at least 1");
   if (format != "text" && format != "jsonl")
     throw cli::UsageError(fmt::format("--format {}: give text or jsonl", format));
+  study::PatchMetric metric;
+  try {
+    metric = enum_from_name(study::kPatchMetricNames, metric_text, "--metric");
+  } catch (const std::invalid_argument& e) {
+    throw cli::UsageError(e.what());
+  }
   LoadedRun run = load_run(ckpt);
   if (!svg.empty()) check_output_path(svg, "--svg", {run.file});
   study::PatchResult result;
   try {
     result = study::activation_patching(*run.model, *run.framing, *run.vocab, clean, corrupt,
-                                        vm.count("heads") > 0);
+                                        vm.count("heads") > 0, metric);
   } catch (const std::invalid_argument& e) {
     throw cli::UsageError(fmt::format("--clean/--corrupt: {}", e.what()));
   }
@@ -65,6 +74,10 @@ int patch_command(int argc, char** argv) {
                       {"log_prob", g.log_prob[cell]},
                       {"clean_log_prob", a.clean_log_prob},
                       {"corrupt_log_prob", a.corrupt_log_prob},
+                      {"metric", metric_text},
+                      {"value", g.metric[cell]},
+                      {"clean_value", a.clean_metric},
+                      {"corrupt_value", a.corrupt_metric},
                       {"restored", g.restored[cell]}});
         fmt::print("{}\n", json_line(j));
       }
@@ -77,8 +90,13 @@ int patch_command(int argc, char** argv) {
       a.clean_log_prob, a.contrast_name, a.answer_name, a.corrupt_log_prob);
   fmt::print("Where restoring one clean activation brings '{}' back most:\n\n{}", a.answer_name,
              study::patch_table(result, size_t(top)).markdown());
-  fmt::print(
-      "\nrestored: (patched - corrupt) / (clean - corrupt) of the answer's log-probability.\n");
+  fmt::print("\nrestored: (patched - corrupt) / (clean - corrupt) of {}{}.\n",
+             metric == study::PatchMetric::LogProb
+                 ? "the answer's log-probability"
+                 : fmt::format("log P('{}') - log P('{}')", a.answer_name, a.contrast_name),
+             metric == study::PatchMetric::LogProb ? ""
+                                                   : fmt::format(" (clean {:.4f}, corrupt {:.4f})",
+                                                                 a.clean_metric, a.corrupt_metric));
   if (!svg.empty()) fmt::print("wrote {}\n", svg);
   return cli::kExitOk;
 }

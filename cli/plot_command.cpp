@@ -28,7 +28,7 @@ int plot_attention(std::string path, const std::string& out) {
     throw cli::UsageError(fmt::format("--trace {}", e.what()));
   }
   for (const std::string& w : curves.warnings) fmt::print(stderr, "warning: {}\n", w);
-  report::line_charts(report::attention_panels(curves), 420, 280, 2).save(out);
+  report::line_charts(report::attention_panels(curves), 420, 280, 3).save(out);
   fmt::print("wrote {} ({} attentions of {})\n", out, curves.maps.size(), curves.name);
   return cli::kExitOk;
 }
@@ -57,6 +57,8 @@ int plot_command(int argc, char** argv) {
     return cli::kExitOk;
   if (metrics.empty() == trace.empty())
     throw cli::UsageError("give --metrics RUN... for training curves, or --trace RUN");
+  if (!trace.empty() && x_axis != "step")
+    throw cli::UsageError("--trace plots against the step; --x time goes with --metrics");
   if (!trace.empty()) return plot_attention(trace, out.empty() ? "attention.svg" : out);
   if (out.empty()) out = "curves.svg";
   if (x_axis != "step" && x_axis != "time")

@@ -47,6 +47,9 @@ int trace_held_out(const LoadedRun& run, const std::string& valid_file, const st
   const HeldOut held = held_out_of(run, valid_file);
   const AttentionStatistics stats =
       attention_statistics(*run.framing, held.examples, size_t(examples));
+  if (stats.examples == 0)
+    throw InputError(
+        fmt::format("--valid: {} holds no example to take statistics over", held.source));
   PendingFile pending(out);
   H5File f = H5File::create(pending.temporary());
   f.set_attribute("/", "format", "attnlab-attention-statistics");

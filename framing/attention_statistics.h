@@ -27,8 +27,9 @@ struct HeadSums {
 struct MapStatistics {
   std::string name, kind, query_axis, key_axis;  // as the trace names them
   std::vector<HeadSums> heads;
-  // A distance means something when queries and keys are one sequence.
-  bool has_distance() const { return query_axis == key_axis; }
+  // A distance means something when queries and keys are one sequence of
+  // ordered positions (the Perceiver's latent slots have no order).
+  bool has_distance() const { return query_axis == key_axis && query_axis != "latents"; }
   // Monotonicity, when a decoder reads its source in order.
   bool has_monotonicity() const { return kind == "cross"; }
   // Per head, the means over what was seen (NaN where the map has none).

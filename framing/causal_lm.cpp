@@ -67,6 +67,7 @@ class CausalLanguageModel final : public TextStreamFraming {
     if (ids.empty()) throw std::invalid_argument("trace: the input has no token");
     if (ids.size() > max_len()) ids.erase(ids.begin(), ids.end() - int64_t(max_len()));
     std::vector<BlockAttention> blocks;
+    if (prefix_lm()) trace.prefix = int64_t(ids.size());
     const Tensor logits =  // (1,T,V); a prefix LM reads the whole input as its prefix
         prefix_lm() ? model().decode_prefix(one_row(ids), nullptr, {int64_t(ids.size())}, &blocks)
                     : model().decode(one_row(ids), nullptr, nullptr, nullptr, &blocks);
@@ -91,8 +92,12 @@ class CausalLanguageModel final : public TextStreamFraming {
     run.trace.input = text;
     run.trace.output = vocab().decode(forced);
     std::vector<BlockAttention> blocks;
+    // A prefix LM reads the text both ways, the forced tokens causally, as
+    // it generates them.
+    const int64_t text_tokens = int64_t(ids.size() - forced.size());
+    if (prefix_lm()) run.trace.prefix = text_tokens;
     const Tensor logits =  // (1,T,V)
-        prefix_lm() ? model().decode_prefix(one_row(ids), nullptr, {int64_t(ids.size())}, &blocks)
+        prefix_lm() ? model().decode_prefix(one_row(ids), nullptr, {text_tokens}, &blocks)
                     : model().decode(one_row(ids), nullptr, nullptr, nullptr, &blocks);
     const int64_t v = logits.size(-1);
     run.next = log_softmax_row(logits, (int64_t(ids.size()) - 1) * v, v);

@@ -83,6 +83,7 @@ class DecoderOnlySeq2Seq final : public Seq2SeqFraming {
     if (ids.size() > max_len()) ids.resize(max_len());
     trace.axes.push_back({"sequence", token_names(vocab(), ids)});
     std::vector<BlockAttention> blocks;
+    if (prefix_lm()) trace.prefix = int64_t(prompt(src).size());
     const Tensor logits =  // (1,T,V)
         prefix_lm()
             ? model().decode_prefix(one_row(ids), nullptr, {int64_t(prompt(src).size())}, &blocks)

@@ -43,13 +43,13 @@ class TransformerStack : public Module {
                  std::vector<BlockAttention>* attention = nullptr,
                  const std::vector<int64_t>* prefix = nullptr) const;
 
-  // Decoding (see KVCache in layers/attention.h): one cache per block, for
-  // `batch` rows of up to `capacity` tokens; memory (B,Tm,C) for
-  // encoder-decoder blocks, whose cross keys and values are computed here once.
   // The stack's final norm (identity without one) of a hidden state
   // (..., C): what forward() applies after the last block.
   Tensor finish(const Tensor& h) const;
 
+  // Decoding (see KVCache in layers/attention.h): one cache per block, for
+  // `batch` rows of up to `capacity` tokens; memory (B,Tm,C) for
+  // encoder-decoder blocks, whose cross keys and values are computed here once.
   std::vector<BlockCache> start_cache(int64_t batch, int64_t capacity, DType dtype,
                                       const Tensor* memory) const;
   // New tokens x (B,Tn,C), row b's at positions start[b].. -> (B,Tn,C):

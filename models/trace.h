@@ -30,6 +30,9 @@ struct Trace {
   std::vector<std::pair<std::string, std::vector<std::string>>> axes;  // name, tokens
   std::vector<TraceMap> maps;
   std::vector<TraceState> states;
+  // A prefix LM: how many positions of its decoder's axis are its prefix,
+  // read both ways (0 when none).
+  int64_t prefix = 0;
 };
 
 }  // namespace attnlab

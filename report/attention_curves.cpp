@@ -87,7 +87,7 @@ AttentionCurves read_attention_curves(const std::string& path) {
 std::vector<Panel> attention_panels(const AttentionCurves& curves) {
   std::vector<Panel> panels;
   for (const MapCurves& m : curves.maps)
-    for (const char* shown : {"entropy", "distance", "monotonicity"})
+    for (const char* shown : {"entropy", "distance", "monotonicity", "special_share"})
       for (const auto& [name, heads] : m.measures) {
         if (name != shown) continue;
         Panel panel{fmt::format("{} {}", m.name, name), "step", measure_title(name), {}};

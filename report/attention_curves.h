@@ -33,8 +33,9 @@ struct AttentionCurves {
 // attention line (with what to pass to train).
 AttentionCurves read_attention_curves(const std::string& path);
 
-// Per map, a row of panels: each head's entropy, and its attended distance
-// (self-attention) or monotonicity (cross-attention), against the step.
+// Per map, a row of panels: each head's entropy, its attended distance
+// (self-attention) or monotonicity (cross-attention), and its share on
+// special tokens, against the step.
 std::vector<Panel> attention_panels(const AttentionCurves& curves);
 
 }  // namespace attnlab::report

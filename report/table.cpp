@@ -17,6 +17,16 @@ bool looks_numeric(const std::string& cell) {
 }  // namespace
 
 std::string Table::markdown() const {
+  // A '|' inside a cell would end it: written as "\|", as Markdown reads it.
+  const auto escaped = [](std::vector<std::string> cells) {
+    for (std::string& cell : cells)
+      for (size_t at = cell.find('|'); at != std::string::npos; at = cell.find('|', at + 2))
+        cell.replace(at, 1, "\\|");
+    return cells;
+  };
+  const std::vector<std::string> header = escaped(this->header);
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& row : this->rows) rows.push_back(escaped(row));
   std::vector<size_t> width(header.size(), 3);
   std::vector<bool> right(header.size(), true);
   for (size_t c = 0; c < header.size(); ++c) width[c] = std::max(width[c], header[c].size());

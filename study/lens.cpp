@@ -7,6 +7,7 @@
 #include <numeric>
 #include <stdexcept>
 
+#include "models/heads.h"
 #include "report/grid.h"
 
 namespace attnlab::study {
@@ -33,26 +34,55 @@ LogitLens logit_lens(const Framing& framing, const data::Vocab& vocab, const std
         "the logit lens reads a decoder's blocks through its LM head; a {} model has no "
         "decoder (GPT and T5 have one)",
         family_name(model.config().family)));
+  // The residual stream before the first decoder block: the embedded
+  // tokens, read by the same lens (the trace's last forward is its own).
+  Model& mutable_model = const_cast<Model&>(model);
+  TransformerBlock* first = nullptr;
+  for (const BlockModule& b : block_modules(mutable_model))
+    if (b.path == "decoder/layers/0") first = b.block;
+  Tensor embedded;
+  struct Unhook {
+    TransformerBlock* block;
+    ~Unhook() {
+      if (block) block->set_hook(nullptr);
+    }
+  } unhook{first};
+  if (first)
+    first->set_hook([&embedded](BlockSite site, const Tensor& value) {
+      if (site == BlockSite::Input) embedded = value.clone();
+      return value;
+    });
   const Trace trace = framing.trace(text);
-  EvalScope scope(const_cast<Model&>(model));
+  if (first) first->set_hook(nullptr);
+  EvalScope scope(mutable_model);
   LogitLens lens;
   lens.input = trace.input;
   lens.output = trace.output;
-  std::vector<std::vector<std::vector<double>>> probs;  // [block][position][token]
+  lens.sees_ahead = std::max<int64_t>(trace.prefix - 1, 0);
+  std::vector<std::pair<std::string, Tensor>> states;  // (T,C) or (1,T,C) each
+  if (embedded.defined()) states.emplace_back("embeddings", embedded);
   for (const TraceState& s : trace.states) {
     if (s.name.rfind("decoder/", 0) != 0) continue;
     if (lens.tokens.empty())
       for (const auto& [axis, tokens] : trace.axes)
         if (axis == s.axis) lens.tokens = tokens;
-    const Tensor logits = model.lens_logits(s.hidden);  // (T,C) -> (T,V)
-    const int64_t t = logits.size(0), v = logits.size(1);
+    states.emplace_back(s.name, s.hidden);
+  }
+  if (states.size() < 2) throw std::invalid_argument("the trace has no decoder block");
+  std::vector<std::vector<std::vector<double>>> probs;  // [block][position][token]
+  for (const auto& [name, hidden] : states) {
+    const Tensor logits = model.lens_logits(hidden);  // (..., C) -> (..., V)
+    const int64_t v = logits.size(-1), t = logits.numel() / v;
     const std::vector<double> all = logits.to_vector();
+    for (const double x : all)
+      if (!std::isfinite(x))
+        throw std::invalid_argument(fmt::format(
+            "the model's logits after {} are not finite: the checkpoint has diverged", name));
     auto& rows = probs.emplace_back();
     for (int64_t i = 0; i < t; ++i)
       rows.push_back(probabilities({all.begin() + i * v, all.begin() + (i + 1) * v}));
-    lens.blocks.push_back(s.name);
+    lens.blocks.push_back(name);
   }
-  if (lens.blocks.empty()) throw std::invalid_argument("the trace has no decoder block");
   // The final prediction at each position is the last block's most likely token.
   std::vector<size_t> eventual;
   for (const auto& p : probs.back()) {
@@ -91,12 +121,29 @@ ShownPositions shown_positions(size_t positions, size_t cap) {
   return s;
 }
 
+std::string lens_row_name(const std::string& state) {
+  const size_t at = state.rfind('/');
+  return at == std::string::npos ? "embed" : "block " + state.substr(at + 1);
+}
+
+std::string lens_note(const LogitLens& lens, const ShownPositions& shown) {
+  std::string note;
+  if (lens.sees_ahead > 0)
+    note += fmt::format(
+        "positions 0-{} (*) are a prefix LM's prefix, read both ways: each sees the token it "
+        "predicts, so its readings are no predictions",
+        lens.sees_ahead - 1);
+  if (!shown.note.empty()) note += (note.empty() ? "" : "; ") + shown.note;
+  return note;
+}
+
 report::Table lens_table(const LogitLens& lens, const ShownPositions& shown) {
   report::Table table{{"pos", "reads", "predicts"}};
-  for (size_t b = 0; b < lens.blocks.size(); ++b)
-    table.header.push_back(fmt::format("block {}", b));
+  for (const std::string& name : lens.blocks) table.header.push_back(lens_row_name(name));
   for (size_t pos = shown.first; pos < shown.first + shown.count; ++pos) {
-    std::vector<std::string> row{std::to_string(pos), report::visible_token(lens.tokens[pos]),
+    const std::string mark = int64_t(pos) < lens.sees_ahead ? " *" : "";
+    std::vector<std::string> row{std::to_string(pos),
+                                 report::visible_token(lens.tokens[pos]) + mark,
                                  report::visible_token(lens.eventual[pos])};
     for (const auto& block : lens.cells) {
       const LensCell& c = block[pos];
@@ -115,7 +162,7 @@ report::Svg lens_picture(const LogitLens& lens, const ShownPositions& shown,
       fmt::format("\"{}\" -> \"{}\": each block's most likely next token", lens.input, lens.output);
   panel.row_title = "block";
   panel.col_title = "position (the token it reads)";
-  for (size_t b = 0; b < lens.blocks.size(); ++b) panel.row_labels.push_back(std::to_string(b));
+  for (const std::string& name : lens.blocks) panel.row_labels.push_back(lens_row_name(name));
   for (size_t pos = shown.first; pos < shown.first + shown.count; ++pos)
     panel.col_labels.push_back(lens.tokens[pos]);
   for (const auto& block : lens.cells)
@@ -125,8 +172,8 @@ report::Svg lens_picture(const LogitLens& lens, const ShownPositions& shown,
     }
   const report::ColourScale colours{0, 1, false,
                                     "probability of the model's final prediction at that position"};
-  std::string note = "cells: the block's most likely token; the last block's are the model's own";
-  if (!shown.note.empty()) note += "; " + shown.note;
+  std::string note = "cells: each block's most likely token; the last block's are the model's";
+  if (const std::string more = lens_note(lens, shown); !more.empty()) note += "; " + more;
   return report::grid_heatmaps(title, {panel}, colours, note);
 }
 

@@ -23,11 +23,15 @@ struct LensCell {
 };
 
 struct LogitLens {
-  std::string input, output;                 // the text and the model's prediction
-  std::vector<std::string> tokens;           // what each decoder position reads
-  std::vector<std::string> eventual;         // what the model predicts after each position
-  std::vector<std::string> blocks;           // "decoder/layers/0", ...
+  std::string input, output;          // the text and the model's prediction
+  std::vector<std::string> tokens;    // what each decoder position reads
+  std::vector<std::string> eventual;  // what the model predicts after each position
+  // "embeddings" (before the first block), "decoder/layers/0", ...
+  std::vector<std::string> blocks;
   std::vector<std::vector<LensCell>> cells;  // [block][position]
+  // A prefix LM: positions [0, sees_ahead) read the token they predict
+  // (the prefix is read both ways), so their readings are no predictions.
+  int64_t sees_ahead = 0;
 };
 
 // Runs `text` as trace does (the model's prediction, then the input and that
@@ -44,6 +48,11 @@ struct ShownPositions {
   std::string note;  // says what was left out, "" when nothing was
 };
 ShownPositions shown_positions(size_t positions, size_t cap);
+
+// "embed" for the embedded tokens, "block 2" for decoder/layers/2.
+std::string lens_row_name(const std::string& state);
+// What a lens's picture or table leaves out or cannot show, "" when nothing.
+std::string lens_note(const LogitLens& lens, const ShownPositions& shown);
 
 // One row per position: what it reads, what the model predicts after it,
 // and per block the most likely token with the final prediction's

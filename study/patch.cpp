@@ -55,14 +55,33 @@ std::vector<std::string> tokens_of(const Trace& trace, const std::string& block)
   return {};
 }
 
-// The tokens an attention's queries read: its block's, or for the
-// Perceiver's lone cross-attention its latents.
-std::vector<std::string> query_tokens(const Trace& trace, const std::string& attention) {
+// The tokens an attention's queries read, from the map the trace names it
+// by: its module path, or for the Perceiver's lone cross-attention
+// ("cross_attn") the trace's "latent/cross_attn".
+std::vector<std::string> query_tokens(const Trace& trace, const AttentionModule& attention) {
+  const TraceMap* found = nullptr;
   for (const TraceMap& m : trace.maps)
-    if (m.name == attention)
-      for (const auto& [axis, tokens] : trace.axes)
-        if (axis == m.query_axis) return tokens;
+    if (m.name == attention.path) found = &m;
+  if (!found)
+    for (const TraceMap& m : trace.maps)
+      if (m.kind == attention.kind && m.name.size() > attention.path.size() &&
+          m.name.compare(m.name.size() - attention.path.size(), std::string::npos,
+                         attention.path) == 0 &&
+          m.name[m.name.size() - attention.path.size() - 1] == '/')
+        found = &m;
+  if (found)
+    for (const auto& [axis, tokens] : trace.axes)
+      if (axis == found->query_axis) return tokens;
   return {};
+}
+
+// The two runs' next outputs must be numbers to compare.
+void check_finite(const Framing::ForcedRun& run, const char* which) {
+  for (const double x : run.next)
+    if (std::isnan(x) || x == INFINITY)
+      throw std::invalid_argument(fmt::format(
+          "the {} run's output log-probabilities are not finite: the checkpoint has diverged",
+          which));
 }
 
 // Refuses inputs whose rows differ in length: positions pair one to one.
@@ -133,41 +152,59 @@ Framing::ForcedRun patched_run(const Framing& framing, const PatchSites& sites,
 
 PatchResult activation_patching(Model& model, const Framing& framing, const data::Vocab& vocab,
                                 const std::string& clean, const std::string& corrupt, bool heads,
-                                size_t max_steps) {
-  PatchResult result{clean, corrupt, {}, {}};
+                                PatchMetric metric, size_t max_steps) {
+  PatchResult result{clean, corrupt, metric, {}, {}};
   PatchAnswer& a = result.answer;
   const auto name_of = [&](const Framing::ForcedRun& run, int32_t id) {
     return run.over_labels ? framing.labels().at(size_t(id)) : vocab.token_of(id);
   };
   // The first output the two disagree on, both teacher-forced on the clean one.
   Framing::ForcedRun clean_run, corrupt_run;
+  const auto same_output = [&](size_t steps, const std::string& why) {
+    return std::invalid_argument(fmt::format(
+        "the clean and corrupt inputs give the same output{} ('{}'){}: there is no answer of the "
+        "clean run's for patching to restore",
+        clean_run.over_labels ? "" : fmt::format(" for {} steps", steps),
+        clean_run.over_labels ? name_of(clean_run, a.answer)
+                              : vocab.decode(a.forced) + name_of(clean_run, a.answer),
+        why));
+  };
   for (size_t step = 0;; ++step) {
-    clean_run = framing.run_forced(clean, a.forced);
-    corrupt_run = framing.run_forced(corrupt, a.forced);
+    try {
+      clean_run = framing.run_forced(clean, a.forced);
+      corrupt_run = framing.run_forced(corrupt, a.forced);
+    } catch (const std::invalid_argument&) {
+      if (step == 0) throw;
+      a.forced.pop_back();  // the longest output that fits the model agreed
+      throw same_output(step, ", until the model's max_len");
+    }
+    check_finite(clean_run, "clean");
+    check_finite(corrupt_run, "corrupt");
     if (step == 0) check_same_lengths(clean_run.trace, corrupt_run.trace);
     a.answer = most_likely(clean_run.next);
     a.contrast = most_likely(corrupt_run.next);
     if (a.answer != a.contrast) break;
     if (clean_run.over_labels || a.answer == data::kEosId || step + 1 >= max_steps)
-      throw std::invalid_argument(fmt::format(
-          "the clean and corrupt inputs give the same output{} ('{}'): there is no answer of "
-          "the clean run's for patching to restore",
-          clean_run.over_labels ? "" : fmt::format(" for {} steps", step + 1),
-          clean_run.over_labels ? name_of(clean_run, a.answer)
-                                : vocab.decode(a.forced) + name_of(clean_run, a.answer)));
+      throw same_output(step + 1, "");
     a.forced.push_back(a.answer);
   }
   a.answer_name = name_of(clean_run, a.answer);
   a.contrast_name = name_of(clean_run, a.contrast);
   a.forced_text = vocab.decode(a.forced);
+  const auto measure = [&](const std::vector<double>& next) {
+    const double lp = next[size_t(a.answer)];
+    return metric == PatchMetric::LogProb ? lp : lp - next[size_t(a.contrast)];
+  };
   a.clean_log_prob = clean_run.next[size_t(a.answer)];
   a.corrupt_log_prob = corrupt_run.next[size_t(a.answer)];
-  const double gap = a.clean_log_prob - a.corrupt_log_prob;
-  if (!(gap > 1e-9))
-    throw std::invalid_argument(
-        fmt::format("the clean answer '{}' is no likelier in the clean run (log-prob {:.4f}) than "
-                    "in the corrupt run ({:.4f}): nothing to restore",
-                    a.answer_name, a.clean_log_prob, a.corrupt_log_prob));
+  a.clean_metric = measure(clean_run.next);
+  a.corrupt_metric = measure(corrupt_run.next);
+  const double gap = a.clean_metric - a.corrupt_metric;
+  if (!(gap > 1e-3))
+    throw std::invalid_argument(fmt::format(
+        "the clean answer '{}' is hardly likelier in the clean run than in the corrupt run ({} "
+        "{:.6f} against {:.6f}): a share of so small a gap would be rounding",
+        a.answer_name, enum_name(kPatchMetricNames, metric), a.clean_metric, a.corrupt_metric));
 
   const PatchSites sites = patch_sites(model);
   Recording recording;
@@ -176,10 +213,13 @@ PatchResult activation_patching(Model& model, const Framing& framing, const data
   const auto patch_row = [&](PatchGrid& grid, PatchSpot spot, int64_t positions) {
     for (int64_t p = 0; p < positions; ++p) {
       spot.position = p;
-      const double lp =
-          patched_run(framing, sites, corrupt, a.forced, recording, spot).next[size_t(a.answer)];
-      grid.log_prob.push_back(lp);
-      grid.restored.push_back((lp - a.corrupt_log_prob) / gap);
+      const Framing::ForcedRun run =
+          patched_run(framing, sites, corrupt, a.forced, recording, spot);
+      check_finite(run, "patched");
+      const double value = measure(run.next);
+      grid.log_prob.push_back(run.next[size_t(a.answer)]);
+      grid.metric.push_back(value);
+      grid.restored.push_back((value - a.corrupt_metric) / gap);
     }
   };
   // Grids in the order the model computes them: stack by stack, each
@@ -191,7 +231,10 @@ PatchResult activation_patching(Model& model, const Framing& framing, const data
     for (const auto& [site, site_name] : kBlockSiteNames) {
       std::vector<size_t> in_stack;
       for (size_t i = 0; i < sites.blocks.size(); ++i)
-        if (sites.blocks[i].stack == stack && recording.sites.count({i, site}))
+        // A later block's input is the block output before it: only the
+        // first block's (the embedded tokens) is a site of its own.
+        if (sites.blocks[i].stack == stack && recording.sites.count({i, site}) &&
+            (site != BlockSite::Input || sites.blocks[i].layer == 0))
           in_stack.push_back(i);
       if (in_stack.empty()) continue;
       PatchGrid grid{fmt::format("{} {}", stack, site_name), stack, site_name, "block"};
@@ -220,8 +263,8 @@ PatchResult activation_patching(Model& model, const Framing& framing, const data
       if (m.kind != kind || !recording.heads.count(i)) continue;
       if (grid.blocks.empty()) {
         positions = recording.heads.at(i).size(1);
-        grid.clean_tokens = query_tokens(clean_run.trace, m.path);
-        grid.corrupt_tokens = query_tokens(corrupt_run.trace, m.path);
+        grid.clean_tokens = query_tokens(clean_run.trace, m);
+        grid.corrupt_tokens = query_tokens(corrupt_run.trace, m);
         grid.clean_tokens.resize(size_t(positions));
         grid.corrupt_tokens.resize(size_t(positions));
       }
@@ -278,12 +321,17 @@ report::Svg patch_picture(const PatchResult& result, const std::string& title) {
       "{}: \"{}\" (clean) vs \"{}\" (corrupt); answer '{}' after \"{}\" (corrupt writes '{}')",
       title, result.clean, result.corrupt, a.answer_name, a.forced_text, a.contrast_name);
   const report::ColourScale colours{
-      0, 1, false, "share of the answer's log-probability gap restored by the clean activation"};
+      0, 1, false,
+      fmt::format("share of the answer's {} gap restored by the clean activation",
+                  result.metric == PatchMetric::LogProb ? "log-probability" : "logit-difference")};
   return report::grid_heatmaps(
       caption, panels, colours,
-      fmt::format("log P(answer): clean {:.3f}, corrupt {:.3f}; values below 0 or above 1 show "
-                  "as the ends of the scale",
-                  a.clean_log_prob, a.corrupt_log_prob));
+      fmt::format("{}: clean {:.3f}, corrupt {:.3f}; values below 0 or above 1 show as the ends "
+                  "of the scale",
+                  result.metric == PatchMetric::LogProb
+                      ? std::string("log P(answer)")
+                      : fmt::format("log P('{}') - log P('{}')", a.answer_name, a.contrast_name),
+                  a.clean_metric, a.corrupt_metric));
 }
 
 }  // namespace attnlab::study

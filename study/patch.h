@@ -26,7 +26,17 @@ struct PatchAnswer {
   int32_t answer = 0, contrast = 0;
   std::string answer_name, contrast_name, forced_text;
   double clean_log_prob = 0, corrupt_log_prob = 0;  // of the answer, in each run
+  // The measure restored, in each run: the answer's log-probability, or its
+  // logit difference from the contrast.
+  double clean_metric = 0, corrupt_metric = 0;
 };
+
+// What patching restores: the clean answer's log-probability, or the
+// difference between its logit and the corrupt run's answer's (the
+// log-probability ratio of the two, which no other token moves).
+enum class PatchMetric { LogProb, LogitDiff };
+inline constexpr EnumName<PatchMetric> kPatchMetricNames[] = {
+    {PatchMetric::LogProb, "logprob"}, {PatchMetric::LogitDiff, "logit-diff"}};
 
 // Where the model can be patched: its blocks' sites and its attentions' heads.
 struct PatchSites {
@@ -72,11 +82,13 @@ struct PatchGrid {
   std::vector<std::string> clean_tokens, corrupt_tokens;  // at each position
   std::vector<double> restored;  // (rows, positions): share of the gap restored
   std::vector<double> log_prob;  // (rows, positions): the answer's, patched
+  std::vector<double> metric;    // (rows, positions): the measure restored, patched
   std::string row_label(size_t row) const;
 };
 
 struct PatchResult {
   std::string clean, corrupt;
+  PatchMetric metric = PatchMetric::LogProb;
   PatchAnswer answer;
   std::vector<PatchGrid> grids;
 };
@@ -85,11 +97,13 @@ struct PatchResult {
 // every block at every position, and with `heads` every head of every
 // attention at every position. Throws std::invalid_argument when the
 // inputs' rows differ in length (naming the axis and both lengths), when
-// both give the same output, or when the model cannot be scored one output
-// at a time (Framing::run_forced).
+// both give the same output, when the measure differs by less than 1e-3
+// between the runs (a share of so small a gap is rounding), or when the model cannot be scored one
+// output at a time (Framing::run_forced).
 PatchResult activation_patching(Model& model, const Framing& framing, const data::Vocab& vocab,
                                 const std::string& clean, const std::string& corrupt,
-                                bool heads = false, size_t max_steps = 64);
+                                bool heads = false, PatchMetric metric = PatchMetric::LogProb,
+                                size_t max_steps = 64);
 
 // Per grid, the positions and blocks that restore the most.
 report::Table patch_table(const PatchResult& result, size_t per_grid);

@@ -63,9 +63,11 @@ TEST_CASE("lens: attnlab lens reads every GPT block, and the last one writes the
   INFO(r.output);
   REQUIRE(r.exit_code == 0);
   const std::vector<Json> cells = cli_test::json_lines(r.output);
-  // BOS, the 15 characters, SEP and the prediction, each read by 3 blocks.
+  // BOS, the 15 characters, SEP and the prediction, each read from the
+  // embedded tokens and after each of 3 blocks.
   const size_t positions = 1 + input.size() + 1 + predicted.size();
-  REQUIRE(cells.size() == 3 * positions);
+  REQUIRE(cells.size() == 4 * positions);
+  CHECK(cells.front().at("block") == "embeddings");
   std::string written;
   for (const Json& c : cells) {
     REQUIRE(c.at("top").size() == 3);

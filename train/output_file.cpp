@@ -73,7 +73,8 @@ void refuse_checkpoint(const std::string& path, const std::string& option) {
 
 void prepare_output_directory(const std::string& dir, const std::string& option) {
   if (dir.empty()) throw InputError(fmt::format("{}: the path is empty", option));
-  const fs::path path(dir);
+  fs::path path = fs::path(dir).lexically_normal();
+  if (!path.has_filename() && path.has_parent_path()) path = path.parent_path();  // "pics/"
   const fs::path parent = path.has_parent_path() ? path.parent_path() : fs::path(".");
   std::error_code error;
   if (fs::exists(path, error) && !fs::is_directory(path, error))

@@ -56,9 +56,10 @@ TrainResult Trainer::run() {
   open_metrics_log();
   s.first_step = state_.step;
   start_time_budget(s);
-  s.window_start = s.elapsed();
-  // The heads as initialised, before they learn anything.
+  // The heads as initialised, before they learn anything (not counted in
+  // the first throughput window).
   if (config_.trace_every != 0 && state_.step == 0) log_attention(s);
+  s.window_start = s.elapsed();
   model_->train();
   for (;;) {
     // Rank 0 may have refitted the budget after its last evaluation.
@@ -307,9 +308,17 @@ void Trainer::evaluate_and_decide(Session& s, bool last) {
 
 void Trainer::log_attention(Session& s) {
   if (!comm_.is_root()) return;
+  const double start = s.elapsed();
   const AttentionStatistics stats =
       attention_statistics(*framing_, data_.dataset.valid, size_t(config_.trace_examples));
-  log_json(attention_line(state_.step, stats, s.elapsed()));
+  if (stats.examples > 0) log_json(attention_line(state_.step, stats, s.elapsed()));
+  // Counted in the time budget: at each evaluation with it, else on its own.
+  if (config_.trace_every > 0) {
+    s.budget.trace_seconds = s.elapsed() - start;
+    s.budget.trace_every = config_.trace_every;
+  } else {
+    s.budget.eval_seconds += s.elapsed() - start;
+  }
 }
 
 void Trainer::stop_for_signal(Session& s, int signal) {
