@@ -28,7 +28,8 @@ int plot_attention(std::string path, const std::string& out) {
     throw cli::UsageError(fmt::format("--trace {}", e.what()));
   }
   for (const std::string& w : curves.warnings) fmt::print(stderr, "warning: {}\n", w);
-  report::line_charts(report::attention_panels(curves), 420, 280, 3).save(out);
+  const size_t per_map = report::special_share_seen(curves) ? 3 : 2;
+  report::line_charts(report::attention_panels(curves), 420, 280, per_map).save(out);
   fmt::print("wrote {} ({} attentions of {})\n", out, curves.maps.size(), curves.name);
   return cli::kExitOk;
 }

@@ -84,12 +84,23 @@ AttentionCurves read_attention_curves(const std::string& path) {
   return run;
 }
 
+bool special_share_seen(const AttentionCurves& curves) {
+  for (const MapCurves& m : curves.maps)
+    for (const auto& [name, heads] : m.measures)
+      if (name == "special_share")
+        for (const StepCurve& head : heads)
+          for (const auto& [step, value] : head)
+            if (value != 0) return true;
+  return false;
+}
+
 std::vector<Panel> attention_panels(const AttentionCurves& curves) {
+  const bool special = special_share_seen(curves);
   std::vector<Panel> panels;
   for (const MapCurves& m : curves.maps)
     for (const char* shown : {"entropy", "distance", "monotonicity", "special_share"})
       for (const auto& [name, heads] : m.measures) {
-        if (name != shown) continue;
+        if (name != shown || (name == "special_share" && !special)) continue;
         Panel panel{fmt::format("{} {}", m.name, name), "step", measure_title(name), {}};
         for (size_t h = 0; h < heads.size(); ++h)
           panel.series.push_back({fmt::format("head {}", h), heads[h], h, true});

@@ -33,9 +33,13 @@ struct AttentionCurves {
 // attention line (with what to pass to train).
 AttentionCurves read_attention_curves(const std::string& path);
 
+// Whether any head of any map put weight on special tokens at any step. A
+// text's pieces have none, and a panel of zeros would only take room.
+bool special_share_seen(const AttentionCurves& curves);
+
 // Per map, a row of panels: each head's entropy, its attended distance
-// (self-attention) or monotonicity (cross-attention), and its share on
-// special tokens, against the step.
+// (self-attention) or monotonicity (cross-attention), and, when
+// special_share_seen, its share on special tokens, against the step.
 std::vector<Panel> attention_panels(const AttentionCurves& curves);
 
 }  // namespace attnlab::report

@@ -43,6 +43,9 @@ Svg grid_heatmaps(const std::string& caption, const std::vector<GridPanel>& pane
   std::vector<Layout> layouts;
   double width = std::max(360.0, label_width(caption, 14) * 1.1 + 20);
   width = std::max(width, label_width(note, 11) + 30);
+  // The colour scale and its legend, on one line below the panels.
+  constexpr double kScaleX = 20, kScaleWidth = 200;
+  width = std::max(width, kScaleX + kScaleWidth + 12 + label_width(scale.legend, 11) + 12);
   double height = 34;
   for (const GridPanel& p : panels) {
     const size_t rows = p.row_labels.size(), cols = p.col_labels.size();
@@ -109,7 +112,7 @@ Svg grid_heatmaps(const std::string& caption, const std::vector<GridPanel>& pane
     y0 += l.height;
   }
   // The colour scale.
-  const double ly = y0 + 12, lx = 20, lw = 200;
+  const double ly = y0 + 12, lx = kScaleX, lw = kScaleWidth;
   for (int k = 0; k < 50; ++k)
     svg.rect(lx + lw * k / 50.0, ly, lw / 50.0 + 0.5, 12,
              scale_colour(scale.lo + (scale.hi - scale.lo) * k / 49.0, scale));

@@ -7,6 +7,7 @@
 #include "cli_process.h"
 #include "framing/attention_statistics.h"
 #include "io/hdf5.h"
+#include "report/attention_curves.h"
 #include "xml_check.h"
 
 using namespace attnlab;
@@ -143,7 +144,8 @@ TEST_CASE("attention statistics: train --trace-every logs them, changes nothing,
   const std::string svg = cli_test::read_text(dir / "attention.svg");
   CHECK(xml_check::check(svg) == "");
   CHECK_THAT(svg, Contains("decoder/layers/1/self_attn entropy") &&
-                      Contains("decoder/layers/0/self_attn distance") && Contains("head 1"));
+                      Contains("decoder/layers/0/self_attn distance") && Contains("head 1") &&
+                      Contains("decoder/layers/0/self_attn special_share"));
   r = cli_test::run(fmt::format("plot --trace {} --out {}", (dir / "plain").string(),
                                 (dir / "none.svg").string()));
   CHECK(r.exit_code == 2);
@@ -166,4 +168,18 @@ TEST_CASE("attention statistics: train --trace-every logs them, changes nothing,
   for (const Json& j : lines_of("at-eval", "attention")) steps.push_back(j.at("step"));
   CHECK(steps == std::vector<int64_t>{0, 20, 40});
   fs::remove_all(dir);
+}
+
+TEST_CASE("attention statistics: plot leaves out the special-token share when no head has any") {
+  using attnlab::report::AttentionCurves;
+  AttentionCurves curves;
+  curves.maps.push_back({"decoder/layers/0/self_attn", "causal self", {}});
+  curves.maps[0].measures = {{"entropy", {{{0, 3.0}, {10, 2.0}}}},
+                             {"distance", {{{0, 9.0}, {10, 4.0}}}},
+                             {"special_share", {{{0, 0.0}, {10, 0.0}}}}};
+  CHECK_FALSE(attnlab::report::special_share_seen(curves));
+  CHECK(attnlab::report::attention_panels(curves).size() == 2);  // entropy, distance
+  curves.maps[0].measures[2].second[0][1].second = 0.25;
+  CHECK(attnlab::report::special_share_seen(curves));
+  CHECK(attnlab::report::attention_panels(curves).size() == 3);
 }

@@ -238,6 +238,12 @@ TEST_CASE("report: grid heatmaps colour signed changes and refuse a grid of the 
   CHECK(xml_check::check(svg) == "");
   CHECK(svg.find("block 1, head 2: -2") != std::string::npos);
   CHECK(svg.find("block 1, head 1: none") != std::string::npos);
+  // A long legend widens the picture instead of running off its right edge.
+  const ColourScale long_legend{-2, 2, true, std::string(120, 'x')};
+  const std::string wide = attnlab::report::grid_heatmaps("t", {panel}, long_legend).str();
+  const size_t at = wide.find("width=\"") + 7;
+  CHECK(std::stod(wide.substr(at)) >=
+        20 + 200 + 12 + attnlab::report::label_width(long_legend.legend, 11));
   panel.values.pop_back();
   CHECK_THROWS_WITH(attnlab::report::grid_heatmaps("t", {panel}, signed_scale),
                     Catch::Matchers::Contains("grid 'cross': 5 values"));
@@ -247,7 +253,7 @@ TEST_CASE("report: an attention picture caps its queries and keys and says so") 
   attnlab::Trace trace;
   trace.input = "long";
   std::vector<std::string> tokens;
-  for (int i = 0; i < 60; ++i) tokens.push_back("t" + std::to_string(i));
+  for (int i = 0; i < 60; ++i) tokens.push_back(fmt::format("t{}", i));
   trace.axes.push_back({"sequence", tokens});
   attnlab::TraceMap map{"decoder/layers/0/self_attn", "causal self", "sequence", "sequence",
                         attnlab::Tensor::full({2, 60, 60}, 1.0 / 60)};

@@ -43,6 +43,8 @@ TEST_CASE("text objectives: BERT fills in masked tokens and T5 dropped spans of 
     CHECK_THAT(r.output, Contains(std::string(model) == "bert" ? "masked language model"
                                                                : "span corruption"));
     CHECK_THAT(r.output, Contains("sample: ") && Contains("  ->  "));
+    // The run ends with its summary, as a task's run does.
+    CHECK_THAT(r.output, Contains("trained 600 steps in") && Contains("bits/char\nbest held-out"));
     // A repetitive text is learned: bits per character fall, and end well
     // below the log2(17) = 4.09 of a guess among the text's 17 characters.
     const std::vector<double> bits = held_out(out, "bits_per_char");

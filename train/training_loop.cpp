@@ -349,21 +349,22 @@ void Trainer::finish_run(Session& s) {
 }
 
 void Trainer::show_predictions(const TrainResult& result) const {
-  if (options_.quiet || options_.show_predictions <= 0 || result.interrupted ||
-      framing_->streams_blocks())  // a language model's samples were shown as it ran
-    return;
-  std::vector<std::string> inputs;
-  size_t longest_target = 0;  // in tokens: a prediction needs no more (and its EOS)
-  for (size_t i = 0; i < valid_.size() && int(inputs.size()) < options_.show_predictions; ++i) {
-    inputs.push_back(data_.dataset.valid[i].source);
-    longest_target = std::max(longest_target, valid_[i].target.size());
-  }
-  auto predictions = framing_->predict(inputs, 64, longest_target + 1);
-  fmt::print("\nheld-out examples (input -> prediction, expected):\n");
-  for (size_t i = 0; i < inputs.size(); ++i) {
-    const bool ok = predictions[i].text == data_.dataset.valid[i].target;
-    fmt::print("  {:<28} -> {:<28} {} {}\n", inputs[i], predictions[i].text, ok ? "ok  " : "MISS",
-               ok ? "" : "expected " + data_.dataset.valid[i].target);
+  if (options_.quiet || options_.show_predictions <= 0 || result.interrupted) return;
+  // A language model's samples were shown as it ran: it has only the summary.
+  if (!framing_->streams_blocks()) {
+    std::vector<std::string> inputs;
+    size_t longest_target = 0;  // in tokens: a prediction needs no more (and its EOS)
+    for (size_t i = 0; i < valid_.size() && int(inputs.size()) < options_.show_predictions; ++i) {
+      inputs.push_back(data_.dataset.valid[i].source);
+      longest_target = std::max(longest_target, valid_[i].target.size());
+    }
+    auto predictions = framing_->predict(inputs, 64, longest_target + 1);
+    fmt::print("\nheld-out examples (input -> prediction, expected):\n");
+    for (size_t i = 0; i < inputs.size(); ++i) {
+      const bool ok = predictions[i].text == data_.dataset.valid[i].target;
+      fmt::print("  {:<28} -> {:<28} {} {}\n", inputs[i], predictions[i].text, ok ? "ok  " : "MISS",
+                 ok ? "" : "expected " + data_.dataset.valid[i].target);
+    }
   }
   fmt::print("\ntrained {} steps in {:.1f} s; held-out {}\n", result.steps, result.seconds,
              result.final_metrics.summary());
