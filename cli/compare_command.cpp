@@ -3,15 +3,21 @@
 // report (curves, attention maps, the commands that reproduce it). The
 // comparison itself is study/compare.h; this file reads the options.
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
+#include <map>
+#include <set>
+#include <sstream>
 
 #include "cli/cli_common.h"
 #include "cli/commands.h"
 #include "cli/model_options.h"
 #include "common/errors.h"
 #include "study/compare.h"
+#include "study/run_cost.h"
 #include "train/run_dir.h"
 
 namespace attnlab {
@@ -47,6 +53,39 @@ void check_compare_out(const std::string& out) {
           out, file));
 }
 
+// One list-valued option: its values, each checked as the option's own
+// value would be, none twice. "--lr 3e-4,1e-3" gives two.
+std::vector<std::string> option_values(const po::variables_map& vm, const std::string& option) {
+  const std::string text = vm[option].as<std::string>();
+  std::vector<std::string> values;
+  std::stringstream in(text);
+  for (std::string item; std::getline(in, item, ',');) {
+    const auto refuse = [&](const std::string& why) {
+      if (text.find(',') == std::string::npos)
+        return cli::UsageError(fmt::format("--{} {}: {}", option, text, why));
+      return cli::UsageError(fmt::format("--{} {}: '{}' {}", option, text, item, why));
+    };
+    size_t used = 0;
+    double v = NAN;
+    try {
+      v = std::stod(item, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (item.empty() || used != item.size() || !std::isfinite(v)) throw refuse("is not a number");
+    const bool whole = option != "lr" && option != "dropout";
+    if (whole && (v != std::floor(v) || v > 1e12)) throw refuse("is not a whole number");
+    if (option == "dropout" ? !(v >= 0 && v < 1) : !(v > 0))
+      throw refuse(option == "dropout" ? "must be in [0, 1)" : "must be positive");
+    if (std::find(values.begin(), values.end(), item) != values.end())
+      throw refuse("is given twice");
+    values.push_back(item);
+  }
+  if (values.empty() || text.back() == ',')
+    throw cli::UsageError(fmt::format("--{} {}: expected a value or a comma list", option, text));
+  return values;
+}
+
 // The setup the options describe, checked.
 study::CompareSetup read_setup(const po::variables_map& vm, const std::string& models_text,
                                const std::string& match_text) {
@@ -61,20 +100,46 @@ study::CompareSetup read_setup(const po::variables_map& vm, const std::string& m
     throw cli::UsageError("--valid-file and --task-kind go with --train-file, not --task");
   s.out = vm["out"].as<std::string>();
   check_compare_out(s.out);
+  // The list-valued options: one value sets it for every run, more make a
+  // grid that every family runs cell by cell.
+  std::map<std::string, std::vector<std::string>> given;
+  for (const char* option : study::kGridOptions)
+    if (vm.count(option)) {
+      given[option] = option_values(vm, option);
+      if (given[option].size() > 1) s.grid.push_back({option, given[option]});
+    }
+  const auto first = [&](const char* option) { return given.at(option).front(); };
   if (vm.count("steps") && vm.count("minutes"))
     throw cli::UsageError("give --steps or --minutes, not both");
-  s.steps = vm.count("steps") ? vm["steps"].as<int64_t>() : vm.count("minutes") ? 0 : 600;
+  s.steps = vm.count("steps") ? std::stoll(first("steps")) : vm.count("minutes") ? 0 : 600;
   s.minutes = vm.count("minutes") ? vm["minutes"].as<double>() : 0;
-  if (vm.count("steps") && s.steps <= 0)
-    throw cli::UsageError(fmt::format("--steps {}: must be positive", s.steps));
   if (vm.count("minutes") && !(s.minutes > 0))
     throw cli::UsageError(fmt::format("--minutes {}: must be positive", s.minutes));
   s.seeds = vm["seeds"].as<int64_t>();
   if (s.seeds <= 0 || s.seeds > 100)
     throw cli::UsageError(fmt::format("--seeds {}: must be 1..100", s.seeds));
   s.first_seed = vm["seed"].as<uint64_t>();
-  s.batch_size = vm["batch-size"].as<int64_t>();
-  s.lr = vm["lr"].as<double>();
+  s.batch_size = vm.count("batch-size") ? std::stoll(first("batch-size")) : 64;
+  s.lr = vm.count("lr") ? std::stod(first("lr")) : 1e-3;
+  for (const study::GridAxis& axis : s.grid) {
+    const std::string field = axis.option == "d-model"  ? "d_model"
+                              : axis.option == "layers" ? "n_layers"
+                                                        : "dropout";
+    if (axis.option != "d-model" && axis.option != "layers" && axis.option != "dropout") continue;
+    if (!cli::model_option_given(vm, field).empty() &&
+        cli::model_option_given(vm, field).rfind("--set", 0) == 0)
+      throw cli::UsageError(fmt::format("--{} {} and {} both set {}: give the values once",
+                                        axis.option, vm[axis.option].as<std::string>(),
+                                        cli::model_option_given(vm, field), field));
+    if (axis.option == "layers" && vm.count("decoder-layers"))
+      throw cli::UsageError(
+          "--layers with more than one value sets both stacks of each cell: leave out "
+          "--decoder-layers");
+  }
+  if (!s.grid.empty() && vm.count("finetune-on"))
+    throw cli::UsageError(
+        "--finetune-on goes with one setting, not a grid: compare the grid first, then fine-tune "
+        "with each model's best setting");
   if (vm.count("warmup")) s.warmup = vm["warmup"].as<int64_t>();
   if (vm.count("eval-every")) s.eval_every = vm["eval-every"].as<int64_t>();
   s.tokenizer = vm["tokenizer"].as<std::string>();
@@ -149,15 +214,17 @@ study::CompareSetup read_setup(const po::variables_map& vm, const std::string& m
       s.families.push_back(f);
     }
   }
+  std::set<std::string> grid_options;  // set per cell, not for all runs
+  for (const study::GridAxis& axis : s.grid) grid_options.insert(axis.option);
   for (Family f : s.families) {
     auto& options = s.model_options[f];
     try {
-      options = cli::model_overrides(vm, f);
+      options = cli::model_overrides(vm, f, grid_options);
     } catch (const std::invalid_argument& e) {
       throw cli::UsageError(fmt::format("{} model: {}", family_name(f), e.what()));
     }
     // --layers alone sets both stacks of an encoder-decoder.
-    if (vm.count("layers") && !vm.count("decoder-layers"))
+    if (vm.count("layers") && !grid_options.count("layers") && !vm.count("decoder-layers"))
       options["n_decoder_layers"] = options.at("n_layers");
   }
   return s;
@@ -180,9 +247,12 @@ int compare_command(int argc, char** argv) {
       ("block-size", po::value<int64_t>()->default_value(TrainConfig{}.block_size),
        "--task-kind lm: tokens of context per row")                                            //
       ("out", po::value<std::string>()->required(), "directory for the runs and report.html")  //
-      ("steps", po::value<int64_t>(), "training steps per run (default 600)")                  //
-      ("minutes", po::value<double>(), "wall-clock budget per run instead of --steps")         //
-      ("models", po::value(&models_text), "comma list of families (default: all that can)")    //
+      ("steps", po::value<std::string>(),
+       "training steps per run (default 600); a comma list makes a grid")  //
+      ("minutes", po::value<double>(),
+       "wall-clock budget per run instead of --steps; with a grid, of the whole sweep, shared "
+       "equally by its runs")                                                                //
+      ("models", po::value(&models_text), "comma list of families (default: all that can)")  //
       ("match", po::value(&match_text)->default_value(match_text),
        "width: the same d_model and depth for all; params: d_model adjusted so every model has "
        "about the parameters of the first")  //
@@ -191,9 +261,11 @@ int compare_command(int argc, char** argv) {
        "tied head): only the attention routing differs")                                //
       ("seeds", po::value<int64_t>()->default_value(1), "runs per family, seeds 1..N")  //
       ("seed", po::value<uint64_t>()->default_value(1), "first seed")                   //
-      ("batch-size", po::value<int64_t>()->default_value(64), "examples per step")      //
-      ("lr", po::value<double>()->default_value(1e-3),
-       "peak learning rate (AdamW, warmup-cosine)")  //
+      ("batch-size", po::value<std::string>(),
+       "examples per step (default 64); a comma list makes a grid")  //
+      ("lr", po::value<std::string>(),
+       "peak learning rate, AdamW with warmup and cosine decay (default 1e-3); a comma list, "
+       "e.g. 3e-4,1e-3,3e-3, makes a grid")  //
       ("warmup", po::value<int64_t>(),
        "warmup steps (default: a fifth of --steps, at most 200)")  //
       ("eval-every", po::value<int64_t>(),
@@ -212,6 +284,8 @@ int compare_command(int argc, char** argv) {
       ("finetune-steps", po::value<int64_t>(),
        "steps of each fine-tuning run (default: as --steps)")  //
       ("overwrite", "replace runs already in --out")           //
+      ("dry-run",
+       "list every run with its parameters, training FLOPs and estimated time, then stop")  //
       ("resume",
        "continue a comparison that stopped: finished runs are kept, an interrupted one "
        "continues from its checkpoint, the rest train")                                  //
@@ -263,6 +337,16 @@ int compare_command(int argc, char** argv) {
     plan.insert(plan.end(), tuning.begin(), tuning.end());
   }
 
+  // A grid's runs are listed with what they will cost before any trains.
+  if (!setup.grid.empty() || vm.count("dry-run")) {
+    const std::vector<study::RunCost> costs = study::estimate_costs(plan, data);
+    fmt::print("\n{}\n{}\n", study::cost_table(plan, costs).markdown(), study::cost_explanation());
+    if (vm.count("dry-run")) {
+      fmt::print("--dry-run: nothing trained\n");
+      return cli::kExitOk;
+    }
+  }
+
   // Every run directory is checked before the first run trains: a comparison
   // must not stop halfway on a directory that was already there.
   const bool resume = vm.count("resume") > 0, overwrite = vm.count("overwrite") > 0;
@@ -283,12 +367,19 @@ int compare_command(int argc, char** argv) {
             setup.out, plan[i].config.out, file));
   }
 
+  std::string grid, fixed;  // the options that vary, and those every run shares
+  for (const study::GridAxis& axis : setup.grid)
+    grid += fmt::format(" --{} {}", axis.option, fmt::join(axis.values, ","));
+  const auto varies = [&](const char* option) {
+    return std::any_of(setup.grid.begin(), setup.grid.end(),
+                       [&](const study::GridAxis& a) { return a.option == option; });
+  };
+  if (!varies("batch-size")) fixed += fmt::format(", batch {}", setup.batch_size);
+  if (!varies("lr")) fixed += fmt::format(", lr {}", setup.lr);
   fmt::print(
-      "compare: {} runs on '{}' ({}), {} each, batch {}, lr {}{}{} -> {}\n", plan.size(),
-      setup.data_name(), data::task_kind_name(setup.info.kind),
-      setup.steps > 0 ? fmt::format("{} steps", setup.steps)
-                      : fmt::format("{} minutes", setup.minutes),
-      setup.batch_size, setup.lr,
+      "compare: {} runs on '{}' ({}){}, {}{}{}{} -> {}\n", plan.size(), setup.data_name(),
+      data::task_kind_name(setup.info.kind), grid.empty() ? "" : ", a grid of" + grid,
+      study::run_budget(setup), fixed,
       setup.match == study::Match::Params ? ", parameters matched" : ", same width and depth",
       setup.controlled ? ", controlled blocks" : "", setup.out);
   std::vector<study::RunRecord> runs;
@@ -349,6 +440,13 @@ int compare_command(int argc, char** argv) {
       compared.push_back(r);
     }
 
+  const bool text = setup.info.kind == data::TaskKind::LanguageModel;
+  if (!setup.grid.empty()) {
+    fmt::print("\nThe grid:\n\n{}\n{}\n", study::grid_table(compared, text).markdown(),
+               study::grid_explanation(compared, text));
+    compared = study::runs_of_best_cells(compared);
+    fmt::print("\nEach model at its best setting:\n");
+  }
   fmt::print("\n{}\n{}\n", study::results_table(compared, setup.info.kind).markdown(),
              study::results_explanation(compared, setup.seeds, setup.info.kind));
   for (const study::RunRecord& r : compared)

@@ -38,11 +38,12 @@ void add_model_options(po::options_description& options) {
       "any model config field, key=value (repeatable), e.g. --set tie_embeddings=false");
 }
 
-std::map<std::string, std::string> model_overrides(const po::variables_map& vm, Family family) {
+std::map<std::string, std::string> model_overrides(const po::variables_map& vm, Family family,
+                                                   const std::set<std::string>& skip) {
   std::map<std::string, std::string> overrides;
   ModelConfig probe = preset(family);
   for (const auto& [opt, key] : model_shortcuts())
-    if (vm.count(opt)) {
+    if (vm.count(opt) && !skip.count(opt)) {
       set_config_field(probe, key, vm[opt].as<std::string>());  // validates the value now
       overrides[key] = vm[opt].as<std::string>();
     }

@@ -1,6 +1,7 @@
 #include "study/compare.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <chrono>
@@ -92,6 +93,15 @@ ModelConfig match_parameters(ModelConfig c, int64_t target) {
   return best;
 }
 
+std::string run_budget(const CompareSetup& s) {
+  for (const GridAxis& axis : s.grid)
+    if (axis.option == "steps")
+      return fmt::format("steps {} (the grid)", fmt::join(axis.values, ", "));
+  if (s.steps > 0) return fmt::format("{} steps each", s.steps);
+  if (s.grid.empty()) return fmt::format("{} minutes each", s.minutes);
+  return fmt::format("{} minutes in all, shared equally by the runs", s.minutes);
+}
+
 TrainConfig shared_config(const CompareSetup& s) {
   TrainConfig base;
   base.task = s.task;
@@ -116,8 +126,28 @@ TrainConfig shared_config(const CompareSetup& s) {
   return base;
 }
 
-std::vector<PlannedRun> plan_runs(const CompareSetup& setup, const std::vector<Family>& families,
-                                  int64_t vocab, int64_t classes) {
+CompareSetup CompareSetup::in_cell(const GridCell& cell) const {
+  CompareSetup s = *this;
+  for (const auto& [option, value] : cell.settings) {
+    if (option == "lr") s.lr = std::stod(value);
+    if (option == "steps") s.steps = std::stoll(value), s.minutes = 0;
+    if (option == "batch-size") s.batch_size = std::stoll(value);
+    for (Family f : s.families) {
+      auto& options = s.model_options[f];
+      if (option == "d-model") options["d_model"] = value;
+      if (option == "layers") options["n_layers"] = options["n_decoder_layers"] = value;
+      if (option == "dropout") options["dropout"] = value;
+    }
+  }
+  return s;
+}
+
+namespace {
+
+// The runs of one cell of the grid (all of them, without a grid).
+std::vector<PlannedRun> plan_cell(const CompareSetup& setup, const GridCell& cell,
+                                  const std::vector<Family>& families, int64_t vocab,
+                                  int64_t classes) {
   const TrainConfig base = shared_config(setup);
   std::vector<PlannedRun> plan;
   int64_t target_params = 0;
@@ -155,13 +185,40 @@ std::vector<PlannedRun> plan_runs(const CompareSetup& setup, const std::vector<F
     for (const auto& [label, config] : variants)
       for (int64_t k = 0; k < setup.seeds; ++k) {
         PlannedRun r{f, setup.first_seed + uint64_t(k), label, config, label};
+        r.cell = cell;
         r.config.seed = r.seed;
+        if (!cell.settings.empty()) r.name += "-" + cell.name();
         if (setup.seeds > 1) r.name += fmt::format("-seed{}", r.seed);
         r.config.out = (fs::path(setup.out) / r.name).string();
         plan.push_back(r);
       }
   }
   return plan;
+}
+
+}  // namespace
+
+std::vector<PlannedRun> plan_runs(const CompareSetup& setup, const std::vector<Family>& families,
+                                  int64_t vocab, int64_t classes) {
+  std::vector<PlannedRun> plan;
+  for (const GridCell& cell : grid_cells(setup.grid)) {
+    const std::vector<PlannedRun> runs =
+        plan_cell(setup.in_cell(cell), cell, families, vocab, classes);
+    plan.insert(plan.end(), runs.begin(), runs.end());
+  }
+  // A grid's --minutes is the whole sweep's: each run gets its share.
+  if (!setup.grid.empty() && setup.minutes > 0)
+    for (PlannedRun& r : plan) r.config.minutes = setup.minutes / double(plan.size());
+  return plan;
+}
+
+double training_flops(const ModelConfig& model, double row_tokens, int64_t batch, int64_t steps) {
+  const int64_t length = std::max<int64_t>(1, std::llround(row_tokens));
+  return model_stats(model, length).training_flops() * row_tokens * double(batch) * double(steps);
+}
+
+double run_training_flops(const RunRecord& r) {
+  return training_flops(r.model, r.mean_row_tokens, r.plan.config.batch_size, r.result.steps);
 }
 
 std::vector<PlannedRun> plan_finetuning(const CompareSetup& setup,
@@ -377,6 +434,7 @@ report::Table results_table(const std::vector<RunRecord>& runs, data::TaskKind k
   const bool classification = kind == data::TaskKind::Classification;
   const bool text = kind == data::TaskKind::LanguageModel;
   const bool words = text && !runs.empty() && runs.front().result.final_metrics.word_tokens;
+  const bool grid = !runs.empty() && !runs.front().plan.cell.settings.empty();
   const std::string score = classification ? "accuracy" : "exact match";
   const std::string second = classification ? "macro-F1" : "token accuracy";
   report::Table table{
@@ -431,8 +489,10 @@ report::Table results_table(const std::vector<RunRecord>& runs, data::TaskKind k
                                 "{:.0f}"));
       row.push_back(mean_spread(collect([](const RunRecord& r) { return r.infer_ms; }), "{:.2f}"));
     }
+    if (grid) row.insert(row.begin() + 1, first.plan.cell.options());
     table.rows.push_back(std::move(row));
   }
+  if (grid) table.header.insert(table.header.begin() + 1, "best setting");
   return table;
 }
 
@@ -518,15 +578,21 @@ Json result_json(const RunRecord& r) {
          {"tokens_per_s", r.summary.tokens_per_s},
          {"train_loss", r.summary.train_loss},
          {"score", r.result.final_metrics.headline()},
+         {"loss", r.result.final_metrics.loss},
          {"macro_f1", r.result.final_metrics.macro_f1},
          {"token_accuracy", r.result.final_metrics.token_accuracy},
          {"steps_to_90", r.summary.steps_to_90},
-         {"inference_ms_per_example", r.infer_ms}};
+         {"inference_ms_per_example", r.infer_ms},
+         {"training_flops", run_training_flops(r)}};
+  if (!r.plan.cell.settings.empty()) {
+    j["cell"] = r.plan.cell.name();
+    j["settings"] = r.plan.cell.json();
+  }
   if (r.plan.stage != Stage::Compared) {
     j["stage"] = r.plan.stage == Stage::Finetuned ? "finetuned" : "scratch";
     if (!r.plan.config.init_from.empty()) j["init_from"] = r.plan.config.init_from;
     for (const char* key : {"d_model", "parameters", "tokens_per_s", "train_loss", "steps_to_90",
-                            "inference_ms_per_example"})
+                            "inference_ms_per_example", "training_flops"})
       j.erase(key);
   }
   const EvalMetrics& m = r.result.final_metrics;

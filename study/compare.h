@@ -18,6 +18,7 @@
 #include "models/config.h"
 #include "report/curves.h"
 #include "report/table.h"
+#include "study/sweep.h"
 #include "train/trainer.h"
 
 namespace attnlab::study {
@@ -62,6 +63,11 @@ struct CompareSetup {
   // common size.
   std::map<Family, std::map<std::string, std::string>> model_options;
   std::optional<FinetuneSetup> finetune;
+  // The list-valued options: every family runs every cell, with `seeds`
+  // seeds each. Empty: the one setting above.
+  std::vector<GridAxis> grid;
+  // The setup of one cell: its values in place of the options above.
+  CompareSetup in_cell(const GridCell& cell) const;
 };
 
 // ---- eligibility ---------------------------------------------------------------------
@@ -79,6 +85,10 @@ Eligibility eligibility(Family family, data::TaskKind kind);
 // parameter count is closest to `target`.
 ModelConfig match_parameters(ModelConfig config, int64_t target);
 
+// Each run's budget, for people: "600 steps each", "steps 200, 400 (the
+// grid)", "2 minutes each", or a grid's "30 minutes in all, ...".
+std::string run_budget(const CompareSetup& setup);
+
 // The training setup every run shares (task, budget, optimiser, evaluation).
 TrainConfig shared_config(const CompareSetup& setup);
 
@@ -95,10 +105,12 @@ struct PlannedRun {
   // "gpt-prefix" for GPT's prefix LM on a text.
   std::string label;
   Stage stage = Stage::Compared;
+  GridCell cell;  // its settings in compare's grid (none without one)
 };
 
-// One run per family in `families` and seed, each at the common size with
-// the user's options, matched as the setup says. On a text (lm), GPT runs
+// One run per cell of the grid, family in `families` and seed, each at the
+// common size with the user's options and the cell's, matched as the setup
+// says (within each cell). On a text (lm), GPT runs
 // twice: as a causal LM, and as a prefix LM (label "gpt-prefix"). `vocab` and `classes` are
 // the prepared data's. Throws std::invalid_argument naming the family when
 // its options make no valid model.
@@ -168,6 +180,12 @@ size_t traced_example(const std::vector<data::Example>& held_out);
 // and one attention map, saved as an SVG under `out`.
 void analyse_run(RunRecord& run, const std::string& out,
                  const std::vector<data::Example>& held_out);
+
+// Training compute: describe's training FLOPs per token at `row_tokens`
+// tokens a row, times the tokens of `steps` steps of `batch` rows.
+double training_flops(const ModelConfig& model, double row_tokens, int64_t batch, int64_t steps);
+// The same for an analysed run, at its held-out mean row length.
+double run_training_flops(const RunRecord& run);
 
 // ---- summaries -----------------------------------------------------------------------
 // "m" for one value, "m ± s" (sample standard deviation) for more, "-" for

@@ -1,6 +1,7 @@
 // The files a comparison leaves in its directory: compare.md (the table),
 // results.jsonl (one line per run), curves.svg and report.html.
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -50,10 +51,6 @@ report::Svg curves_chart(const std::vector<RunRecord>& runs, const std::string& 
   return report::line_charts({loss, held}, 480, 320);
 }
 
-std::string budget(const CompareSetup& s) {
-  return s.steps > 0 ? fmt::format("{} steps", s.steps) : fmt::format("{} minutes", s.minutes);
-}
-
 }  // namespace
 
 void write_compare_files(const CompareSetup& setup,
@@ -62,9 +59,15 @@ void write_compare_files(const CompareSetup& setup,
                          const std::vector<data::Example>& held_out, const std::string& command) {
   const fs::path out(setup.out);
   const bool text = setup.info.kind == data::TaskKind::LanguageModel;
-  std::vector<RunRecord> compared;  // the fine-tuning runs have a table of their own
+  std::vector<RunRecord> all_compared;  // the fine-tuning runs have a table of their own
   for (const RunRecord& r : runs)
-    if (r.plan.stage == Stage::Compared) compared.push_back(r);
+    if (r.plan.stage == Stage::Compared) all_compared.push_back(r);
+  // With a grid, the tables, curves and pictures show each model at its best
+  // setting, and the grid has a table of its own.
+  const bool grid = !setup.grid.empty();
+  const std::vector<RunRecord> compared = grid ? runs_of_best_cells(all_compared) : all_compared;
+  std::optional<report::Table> grid_cells_table;
+  if (grid) grid_cells_table = grid_table(all_compared, text);
   const report::Table table = results_table(compared, setup.info.kind);
   const std::string table_text = table.markdown();
   const std::string explain = results_explanation(compared, setup.seeds, setup.info.kind);
@@ -86,6 +89,10 @@ void write_compare_files(const CompareSetup& setup,
   write_text_file(out / "compare.md", [&](std::ostream& md) {
     md << "# " << command << "\n\n" << table_text << "\n" << explain << "\n";
     for (const auto& [f, note] : notes) md << "\n- " << family_name(f) << ": " << note << "\n";
+    if (grid_cells_table)
+      md << "\n## The grid\n\n"
+         << grid_cells_table->markdown() << "\n"
+         << grid_explanation(all_compared, text) << "\n";
     if (tuned)
       md << "\n## " << tuned_title << "\n\n"
          << tuned->markdown() << "\n"
@@ -95,23 +102,36 @@ void write_compare_files(const CompareSetup& setup,
       md << "\n" << label << ":\n\n    " << one_line(sample) << "\n";
   });
   write_text_file(out / "results.jsonl", [&](std::ostream& jl) {
-    for (const RunRecord& r : runs) jl << json_line(result_json(r)) << "\n";
+    const auto best = grid ? best_cells(all_compared) : decltype(best_cells(all_compared)){};
+    for (const RunRecord& r : runs) {
+      Json j = result_json(r);
+      if (grid && r.plan.stage == Stage::Compared)
+        j["best"] = std::find(best.begin(), best.end(),
+                              std::pair{r.plan.label, r.plan.cell.name()}) != best.end();
+      jl << json_line(j) << "\n";
+    }
   });
   const report::Svg curves = curves_chart(compared, score, !text);
   curves.save((out / "curves.svg").string());
 
   report::HtmlPage page(fmt::format("attnlab compare: {} ({})", setup.data_name(),
                                     data::task_kind_name(setup.info.kind)));
-  page.paragraph(fmt::format("{}. {} runs, {}; every family {}{}.", setup.info.description,
-                             compared.size(), budget(setup) + " each",
-                             setup.match == Match::Params
-                                 ? "with about the same number of parameters"
-                                 : "with the same width and depth",
-                             setup.controlled ? ", built from identical blocks" : ""));
-  page.heading(2, "Results");
+  page.paragraph(fmt::format(
+      "{}. {} runs{}, {}; every family {}{}.", setup.info.description, all_compared.size(),
+      grid ? fmt::format(" over a grid of {} settings", grid_cells(setup.grid).size()) : "",
+      run_budget(setup),
+      setup.match == Match::Params ? "with about the same number of parameters"
+                                   : "with the same width and depth",
+      setup.controlled ? ", built from identical blocks" : ""));
+  page.heading(2, grid ? "Results at each model's best setting" : "Results");
   page.table(table.header, table.rows);
   page.paragraph(explain);
   for (const auto& [f, note] : notes) page.paragraph(fmt::format("{}: {}", family_name(f), note));
+  if (grid_cells_table) {
+    page.heading(2, "The grid");
+    page.table(grid_cells_table->header, grid_cells_table->rows);
+    page.paragraph(grid_explanation(all_compared, text));
+  }
   if (tuned) {
     page.heading(2, tuned_title);
     page.table(tuned->header, tuned->rows);
