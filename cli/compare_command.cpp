@@ -165,6 +165,11 @@ study::CompareSetup read_setup(const po::variables_map& vm, const std::string& m
   } catch (const std::invalid_argument& e) {
     throw cli::UsageError(e.what());
   }
+  if ((s.match == study::Match::Flops || s.match == study::Match::FlopsWidth) && s.minutes > 0)
+    throw cli::UsageError(fmt::format(
+        "--match {} gives every family the training FLOPs of the first in a number of steps: "
+        "it goes with --steps, not --minutes (which gives every run the same time)",
+        match_text));
   if (!vm["block-size"].defaulted() && s.info.kind != data::TaskKind::LanguageModel)
     throw cli::UsageError("--block-size sets the rows of a text: it goes with --task-kind lm");
   if (vm.count("finetune-on")) {
@@ -255,7 +260,8 @@ int compare_command(int argc, char** argv) {
       ("models", po::value(&models_text), "comma list of families (default: all that can)")  //
       ("match", po::value(&match_text)->default_value(match_text),
        "width: the same d_model and depth for all; params: d_model adjusted so every model has "
-       "about the parameters of the first")  //
+       "about the parameters of the first; flops: the first model's training FLOPs for every "
+       "model, by its steps; flops-width: the same, by its d_model at the same steps")  //
       ("controlled",
        "identical blocks for every family (pre-norm LayerNorm, GELU, biases, learned positions, "
        "tied head): only the attention routing differs")                                //
@@ -329,6 +335,8 @@ int compare_command(int argc, char** argv) {
   } catch (const std::invalid_argument& e) {
     throw cli::UsageError(e.what());
   }
+  if (setup.match == study::Match::Flops || setup.match == study::Match::FlopsWidth)
+    study::match_training_flops(plan, setup, data);
   if (setup.finetune) {
     const size_t before = notes.size();
     const std::vector<study::PlannedRun> tuning = study::plan_finetuning(setup, plan, notes);
@@ -376,12 +384,10 @@ int compare_command(int argc, char** argv) {
   };
   if (!varies("batch-size")) fixed += fmt::format(", batch {}", setup.batch_size);
   if (!varies("lr")) fixed += fmt::format(", lr {}", setup.lr);
-  fmt::print(
-      "compare: {} runs on '{}' ({}){}, {}{}{}{} -> {}\n", plan.size(), setup.data_name(),
-      data::task_kind_name(setup.info.kind), grid.empty() ? "" : ", a grid of" + grid,
-      study::run_budget(setup), fixed,
-      setup.match == study::Match::Params ? ", parameters matched" : ", same width and depth",
-      setup.controlled ? ", controlled blocks" : "", setup.out);
+  fmt::print("compare: {} runs on '{}' ({}){}, {}{}{}{} -> {}\n", plan.size(), setup.data_name(),
+             data::task_kind_name(setup.info.kind), grid.empty() ? "" : ", a grid of" + grid,
+             study::run_budget(setup), fixed, ", " + study::match_text(setup.match),
+             setup.controlled ? ", controlled blocks" : "", setup.out);
   std::vector<study::RunRecord> runs;
   for (size_t i = 0; i < plan.size(); ++i) {
     fmt::print("\n== run {}/{}: {} (seed {}) -> {}\n", i + 1, plan.size(), plan[i].name,

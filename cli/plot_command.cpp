@@ -2,12 +2,14 @@
 #include <fmt/format.h>
 
 #include <filesystem>
+#include <fstream>
 
 #include "cli/cli_common.h"
 #include "cli/commands.h"
 #include "report/attention_curves.h"
 #include "report/chart.h"
 #include "report/curves.h"
+#include "study/scaling.h"
 #include "train/output_file.h"
 #include "train/run_dir.h"
 
@@ -34,20 +36,62 @@ int plot_attention(std::string path, const std::string& out) {
   return cli::kExitOk;
 }
 
+// plot --scaling: a comparison's held-out loss against training FLOPs, per
+// family, with the power law fitted where the points allow.
+int plot_scaling(std::string path, const std::string& out) {
+  if (std::filesystem::is_directory(path))
+    path = (std::filesystem::path(path) / "results.jsonl").string();
+  check_output_path(out, "--out", {path});
+  std::ifstream in(path);
+  if (!in)
+    throw cli::UsageError(fmt::format(
+        "--scaling {}: cannot read it (give a compare --out directory, or its results.jsonl)",
+        path));
+  std::vector<Json> lines;
+  size_t n = 0;
+  for (std::string line; std::getline(in, line);) {
+    ++n;
+    if (line.empty()) continue;
+    try {
+      lines.push_back(Json::parse(line));
+    } catch (const Json::exception& e) {
+      throw cli::UsageError(
+          fmt::format("--scaling {}:{}: not a JSON line ({})", path, n, e.what()));
+    }
+  }
+  const std::vector<study::ScalingRun> runs = study::scaling_runs(lines);
+  if (runs.empty())
+    throw cli::UsageError(fmt::format(
+        "--scaling {}: no run with training_flops and loss (written by attnlab compare)", path));
+  if (!study::has_scaling_curve(runs))
+    throw cli::UsageError(fmt::format(
+        "--scaling {}: every run of each model has the same training compute: compare a grid "
+        "of sizes or steps (--d-model 64,128,256 ...) for a curve",
+        path));
+  study::scaling_chart(runs, "held-out loss against training compute").save(out);
+  fmt::print("{}\n{}\nwrote {}\n", study::scaling_table(runs).markdown(),
+             study::scaling_explanation(), out);
+  return cli::kExitOk;
+}
+
 }  // namespace
 
 int plot_command(int argc, char** argv) {
   po::options_description options("plot options");
   std::vector<std::string> metrics;
-  std::string out, x_axis = "step", trace;
+  std::string out, x_axis = "step", trace, scaling;
   options.add_options()  //
       ("metrics", po::value(&metrics)->multitoken(),
        "metrics.jsonl files (or run directories), one curve each")  //
       ("trace", po::value(&trace),
        "instead: a run trained with --trace-every, each head's entropy and distance (or "
        "monotonicity) against the step")  //
+      ("scaling", po::value(&scaling),
+       "instead: a compare directory of a size grid, held-out loss against training FLOPs per "
+       "family with a fitted power law")  //
       ("out", po::value(&out),
-       "the SVG to write (default curves.svg; attention.svg with --trace)")  //
+       "the SVG to write (default curves.svg; attention.svg with --trace, scaling.svg with "
+       "--scaling)")  //
       ("x", po::value(&x_axis)->default_value(x_axis), "step or time (seconds of training)");
   po::variables_map vm;
   if (!cli::parse_options("plot",
@@ -56,10 +100,14 @@ int plot_command(int argc, char** argv) {
                           "curves.svg",
                           argc, argv, options, vm))
     return cli::kExitOk;
-  if (metrics.empty() == trace.empty())
-    throw cli::UsageError("give --metrics RUN... for training curves, or --trace RUN");
-  if (!trace.empty() && x_axis != "step")
-    throw cli::UsageError("--trace plots against the step; --x time goes with --metrics");
+  if (int(!metrics.empty()) + int(!trace.empty()) + int(!scaling.empty()) != 1)
+    throw cli::UsageError(
+        "give --metrics RUN... for training curves, --trace RUN, or --scaling COMPARE_DIR");
+  if ((!trace.empty() || !scaling.empty()) && !vm["x"].defaulted())
+    throw cli::UsageError(
+        "--x time goes with --metrics (--trace plots against the step, --scaling against "
+        "FLOPs)");
+  if (!scaling.empty()) return plot_scaling(scaling, out.empty() ? "scaling.svg" : out);
   if (!trace.empty()) return plot_attention(trace, out.empty() ? "attention.svg" : out);
   if (out.empty()) out = "curves.svg";
   if (x_axis != "step" && x_axis != "time")

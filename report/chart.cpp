@@ -1,5 +1,7 @@
 #include "report/chart.h"
 
+#include "report/table.h"
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -14,9 +16,14 @@ constexpr double kLeft = 62, kRight = 16, kTop = 34, kBottom = 48;
 void draw_panel(Svg& svg, const Panel& panel, double x0, double y0, double w, double h) {
   const double px = x0 + kLeft, py = y0 + kTop, pw = w - kLeft - kRight, ph = h - kTop - kBottom;
   svg.text(x0 + w / 2, y0 + 20, panel.title, 14, "middle", "#222", 0, true);
+  // x as drawn: its logarithm on a log axis, NaN where it cannot be drawn.
+  const auto axis_x = [&](double x) {
+    return !panel.log_x ? x : x > 0 ? std::log10(x) : std::numeric_limits<double>::quiet_NaN();
+  };
   double xlo = std::numeric_limits<double>::infinity(), xhi = -xlo, ylo = xlo, yhi = -xlo;
   for (const Series& s : panel.series)
-    for (const auto& [x, y] : s.points) {
+    for (const auto& [raw_x, y] : s.points) {
+      const double x = axis_x(raw_x);
       if (!std::isfinite(x) || !std::isfinite(y)) continue;
       xlo = std::min(xlo, x), xhi = std::max(xhi, x), ylo = std::min(ylo, y),
       yhi = std::max(yhi, y);
@@ -26,16 +33,31 @@ void draw_panel(Svg& svg, const Panel& panel, double x0, double y0, double w, do
     svg.text(px + pw / 2, py + ph / 2, "no data", 13, "middle", "#888");
     return;
   }
+  if (panel.log_x) {  // a little room either side, in decades
+    const double room = std::max(0.05, 0.04 * (xhi - xlo));
+    xlo -= room, xhi += room;
+  }
   if (xhi == xlo) xhi = xlo + 1;
   if (yhi == ylo) yhi = ylo + (ylo == 0 ? 1 : std::abs(ylo) * 0.1);
   const double pad = (yhi - ylo) * 0.05;
   ylo -= pad, yhi += pad;
   const auto sx = [&](double x) { return px + (x - xlo) / (xhi - xlo) * pw; };
   const auto sy = [&](double y) { return py + ph - (y - ylo) / (yhi - ylo) * ph; };
-  for (double t : nice_ticks(xlo, xhi, 5)) {
+  std::vector<double> x_ticks;
+  if (panel.log_x) {
+    // 1, 2 and 5 of each decade in view; the decades alone when they are many.
+    const bool decades_only = xhi - xlo > 4;
+    for (double k = std::floor(xlo); k <= std::ceil(xhi); ++k)
+      for (double m : {1.0, 2.0, 5.0})
+        if (m == 1.0 || !decades_only) x_ticks.push_back(k + std::log10(m));
+  } else {
+    x_ticks = nice_ticks(xlo, xhi, 5);
+  }
+  for (double t : x_ticks) {
     if (t < xlo || t > xhi) continue;
     svg.line(sx(t), py, sx(t), py + ph, "#e3e3e3");
-    svg.text(sx(t), py + ph + 16, tick_label(t), 11, "middle", "#444");
+    svg.text(sx(t), py + ph + 16, panel.log_x ? si_number(std::pow(10.0, t)) : tick_label(t), 11,
+             "middle", "#444");
   }
   for (double t : nice_ticks(ylo, yhi, 5)) {
     if (t < ylo || t > yhi) continue;
@@ -46,9 +68,10 @@ void draw_panel(Svg& svg, const Panel& panel, double x0, double y0, double w, do
   svg.text(x0 + 14, py + ph / 2, panel.y_label, 12, "middle", "#333", -90);
   for (const Series& s : panel.series) {
     std::vector<std::pair<double, double>> pts;
-    for (const auto& [x, y] : s.points)
-      if (std::isfinite(x) && std::isfinite(y)) pts.push_back({sx(x), sy(y)});
-    svg.polyline(pts, series_colour(s.colour), 1.8);
+    for (const auto& [raw_x, y] : s.points)
+      if (const double x = axis_x(raw_x); std::isfinite(x) && std::isfinite(y))
+        pts.push_back({sx(x), sy(y)});
+    if (s.line) svg.polyline(pts, series_colour(s.colour), 1.8, s.dash);
     if (s.markers)
       for (const auto& [x, y] : pts) svg.circle(x, y, 3, series_colour(s.colour));
   }

@@ -61,14 +61,15 @@ void Svg::line(double x1, double y1, double x2, double y2, const std::string& st
 }
 
 void Svg::polyline(const std::vector<std::pair<double, double>>& points, const std::string& stroke,
-                   double width) {
+                   double width, const std::string& dash) {
   if (points.empty()) return;
   std::string pts;
   for (const auto& [x, y] : points) pts += fmt::format("{},{} ", num(x), num(y));
   body_ +=
       fmt::format(
-          R"(<polyline points="{}" fill="none" stroke="{}" stroke-width="{}" stroke-linejoin="round"/>)",
-          pts, stroke, num(width)) +
+          R"(<polyline points="{}" fill="none" stroke="{}" stroke-width="{}" stroke-linejoin="round"{}/>)",
+          pts, stroke, num(width),
+          dash.empty() ? "" : fmt::format(R"( stroke-dasharray="{}")", xml_escape(dash))) +
       "\n";
 }
 

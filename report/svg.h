@@ -22,7 +22,7 @@ class Svg {
   void line(double x1, double y1, double x2, double y2, const std::string& stroke, double width = 1,
             const std::string& dash = "");
   void polyline(const std::vector<std::pair<double, double>>& points, const std::string& stroke,
-                double width = 1.5);
+                double width = 1.5, const std::string& dash = "");
   void circle(double cx, double cy, double r, const std::string& fill);
   // anchor: "start", "middle" or "end"; rotate: degrees about (x, y).
   void text(double x, double y, const std::string& content, double size = 12,

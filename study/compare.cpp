@@ -79,18 +79,39 @@ Eligibility eligibility(Family f, data::TaskKind kind) {
   return {};
 }
 
-ModelConfig match_parameters(ModelConfig c, int64_t target) {
+ModelConfig closest_width(ModelConfig c, const std::function<double(const ModelConfig&)>& cost,
+                          double target) {
   const double ff_ratio = double(c.d_ff) / double(c.d_model);
   ModelConfig best = c;
-  int64_t best_gap = -1;
+  double best_gap = -1;
   for (int64_t d = c.n_heads; d <= 2048; d += c.n_heads) {
     ModelConfig m = c;
     m.d_model = d;
     m.d_ff = std::max<int64_t>(1, std::llround(ff_ratio * double(d)));
-    const int64_t gap = std::llabs(model_stats(m, 1).parameters.total() - target);
+    const double gap = std::fabs(cost(m) - target);
     if (best_gap < 0 || gap < best_gap) best = m, best_gap = gap;
   }
   return best;
+}
+
+ModelConfig match_parameters(ModelConfig c, int64_t target) {
+  return closest_width(
+      c, [](const ModelConfig& m) { return double(model_stats(m, 1).parameters.total()); },
+      double(target));
+}
+
+std::string match_text(Match match) {
+  switch (match) {
+    case Match::Width:
+      return "same width and depth";
+    case Match::Params:
+      return "parameters matched";
+    case Match::Flops:
+      return "training FLOPs matched by steps";
+    case Match::FlopsWidth:
+      return "training FLOPs matched by width";
+  }
+  return "";
 }
 
 std::string run_budget(const CompareSetup& s) {

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -23,11 +24,17 @@
 
 namespace attnlab::study {
 
-// How the models' sizes are matched: the same d_model and depth for all, or
-// d_model adjusted so that each has about the parameters of the first.
-enum class Match { Width, Params };
+// How the models are matched: the same d_model and depth for all; d_model
+// adjusted so that each has about the parameters of the first; or the same
+// training compute as the first (FLOPs per token x tokens), by the number
+// of steps (flops) or by d_model at the same steps (flops-width).
+enum class Match { Width, Params, Flops, FlopsWidth };
 inline constexpr EnumName<Match> kMatchNames[] = {{Match::Width, "width"},
-                                                  {Match::Params, "params"}};
+                                                  {Match::Params, "params"},
+                                                  {Match::Flops, "flops"},
+                                                  {Match::FlopsWidth, "flops-width"}};
+// How the setup's runs are matched, for people: "same width and depth", ...
+std::string match_text(Match match);
 
 // What the user asked for, options parsed and checked.
 // compare --finetune-on: after the comparison, each model is fine-tuned on a
@@ -84,6 +91,9 @@ Eligibility eligibility(Family family, data::TaskKind kind);
 // The d_model (a multiple of the head count, d_ff keeping its ratio) whose
 // parameter count is closest to `target`.
 ModelConfig match_parameters(ModelConfig config, int64_t target);
+// The same for any cost of the model that grows with its width.
+ModelConfig closest_width(ModelConfig config, const std::function<double(const ModelConfig&)>& cost,
+                          double target);
 
 // Each run's budget, for people: "600 steps each", "steps 200, 400 (the
 // grid)", "2 minutes each", or a grid's "30 minutes in all, ...".

@@ -12,6 +12,7 @@
 #include "report/chart.h"
 #include "report/html.h"
 #include "study/compare.h"
+#include "study/scaling.h"
 #include "train/output_file.h"
 
 namespace attnlab::study {
@@ -68,6 +69,12 @@ void write_compare_files(const CompareSetup& setup,
   const std::vector<RunRecord> compared = grid ? runs_of_best_cells(all_compared) : all_compared;
   std::optional<report::Table> grid_cells_table;
   if (grid) grid_cells_table = grid_table(all_compared, text);
+  // A grid over sizes or steps gives each family a curve of loss against compute.
+  std::vector<ScalingRun> scaling;
+  for (const RunRecord& r : all_compared)
+    scaling.push_back(
+        {r.plan.label, run_training_flops(r), r.result.final_metrics.loss, r.plan.cell.name()});
+  const bool scaling_curve = grid && has_scaling_curve(scaling);
   const report::Table table = results_table(compared, setup.info.kind);
   const std::string table_text = table.markdown();
   const std::string explain = results_explanation(compared, setup.seeds, setup.info.kind);
@@ -93,6 +100,10 @@ void write_compare_files(const CompareSetup& setup,
       md << "\n## The grid\n\n"
          << grid_cells_table->markdown() << "\n"
          << grid_explanation(all_compared, text) << "\n";
+    if (scaling_curve)
+      md << "\n## Scaling\n\n![held-out loss against training FLOPs](scaling.svg)\n\n"
+         << scaling_table(scaling).markdown() << "\n"
+         << scaling_explanation() << "\n";
     if (tuned)
       md << "\n## " << tuned_title << "\n\n"
          << tuned->markdown() << "\n"
@@ -117,11 +128,9 @@ void write_compare_files(const CompareSetup& setup,
   report::HtmlPage page(fmt::format("attnlab compare: {} ({})", setup.data_name(),
                                     data::task_kind_name(setup.info.kind)));
   page.paragraph(fmt::format(
-      "{}. {} runs{}, {}; every family {}{}.", setup.info.description, all_compared.size(),
+      "{}. {} runs{}, {}; {}{}.", setup.info.description, all_compared.size(),
       grid ? fmt::format(" over a grid of {} settings", grid_cells(setup.grid).size()) : "",
-      run_budget(setup),
-      setup.match == Match::Params ? "with about the same number of parameters"
-                                   : "with the same width and depth",
+      run_budget(setup), match_text(setup.match),
       setup.controlled ? ", built from identical blocks" : ""));
   page.heading(2, grid ? "Results at each model's best setting" : "Results");
   page.table(table.header, table.rows);
@@ -131,6 +140,18 @@ void write_compare_files(const CompareSetup& setup,
     page.heading(2, "The grid");
     page.table(grid_cells_table->header, grid_cells_table->rows);
     page.paragraph(grid_explanation(all_compared, text));
+  }
+  if (scaling_curve) {
+    const report::Svg chart = scaling_chart(scaling, "held-out loss against training compute");
+    chart.save((out / "scaling.svg").string());
+    page.heading(2, "Scaling");
+    page.figure(chart.str(),
+                "Each family's held-out loss against its training FLOPs (log scale): "
+                "the best setting at each compute, and the fitted power law dashed "
+                "where the points allow one.");
+    const report::Table fits = scaling_table(scaling);
+    page.table(fits.header, fits.rows);
+    page.paragraph(scaling_explanation());
   }
   if (tuned) {
     page.heading(2, tuned_title);

@@ -25,10 +25,53 @@ constexpr double kForwardShare = 1.0 / 3.0;
 
 }  // namespace
 
-std::vector<RunCost> estimate_costs(const std::vector<PlannedRun>& plan, const PreparedData& data) {
+double row_tokens(const PlannedRun& run, const PreparedData& data) {
+  const ModelConfig model =
+      model_config_for(run.config, data.vocab->size(), int64_t(data.dataset.labels.size()));
+  const std::unique_ptr<Framing> framing =
+      make_framing({make_model(model), data.vocab, data.dataset.kind, data.dataset.labels});
+  if (framing->streams_blocks()) return double(framing->block_size());
   const std::vector<data::Example> sample(
       data.dataset.valid.begin(),
       data.dataset.valid.begin() + std::min(data.dataset.valid.size(), kCostExamples));
+  double positions = 0;
+  for (const data::EncodedExample& e : framing->encode(sample))
+    positions += double(framing->input_positions(e));
+  return sample.empty() ? 1 : positions / double(sample.size());
+}
+
+void match_training_flops(std::vector<PlannedRun>& plan, const CompareSetup& setup,
+                          const PreparedData& data) {
+  const int64_t vocab = data.vocab->size(), classes = int64_t(data.dataset.labels.size());
+  std::map<std::string, double> target;  // per cell: its first run's training FLOPs
+  for (PlannedRun& run : plan) {
+    if (run.stage != Stage::Compared) continue;
+    const double tokens = row_tokens(run, data);
+    const ModelConfig model = model_config_for(run.config, vocab, classes);
+    const auto run_flops = [&](const ModelConfig& m) {
+      return training_flops(m, tokens, run.config.batch_size, run.config.steps);
+    };
+    const std::string cell = run.cell.name();
+    if (!target.count(cell)) {
+      target[cell] = run_flops(model);
+      continue;
+    }
+    if (setup.match == Match::FlopsWidth) {
+      const ModelConfig matched = closest_width(model, run_flops, target[cell]);
+      run.config.model_overrides["d_model"] = std::to_string(matched.d_model);
+      run.config.model_overrides["d_ff"] = std::to_string(matched.d_ff);
+      continue;
+    }
+    const double per_step = training_flops(model, tokens, run.config.batch_size, 1);
+    TrainConfig& c = run.config;
+    c.steps = std::max<int64_t>(1, std::llround(target[cell] / per_step));
+    if (setup.warmup < 0) c.warmup = std::min<int64_t>(200, c.steps / 5);
+    if (setup.eval_every <= 0) c.eval_every = std::max<int64_t>(1, c.steps / 10);
+    c.log_every = std::max<int64_t>(1, std::min<int64_t>(c.eval_every / 4, 50));
+  }
+}
+
+std::vector<RunCost> estimate_costs(const std::vector<PlannedRun>& plan, const PreparedData& data) {
   std::map<std::string, double> measured_ms;  // per model config and batch
   std::vector<RunCost> costs;
   for (const PlannedRun& run : plan) {
@@ -36,16 +79,7 @@ std::vector<RunCost> estimate_costs(const std::vector<PlannedRun>& plan, const P
     const ModelConfig model =
         model_config_for(run.config, data.vocab->size(), int64_t(data.dataset.labels.size()));
     cost.parameters = model_stats(model, 1).parameters.total();
-    const std::unique_ptr<Framing> framing =
-        make_framing({make_model(model), data.vocab, data.dataset.kind, data.dataset.labels});
-    if (framing->streams_blocks()) {
-      cost.row_tokens = double(framing->block_size());
-    } else {
-      double positions = 0;
-      for (const data::EncodedExample& e : framing->encode(sample))
-        positions += double(framing->input_positions(e));
-      cost.row_tokens = sample.empty() ? 1 : positions / double(sample.size());
-    }
+    cost.row_tokens = row_tokens(run, data);
     const int64_t length = std::max<int64_t>(1, std::llround(cost.row_tokens));
     std::string key = std::to_string(run.config.batch_size);
     for (const auto& [field, value] : model_config_fields().to_map(model))

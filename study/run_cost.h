@@ -24,6 +24,17 @@ struct RunCost {
 // (one pass to warm up, then the median of two).
 std::vector<RunCost> estimate_costs(const std::vector<PlannedRun>& plan, const PreparedData& data);
 
+// A row of `run`'s data as its model reads it, in tokens: the mean over
+// the first held-out examples (a text: its block).
+double row_tokens(const PlannedRun& run, const PreparedData& data);
+
+// For --match flops and flops-width: within each cell of the grid, every
+// compared run gets the training FLOPs of the cell's first run, by its
+// number of steps (warmup and evaluations follow them unless the setup
+// fixed them) or by its d_model at the same steps.
+void match_training_flops(std::vector<PlannedRun>& plan, const CompareSetup& setup,
+                          const PreparedData& data);
+
 // A row per planned run (seeds of one cell and family share a row), and a
 // last row with the totals.
 report::Table cost_table(const std::vector<PlannedRun>& plan, const std::vector<RunCost>& costs);

@@ -90,7 +90,7 @@ TEST_CASE("exit codes: every command's refusals exit 2 and leave every file as i
       {"trace --ckpt run --input abc --out /nonexistent/x.svg", "'/nonexistent' does not exist"},
       {"trace --ckpt run --input abc --out fifo", "not a regular file"},
       {"trace --ckpt run --input abc --out .", "is a directory, not a file"},
-      {"plot --out x.svg", "give --metrics RUN... for training curves, or --trace RUN"},
+      {"plot --out x.svg", "give --metrics RUN... for training curves, --trace RUN, or --scaling"},
       {"plot --metrics missing.jsonl --out x.svg", "--metrics missing.jsonl: no such file"},
       {"plot --metrics fifo --out x.svg", "--metrics fifo: is not a regular file"},
       {"plot --metrics /dev/zero --out x.svg", "--metrics /dev/zero: is not a regular file"},

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <map>
 #include <set>
+#include <sstream>
 
 #include "cli_process.h"
 #include "study/compare.h"
@@ -233,4 +234,61 @@ TEST_CASE("sweep: an interrupted sweep resumes to the same results as one never 
   CHECK(whole.size() == 2);
   CHECK(cut == whole);
   fs::remove_all(dir);
+}
+
+TEST_CASE("sweep: --match flops gives every family the first one's training FLOPs") {
+  const fs::path out = fresh_dir("sweep_flops");
+  // The listing shows each run's steps and FLOPs: by steps, the FLOPs agree
+  // to a step's worth; by width, the steps stay and d_model moves.
+  const auto listing = [&](const std::string& match) {
+    const Run r =
+        run(fmt::format("compare --task dates --models gpt,t5 --heads 2 --d-ff 64 "
+                        "--layers 1 --batch-size 16 --steps 300 --lr 1e-3,3e-3 "
+                        "--match {} --dry-run --out {}",
+                        match, out.string()));
+    INFO(r.output);
+    REQUIRE(r.exit_code == 0);
+    return r.output;
+  };
+  for (const std::string match : {"flops", "flops-width"}) {
+    INFO(match);
+    const std::string text = listing(match);
+    // Row cells: run, model, setting, steps, params, train FLOPs, ...
+    std::map<std::string, std::vector<std::string>> rows;
+    std::stringstream in(text);
+    for (std::string line; std::getline(in, line);) {
+      if (line.rfind("| gpt-", 0) != 0 && line.rfind("| t5-", 0) != 0) continue;
+      std::vector<std::string> cells;
+      std::stringstream row(line.substr(1));
+      for (std::string cell; std::getline(row, cell, '|');)
+        cells.push_back(cell.substr(cell.find_first_not_of(' '),
+                                    cell.find_last_not_of(' ') - cell.find_first_not_of(' ') + 1));
+      rows[cells[0]] = cells;
+    }
+    REQUIRE(rows.size() == 4);
+    const auto flops = [](const std::string& si) {  // "1.82 T" -> 1.82e12
+      const double scale = si.back() == 'T' ? 1e12 : si.back() == 'G' ? 1e9 : 1e6;
+      return std::stod(si) * scale;
+    };
+    for (const char* lr : {"lr1e-3", "lr3e-3"}) {
+      const auto& gpt = rows.at(std::string("gpt-") + lr);
+      const auto& t5 = rows.at(std::string("t5-") + lr);
+      CHECK(gpt[3] == "300");  // the first family keeps its budget
+      CHECK_THAT(flops(t5[5]), Catch::Matchers::WithinRel(flops(gpt[5]), 0.05));
+      if (match == "flops") {
+        CHECK(t5[3] != "300");
+        CHECK(t5[4] == rows.at("t5-lr1e-3")[4]);  // the same model
+      } else {
+        CHECK(t5[3] == "300");
+        CHECK(t5[4] != gpt[4]);  // another width
+      }
+    }
+  }
+  const Run r =
+      run(fmt::format("compare --task dates --models gpt,t5 --minutes 1 --match flops "
+                      "--out {}",
+                      out.string()));
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.output, Contains("it goes with --steps, not --minutes"));
+  fs::remove_all(out);
 }
