@@ -23,11 +23,20 @@ constexpr size_t kCostExamples = 1000;
 // backward costs two forwards.
 constexpr double kForwardShare = 1.0 / 3.0;
 
+// The model a run will build. A built-in task's kind is the data's: the
+// run resolves it as it starts (a text's BERT then gets its masked-LM head).
+ModelConfig planned_model(TrainConfig config, const PreparedData& data) {
+  config.task_kind = data.dataset.kind;
+  return model_config_for(config, data.vocab->size(), int64_t(data.dataset.labels.size()));
+}
+
 }  // namespace
 
 double row_tokens(const PlannedRun& run, const PreparedData& data) {
-  const ModelConfig model =
-      model_config_for(run.config, data.vocab->size(), int64_t(data.dataset.labels.size()));
+  // A text's rows are its blocks. (Its framing may need tokens the shared
+  // vocabulary lacks: each objective's run builds its own, <mask> and all.)
+  if (data.dataset.kind == data::TaskKind::LanguageModel) return double(run.config.block_size);
+  const ModelConfig model = planned_model(run.config, data);
   const std::unique_ptr<Framing> framing =
       make_framing({make_model(model), data.vocab, data.dataset.kind, data.dataset.labels});
   if (framing->streams_blocks()) return double(framing->block_size());
@@ -42,12 +51,11 @@ double row_tokens(const PlannedRun& run, const PreparedData& data) {
 
 void match_training_flops(std::vector<PlannedRun>& plan, const CompareSetup& setup,
                           const PreparedData& data) {
-  const int64_t vocab = data.vocab->size(), classes = int64_t(data.dataset.labels.size());
   std::map<std::string, double> target;  // per cell: its first run's training FLOPs
   for (PlannedRun& run : plan) {
     if (run.stage != Stage::Compared) continue;
     const double tokens = row_tokens(run, data);
-    const ModelConfig model = model_config_for(run.config, vocab, classes);
+    const ModelConfig model = planned_model(run.config, data);
     const auto run_flops = [&](const ModelConfig& m) {
       return training_flops(m, tokens, run.config.batch_size, run.config.steps);
     };
@@ -76,8 +84,7 @@ std::vector<RunCost> estimate_costs(const std::vector<PlannedRun>& plan, const P
   std::vector<RunCost> costs;
   for (const PlannedRun& run : plan) {
     RunCost cost;
-    const ModelConfig model =
-        model_config_for(run.config, data.vocab->size(), int64_t(data.dataset.labels.size()));
+    const ModelConfig model = planned_model(run.config, data);
     cost.parameters = model_stats(model, 1).parameters.total();
     cost.row_tokens = row_tokens(run, data);
     const int64_t length = std::max<int64_t>(1, std::llround(cost.row_tokens));

@@ -168,6 +168,13 @@ TEST_CASE("sweep: --dry-run lists every run and its cost, and trains nothing") {
                       out.string()));
   REQUIRE(r.exit_code == 0);
   CHECK_THAT(r.output, Contains("| gpt ") && Contains("all 1 runs"));
+  // On a text, each objective's model is costed, BERT's masked-LM head too.
+  r = run(fmt::format("compare --task counting {} --layers 1 --d-model 16,32 --dry-run --out {}",
+                      kTinyGrid, out.string()));
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  CHECK_THAT(r.output,
+             Contains("| bert-d32 ") && Contains("| gpt-prefix-d16 ") && Contains("all 6 runs"));
   fs::remove_all(out);
 }
 
