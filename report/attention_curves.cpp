@@ -42,16 +42,8 @@ AttentionCurves read_attention_curves(const std::string& path) {
   const MetricsLog log = read_metrics_log(path);
   AttentionCurves run;
   run.name = run_name(path);
-  if (log.torn_line > 0) run.warnings.push_back(torn_line_warning(path, log.torn_line));
   bool any = false;
-  for (size_t n = 0; n < log.lines.size(); ++n) {
-    MetricsRecord line;
-    try {
-      line = parse_metrics_line(log.lines[n]);
-    } catch (const std::invalid_argument& e) {
-      run.warnings.push_back(fmt::format("{}:{}: {}; skipped", path, n + 1, e.what()));
-      continue;
-    }
+  for (const auto& [number, line] : readable_records(log, path, run.warnings)) {
     if (line.kind == MetricsRecord::Kind::Resume) {
       for (MapCurves& m : run.maps)
         for (auto& [name, heads] : m.measures)
@@ -75,7 +67,7 @@ AttentionCurves read_attention_curves(const std::string& path) {
       any = true;
     } catch (const Json::exception& e) {
       run.warnings.push_back(fmt::format(
-          "{}:{}: an attention line without its fields ({}); skipped", path, n + 1, e.what()));
+          "{}:{}: an attention line without its fields ({}); skipped", path, number, e.what()));
     }
   }
   if (!any)

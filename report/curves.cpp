@@ -40,18 +40,10 @@ RunCurves read_curves(const std::string& path) {
     throw std::runtime_error(fmt::format("{}: empty (has the run logged anything yet?)", path));
   RunCurves run;
   run.name = run_name(path);
-  if (log.torn_line > 0) run.warnings.push_back(torn_line_warning(path, log.torn_line));
   // Each invocation's clock starts at 0: after a resume, times continue from
   // the last one logged before it.
   double time_offset = 0, last_time = 0;
-  for (size_t n = 0; n < log.lines.size(); ++n) {
-    MetricsRecord line;
-    try {
-      line = parse_metrics_line(log.lines[n]);
-    } catch (const std::invalid_argument& e) {
-      run.warnings.push_back(fmt::format("{}:{}: {}; skipped", path, n + 1, e.what()));
-      continue;
-    }
+  for (const auto& [number, line] : readable_records(log, path, run.warnings)) {
     if (line.kind == MetricsRecord::Kind::Resume) {
       for (auto* points : {&run.train_loss, &run.tokens_per_s, &run.valid_loss, &run.valid_score})
         cut_at(*points, line.step + 1);
@@ -76,6 +68,19 @@ RunCurves read_curves(const std::string& path) {
     }
   }
   return run;
+}
+
+std::vector<std::pair<size_t, MetricsRecord>> readable_records(const MetricsLog& log,
+                                                               const std::string& path,
+                                                               std::vector<std::string>& warnings) {
+  if (log.torn_line > 0) warnings.push_back(torn_line_warning(path, log.torn_line));
+  std::vector<std::pair<size_t, MetricsRecord>> records;
+  for (size_t n = 0; n < log.lines.size(); ++n) try {
+      records.emplace_back(n + 1, parse_metrics_line(log.lines[n]));
+    } catch (const std::invalid_argument& e) {
+      warnings.push_back(fmt::format("{}:{}: {}; skipped", path, n + 1, e.what()));
+    }
+  return records;
 }
 
 }  // namespace attnlab::report

@@ -2,7 +2,11 @@
 #pragma once
 
 #include <string>
+#include <utility>
 #include <vector>
+
+#include "train/metrics_log.h"
+#include "train/run_dir.h"
 
 namespace attnlab::report {
 
@@ -27,6 +31,13 @@ struct RunCurves {
 std::string run_name(const std::string& path);
 // The warning for a last line cut off by a crash (MetricsLog::torn_line).
 std::string torn_line_warning(const std::string& path, size_t line);
+
+// The lines of the metrics log at `path` that parse, each with its 1-based
+// line number; a torn last line and lines that do not parse are left out
+// with a warning in `warnings` that names path:line.
+std::vector<std::pair<size_t, MetricsRecord>> readable_records(const MetricsLog& log,
+                                                               const std::string& path,
+                                                               std::vector<std::string>& warnings);
 
 // Reads `path`. After a resume marker, points at or after the resumed step
 // replace the ones logged before it (the run repeated those steps). Throws
