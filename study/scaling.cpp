@@ -10,29 +10,30 @@ namespace attnlab::study {
 
 namespace {
 
-// The fit at one offset c: ln(L - c) = ln a - b ln C by least squares,
-// scored by the squared error of L itself. Infinite when some L <= c.
-struct OffsetFit {
-  double a = 0, b = 0, sse = INFINITY;
+// The fit at one exponent b: L = a u + c with u = (C / C0)^(-b) is linear in
+// a and c, so both come from least squares in closed form (c held at 0
+// where the unconstrained c would be negative). C0, the smallest compute,
+// keeps u near 1 whatever the exponent.
+struct ExponentFit {
+  double a = 0, c = 0, sse = INFINITY;  // a in units of C0
 };
 
-OffsetFit fit_at_offset(const std::vector<ScalingPoint>& points, double c) {
+ExponentFit fit_at_exponent(const std::vector<ScalingPoint>& points, double c0, double b) {
   const double n = double(points.size());
-  double sx = 0, sy = 0, sxx = 0, sxy = 0;
+  double su = 0, sl = 0, suu = 0, sul = 0;
   for (const ScalingPoint& p : points) {
-    if (!(p.loss > c)) return {};
-    const double x = std::log(p.flops), y = std::log(p.loss - c);
-    sx += x, sy += y, sxx += x * x, sxy += x * y;
+    const double u = std::pow(p.flops / c0, -b);
+    su += u, sl += p.loss, suu += u * u, sul += u * p.loss;
   }
-  const double denominator = n * sxx - sx * sx;
-  if (!(denominator > 0)) return {};
-  OffsetFit f;
-  const double slope = (n * sxy - sx * sy) / denominator;
-  f.b = -slope;
-  f.a = std::exp((sy - slope * sx) / n);
+  ExponentFit f;
+  const double denominator = n * suu - su * su;
+  if (!(denominator > 0)) return f;
+  f.a = (n * sul - su * sl) / denominator;
+  f.c = (sl - f.a * su) / n;
+  if (f.c < 0) f.c = 0, f.a = sul / suu;
   f.sse = 0;
   for (const ScalingPoint& p : points) {
-    const double e = p.loss - (f.a * std::pow(p.flops, -f.b) + c);
+    const double e = p.loss - (f.a * std::pow(p.flops / c0, -b) + f.c);
     f.sse += e * e;
   }
   return f;
@@ -71,38 +72,43 @@ PowerLawFit fit_power_law(const std::vector<ScalingPoint>& points) {
                               points.size(), points.size() == 1 ? "" : "s", kMinScalingPoints);
     return fit;
   }
-  double lowest = INFINITY, mean = 0;
-  for (const ScalingPoint& p : points) lowest = std::min(lowest, p.loss), mean += p.loss;
+  double mean = 0;
+  for (const ScalingPoint& p : points) mean += p.loss;
   mean /= double(points.size());
-  // The offset: a coarse scan of [0, lowest loss), then golden-section
-  // search around the best of it.
+  // The exponent: a scan of b on a log grid over (0, 10], then golden-section
+  // search between the neighbours of the best of it; a and c follow from b.
+  const double c0 = points.front().flops;
   constexpr int kScan = 400;
-  double best_c = 0;
-  OffsetFit best = fit_at_offset(points, 0);
-  for (int k = 1; k < kScan; ++k) {
-    const double c = lowest * double(k) / double(kScan);
-    if (const OffsetFit f = fit_at_offset(points, c); f.sse < best.sse) best = f, best_c = c;
-  }
-  double lo = std::max(0.0, best_c - lowest / kScan),
-         hi = std::min(lowest, best_c + lowest / kScan);
+  constexpr double kLowest = 1e-3, kHighest = 10;
+  const auto exponent = [&](int k) {
+    return kLowest * std::pow(kHighest / kLowest, k / double(kScan));
+  };
+  int best_k = 0;
+  ExponentFit best = fit_at_exponent(points, c0, exponent(0));
+  for (int k = 1; k <= kScan; ++k)
+    if (const ExponentFit f = fit_at_exponent(points, c0, exponent(k)); f.sse < best.sse)
+      best = f, best_k = k;
+  double best_b = exponent(best_k);
+  double lo = exponent(std::max(0, best_k - 1)), hi = exponent(std::min(kScan, best_k + 1));
   const double golden = (std::sqrt(5.0) - 1) / 2;
-  for (int it = 0; it < 60; ++it) {
-    const double c1 = hi - golden * (hi - lo), c2 = lo + golden * (hi - lo);
-    if (fit_at_offset(points, c1).sse < fit_at_offset(points, c2).sse)
-      hi = c2;
+  for (int it = 0; it < 80; ++it) {
+    const double b1 = hi - golden * (hi - lo), b2 = lo + golden * (hi - lo);
+    if (fit_at_exponent(points, c0, b1).sse < fit_at_exponent(points, c0, b2).sse)
+      hi = b2;
     else
-      lo = c1;
+      lo = b1;
   }
-  if (const OffsetFit f = fit_at_offset(points, (lo + hi) / 2); f.sse < best.sse)
-    best = f, best_c = (lo + hi) / 2;
-  fit.a = best.a, fit.b = best.b, fit.c = best_c;
+  if (const ExponentFit f = fit_at_exponent(points, c0, (lo + hi) / 2); f.sse < best.sse)
+    best = f, best_b = (lo + hi) / 2;
+  fit.b = best_b, fit.c = best.c;
+  fit.a = best.a * std::pow(c0, best_b);  // a C^(-b) = a_0 (C / C0)^(-b)
   double total = 0;
   for (const ScalingPoint& p : points) {
     total += (p.loss - mean) * (p.loss - mean);
     fit.residual.push_back(p.loss - fit.at(p.flops));
   }
   fit.r2 = total > 0 ? 1 - best.sse / total : 0;
-  if (!std::isfinite(best.sse) || !(fit.b > 0)) {
+  if (!std::isfinite(best.sse) || !(best.a > 0)) {
     fit.why_not = "the loss does not fall with compute";
   } else if (fit.r2 < kMinScalingR2) {
     fit.why_not = fmt::format(

@@ -12,6 +12,7 @@
 #include "xml_check.h"
 
 using Catch::Matchers::Contains;
+using Catch::Matchers::WithinAbs;
 using Catch::Matchers::WithinRel;
 using namespace cli_test;
 namespace fs = std::filesystem;
@@ -47,6 +48,37 @@ TEST_CASE("scaling: the fit recovers a known power law with an offset") {
   REQUIRE(pure.fitted);
   CHECK_THAT(pure.b, WithinRel(0.2, 1e-3));
   CHECK(pure.c < 1e-3);
+}
+
+TEST_CASE("scaling: the fit is a least-squares minimum on the loss, not on its log") {
+  // A loss that falls faster than a power law, as dates did at d_model 32 to 256: a fit of
+  // ln L would follow the smallest losses and miss the largest by most of their value.
+  const std::vector<ScalingPoint> points = {{397e9, 1.0127, "", 2},
+                                            {933e9, 0.6406, "", 2},
+                                            {2.42e12, 0.0855, "", 2},
+                                            {7.08e12, 0.0047, "", 2}};
+  const auto fit = fit_power_law(points);
+  REQUIRE(fit.residual.size() == 4);
+  const auto sse = [&](double a, double b, double c) {
+    double total = 0;
+    for (const ScalingPoint& p : points) {
+      const double e = p.loss - (a * std::pow(p.flops, -b) + c);
+      total += e * e;
+    }
+    return total;
+  };
+  const double at_fit = sse(fit.a, fit.b, fit.c);
+  double explained = 0, mean = 0;
+  for (const ScalingPoint& p : points) mean += p.loss / 4;
+  for (const ScalingPoint& p : points) explained += (p.loss - mean) * (p.loss - mean);
+  CHECK_THAT(fit.r2, WithinAbs(1 - at_fit / explained, 1e-9));
+  CHECK(fit.r2 > 0.9);
+  // No nearby parameters do better: each moved by 1% either way (c, at its bound 0, upward).
+  for (double step : {-0.01, 0.01}) {
+    CHECK(sse(fit.a * (1 + step), fit.b, fit.c) >= at_fit);
+    CHECK(sse(fit.a, fit.b * (1 + step), fit.c) >= at_fit);
+    CHECK(sse(fit.a, fit.b, std::max(0.0, fit.c + step * 0.01)) >= at_fit * (1 - 1e-9));
+  }
 }
 
 TEST_CASE("scaling: too few, rising or scattered points get no fit, and say why") {

@@ -13,8 +13,16 @@ Sets:
              description (the 6 largest sections), 12,000 balanced
   manpages   the manual section (1, 2, 3, 5, 7, 8) of a manual page from its
              NAME line (`apropos .`; what is installed varies by machine)
+
+Texts, for language models (<out>/<name>.txt):
+  licences   the GNU licences in /usr/share/common-licenses (every Debian
+             system has them), 169 KB
+  changelogs the newest 20 KB of each installed package's Debian changelog,
+             in order of package name, cut at a line near 2 MB (varies by
+             machine)
 """
 import collections
+import gzip
 import random
 import subprocess
 import sys
@@ -101,8 +109,32 @@ def manpages(out):
     write(out, "manpages", rows)
 
 
+def texts(out):
+    licences = Path("/usr/share/common-licenses")
+    names = ["GPL-1", "GPL-2", "GPL-3", "LGPL-2", "LGPL-2.1", "LGPL-3", "GFDL-1.2", "GFDL-1.3"]
+    Path(out).mkdir(parents=True, exist_ok=True)
+    text = "".join((licences / n).read_text(encoding="utf-8") for n in names)
+    Path(out, "licences.txt").write_text(text, encoding="utf-8")
+    print(f"licences.txt: {len(text.encode())} bytes")
+    limit, per_package, parts, size = 2_000_000, 20_000, [], 0
+    for path in sorted(Path("/usr/share/doc").glob("*/changelog.Debian.gz")):
+        taken = 0
+        for line in gzip.open(path, "rt", encoding="utf-8", errors="replace"):
+            n = len(line.encode())
+            if size + n > limit or taken + n > per_package:
+                break
+            parts.append(line)
+            size += n
+            taken += n
+        if size >= limit - 1000:
+            break
+    Path(out, "changelogs.txt").write_text("".join(parts), encoding="utf-8")
+    print(f"changelogs.txt: {size} bytes, {len(parts)} lines")
+
+
 if __name__ == "__main__":
     out = sys.argv[1] if len(sys.argv) > 1 else "runs/real-data"
     words(out)
     packages(out)
     manpages(out)
+    texts(out)
