@@ -115,9 +115,11 @@ TrainConfig train_config_from_options(const po::variables_map& vm) {
     return std::nullopt;
   };
   try {
-    TrainConfig chosen;  // the model first: it picks the recipe the other options adjust
+    // The model and the data's kind first: they pick the recipe the other options adjust.
+    TrainConfig chosen;
     train_config_fields().set(chosen, "model", get("model").value_or("t5"));
-    TrainConfig config = recipe(chosen.model, get("task").value_or(""));
+    if (auto kind = get("task_kind")) train_config_fields().set(chosen, "task_kind", *kind);
+    TrainConfig config = recipe(chosen.model, get("task").value_or(""), chosen.task_kind);
     for (const auto& field : train_config_fields().fields())
       if (auto v = get(field.name)) train_config_fields().set(config, field.name, *v);
     // A run from a pretrained model takes its shape from there: only the

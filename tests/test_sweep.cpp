@@ -243,6 +243,37 @@ TEST_CASE("sweep: an interrupted sweep resumes to the same results as one never 
   fs::remove_all(dir);
 }
 
+TEST_CASE("sweep: a text run's training FLOPs count its blocks, as its listing does") {
+  // Rows of a text are blocks of --block-size tokens, not its held-out lines.
+  const fs::path out = fresh_dir("sweep_text_flops");
+  const std::string options = fmt::format(
+      "compare --task counting --models gpt --heads 2 --d-ff 32 --layers 1 --d-model 16 "
+      "--batch-size 4 --steps 3 --block-size 32 --out {}",
+      out.string());
+  const Run r = run(options + " --dry-run");
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  REQUIRE(run(options + " --quiet").exit_code == 0);
+  const std::vector<Json> results = json_lines(read_text(out / "results.jsonl"));
+  REQUIRE(results.size() == 2);  // gpt and gpt-prefix
+  for (const Json& j : results) {
+    const std::string name = j.at("dir");
+    INFO(name);
+    // The listing's row: | run | model | setting | steps | params | train FLOPs | ...
+    const size_t at = r.output.find("| " + name + " ", r.output.find("| run "));
+    REQUIRE(at != std::string::npos);
+    std::vector<std::string> cells;
+    std::stringstream row(r.output.substr(at + 1, r.output.find('\n', at) - at - 1));
+    for (std::string cell; std::getline(row, cell, '|');) cells.push_back(cell);
+    REQUIRE(cells.size() > 5);
+    const std::string listed = cells[5].substr(cells[5].find_first_not_of(' '));
+    const double scale = listed.find('G') != std::string::npos ? 1e9 : 1e6;
+    CHECK_THAT(j.at("training_flops").get<double>(),
+               Catch::Matchers::WithinRel(std::stod(listed) * scale, 0.01));
+  }
+  fs::remove_all(out);
+}
+
 TEST_CASE("sweep: --match flops gives every family the first one's training FLOPs") {
   const fs::path out = fresh_dir("sweep_flops");
   // The listing shows each run's steps and FLOPs: by steps, the FLOPs agree

@@ -100,8 +100,10 @@ inline constexpr int64_t kMaxGeneratedExamples = int64_t(1) << 24;
 inline constexpr int64_t kMaxBatchSize = int64_t(1) << 16;
 
 // The tuned defaults for a (model, task) pair: start from these, then apply
-// what the user set. Unknown pairs get generic defaults.
-TrainConfig recipe(Family model, const std::string& task);
+// what the user set. Unknown pairs get generic defaults; for the user's own
+// data (no task), those depend on its kind: a language model has its own.
+TrainConfig recipe(Family model, const std::string& task,
+                   data::TaskKind kind = data::TaskKind::Translation);
 
 struct RecipeInfo {
   Family model;
