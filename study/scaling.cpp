@@ -110,6 +110,12 @@ PowerLawFit fit_power_law(const std::vector<ScalingPoint>& points) {
   fit.r2 = total > 0 ? 1 - best.sse / total : 0;
   if (!std::isfinite(best.sse) || !(best.a > 0)) {
     fit.why_not = "the loss does not fall with compute";
+  } else if (best_b > 0.999 * kHighest) {
+    // The law would be a step: the first point above a flat rest.
+    fit.why_not = fmt::format(
+        "the loss falls once and then stays level: no power law runs through the points (the "
+        "exponent reached its bound, {})",
+        kHighest);
   } else if (fit.r2 < kMinScalingR2) {
     fit.why_not = fmt::format(
         "too noisy: the best power law explains R² = {:.2f} of the spread "

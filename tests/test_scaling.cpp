@@ -93,6 +93,13 @@ TEST_CASE("scaling: too few, rising or scattered points get no fit, and say why"
   std::vector<ScalingPoint> scattered = on_law(40.0, 0.15, 0.8, 6);
   const double noise[] = {0.0, 0.5, -0.3, 0.6, -0.4, 0.3};
   for (size_t i = 0; i < scattered.size(); ++i) scattered[i].loss = 2.0 + noise[i];
+  // A drop, then a plateau: T5 on the counting text, d_model 32 to 256.
+  const auto step = fit_power_law({{1.72e12, 2.1128, "", 1},
+                                   {4.05e12, 1.7882, "", 1},
+                                   {10.5e12, 1.8772, "", 1},
+                                   {30.7e12, 1.8396, "", 1}});
+  CHECK_FALSE(step.fitted);
+  CHECK_THAT(step.why_not, Contains("stays level"));
   const auto noisy = fit_power_law(scattered);
   CHECK_FALSE(noisy.fitted);
   CHECK_THAT(noisy.why_not, Contains("too noisy") || Contains("does not fall"));
