@@ -6,7 +6,11 @@
 #include <cmath>
 #include <fstream>
 
+#include <fmt/format.h>
+
 #include "cli_process.h"
+#include "train/checkpoint.h"
+#include "train/train_config.h"
 
 using namespace cli_test;
 using Catch::Matchers::Contains;
@@ -97,5 +101,38 @@ TEST_CASE("text objectives: the Kneser-Ney baseline gives held-out bits per char
   CHECK_THAT(r.output, Contains("--task-kind words: give classification or lm"));
   r = run(fmt::format("baseline --task-kind lm --train-file {} --max-n 17", text.string()));
   CHECK(r.exit_code == 2);
+  fs::remove_all(dir);
+}
+
+TEST_CASE("text objectives: a language model on your own text starts from its own defaults") {
+  // lr 3e-3 and batch 32 (docs/real-data.md), unless the user says otherwise; a
+  // classification file keeps the generic lr 1e-3 and batch 64.
+  const fs::path dir = fresh_dir("lm_defaults");
+  const fs::path text = dir / "text.txt";
+  {
+    std::ofstream out(text);
+    for (int i = 0; i < 200; ++i)
+      out << "the quick brown fox jumps over the lazy dog " << i << "\n";
+  }
+  const auto stored = [&](const std::string& extra, const fs::path& out) {
+    const Run r =
+        run(fmt::format("train --model gpt --task-kind lm --train-file {} --steps 1 "
+                        "--block-size 16 --set d_model=16 --set n_heads=2 --set d_ff=32 "
+                        "--set n_layers=1 --quiet --out {} {}",
+                        text.string(), out.string(), extra));
+    INFO(r.output);
+    REQUIRE(r.exit_code == 0);
+    return attnlab::train_config_fields().to_map(
+        attnlab::read_checkpoint_info((out / "checkpoint.h5").string()).train);
+  };
+  const auto defaults = stored("", dir / "defaults");
+  CHECK(std::stod(defaults.at("lr")) == 3e-3);
+  CHECK(defaults.at("batch_size") == "32");
+  const auto given = stored("--lr 1e-3 --batch-size 8", dir / "given");
+  CHECK(std::stod(given.at("lr")) == 1e-3);
+  CHECK(given.at("batch_size") == "8");
+  CHECK(attnlab::recipe(attnlab::Family::GPT, "").lr == 1e-3);
+  CHECK(attnlab::recipe(attnlab::Family::BERT, "", attnlab::data::TaskKind::Classification)
+            .batch_size == 64);
   fs::remove_all(dir);
 }
