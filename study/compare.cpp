@@ -348,11 +348,14 @@ void analyse_run(RunRecord& r, const std::string& out, const std::vector<data::E
   std::vector<data::Example> sample(held_out.begin(),
                                     held_out.begin() + std::min<size_t>(held_out.size(), 1000));
   const std::vector<data::EncodedExample> encoded = run.framing->encode(sample);
-  double tokens = 0;
-  for (const auto& e : encoded) tokens += double(run.framing->input_positions(e));
-  r.mean_row_tokens = sample.empty() ? 0 : tokens / double(sample.size());
-  // A text's rows are blocks of block_size tokens, whatever the length of its held-out lines.
-  if (run.framing->streams_blocks()) r.mean_row_tokens = double(run.framing->block_size());
+  if (run.framing->streams_blocks()) {
+    // A text's rows are blocks of block_size tokens, whatever the length of its held-out lines.
+    r.mean_row_tokens = double(run.framing->block_size());
+  } else {
+    double tokens = 0;
+    for (const auto& e : encoded) tokens += double(run.framing->input_positions(e));
+    r.mean_row_tokens = sample.empty() ? 0 : tokens / double(sample.size());
+  }
   if (held_out.empty()) return;
 
   // A text objective predicts nothing for an input: it shows what it writes
