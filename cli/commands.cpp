@@ -12,6 +12,7 @@
 #include "cli/model_options.h"
 #include "cli/search_options.h"
 #include "cli/train_options.h"
+#include "cli/tune_command.h"
 #include "common/errors.h"
 #include "data/tasks.h"
 #include "data/text_file.h"
@@ -40,6 +41,7 @@ int train_command(int argc, char** argv) {
   cli::merge_config_file(options, vm);
   cli::apply_threads(vm["threads"].as<int>());
   const TrainConfig config = cli::train_config_from_options(vm);
+  if (vm.count("tune")) return cli::tune_command(vm, config);
   TrainerOptions to;
   to.resume = vm.count("resume") > 0;
   to.overwrite = vm.count("overwrite") > 0;

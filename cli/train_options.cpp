@@ -42,7 +42,11 @@ po::options_description train_options() {
        "stop and save after this step (resume later with --resume)")  //
       ("threads", po::value<int>()->default_value(0),
        "OpenMP threads (0 = all cores; under mpirun, each rank its share)")  //
-      ("quiet", "no progress output");
+      ("quiet", "no progress output")                                        //
+      ("tune", po::value<double>(),
+       "MINUTES: instead of one run, a small sweep of learning rates and dropouts (and BERT's "
+       "--mlm-weight on a classification task) sharing this budget, each judged on the held-out "
+       "split; the best is kept in --out, every candidate in --out/tune");
   return options;
 }
 

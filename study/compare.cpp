@@ -667,20 +667,19 @@ RunProgress run_progress(const PlannedRun& plan) {
   const auto kept = train_config_fields().to_map(stored.train);
   for (const auto& [key, value] : planned) {
     if (key == "out" || key == "minutes" || key == "tokenizer" || key == "select_metric" ||
-        key == "task_kind" || (key == "steps" && fitted_steps) ||
+        key == "task_kind" || ((key == "steps" || key == "warmup") && fitted_steps) ||
         (key == "vocab_size" && !plan.config.init_from.empty()))
       continue;
     if (!kept.count(key) || kept.at(key) != value)
       throw InputError(fmt::format(
-          "--resume: {} was trained with {} {}, and this comparison asks for {}: run compare with "
-          "the options it started with, or replace the runs with --overwrite",
+          "--resume: {} was trained with {} {}, and this sweep asks for {}: run it with the "
+          "options it started with, or replace the runs with --overwrite",
           dir, key, kept.count(key) ? kept.at(key) : std::string("(none)"), value));
   }
   if (stored.train.model_overrides != plan.config.model_overrides)
     throw InputError(fmt::format(
-        "--resume: {} was trained with other model options (--set, sizes) than this comparison "
-        "asks for: run compare with the options it started with, or replace the runs with "
-        "--overwrite",
+        "--resume: {} was trained with other model options (--set, sizes) than this sweep asks "
+        "for: run it with the options it started with, or replace the runs with --overwrite",
         dir));
   const TrainingState& state = stored.state;
   const bool early_stopped =

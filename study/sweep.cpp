@@ -14,14 +14,14 @@ namespace attnlab::study {
 namespace {
 
 // How an option shows in a run directory's name: short, and never a path.
-const std::map<std::string, std::string> kCellPrefix = {{"d-model", "d"},    {"layers", "L"},
-                                                        {"steps", "s"},      {"lr", "lr"},
-                                                        {"dropout", "drop"}, {"batch-size", "b"}};
+const std::map<std::string, std::string> kCellPrefix = {
+    {"d-model", "d"},    {"layers", "L"},     {"steps", "s"},       {"lr", "lr"},
+    {"dropout", "drop"}, {"batch-size", "b"}, {"mlm-weight", "mlm"}};
 
 // The config field an option sets, as results.jsonl names it.
 const std::map<std::string, std::string> kCellField = {
-    {"d-model", "d_model"}, {"layers", "n_layers"}, {"steps", "steps"},
-    {"lr", "lr"},           {"dropout", "dropout"}, {"batch-size", "batch_size"}};
+    {"d-model", "d_model"}, {"layers", "n_layers"},       {"steps", "steps"},          {"lr", "lr"},
+    {"dropout", "dropout"}, {"batch-size", "batch_size"}, {"mlm-weight", "mlm_weight"}};
 
 // The runs of `label` in `cell`, in their order.
 std::vector<const RunRecord*> runs_of(const std::vector<RunRecord>& runs, const std::string& label,
