@@ -367,12 +367,11 @@ int compare_command(int argc, char** argv) {
       continue;
     }
     if (overwrite) continue;
-    for (const char* file : {run_files::kCheckpoint, run_files::kBest, run_files::kMetrics})
-      if (std::filesystem::exists(run_files::in(plan[i].config.out, file)))
-        throw cli::UsageError(fmt::format(
-            "--out {}: {} already holds a run ({}); continue the comparison with --resume, "
-            "replace the runs with --overwrite, or choose another --out",
-            setup.out, plan[i].config.out, file));
+    if (const char* file = run_files::held(plan[i].config.out))
+      throw cli::UsageError(fmt::format(
+          "--out {}: {} already holds a run ({}); continue the comparison with --resume, "
+          "replace the runs with --overwrite, or choose another --out",
+          setup.out, plan[i].config.out, file));
   }
 
   std::string grid, fixed;  // the options that vary, and those every run shares
@@ -402,10 +401,7 @@ int compare_command(int argc, char** argv) {
       continue;
     }
     TrainerOptions to;
-    to.resume = progress[i] == study::RunProgress::Interrupted;
-    // A run that saved no model has nothing to lose: --resume starts it again.
-    to.overwrite = overwrite || (resume && !to.resume);
-    to.resume_minutes = to.resume ? setup.minutes : 0;
+    to.overwrite = overwrite;
     to.quiet = vm.count("quiet") > 0;
     to.show_predictions = 0;
     // The fine-tuning data is read only now, after the comparison trained:
@@ -421,7 +417,7 @@ int compare_command(int argc, char** argv) {
               : ""));
     };
     try {
-      r.result = Trainer(plan[i].config, to).run();
+      r.result = study::continue_planned_run(plan[i], progress[i], resume, to);
     } catch (const InputError& e) {
       if (plan[i].stage == study::Stage::Compared) throw;
       throw in_finetuning(e.what());
@@ -436,7 +432,6 @@ int compare_command(int argc, char** argv) {
           plan[i].name, setup.out);
       return 128 + r.result.stop_signal;
     }
-    if (to.resume) r.result.seconds = study::finished_result(plan[i]).seconds;  // every invocation
     runs.push_back(std::move(r));
   }
   std::vector<study::RunRecord> compared;

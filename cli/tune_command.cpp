@@ -4,7 +4,6 @@
 #include <fmt/ranges.h>
 
 #include <cmath>
-#include <filesystem>
 
 #include "cli/model_options.h"
 #include "common/errors.h"
@@ -16,8 +15,6 @@
 
 namespace attnlab::cli {
 
-namespace fs = std::filesystem;
-
 namespace {
 
 // The options the user fixed, which --tune leaves as given.
@@ -27,13 +24,6 @@ std::set<std::string> fixed_options(const po::variables_map& vm) {
   if (!model_option_given(vm, "dropout").empty()) fixed.insert("dropout");
   if (vm.count("mlm-weight")) fixed.insert("mlm-weight");
   return fixed;
-}
-
-// The first run file in `dir`, or "" when it holds none.
-std::string run_file_in(const std::string& dir) {
-  for (const char* file : {run_files::kCheckpoint, run_files::kBest, run_files::kMetrics})
-    if (fs::exists(run_files::in(dir, file))) return file;
-  return "";
 }
 
 study::PlannedRun as_planned(const study::TuneCandidate& c) {
@@ -83,7 +73,7 @@ int tune_command(const po::variables_map& vm, TrainConfig base) {
     std::vector<std::string> dirs = {base.out};
     for (const study::TuneCandidate& c : candidates) dirs.push_back(c.config.out);
     for (const std::string& dir : dirs)
-      if (const std::string file = run_file_in(dir); !file.empty())
+      if (const char* file = run_files::held(dir))
         throw UsageError(fmt::format(
             "--out {}: {} already holds a run ({}); continue the tuning with --resume, replace it "
             "with --overwrite, or choose another --out",
@@ -114,11 +104,9 @@ int tune_command(const po::variables_map& vm, TrainConfig base) {
       run.result = study::finished_result(as_planned(c));
     } else {
       TrainerOptions to;
-      to.resume = progress[i] == study::RunProgress::Interrupted;
-      to.overwrite = overwrite || (resume && !to.resume);
-      to.resume_minutes = to.resume ? c.config.minutes : 0;
+      to.overwrite = overwrite;
       to.quiet = vm.count("quiet") > 0;
-      run.result = Trainer(c.config, to).run();
+      run.result = study::continue_planned_run(as_planned(c), progress[i], resume, to);
       if (run.result.interrupted) {
         fmt::print(
             "train --tune: stopped by a signal in candidate {}; continue with the same command "
@@ -126,7 +114,6 @@ int tune_command(const po::variables_map& vm, TrainConfig base) {
             c.cell.options(), study::tune_directory(base.out));
         return 128 + run.result.stop_signal;
       }
-      if (to.resume) run.result.seconds = study::finished_result(as_planned(c)).seconds;
     }
     run.metric = read_checkpoint_info(run_files::in(c.config.out, run_files::kCheckpoint))
                      .train.select_metric;

@@ -688,6 +688,16 @@ RunProgress run_progress(const PlannedRun& plan) {
                                                            : RunProgress::Interrupted;
 }
 
+TrainResult continue_planned_run(const PlannedRun& plan, RunProgress progress, bool resuming_sweep,
+                                 TrainerOptions options) {
+  options.resume = progress == RunProgress::Interrupted;
+  options.overwrite = options.overwrite || (resuming_sweep && !options.resume);
+  options.resume_minutes = options.resume ? plan.config.minutes : 0;
+  TrainResult result = Trainer(plan.config, options).run();
+  if (options.resume && !result.interrupted) result.seconds = finished_result(plan).seconds;
+  return result;
+}
+
 TrainResult finished_result(const PlannedRun& plan) {
   const std::string dir = plan.config.out;
   const CheckpointInfo info = read_checkpoint_info(run_files::in(dir, run_files::kCheckpoint));

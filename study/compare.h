@@ -149,6 +149,13 @@ RunProgress run_progress(const PlannedRun& plan);
 // A finished run's result, read back from its checkpoint and metrics.jsonl:
 // the final evaluation and the training seconds of all its invocations.
 TrainResult finished_result(const PlannedRun& plan);
+// Trains a run that is not finished, as `progress` says: an interrupted one
+// continues from its checkpoint with its own --minutes share, one not
+// started trains afresh (in a resumed sweep, replacing a log that saved no
+// model). `options` gives the rest (quiet, overwrite). A continued run's
+// seconds are those of all its invocations.
+TrainResult continue_planned_run(const PlannedRun& plan, RunProgress progress, bool resuming_sweep,
+                                 TrainerOptions options);
 
 // ---- analysis ------------------------------------------------------------------------
 // What a run's logged curves say.

@@ -146,6 +146,12 @@ RunDirectory::~RunDirectory() {
   }
 }
 
+const char* run_files::held(const std::string& dir) {
+  for (const char* file : {kCheckpoint, kBest, kMetrics})
+    if (fs::exists(in(dir, file))) return file;
+  return nullptr;
+}
+
 std::string run_files::in(const std::string& dir, const char* name) {
   return (fs::path(dir) / name).string();
 }

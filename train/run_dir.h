@@ -24,6 +24,9 @@ inline constexpr const char* kMetrics = "metrics.jsonl";
 inline constexpr const char* kLock = ".lock";
 // <dir>/<name>
 std::string in(const std::string& dir, const char* name);
+// The first of checkpoint.h5, best.h5 and metrics.jsonl that `dir` holds
+// (nullptr when it holds none): whether a run was there.
+const char* held(const std::string& dir);
 }  // namespace run_files
 
 class RunDirectory {
