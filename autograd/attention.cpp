@@ -9,10 +9,12 @@
 #include <fmt/format.h>
 
 #include <limits>
+#include <memory>
 #include <stdexcept>
 
 #include "autograd/accounting.h"
 #include "autograd/kernels/attention.h"
+#include "autograd/kernels/flash_attention.h"
 #include "autograd/op.h"
 #include "autograd/ops.h"
 
@@ -161,6 +163,141 @@ Tensor attention_weights_composed(const Tensor& q_in, const Tensor& k_in, double
   if (bias.defined()) scores = add(scores, bias);
   if (mask) scores = masked_fill(scores, *mask, -std::numeric_limits<double>::infinity());
   return softmax(scores);  // (B,H,Tq,Tk)
+}
+
+Mask KeyMask::dense(int64_t batch, int64_t tq, int64_t tk) const {
+  if (!causal && key_padding.empty()) return {};
+  if (!causal) return {{batch, 1, 1, tk}, key_padding};  // broadcast over heads and queries
+  const Mask triangle = causal_mask(tq, tk);
+  if (prefix.empty() && key_padding.empty()) return triangle;  // (Tq,Tk) broadcasts
+  Mask m{{batch, 1, tq, tk}, std::vector<uint8_t>(size_t(batch * tq * tk))};
+  for (int64_t b = 0; b < batch; ++b)
+    for (int64_t i = 0; i < tq; ++i) {
+      const bool in_prefix = !prefix.empty() && i < prefix[size_t(b)];
+      for (int64_t j = 0; j < tk; ++j)
+        m.blocked[size_t((b * tq + i) * tk + j)] =
+            (triangle.blocked[size_t(i * tk + j)] && !(in_prefix && j < prefix[size_t(b)])) ||
+            (!key_padding.empty() && key_padding[size_t(b * tk + j)]);
+    }
+  return m;
+}
+
+namespace {
+
+// The arguments of flash_attention, checked: the dims its kernels take, or
+// an error naming the shapes.
+FlashDims flash_dims(const Tensor& q, const Tensor& k, const Tensor& v, int64_t heads,
+                     const Tensor& bias, const KeyMask& mask, double dropout_p,
+                     const Generator* gen) {
+  if (!(dropout_p >= 0 && dropout_p < 1) || (dropout_p > 0 && !gen))
+    throw std::invalid_argument(
+        fmt::format("flash_attention: dropout must be in [0, 1) and have a generator, got {}{}",
+                    dropout_p, gen ? "" : " without one"));
+  check_defined("flash_attention", "q", q);
+  check_defined("flash_attention", "k", k);
+  check_defined("flash_attention", "v", v);
+  check_same_dtype("flash_attention", q, k);
+  check_same_dtype("flash_attention", q, v);
+  if (heads <= 0 || q.dim() != 3 || k.dim() != 3 || k.shape() != v.shape() ||
+      q.size(0) != k.size(0) || q.size(2) != k.size(2) || q.size(2) % heads != 0)
+    throw std::invalid_argument(fmt::format(
+        "flash_attention: expected q (B,Tq,H*D) and k, v (B,Tk,H*D) with H={}, got q {}, k {}, "
+        "v {}",
+        heads, shape_str(q.shape()), shape_str(k.shape()), shape_str(v.shape())));
+  const int64_t b = q.size(0), tq = q.size(1), tk = k.size(1), d = q.size(2) / heads;
+  FlashDims dims{b,
+                 heads,
+                 tq,
+                 tk,
+                 d,
+                 false,
+                 heads_in_channels(heads, tq, d),
+                 heads_in_channels(heads, tk, d),
+                 heads_in_channels(heads, tk, d),
+                 heads_in_channels(heads, tq, d)};
+  if (bias.defined()) {
+    check_same_dtype("flash_attention", q, bias);
+    if (bias.dim() != 4 || (bias.size(0) != 1 && bias.size(0) != b) || bias.size(1) != heads ||
+        bias.size(2) != tq || bias.size(3) != tk)
+      throw std::invalid_argument(fmt::format(
+          "flash_attention: bias {} does not match scores (B={},H={},Tq={},Tk={}) (its batch "
+          "dim may be 1)",
+          shape_str(bias.shape()), b, heads, tq, tk));
+    dims.bias_batched = bias.size(0) != 1 || b == 1;
+  }
+  if (!mask.key_padding.empty() && int64_t(mask.key_padding.size()) != b * tk)
+    throw std::invalid_argument(
+        fmt::format("flash_attention: key padding has {} values, expected (B={}, Tk={})",
+                    mask.key_padding.size(), b, tk));
+  if (mask.causal && tk < tq)
+    throw std::invalid_argument(fmt::format(
+        "flash_attention: causal attention needs at least as many keys as queries, got Tq={} "
+        "Tk={}",
+        tq, tk));
+  if (!mask.prefix.empty() && (!mask.causal || int64_t(mask.prefix.size()) != b || tq != tk))
+    throw std::invalid_argument(fmt::format(
+        "flash_attention: prefix lengths are for causal self-attention, one per row: got {} for "
+        "B={}, Tq={}, Tk={}{}",
+        mask.prefix.size(), b, tq, tk, mask.causal ? "" : ", not causal"));
+  return dims;
+}
+
+}  // namespace
+
+Tensor flash_attention(const Tensor& q, const Tensor& k, const Tensor& v, int64_t heads,
+                       double scale, const Tensor& bias, const KeyMask& mask, double dropout_p,
+                       Generator* gen) {
+  const FlashDims dims = flash_dims(q, k, v, heads, bias, mask, dropout_p, gen);
+  WeightDropout drop;
+  if (dropout_p > 0) {
+    drop = {dropout_p, gen->seed, gen->offset};
+    gen->offset += uint64_t(dims.batch * dims.heads * dims.tq * dims.tk);
+  }
+  // The mask outlives this call in the backward's closure.
+  const auto kept = std::make_shared<const KeyMask>(mask);
+  const auto visibility = [kept] {
+    return KeyVisibility{kept->causal, kept->prefix.empty() ? nullptr : kept->prefix.data(),
+                         kept->key_padding.empty() ? nullptr : kept->key_padding.data()};
+  };
+  Tensor out = Tensor::empty(q.shape(), q.dtype());                          // (B,Tq,H*D)
+  Tensor lse = Tensor::empty({dims.batch, dims.heads, dims.tq}, q.dtype());  // (B,H,Tq)
+  count_matmul_flops(dims.batch * dims.heads, dims.tq, dims.tk, dims.d);
+  count_matmul_flops(dims.batch * dims.heads, dims.tq, dims.d, dims.tk);
+  dispatch(q.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    flash_attention_forward<T>(out.data<T>(), lse.data<T>(), q.data<T>(), k.data<T>(), v.data<T>(),
+                               data_or_null<T>(bias), visibility(), drop, dims, T(scale));
+  });
+  // lse is an input that takes no gradient, so that what the graph keeps
+  // (graph_bytes, describe's memory formulas) counts it.
+  record_op(
+      out, "flash_attention", {q, k, v, bias, lse},
+      [dims, scale, visibility, drop](const BackwardContext& ctx) -> std::vector<Tensor> {
+        Tensor dq = ctx.new_grad(0), dk = ctx.new_grad(1), dv = ctx.new_grad(2),
+               dbias = ctx.new_grad(3);
+        dispatch(ctx.output.dtype(), [&](auto tag) {
+          using T = decltype(tag);
+          flash_attention_backward<T>(
+              data_or_null<T>(dq), data_or_null<T>(dk), data_or_null<T>(dv), data_or_null<T>(dbias),
+              ctx.grad_output.data<T>(), ctx.output.data<T>(), ctx.inputs[4].data<T>(),
+              ctx.inputs[0].data<T>(), ctx.inputs[1].data<T>(), ctx.inputs[2].data<T>(),
+              data_or_null<T>(ctx.inputs[3]), visibility(), drop, dims, T(scale));
+        });
+        return {dq, dk, dv, dbias, Tensor()};
+      },
+      SaveOutput::Yes);
+  return out;
+}
+
+Tensor flash_attention_composed(const Tensor& q, const Tensor& k, const Tensor& v, int64_t heads,
+                                double scale, const Tensor& bias, const KeyMask& mask,
+                                double dropout_p, Generator* gen) {
+  flash_dims(q, k, v, heads, bias, mask, dropout_p, gen);
+  const Mask dense = mask.dense(q.size(0), q.size(1), k.size(1));
+  Tensor p = attention_weights_composed(q, k, scale, bias, dense.blocked.empty() ? nullptr : &dense,
+                                        heads);
+  if (dropout_p > 0) p = dropout(p, dropout_p, *gen, true);  // (B,H,Tq,Tk)
+  return attention_values_composed(p, v, heads);             // (B,Tq,H*D)
 }
 
 }  // namespace attnlab

@@ -125,6 +125,42 @@ std::vector<GradCheckCase> op_gradcheck_cases() {
                    const Mask padding = key_padding({0, 2}, 5);
                    return attention_weights(x[0], x[1], 1.0, x[2], &padding);
                  }));
+  // The streamed attention, every kind of mask; the lengths cross the query
+  // tile (64) and key tile (128) in the last cases.
+  add_case(check("flash_attention/padding",
+                 "q (2,3,4), k, v (2,5,4), H=2, row 1's last 2 keys padding",
+                 {{2, 3, 4}, {2, 5, 4}, {2, 5, 4}}, [](In x) {
+                   KeyMask mask;
+                   mask.key_padding = {0, 0, 0, 0, 0, 0, 0, 0, 1, 1};
+                   return flash_attention(x[0], x[1], x[2], 2, 0.7, Tensor(), mask);
+                 }));
+  add_case(check("flash_attention/causal_shared_bias", "q (2,3,4), k, v (2,5,4), bias (1,2,3,5)",
+                 {{2, 3, 4}, {2, 5, 4}, {2, 5, 4}, {1, 2, 3, 5}}, [](In x) {
+                   KeyMask mask;
+                   mask.causal = true;
+                   return flash_attention(x[0], x[1], x[2], 2, 0.5, x[3], mask);
+                 }));
+  add_case(
+      check("flash_attention/prefix_padding_batched_bias",
+            "q, k, v (2,4,4), bias (2,2,4,4), prefixes 2 and 0, row 0's first query sees nothing",
+            {{2, 4, 4}, {2, 4, 4}, {2, 4, 4}, {2, 2, 4, 4}}, [](In x) {
+              KeyMask mask;
+              mask.causal = true;
+              mask.prefix = {2, 0};
+              mask.key_padding = {1, 0, 0, 0, 0, 0, 0, 1};
+              return flash_attention(x[0], x[1], x[2], 2, 1.0, x[3], mask);
+            }));
+  add_case(check("flash_attention/dropout", "q (2,3,4), k, v (2,5,4), H=2, p 0.4 (seed fixed)",
+                 {{2, 3, 4}, {2, 5, 4}, {2, 5, 4}}, [](In x) {
+                   Generator gen{11, 0};  // the same mask on every call
+                   return flash_attention(x[0], x[1], x[2], 2, 0.7, Tensor(), KeyMask{}, 0.4, &gen);
+                 }));
+  add_case(check("flash_attention/causal_across_tiles", "q (1,70,3), k, v (1,140,3), H=1",
+                 {{1, 70, 3}, {1, 140, 3}, {1, 140, 3}}, [](In x) {
+                   KeyMask mask;
+                   mask.causal = true;
+                   return flash_attention(x[0], x[1], x[2], 1, 0.8, Tensor(), mask);
+                 }));
 
   // Shape ops.
   add_case(check("reshape", "x (2,3,4) -> (6,-1)", {{2, 3, 4}}, [](In x) {

@@ -138,6 +138,41 @@ Tensor attention_weights_composed(const Tensor& q, const Tensor& k, double scale
                                   const Tensor& bias, const Mask* mask, int64_t heads = 0);
 Tensor attention_values_composed(const Tensor& p, const Tensor& v, int64_t heads = 0);
 
+// Which keys each query sees, described rather than stored, for
+// flash_attention (which never forms the scores) and, through dense(), for
+// the ops above.
+struct KeyMask {
+  // Query i (of Tq, the last Tq of Tk positions) sees keys j <= i + Tk - Tq.
+  bool causal = false;
+  // With causal and Tq == Tk, a prefix LM: row b's first prefix[b] queries
+  // also see keys j < prefix[b] (the prefix is read both ways). (B) or empty.
+  std::vector<int64_t> prefix;
+  // (B*Tk) values, 1 = a padding key no query sees; empty: none.
+  std::vector<uint8_t> key_padding;
+  bool any() const { return causal || !key_padding.empty(); }
+  // The same as a mask broadcasting to scores (B,H,Tq,Tk), or an empty one
+  // when every key is seen.
+  Mask dense(int64_t batch, int64_t tq, int64_t tk) const;
+};
+
+// Scaled dot-product attention as one op that never stores the (Tq,Tk)
+// weights (kernels/flash_attention.h): q (B,Tq,H*D), k and v (B,Tk,H*D),
+// bias (1|B,H,Tq,Tk) or undefined -> (B,Tq,H*D), the same as
+//   attention_values(dropout(attention_weights(q, k, scale, bias,
+//                    mask.dense(), H), dropout_p, *gen), v, H)
+// mask for mask, with the same dropout mask (gen advances by B*H*Tq*Tk as
+// the dropout op's would). Keeps only the output and each row's
+// log-sum-exp for backward, which recomputes the weights tile by tile. A
+// query that sees no key gets zeros. gen may be null when dropout_p is 0.
+Tensor flash_attention(const Tensor& q, const Tensor& k, const Tensor& v, int64_t heads,
+                       double scale, const Tensor& bias, const KeyMask& mask, double dropout_p = 0,
+                       Generator* gen = nullptr);
+// The same composed from attention_weights_composed, dropout and
+// attention_values_composed: the reference the tests hold it to.
+Tensor flash_attention_composed(const Tensor& q, const Tensor& k, const Tensor& v, int64_t heads,
+                                double scale, const Tensor& bias, const KeyMask& mask,
+                                double dropout_p = 0, Generator* gen = nullptr);
+
 // ---- masking (mask.cpp) -------------------------------------------------------
 // x where the mask is 0, `value` where it is 1 (mask broadcasts to x).
 Tensor masked_fill(const Tensor& x, const Mask& mask, double value);

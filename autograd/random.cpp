@@ -4,14 +4,8 @@
 #include <numbers>
 
 #include "autograd/parallel.h"
-#include "common/hash.h"
 
 namespace attnlab {
-
-double Generator::uniform(uint64_t seed, uint64_t counter) {
-  const uint64_t z = splitmix64_mix(seed * kSplitmix64Step + counter + 0x632BE59BD9B4E019ULL);
-  return static_cast<double>(z >> 11) * 0x1.0p-53;  // 53 random bits -> [0, 1)
-}
 
 Tensor rand_uniform(const Shape& shape, Generator& gen, double lo, double hi, DType dtype) {
   Tensor t = Tensor::empty(shape, dtype);

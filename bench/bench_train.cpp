@@ -10,12 +10,12 @@
 // threads, PyTorch with its fastest split of the 2 cores (--best 2), idle and
 // then with 1 and 2 competing busy processes that this program starts. Prints
 // Markdown tables with the ratios, MFU and peak RSS.
-//   bench_train [--configs A,B,C,D] [--models gpt,bert,t5] [--loads 0,1,2]
+//   bench_train [--configs A,B,C,D[,E,F]] [--models gpt,bert,t5] [--loads 0,1,2]
 //               [--repeats R] [--steps N] [--peer torch_ref.py] [--no-torch]
 //               [--keep-coretype]
 //
 // One measurement (what the table runs in its children):
-//   bench_train --model gpt|bert|t5 --config A|B|C|D [--steps N] [--threads N]
+//   bench_train --model gpt|bert|t5 --config A|B|C|D|E|F [--steps N] [--threads N]
 //   or the shape itself: --vocab V --d D --layers L --heads H --seq T --batch B
 // Prints "model config: X ms/step (median of N, ...) flops=F" where F is the
 // training FLOPs of one step (3x the forward pass's matrix products).
@@ -55,7 +55,10 @@ struct BenchShape {
 const std::map<std::string, BenchShape> kConfigs = {{"A", {64, 64, 2, 4, 32, 32}},
                                                     {"B", {64, 128, 4, 4, 64, 32}},
                                                     {"C", {256, 256, 6, 8, 128, 16}},
-                                                    {"D", {512, 384, 6, 6, 256, 8}}};
+                                                    {"D", {512, 384, 6, 6, 256, 8}},
+                                                    // long sequences
+                                                    {"E", {256, 256, 4, 4, 1024, 4}},
+                                                    {"F", {256, 256, 2, 4, 2048, 2}}};
 
 ModelConfig peer_config(Family f, const BenchShape& s) {
   ModelConfig c = preset(f);
@@ -297,7 +300,7 @@ struct TableOptions {
 
 int steps_for(const std::string& config, int steps) {
   if (steps > 0) return steps;
-  return config == "D" ? 5 : config == "C" ? 8 : 20;
+  return config == "E" || config == "F" ? 3 : config == "D" ? 5 : config == "C" ? 8 : 20;
 }
 
 // One line of the tables: a (config, model, load) measured.
@@ -492,7 +495,8 @@ int main(int argc, char** argv) {
       model = value;
     else if (key == "--config") {
       if (!kConfigs.count(value)) {
-        std::fprintf(stderr, "bench_train: --config %s: expected A, B, C or D\n", value.c_str());
+        std::fprintf(stderr, "bench_train: --config %s: expected one of A, B, C, D, E, F\n",
+                     value.c_str());
         return 2;
       }
       config = value;

@@ -11,39 +11,6 @@
 
 namespace attnlab {
 
-namespace {
-
-// The union of the key padding mask and the causal mask, shaped to
-// broadcast over scores (B,H,Tq,Tk).
-Mask combined_mask(const AttentionMasks& masks, int64_t b, int64_t tq, int64_t tk) {
-  if (masks.causal && masks.prefix) {  // per row: (B,1,Tq,Tk)
-    Mask m{{b, 1, tq, tk}, std::vector<uint8_t>(b * tq * tk)};
-    for (int64_t i = 0; i < b; ++i)
-      for (int64_t r = 0; r < tq; ++r)
-        for (int64_t c = 0; c < tk; ++c)
-          m.blocked[(i * tq + r) * tk + c] =
-              !prefix_lm_sees(r, c, (*masks.prefix)[size_t(i)]) ||
-              (masks.key_padding && masks.key_padding->blocked[i * tk + c]);
-    return m;
-  }
-  if (masks.key_padding && !masks.causal) {
-    Mask m = *masks.key_padding;
-    m.shape = {b, 1, 1, tk};  // broadcast over heads and queries
-    return m;
-  }
-  Mask causal = causal_mask(tq, tk);
-  if (!masks.key_padding) return causal;  // (Tq,Tk) broadcasts over B and H
-  Mask m{{b, 1, tq, tk}, std::vector<uint8_t>(b * tq * tk)};
-  for (int64_t i = 0; i < b; ++i)
-    for (int64_t r = 0; r < tq; ++r)
-      for (int64_t c = 0; c < tk; ++c)
-        m.blocked[(i * tq + r) * tk + c] =
-            causal.blocked[r * tk + c] | masks.key_padding->blocked[i * tk + c];
-  return m;
-}
-
-}  // namespace
-
 Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tensor& v,
                                     int64_t heads, const AttentionMasks& masks, double scale,
                                     const Dropout* dropout, Tensor* weights,
@@ -79,13 +46,22 @@ Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tens
           fmt::format("{}: score bias {} does not match scores (B={},H={},Tq={},Tk={})", where,
                       shape_str(bias.shape()), b, h, tq, tk));
   }
-  Mask mask;
-  if (masks.key_padding || masks.causal) mask = combined_mask(masks, b, tq, tk);
+  KeyMask visible;
+  visible.causal = masks.causal;
+  if (masks.prefix) visible.prefix = *masks.prefix;
+  if (masks.key_padding) visible.key_padding = masks.key_padding->blocked;
+  // Unless the weights are asked for, they are never stored; dropout on
+  // them draws the same mask either way.
+  const bool drop = dropout && dropout->active();
+  if (!weights)
+    return flash_attention(q, k, v, heads, scale, bias, visible, drop ? dropout->p() : 0.0,
+                           drop ? &dropout->generator() : nullptr);  // (B,Tq,H*D)
+  const Mask mask = visible.dense(b, tq, tk);
   // (B,H,Tq,Tk); blocked entries exactly 0
   Tensor probs =
       attention_weights(q, k, scale, bias, mask.blocked.empty() ? nullptr : &mask, heads);
   if (weights) *weights = probs;
-  if (dropout) probs = dropout->forward(probs);
+  if (drop) probs = dropout->forward(probs);
   return attention_values(probs, v, heads);  // (B,Tq,H*D)
 }
 

@@ -30,12 +30,6 @@ struct AttentionMasks {
   const std::vector<int64_t>* prefix = nullptr;
 };
 
-// Whether query position `query` may see key position `key` in a causal row
-// whose first `prefix` positions are read both ways (prefix 0: plain causal).
-inline bool prefix_lm_sees(int64_t query, int64_t key, int64_t prefix) {
-  return key <= query || (query < prefix && key < prefix);
-}
-
 // Scaled dot-product attention over `heads` heads, for every routing (self,
 // cross, causal, padded, biased): one routine.
 //   q (B,Tq,H*D), k (B,Tk,H*D), v (B,Tk,H*D) -> (B,Tq,H*D)

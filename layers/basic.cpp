@@ -59,8 +59,12 @@ Dropout::Dropout(double p, SharedGenerator rng) : p_(p), rng_(std::move(rng)) {
   if (p > 0 && !rng_) throw std::invalid_argument("Dropout: p > 0 needs a random generator");
 }
 
+bool Dropout::active() const {
+  return is_training() && p_ > 0;
+}
+
 Tensor Dropout::forward(const Tensor& x) const {
-  if (!is_training() || p_ == 0) return x;
+  if (!active()) return x;
   return dropout(x, p_, *rng_, true);
 }
 

@@ -53,6 +53,12 @@ class Dropout : public Module {
  public:
   Dropout(double p, SharedGenerator rng);
   Tensor forward(const Tensor& x) const;
+  // Whether forward changes anything now (training, with p > 0).
+  bool active() const;
+  double p() const { return p_; }
+  // The stream the masks are drawn from, for ops that apply this dropout
+  // inside their own kernels (flash_attention).
+  Generator& generator() const { return *rng_; }
 
  private:
   double p_;

@@ -193,16 +193,15 @@ class ActivationCount {
   }
 
   // q from Tq rows, k and v from Tk rows, each projected (heads are read in
-  // place, never split into copies); the attention weights (one fused op:
-  // scale, bias, mask and softmax), dropout; the weighted sum of values
-  // (heads merged in place), output projection.
+  // place, never split into copies); attention as one streamed op
+  // (flash_attention, dropout inside) that keeps its output and each row's
+  // log-sum-exp, never the (Tq,Tk) weights; output projection.
   void attention(double Tq, double Tk) {
     const double nq = B_ * Tq, nk = B_ * Tk;
     linear(nq, C_);
     for (int kv = 0; kv < 2; ++kv) linear(nk, C_);
-    const double scores = B_ * double(c_.n_heads) * Tq * Tk;
-    elements += scores * (1 + drop_);  // weights, dropout
-    elements += nq * C_;               // weighted sum
+    elements += B_ * double(c_.n_heads) * Tq;  // log-sum-exp per query row and head
+    elements += nq * C_;                       // the output, heads merged in place
     linear(nq, C_);
   }
 

@@ -36,6 +36,7 @@ const std::vector<std::string> kFamilies = {"add",
                                             "softmax",
                                             "log_softmax",
                                             "masked_fill",
+                                            "flash_attention",
                                             "additive_mask",
                                             "embedding",
                                             "layer_norm",
@@ -165,6 +166,10 @@ TEST_CASE("gradcheck: attention_weights") {
 
 TEST_CASE("gradcheck: attention_values") {
   check_family("attention_values");
+}
+
+TEST_CASE("gradcheck: flash_attention") {
+  check_family("flash_attention");
 }
 
 TEST_CASE("gradcheck: every op check belongs to a tested family") {
