@@ -16,6 +16,7 @@
 //
 // One measurement (what the table runs in its children):
 //   bench_train --model gpt|bert|t5 --config A|B|C|D|E|F [--steps N] [--threads N]
+//               [--precision float32|bf16]
 //   or the shape itself: --vocab V --d D --layers L --heads H --seq T --batch B
 // Prints "model config: X ms/step (median of N, ...) flops=F" where F is the
 // training FLOPs of one step (3x the forward pass's matrix products).
@@ -506,7 +507,20 @@ int main(int argc, char** argv) {
       steps_given = true;
     } else if (key == "--threads")
       set_thread_count(int(n));
-    else if (key == "--vocab")
+    else if (key == "--precision") {
+      if (value != "float32" && value != "bf16") {
+        std::fprintf(stderr, "bench_train: --precision %s: expected float32 or bf16\n",
+                     value.c_str());
+        return 2;
+      }
+      try {
+        set_matmul_precision(value == "bf16" ? MatmulPrecision::BFloat16
+                                             : MatmulPrecision::Float32);
+      } catch (const std::exception& e) {
+        std::fprintf(stderr, "bench_train: --precision %s: %s\n", value.c_str(), e.what());
+        return 2;
+      }
+    } else if (key == "--vocab")
       shape.vocab = n;
     else if (key == "--d")
       shape.d = n;

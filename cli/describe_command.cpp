@@ -124,7 +124,10 @@ int describe_command(int argc, char** argv) {
   fmt::print("{}", study::cost_table(configs, seq, batch));
   fmt::print(
       "\nFLOPs count matrix products (multiply-add = 2); training = 3 x forward. Activations are "
-      "the tensors the forward graph keeps for backward, in {}, for full-length sequences.\n",
+      "the tensors the forward graph keeps for backward, in {}, for full-length sequences. "
+      "Attention keeps its output and one log-sum-exp per query row and head, never the "
+      "(Tq,Tk) weights, which backward recomputes tile by tile: its activations grow linearly "
+      "with T (a T5 relative bias, shared by the batch, is (H,T,T)).\n",
       dtype_name(configs.front().dtype));
   if (!lengths.empty()) {
     fmt::print("\n## Scaling with sequence length (B={})\n\n", batch);

@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "autograd/kernels/gemm.h"
+#include "common/enum_names.h"
 #include "data/example.h"
 #include "data/tokenizer.h"
 #include "framing/metrics.h"
@@ -30,6 +32,9 @@ inline bool is_subword(TokenizerChoice choice) {
   return choice == TokenizerChoice::Bpe || choice == TokenizerChoice::Unigram;
 }
 inline constexpr int64_t kDefaultSubwordVocab = 1000;
+
+inline constexpr EnumName<MatmulPrecision> kMatmulPrecisionNames[] = {
+    {MatmulPrecision::Float32, "float32"}, {MatmulPrecision::BFloat16, "bf16"}};
 
 struct TrainConfig {
   // ---- data
@@ -80,7 +85,10 @@ struct TrainConfig {
   // -1 = at each held-out evaluation), on trace_examples held-out examples.
   int64_t trace_every = 0;
   int64_t trace_examples = 64;
-  int64_t save_every = 500;         // steps between checkpoints (0 = only at the end)
+  int64_t save_every = 500;  // steps between checkpoints (0 = only at the end)
+  // Matrix products in float32, or with bfloat16 inputs and float32 sums
+  // (autograd/kernels/gemm.h); everything else stays float32.
+  MatmulPrecision precision = MatmulPrecision::Float32;
   std::string out = "runs/latest";  // directory for checkpoint.h5 and metrics.jsonl
   // A pretrained checkpoint whose body (and vocabulary) the run starts from.
   std::string init_from;

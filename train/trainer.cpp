@@ -102,6 +102,9 @@ Trainer::Trainer(TrainConfig config, TrainerOptions options)
   if (!config_.task.empty()) config_.task_kind = data::task_info(config_.task).kind;
   if (options_.resume) config_.minutes = options_.resume_minutes;  // a budget is per invocation
   validate(config_);
+  // Every product of the run, held-out evaluation included, in the run's
+  // precision (a resumed run keeps the one it started with).
+  precision_ = std::make_unique<MatmulPrecisionScope>(config_.precision);
   // A run from a pretrained model reads its data with that model's vocabulary.
   std::optional<CheckpointInfo> pretrained;
   std::shared_ptr<data::Vocab> given_vocab;

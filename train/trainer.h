@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "autograd/kernels/gemm.h"
 #include "data/example.h"
 #include "data/tokenizer.h"
 #include "dist/communicator.h"
@@ -147,6 +148,8 @@ class Trainer {
   TrainConfig config_;
   TrainerOptions options_;
   std::unique_ptr<RunDirectory> dir_;  // locked for the life of the trainer
+  // The run's matrix-product precision, for the life of the trainer.
+  std::unique_ptr<MatmulPrecisionScope> precision_;
   PreparedData data_;
   std::shared_ptr<Model> model_;
   std::unique_ptr<Framing> framing_;

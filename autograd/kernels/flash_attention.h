@@ -58,8 +58,8 @@ struct WeightDropout {
 };
 
 // The query and key tiles (rows of a task, keys per streamed tile).
-inline constexpr int64_t kFlashQueryTile = 64;
-inline constexpr int64_t kFlashKeyTile = 128;
+inline constexpr int64_t kFlashQueryTile = 96;
+inline constexpr int64_t kFlashKeyTile = 192;
 
 // out = dropout(softmax(scale * q k^T + bias, unseen keys -> -inf)) v; lse
 // (B,H,Tq) = each row's log-sum-exp of its scores. A row that sees no key

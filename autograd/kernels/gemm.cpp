@@ -91,35 +91,14 @@ inline void store_unaligned(void* p, V v) {
   std::memcpy(p, &v, sizeof(V));
 }
 
-// acc(MR,NR) = packed_a(kc, MR)^T-panel @ packed_b(kc, NR); then C = alpha * acc + beta * C on the
-// valid m x n corner (beta == 0: C not read).
+// C = alpha * acc + beta * C (+ bias) on the valid m x n corner of an MR x NR register tile.
 template <typename T>
-void micro_kernel(int64_t kc, const T* __restrict a /* (kc, MR) */,
-                  const T* __restrict b /* (kc, NR) */, T* c /* (m, n), ldc */, int64_t ldc,
-                  int64_t m, int64_t n, T alpha, T beta, const T* bias /* (n) or null */) {
+inline __attribute__((always_inline)) void write_tile(
+    typename Blocking<T>::vec (&acc)[Blocking<T>::MR][2], T* c, int64_t ldc, int64_t m, int64_t n,
+    T alpha, T beta, const T* bias) {
   using P = Blocking<T>;
   using V = typename P::vec;
   constexpr int64_t MR = P::MR, L = P::L;
-  for (int64_t i = 0; i < m; ++i) {  // C is only needed after the k loop: fetch it meanwhile.
-    __builtin_prefetch(c + i * ldc, 1);
-    __builtin_prefetch(c + i * ldc + n - 1, 1);
-  }
-
-  V acc[MR][2];
-#pragma GCC unroll 16
-  for (int64_t i = 0; i < MR; ++i) acc[i][0] = acc[i][1] = V{};
-  for (int64_t k = 0; k < kc; ++k) {
-    const V b0 = *reinterpret_cast<const V*>(b);
-    const V b1 = *reinterpret_cast<const V*>(b + L);
-#pragma GCC unroll 16
-    for (int64_t i = 0; i < MR; ++i) {
-      acc[i][0] = fma_bcast(acc[i][0], a[i], b0);
-      acc[i][1] = fma_bcast(acc[i][1], a[i], b1);
-    }
-    a += MR;
-    b += P::NR;
-  }
-
   // Fully unrolled so that the accumulators stay in registers rather than in a stack array.
   if (m == MR && n == P::NR) {
 #pragma GCC unroll 16
@@ -150,6 +129,38 @@ void micro_kernel(int64_t kc, const T* __restrict a /* (kc, MR) */,
       crow[j] = beta != T(0) ? r + beta * crow[j] : r;
     }
   }
+}
+
+// acc(MR,NR) = packed_a(kc, MR)^T-panel @ packed_b(kc, NR); then C = alpha * acc + beta * C on the
+// valid m x n corner (beta == 0: C not read).
+template <typename T>
+void micro_kernel(int64_t kc, const T* __restrict a /* (kc, MR) */,
+                  const T* __restrict b /* (kc, NR) */, T* c /* (m, n), ldc */, int64_t ldc,
+                  int64_t m, int64_t n, T alpha, T beta, const T* bias /* (n) or null */) {
+  using P = Blocking<T>;
+  using V = typename P::vec;
+  constexpr int64_t MR = P::MR, L = P::L;
+  for (int64_t i = 0; i < m; ++i) {  // C is only needed after the k loop: fetch it meanwhile.
+    __builtin_prefetch(c + i * ldc, 1);
+    __builtin_prefetch(c + i * ldc + n - 1, 1);
+  }
+
+  V acc[MR][2];
+#pragma GCC unroll 16
+  for (int64_t i = 0; i < MR; ++i) acc[i][0] = acc[i][1] = V{};
+  for (int64_t k = 0; k < kc; ++k) {
+    const V b0 = *reinterpret_cast<const V*>(b);
+    const V b1 = *reinterpret_cast<const V*>(b + L);
+#pragma GCC unroll 16
+    for (int64_t i = 0; i < MR; ++i) {
+      acc[i][0] = fma_bcast(acc[i][0], a[i], b0);
+      acc[i][1] = fma_bcast(acc[i][1], a[i], b1);
+    }
+    a += MR;
+    b += P::NR;
+  }
+
+  write_tile<T>(acc, c, ldc, m, n, alpha, beta, bias);
 }
 
 // Packs a rows x kc block whose rows are contiguous along k (src row r at src + r * ld) into
@@ -212,6 +223,7 @@ struct Problem {
   T* C;
   int64_t ldc;
   const T* bias = nullptr;  // (N): added to every row of C, with the first K slice
+  bool bf16 = false;        // float only: multiply inputs rounded to bfloat16 (see gemm.h)
 };
 
 // op(A)[i0 : i0+mc, k0 : k0+kc] as MR-row micro-panels, each (kc, MR).
@@ -239,6 +251,128 @@ void pack_b_strip(const Problem<T>& p, int64_t j, int64_t nr, int64_t k0, int64_
     pack_direct<NR>(p.B + k0 * p.ldb + j, p.ldb, nr, kc, strip + k0 * NR);
 }
 
+// ---- bfloat16 products (MatmulPrecision::BFloat16) -------------------------------------------
+// The same blocking and threading as float32; only the packed panels and the micro kernel differ.
+// A packed panel holds bfloat16 pairs, (ceil(kc/2), R, 2): element [kp][r][h] is op(X)[2kp+h][r],
+// the pair that vdpbf16ps multiplies and adds into lane r. Each lives in the buffer the float32
+// panel would use (it needs half of it), so the panel offsets stay the float32 ones.
+
+// The bits of x rounded to the nearest bfloat16, ties to even; NaN stays NaN.
+inline uint16_t bf16_bits(float x) {
+  uint32_t u;
+  std::memcpy(&u, &x, sizeof(u));
+  if ((u & 0x7fffffffu) > 0x7f800000u) return uint16_t((u >> 16) | 0x40u);
+  u += 0x7fffu + ((u >> 16) & 1u);
+  return uint16_t(u >> 16);
+}
+
+// A float32 panel (kc, R) as bfloat16 pairs (ceil(kc/2), R, 2); an odd kc pairs its last row with
+// 0.
+template <int64_t R>
+void pairs_from_panel(const float* src /* (kc, R) */, int64_t kc, uint16_t* dst) {
+  for (int64_t kp = 0; kp < kc / 2; ++kp) {
+    const float* lo = src + 2 * kp * R;
+    const float* hi = lo + R;
+    uint16_t* out = dst + kp * R * 2;
+#pragma omp simd
+    for (int64_t r = 0; r < R; ++r) {
+      out[2 * r] = bf16_bits(lo[r]);
+      out[2 * r + 1] = bf16_bits(hi[r]);
+    }
+  }
+  if (kc % 2) {
+    const float* lo = src + (kc - 1) * R;
+    uint16_t* out = dst + (kc / 2) * R * 2;
+    for (int64_t r = 0; r < R; ++r) {
+      out[2 * r] = bf16_bits(lo[r]);
+      out[2 * r + 1] = 0;
+    }
+  }
+}
+
+template <typename T>
+T* scratch(int slot, int64_t count);
+
+// pack_a's block as bfloat16 pairs: each MR-row micro-panel (ceil(kc/2), MR, 2).
+void pack_a_bf16(const Problem<float>& p, int64_t i0, int64_t mc, int64_t k0, int64_t kc,
+                 uint16_t* dst) {
+  constexpr int64_t MR = Blocking<float>::MR;
+  float* panel = scratch<float>(2, kc * MR);
+  const int64_t pairs = (kc + 1) / 2;
+  for (int64_t ir = 0; ir < mc; ir += MR) {
+    if (p.trans_a)
+      pack_direct<MR>(p.A + k0 * p.lda + i0 + ir, p.lda, std::min(MR, mc - ir), kc, panel);
+    else
+      pack_transposed<MR>(p.A + (i0 + ir) * p.lda + k0, p.lda, std::min(MR, mc - ir), kc, panel);
+    pairs_from_panel<MR>(panel, kc, dst + ir * pairs * 2);
+  }
+}
+
+// pack_b_strip as bfloat16 pairs; `strip` is the strip's start, its K slice k0 (even) goes at
+// k0 * NR.
+void pack_b_strip_bf16(const Problem<float>& p, int64_t j, int64_t nr, int64_t k0, int64_t kc,
+                       uint16_t* strip) {
+  constexpr int64_t NR = Blocking<float>::NR;
+  float* panel = scratch<float>(2, kc * NR);
+  if (p.trans_b)
+    pack_transposed<NR>(p.B + j * p.ldb + k0, p.ldb, nr, kc, panel);
+  else
+    pack_direct<NR>(p.B + k0 * p.ldb + j, p.ldb, nr, kc, panel);
+  pairs_from_panel<NR>(panel, kc, strip + k0 * NR);
+}
+
+#if defined(__AVX512F__)
+constexpr bool kBf16Built = true;
+// The float32 micro kernel's contract, on bfloat16 pairs: each vdpbf16ps adds two products per lane
+// (a[2k] b[2k] + a[2k+1] b[2k+1]) into float32, so one instruction does the work of two FMAs.
+__attribute__((target("avx512bf16,avx512f,avx512bw,avx512vl"))) void micro_kernel_bf16(
+    int64_t kc, const uint16_t* __restrict a /* (ceil(kc/2), MR, 2) */,
+    const uint16_t* __restrict b /* (ceil(kc/2), NR, 2) */, float* c, int64_t ldc, int64_t m,
+    int64_t n, float alpha, float beta, const float* bias) {
+  using P = Blocking<float>;
+  using V = P::vec;
+  constexpr int64_t MR = P::MR, NR = P::NR;
+  static_assert(NR == 32, "a bfloat16 strip is two vectors of 16 pairs");
+  for (int64_t i = 0; i < m; ++i) {
+    __builtin_prefetch(c + i * ldc, 1);
+    __builtin_prefetch(c + i * ldc + n - 1, 1);
+  }
+  __m512 acc[MR][2];
+#pragma GCC unroll 16
+  for (int64_t i = 0; i < MR; ++i) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
+  const int64_t pairs = (kc + 1) / 2;
+  for (int64_t kp = 0; kp < pairs; ++kp) {
+    const __m512bh b0 = (__m512bh)_mm512_loadu_si512(b);
+    const __m512bh b1 = (__m512bh)_mm512_loadu_si512(b + NR);
+#pragma GCC unroll 16
+    for (int64_t i = 0; i < MR; ++i) {
+      uint32_t pair;
+      std::memcpy(&pair, a + 2 * i, sizeof(pair));
+      const __m512bh ai = (__m512bh)_mm512_set1_epi32(int(pair));
+      acc[i][0] = _mm512_dpbf16_ps(acc[i][0], ai, b0);
+      acc[i][1] = _mm512_dpbf16_ps(acc[i][1], ai, b1);
+    }
+    a += 2 * MR;
+    b += 2 * NR;
+  }
+  V out[MR][2];
+#pragma GCC unroll 16
+  for (int64_t i = 0; i < MR; ++i) {
+    out[i][0] = (V)acc[i][0];
+    out[i][1] = (V)acc[i][1];
+  }
+  write_tile<float>(out, c, ldc, m, n, alpha, beta, bias);
+}
+#else
+constexpr bool kBf16Built = false;
+void micro_kernel_bf16(int64_t, const uint16_t*, const uint16_t*, float*, int64_t, int64_t, int64_t,
+                       float, float, const float*) {
+  throw std::logic_error("gemm: bfloat16 kernels are not in this build");
+}
+#endif
+
+std::atomic<bool> bf16_products{false};
+
 // Grow-only 64-byte-aligned scratch, one per thread and slot, so repeated calls do not touch the
 // allocator (or fault in fresh pages) on the hot path.
 template <typename T>
@@ -248,7 +382,7 @@ T* scratch(int slot, int64_t count) {
     size_t bytes = 0;
     ~Buffer() { std::free(ptr); }
   };
-  thread_local Buffer buffers[2];
+  thread_local Buffer buffers[3];
   Buffer& b = buffers[slot];
   const size_t want = (static_cast<size_t>(count) * sizeof(T) + 63) & ~size_t(63);
   if (want > b.bytes) {
@@ -295,6 +429,23 @@ void compute_chunk(const Problem<T>& p, int64_t j0, int64_t width, const T* pack
       int64_t t0, t1;
       split_range(tiles, blocks, blk, t0, t1);
       const int64_t ic = r0 + t0 * P::MR, mc = std::min(r1, r0 + t1 * P::MR) - ic;
+      if constexpr (std::is_same_v<T, float>) {
+        if (p.bf16) {
+          auto* a = reinterpret_cast<uint16_t*>(packed_a);
+          const int64_t pairs = (kc + 1) / 2;
+          pack_a_bf16(p, ic, mc, pc, kc, a);
+          for (int64_t s = strips.begin; s < strips.end; ++s) {
+            const int64_t jr = s * P::NR, nr = std::min(P::NR, width - jr);
+            const auto* b =
+                reinterpret_cast<const uint16_t*>(packed_b + s * P::NR * p.K) + pc * P::NR;
+            const T* bias = bias_row ? bias_row + j0 + jr : nullptr;
+            for (int64_t ir = 0; ir < mc; ir += P::MR)
+              micro_kernel_bf16(kc, a + ir * pairs * 2, b, p.C + (ic + ir) * p.ldc + j0 + jr, p.ldc,
+                                std::min(P::MR, mc - ir), nr, p.alpha, beta, bias);
+          }
+          continue;
+        }
+      }
       pack_a(p, ic, mc, pc, kc, packed_a);
       for (int64_t s = strips.begin; s < strips.end; ++s) {
         const int64_t jr = s * P::NR, nr = std::min(P::NR, width - jr);
@@ -323,6 +474,11 @@ void gemm_panel(const Problem<T>& p, int64_t j0, int64_t width, int nt) {
   // Allocated up front for every thread: an exception must not escape the parallel region.
   T* packed_a = scratch<T>(0, nt * a_size);
   const auto pack_strip = [&](int64_t s, int64_t k0, int64_t kc) {
+    if constexpr (std::is_same_v<T, float>) {
+      if (p.bf16)
+        return pack_b_strip_bf16(p, j0 + s * P::NR, std::min(P::NR, width - s * P::NR), k0, kc,
+                                 reinterpret_cast<uint16_t*>(packed_b + s * P::NR * p.K));
+    }
     pack_b_strip(p, j0 + s * P::NR, std::min(P::NR, width - s * P::NR), k0, kc,
                  packed_b + s * P::NR * p.K);
   };
@@ -414,7 +570,9 @@ int choose_threads(int64_t M, int64_t N, int64_t K) {
 }
 
 template <typename T>
-void gemm_unchecked(const Problem<T>& p, int nt) {
+void gemm_unchecked(const Problem<T>& given, int nt) {
+  Problem<T> p = given;
+  if constexpr (std::is_same_v<T, float>) p.bf16 = bf16_products.load(std::memory_order_relaxed);
   if (p.M == 0 || p.N == 0) return;
   if (p.K == 0 || p.alpha == T(0)) return scale_c(p.M, p.N, p.beta, p.C, p.ldc);
   // Column panels bound the packed copy of op(B) (all K rows of NC columns, or fewer for long K).
@@ -502,6 +660,32 @@ void gemm_batched_2d(bool trans_a, bool trans_b, int64_t outer, int64_t inner, i
     gemm_unchecked(p, nt);
   };
   run_products<T>(outer * inner, M, N, K, true, product);
+}
+
+bool bf16_supported() {
+  return kBf16Built && __builtin_cpu_supports("avx512bf16");
+}
+
+void set_matmul_precision(MatmulPrecision precision) {
+  if (precision == MatmulPrecision::BFloat16 && !bf16_supported())
+    throw std::runtime_error(
+        kBf16Built ? "bfloat16 products need a CPU with AVX-512 BF16 (vdpbf16ps); this one has "
+                     "none (lscpu lists avx512_bf16 where it is present)"
+                   : "bfloat16 products need AVX-512, which this build was compiled without "
+                     "(ATTNLAB_NATIVE=ON on a CPU with AVX-512 BF16)");
+  bf16_products.store(precision == MatmulPrecision::BFloat16, std::memory_order_relaxed);
+}
+
+MatmulPrecision matmul_precision() {
+  return bf16_products.load(std::memory_order_relaxed) ? MatmulPrecision::BFloat16
+                                                       : MatmulPrecision::Float32;
+}
+
+float round_to_bf16(float x) {
+  const uint32_t u = uint32_t(bf16_bits(x)) << 16;
+  float r;
+  std::memcpy(&r, &u, sizeof(r));
+  return r;
 }
 
 template <typename T>

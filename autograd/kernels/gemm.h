@@ -42,6 +42,35 @@ void gemm_batched_2d(bool trans_a, bool trans_b, int64_t outer, int64_t inner, i
                      int64_t ldb, BatchStrides stride_b, T beta, T* C, int64_t ldc,
                      BatchStrides stride_c);
 
+// ---- precision of float32 products -----------------------------------------------
+// Float32: products and sums in float32. BFloat16: every float32 product above (gemm, gemm_bias,
+// the batched forms, and so every matmul, linear and attention) rounds its inputs to bfloat16
+// (round to nearest even, as they are packed) and accumulates in float32, with the AVX-512 BF16
+// dot-product instruction (vdpbf16ps: twice the multiply-adds of a float32 FMA). Tensors stay
+// float32; float64 products are never rounded. The setting is process-wide.
+enum class MatmulPrecision { Float32, BFloat16 };
+// Whether this CPU (checked at run time) and this build have the bfloat16 kernels.
+bool bf16_supported();
+// Throws std::runtime_error saying what is missing when BFloat16 is asked for without support.
+void set_matmul_precision(MatmulPrecision precision);
+MatmulPrecision matmul_precision();
+// Sets the precision inside a scope (tests); the previous one comes back at its end.
+class MatmulPrecisionScope {
+ public:
+  explicit MatmulPrecisionScope(MatmulPrecision p) : previous_(matmul_precision()) {
+    set_matmul_precision(p);
+  }
+  ~MatmulPrecisionScope() { set_matmul_precision(previous_); }
+  MatmulPrecisionScope(const MatmulPrecisionScope&) = delete;
+  MatmulPrecisionScope& operator=(const MatmulPrecisionScope&) = delete;
+
+ private:
+  MatmulPrecision previous_;
+};
+// x rounded to the nearest bfloat16 (ties to even), returned as float: what a BFloat16 product
+// multiplies.
+float round_to_bf16(float x);
+
 // The naive triple loop, kept beside the fast one as the reference tests compare against.
 template <typename T>
 void gemm_reference(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha,
