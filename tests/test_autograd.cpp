@@ -177,6 +177,30 @@ TEST_CASE("dropout: seeded, scaled, identity in eval") {
   REQUIRE(dropout(x, 0.25, g3, false).raw_data() == x.raw_data());
 }
 
+TEST_CASE("dropout: element i is dropped exactly when Generator::uniform(seed, offset + i) < p") {
+  // The kernel decides in integers (vectorised); this is the definition.
+  // p = 0.5 and 0.25 make p 2^53 an integer, the boundary of that test.
+  for (const double p : {0.1, 0.25, 0.5, 0.9, 1e-6}) {
+    for (const DType dtype : {DType::F32, DType::F64}) {
+      const int64_t n = 20000;
+      Tensor x = Tensor::full({n}, 2.0, dtype);
+      Generator gen{7, 123};
+      const std::vector<double> y = dropout(x, p, gen, true).to_vector();
+      int64_t mismatches = 0;
+      for (int64_t i = 0; i < n; ++i) {
+        const bool dropped = Generator::uniform(7, 123 + uint64_t(i)) < p;
+        const double want = dropped
+                                ? 0.0
+                                : double(dtype == DType::F32 ? float(2.0 * float(1.0 / (1.0 - p)))
+                                                             : 2.0 * (1.0 / (1.0 - p)));
+        mismatches += y[size_t(i)] != want;
+      }
+      INFO("p " << p);
+      CHECK(mismatches == 0);
+    }
+  }
+}
+
 TEST_CASE("autograd: the engine checks every gradient a backward returns and names the op") {
   Tensor x = leaf({1.0, 2.0}, {2});
   SECTION("wrong shape") {

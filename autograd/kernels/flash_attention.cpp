@@ -43,7 +43,7 @@ QueryBlock query_block(const KeyVisibility& visible, const FlashDims& dims, int6
 // Grow-only per-thread scratch, so the tasks of a step do not allocate.
 template <typename T>
 T* scratch(int slot, size_t count) {
-  thread_local std::vector<T> buffers[5];
+  thread_local std::vector<T> buffers[6];
   std::vector<T>& buffer = buffers[slot];
   if (buffer.size() < count) buffer.resize(count);
   return buffer.data();
@@ -77,21 +77,36 @@ void tile_scores(T* s, const QueryBlock& blk, int64_t j0, int64_t cols, const T*
   }
 }
 
-// Multiplies a tile of weights (rows, cols) at ld kFlashKeyTile by their
-// dropout factors, 0 or 1/(1-p); into `dropped` (may be `w`).
+// The dropout factors of a tile (rows, cols) at ld kFlashKeyTile: 0 or
+// 1/(1-p), exactly as Generator::uniform(seed, counter) < p decides, in
+// integers so that the loop vectorises: uniform is k 2^-53 for the top 53
+// bits k of the mixed counter, and k 2^-53 < p exactly when k < ceil(p 2^53).
 template <typename T>
-void drop_tile(T* dropped, const T* w, const QueryBlock& blk, int64_t j0, int64_t cols,
-               const WeightDropout& drop, const FlashDims& dims) {
-  const double keep_scale = 1.0 / (1.0 - drop.p);
+void dropout_factors(T* factors, const QueryBlock& blk, int64_t j0, int64_t cols,
+                     const WeightDropout& drop, const FlashDims& dims) {
+  const uint64_t threshold = uint64_t(std::ceil(drop.p * 0x1p53));
+  const T keep = T(1.0 / (1.0 - drop.p));
   for (int64_t r = 0; r < blk.rows; ++r) {
     const uint64_t first =
         drop.offset +
         uint64_t(((blk.b * dims.heads + blk.h) * dims.tq + blk.i0 + r) * dims.tk + j0);
-    const T* in = w + r * kFlashKeyTile;
-    T* out = dropped + r * kFlashKeyTile;
+    const uint64_t base = drop.seed * kSplitmix64Step + first + kUniformStreamOffset;
+    T* f = factors + r * kFlashKeyTile;
+#pragma omp simd
     for (int64_t c = 0; c < cols; ++c)
-      out[c] =
-          in[c] * T(Generator::uniform(drop.seed, first + uint64_t(c)) < drop.p ? 0.0 : keep_scale);
+      f[c] = (splitmix64_mix(base + uint64_t(c)) >> 11) < threshold ? T(0) : keep;
+  }
+}
+
+// x (rows, cols) *= factors, both at ld kFlashKeyTile; into `out` (may be x).
+template <typename T>
+void scale_tile(T* out, const T* x, const T* factors, int64_t rows, int64_t cols) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const T* in = x + r * kFlashKeyTile;
+    const T* f = factors + r * kFlashKeyTile;
+    T* o = out + r * kFlashKeyTile;
+#pragma omp simd
+    for (int64_t c = 0; c < cols; ++c) o[c] = in[c] * f[c];
   }
 }
 
@@ -139,7 +154,11 @@ void forward_block(T* out, T* lse, const T* q, const T* k, const T* v, const T* 
     }
     // The sums above are of the weights before dropout, which scales the
     // normalised weights.
-    if (drop.p > 0) drop_tile(s, s, blk, j0, cols, drop, dims);
+    if (drop.p > 0) {
+      T* factors = scratch<T>(3, size_t(kFlashQueryTile * kFlashKeyTile));
+      dropout_factors(factors, blk, j0, cols, drop, dims);
+      scale_tile(s, s, factors, blk.rows, cols);
+    }
     // acc (rows, D) += p (rows, cols) v_tile (cols, D)
     gemm<T>(false, false, blk.rows, d, cols, T(1), s, kFlashKeyTile,
             head_row(v, dims.v, blk.b, blk.h, j0), dims.v.row, T(1), acc, d);
@@ -184,6 +203,7 @@ void backward_head(T* dq, T* dk, T* dv, T* dbias, const T* dout, const T* out, c
   T* dq_acc = scratch<T>(2, size_t(kFlashQueryTile * d));  // (rows, D)
   T* delta = scratch<T>(3, size_t(kFlashQueryTile));       // <dout_i, out_i> per row
   T* z = drop.p > 0 ? scratch<T>(4, size_t(tile)) : p;     // the weights after dropout
+  T* factors = drop.p > 0 ? scratch<T>(5, size_t(tile)) : nullptr;  // 0 or 1/(1-p)
   const T* lse_head = lse + (b * dims.heads + h) * dims.tq;
   for (int64_t i0 = 0; i0 < dims.tq; i0 += kFlashQueryTile) {
     const QueryBlock blk = query_block(visible, dims, b, h, i0);
@@ -210,7 +230,10 @@ void backward_head(T* dq, T* dk, T* dv, T* dbias, const T* dout, const T* out, c
 #pragma omp simd
         for (int64_t c = 0; c < cols; ++c) row[c] = fast_exp(row[c] - row_lse);
       }
-      if (drop.p > 0) drop_tile(z, p, blk, j0, cols, drop, dims);
+      if (drop.p > 0) {
+        dropout_factors(factors, blk, j0, cols, drop, dims);
+        scale_tile(z, p, factors, blk.rows, cols);
+      }
       if (dv)  // dv_tile (cols, D) += z^T (cols, rows) dout_block (rows, D)
         gemm<T>(true, false, cols, d, blk.rows, T(1), z, kFlashKeyTile, dout_block, dims.out.row,
                 T(1), head_row(dv, dims.v, b, h, j0), dims.v.row);
@@ -218,7 +241,7 @@ void backward_head(T* dq, T* dk, T* dv, T* dbias, const T* dout, const T* out, c
       // ds (rows, cols) = dropout(dout_block v_tile^T), then p * (ds - delta)
       gemm<T>(false, true, blk.rows, cols, d, T(1), dout_block, dims.out.row,
               head_row(v, dims.v, b, h, j0), dims.v.row, T(0), ds, kFlashKeyTile);
-      if (drop.p > 0) drop_tile(ds, ds, blk, j0, cols, drop, dims);
+      if (drop.p > 0) scale_tile(ds, ds, factors, blk.rows, cols);
       for (int64_t r = 0; r < blk.rows; ++r) {
         T* g = ds + r * kFlashKeyTile;
         const T* w = p + r * kFlashKeyTile;

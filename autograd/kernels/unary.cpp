@@ -60,7 +60,7 @@ void sqrt_backward(T* dx, const T* dy, const T* y, int64_t n) {
 
 template <typename T>
 void tanh_forward(T* y, const T* x, int64_t n) {
-  map_forward(y, x, n, [](T v) { return std::tanh(v); });
+  map_forward(y, x, n, [](T v) { return fast_tanh(v); });
 }
 template <typename T>
 void tanh_backward(T* dx, const T* dy, const T* y, int64_t n) {
@@ -79,13 +79,13 @@ void relu_backward(T* dx, const T* dy, const T* x, int64_t n) {
 template <typename T>
 void gelu_tanh_forward(T* y, const T* x, int64_t n) {
   map_forward(y, x, n, [](T v) {
-    return T(0.5) * v * (1 + std::tanh(T(kGeluK) * (v + T(kGeluC) * v * v * v)));
+    return T(0.5) * v * (1 + fast_tanh(T(kGeluK) * (v + T(kGeluC) * v * v * v)));
   });
 }
 template <typename T>
 void gelu_tanh_backward(T* dx, const T* dy, const T* x, int64_t n) {
   map_backward(dx, dy, x, n, [](T v) {
-    T t = std::tanh(T(kGeluK) * (v + T(kGeluC) * v * v * v));
+    T t = fast_tanh(T(kGeluK) * (v + T(kGeluC) * v * v * v));
     T dinner = T(kGeluK) * (1 + 3 * T(kGeluC) * v * v);
     return T(0.5) * (1 + t) + T(0.5) * v * (1 - t * t) * dinner;
   });
