@@ -17,10 +17,13 @@ void apply_mask(T* out, const T* in, int64_t n, double p, uint64_t seed, uint64_
   const T scale = T(1.0 / (1.0 - p));
   const uint64_t threshold = uint64_t(std::ceil(p * 0x1p53));
   const uint64_t base = seed * kSplitmix64Step + offset + kUniformStreamOffset;
-  parallel_for(n, kElementwiseGrain, [&](int64_t lo, int64_t hi) {
+  // Captured by value: through references, every store to out might change them.
+  parallel_for(n, kElementwiseGrain, [=](int64_t lo, int64_t hi) {
+    T* __restrict o = out;
+    const T* __restrict x = in;
 #pragma omp simd
     for (int64_t i = lo; i < hi; ++i)
-      out[i] = in[i] * ((splitmix64_mix(base + uint64_t(i)) >> 11) < threshold ? T(0) : scale);
+      o[i] = x[i] * ((splitmix64_mix(base + uint64_t(i)) >> 11) < threshold ? T(0) : scale);
   });
 }
 
