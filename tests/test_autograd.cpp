@@ -5,6 +5,7 @@
 
 #include "autograd/accounting.h"
 #include "autograd/gradcheck.h"
+#include "autograd/kernels/dropout.h"
 #include "autograd/op.h"
 #include "autograd/ops.h"
 
@@ -144,6 +145,16 @@ TEST_CASE("softmax: fully masked rows give zeros, not NaN") {
   REQUIRE(p.item(3) == 0.0);
 }
 
+TEST_CASE("softmax: a row of NaN stays NaN, not a masked row of zeros") {
+  for (const DType dtype : {DType::F32, DType::F64}) {
+    Tensor s = Tensor::from_vector({NAN, NAN, 1, NAN}, {2, 2}, dtype);
+    const std::vector<double> p = softmax(s).to_vector();
+    for (double v : p) CHECK(std::isnan(v));
+    const std::vector<double> lp = log_softmax(s).to_vector();
+    for (double v : lp) CHECK(std::isnan(v));
+  }
+}
+
 TEST_CASE("cross_entropy: matches hand-computed values") {
   // logits (1,3) = [0, ln 2, ln 3]: softmax = [1/6, 2/6, 3/6].
   Tensor logits = Tensor::from_vector({0.0, std::log(2.0), std::log(3.0)}, {1, 3}, DType::F64);
@@ -199,6 +210,25 @@ TEST_CASE("dropout: element i is dropped exactly when Generator::uniform(seed, o
       CHECK(mismatches == 0);
     }
   }
+}
+
+TEST_CASE("dropout: the integer threshold is uniform < p, at its boundary too") {
+  // uniform = k 2^-53, dropped exactly when k < ceil(p 2^53). Random draws
+  // never land on the boundary, so the two integers around it are checked
+  // against uniform's own comparison directly.
+  for (const double p : {0.5, 0.25, 0.1, 1e-6, 0.999}) {
+    const uint64_t t = dropout_threshold(p);
+    INFO("p " << p << " threshold " << t);
+    CHECK(double(t - 1) * 0x1p-53 < p);  // k = t - 1: uniform < p, dropped
+    CHECK(!(double(t) * 0x1p-53 < p));   // k = t: kept
+  }
+  // and dropout_drops is that comparison on the stream's own k
+  for (uint64_t counter = 0; counter < 5000; ++counter)
+    for (const double p : {0.5, 0.1}) {
+      INFO("counter " << counter << " p " << p);
+      CHECK(dropout_drops(3, counter, dropout_threshold(p)) ==
+            (Generator::uniform(3, counter) < p));
+    }
 }
 
 TEST_CASE("autograd: the engine checks every gradient a backward returns and names the op") {

@@ -1,9 +1,10 @@
 // The streamed attention (flash_attention) against its composed reference,
 // attention_weights_composed then attention_values_composed, for every kind
 // of mask the models use, at lengths that are not multiples of the query
-// tile (64) or the key tile (128): value and every input's gradient.
+// tile (96) or the key tile (192): value and every input's gradient.
 #include <catch2/catch.hpp>
 
+#include <cmath>
 #include <functional>
 #include <string>
 #include <tuple>
@@ -101,6 +102,14 @@ std::vector<MaskCase> mask_cases() {
   add("Perceiver: few latents, many inputs", 9, 300, inputs, 0);
   add("Perceiver: latents self-attend", 9, 9, {}, 0);
   add("no keys at all", 5, 0, {}, 0);
+  // several query blocks against several key tiles, a prefix longer than a tile
+  KeyMask long_prefix = causal;
+  long_prefix.prefix = {250, 0};
+  long_prefix.key_padding = padding({0, 50}, 400);
+  add("prefix LM across tiles, with padding", 400, 400, long_prefix, 1);
+  KeyMask long_cross;
+  long_cross.key_padding = padding({0, 200}, 450);
+  add("cross across tiles", 130, 450, long_cross, 2);
   return cases;
 }
 
@@ -137,10 +146,16 @@ TEST_CASE("flash attention drops the same weights as dropout on the stored weigh
   causal_pad.key_padding = padding({0, 60}, 150);
   KeyMask cross;
   cross.key_padding = padding({20, 0}, 200);
-  for (const auto& [name, tq, tk, mask] : {std::tuple{"causal and padding", 150, 150, causal_pad},
-                                           std::tuple{"cross", 70, 200, cross}}) {
-    INFO(name);
-    const int64_t b = 2, h = 2, d = 4;
+  struct Case {
+    const char* name;
+    int64_t tq, tk;
+    KeyMask mask;
+  };
+  for (const Case& c :
+       {Case{"causal and padding", 150, 150, causal_pad}, Case{"cross", 70, 200, cross}}) {
+    INFO(c.name);
+    const int64_t b = 2, h = 2, d = 4, tq = c.tq, tk = c.tk;
+    const KeyMask& mask = c.mask;
     const Tensor q = random_tensor({b, tq, h * d}, 51, DType::F64);
     const Tensor k = random_tensor({b, tk, h * d}, 52, DType::F64);
     const Tensor v = random_tensor({b, tk, h * d}, 53, DType::F64);
@@ -280,4 +295,26 @@ TEST_CASE("attention gives the same output whether or not it is asked for its we
   REQUIRE(streamed.size() == stored.size());
   for (size_t i = 0; i < streamed.size(); ++i)
     REQUIRE(streamed[i] == Approx(stored[i]).margin(1e-12).epsilon(1e-10));
+}
+
+TEST_CASE("flash attention passes a NaN score on, as softmax does") {
+  // A NaN in q poisons its row's scores; the output row must be NaN (as the
+  // stored path's is), not a finite row with zero gradients.
+  for (const DType dtype : {DType::F32, DType::F64}) {
+    Tensor q = random_tensor({1, 200, 8}, 61, dtype);
+    const Tensor k = random_tensor({1, 300, 8}, 62, dtype),
+                 v = random_tensor({1, 300, 8}, 63, dtype);
+    std::vector<double> values = q.to_vector();
+    values[5 * 8] = std::nan("");  // query 5, head 0
+    q = Tensor::from_vector(values, q.shape(), dtype);
+    for (const bool streamed : {true, false}) {
+      const Tensor out = streamed ? flash_attention(q, k, v, 2, 1.0, Tensor(), KeyMask{})
+                                  : flash_attention_composed(q, k, v, 2, 1.0, Tensor(), KeyMask{});
+      const std::vector<double> o = out.to_vector();
+      INFO((streamed ? "streamed" : "composed") << " " << dtype_name(dtype));
+      CHECK(std::isnan(o[5 * 8]));       // query 5, head 0
+      CHECK(!std::isnan(o[5 * 8 + 4]));  // head 1 of the same query
+      CHECK(!std::isnan(o[6 * 8]));      // the next query
+    }
+  }
 }

@@ -96,9 +96,6 @@ void validate(const TrainConfig& c, const std::string& stored_in) {
         fmt::format("{}: stored train_config '{}': {}", stored_in, key, why));
   };
   const auto finite = [](double v) { return std::isfinite(v); };
-  require(c.precision != MatmulPrecision::BFloat16 || bf16_supported(), "precision",
-          "bf16 needs a CPU with AVX-512 BF16 (vdpbf16ps; lscpu lists avx512_bf16) and a build "
-          "with AVX-512; this one has none: use float32");
   require(!c.task.empty() || !c.train_file.empty(), "task",
           "give a built-in --task or a --train-file");
   require(c.task.empty() || c.train_file.empty(), "task",

@@ -103,7 +103,14 @@ Trainer::Trainer(TrainConfig config, TrainerOptions options)
   if (options_.resume) config_.minutes = options_.resume_minutes;  // a budget is per invocation
   validate(config_);
   // Every product of the run, held-out evaluation included, in the run's
-  // precision (a resumed run keeps the one it started with).
+  // precision (a resumed run keeps the one it started with). Checked here,
+  // not when a checkpoint is read: a bf16 run's float32 weights load on any
+  // CPU.
+  if (config_.precision == MatmulPrecision::BFloat16 && !bf16_supported())
+    throw std::invalid_argument(
+        "--precision bf16 needs a CPU with AVX-512 BF16 (vdpbf16ps; lscpu lists avx512_bf16) "
+        "and a build with AVX-512; this one has none: use --precision float32" +
+        std::string(options_.resume ? " (the run being resumed was started in bf16)" : ""));
   precision_ = std::make_unique<MatmulPrecisionScope>(config_.precision);
   // A run from a pretrained model reads its data with that model's vocabulary.
   std::optional<CheckpointInfo> pretrained;

@@ -45,6 +45,8 @@ const char* metric_name(SelectMetric metric) {
 }  // namespace
 
 TrainResult Trainer::run() {
+  // The run's precision, even when another trainer was built after this one.
+  const MatmulPrecisionScope precision(config_.precision);
   Session s(
       Progress(options_.quiet ? Progress::Mode::Silent : Progress::detect(), config_.log_every));
   print_banner();

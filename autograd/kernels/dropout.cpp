@@ -1,29 +1,23 @@
 #include "autograd/kernels/dropout.h"
 
-#include <cmath>
-
 #include "autograd/parallel.h"
 #include "autograd/random.h"
 
 namespace attnlab {
 namespace {
 
-// out[i] = in[i] * (0 or 1/(1-p)), the factor drawn for element i: 0 when
-// Generator::uniform(seed, offset + i) < p. Decided in integers so that the
-// loop vectorises: uniform is k 2^-53 for the top 53 bits k of the mixed
-// counter, and k 2^-53 < p exactly when k < ceil(p 2^53).
+// out[i] = in[i] * (0 or 1/(1-p)), the factor drawn for element i.
 template <typename T>
 void apply_mask(T* out, const T* in, int64_t n, double p, uint64_t seed, uint64_t offset) {
   const T scale = T(1.0 / (1.0 - p));
-  const uint64_t threshold = uint64_t(std::ceil(p * 0x1p53));
-  const uint64_t base = seed * kSplitmix64Step + offset + kUniformStreamOffset;
+  const uint64_t threshold = dropout_threshold(p);
   // Captured by value: through references, every store to out might change them.
   parallel_for(n, kElementwiseGrain, [=](int64_t lo, int64_t hi) {
     T* __restrict o = out;
     const T* __restrict x = in;
 #pragma omp simd
     for (int64_t i = lo; i < hi; ++i)
-      o[i] = x[i] * ((splitmix64_mix(base + uint64_t(i)) >> 11) < threshold ? T(0) : scale);
+      o[i] = x[i] * (dropout_drops(seed, offset + uint64_t(i), threshold) ? T(0) : scale);
   });
 }
 

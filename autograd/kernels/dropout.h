@@ -5,9 +5,25 @@
 // wanted; otherwise dx is overwritten (not added to).
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 
+#include "autograd/random.h"
+
 namespace attnlab {
+
+// The mask in integers, so that loops over it vectorise. Generator::uniform
+// is k 2^-53 for k, the top 53 bits of the mixed counter, and k 2^-53 < p
+// exactly when k < ceil(p 2^53) (scaling by 2^53 is exact).
+inline uint64_t dropout_threshold(double p) {
+  return uint64_t(std::ceil(p * 0x1p53));
+}
+// Whether the element of `counter` in the stream of `seed` is dropped:
+// Generator::uniform(seed, counter) < p, with threshold = dropout_threshold(p).
+inline bool dropout_drops(uint64_t seed, uint64_t counter, uint64_t threshold) {
+  return (splitmix64_mix(seed * kSplitmix64Step + counter + kUniformStreamOffset) >> 11) <
+         threshold;
+}
 
 // y (n) = x (n) / (1 - p) where kept, else 0.
 template <typename T>

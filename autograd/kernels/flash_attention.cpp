@@ -5,6 +5,7 @@
 #include <limits>
 #include <vector>
 
+#include "autograd/kernels/dropout.h"
 #include "autograd/kernels/gemm.h"
 #include "autograd/kernels/vector_math.h"
 #include "autograd/parallel.h"
@@ -78,23 +79,20 @@ void tile_scores(T* s, const QueryBlock& blk, int64_t j0, int64_t cols, const T*
 }
 
 // The dropout factors of a tile (rows, cols) at ld kFlashKeyTile: 0 or
-// 1/(1-p), exactly as Generator::uniform(seed, counter) < p decides, in
-// integers so that the loop vectorises: uniform is k 2^-53 for the top 53
-// bits k of the mixed counter, and k 2^-53 < p exactly when k < ceil(p 2^53).
+// 1/(1-p), as the dropout op draws them (kernels/dropout.h).
 template <typename T>
 void dropout_factors(T* factors, const QueryBlock& blk, int64_t j0, int64_t cols,
                      const WeightDropout& drop, const FlashDims& dims) {
-  const uint64_t threshold = uint64_t(std::ceil(drop.p * 0x1p53));
+  const uint64_t threshold = dropout_threshold(drop.p), seed = drop.seed;
   const T keep = T(1.0 / (1.0 - drop.p));
   for (int64_t r = 0; r < blk.rows; ++r) {
     const uint64_t first =
         drop.offset +
         uint64_t(((blk.b * dims.heads + blk.h) * dims.tq + blk.i0 + r) * dims.tk + j0);
-    const uint64_t base = drop.seed * kSplitmix64Step + first + kUniformStreamOffset;
     T* f = factors + r * kFlashKeyTile;
 #pragma omp simd
     for (int64_t c = 0; c < cols; ++c)
-      f[c] = (splitmix64_mix(base + uint64_t(c)) >> 11) < threshold ? T(0) : keep;
+      f[c] = dropout_drops(seed, first + uint64_t(c), threshold) ? T(0) : keep;
   }
 }
 
@@ -129,9 +127,11 @@ void forward_block(T* out, T* lse, const T* q, const T* k, const T* v, const T* 
     tile_scores(s, blk, j0, cols, q, k, bias, visible, dims, scale);
     for (int64_t r = 0; r < blk.rows; ++r) {
       T* row = s + r * kFlashKeyTile;
+      // NaN-sticky maxima: a NaN score makes the row NaN, as softmax would.
       T tile_top = neg_inf;
-      for (int64_t c = 0; c < cols; ++c) tile_top = std::max(tile_top, row[c]);
-      const T new_top = std::max(top[r], tile_top);
+      for (int64_t c = 0; c < cols; ++c)
+        tile_top = row[c] > tile_top || row[c] != row[c] ? row[c] : tile_top;
+      const T new_top = tile_top > top[r] || tile_top != tile_top ? tile_top : top[r];
       if (new_top == neg_inf) {  // nothing seen yet: the row adds nothing
         std::fill(row, row + cols, T(0));
         continue;
@@ -167,7 +167,7 @@ void forward_block(T* out, T* lse, const T* q, const T* k, const T* v, const T* 
   for (int64_t r = 0; r < blk.rows; ++r) {
     T* o = head_row(out, dims.out, blk.b, blk.h, blk.i0 + r);
     const T* a = acc + r * d;
-    if (total[r] > 0) {
+    if (total[r] != 0) {  // a NaN total stays NaN
       const T inv = T(1) / total[r];
 #pragma omp simd
       for (int64_t c = 0; c < d; ++c) o[c] = a[c] * inv;

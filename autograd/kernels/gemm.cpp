@@ -290,14 +290,13 @@ void pairs_from_panel(const float* src /* (kc, R) */, int64_t kc, uint16_t* dst)
   }
 }
 
-template <typename T>
-T* scratch(int slot, int64_t count);
-
-// pack_a's block as bfloat16 pairs: each MR-row micro-panel (ceil(kc/2), MR, 2).
+// pack_a's block as bfloat16 pairs: each MR-row micro-panel (ceil(kc/2), MR, 2). kc <= KC, and
+// the float32 panel is on the stack: this runs inside thread teams, where nothing may allocate.
 void pack_a_bf16(const Problem<float>& p, int64_t i0, int64_t mc, int64_t k0, int64_t kc,
                  uint16_t* dst) {
-  constexpr int64_t MR = Blocking<float>::MR;
-  float* panel = scratch<float>(2, kc * MR);
+  using P = Blocking<float>;
+  constexpr int64_t MR = P::MR;
+  alignas(64) float panel[P::KC * MR];
   const int64_t pairs = (kc + 1) / 2;
   for (int64_t ir = 0; ir < mc; ir += MR) {
     if (p.trans_a)
@@ -308,17 +307,22 @@ void pack_a_bf16(const Problem<float>& p, int64_t i0, int64_t mc, int64_t k0, in
   }
 }
 
-// pack_b_strip as bfloat16 pairs; `strip` is the strip's start, its K slice k0 (even) goes at
-// k0 * NR.
+// pack_b_strip as bfloat16 pairs; `strip` is the strip's start, and row k0 + k (k0 even) goes at
+// (k0 + k) * NR. Converted KC rows at a time through a float32 panel on the stack.
 void pack_b_strip_bf16(const Problem<float>& p, int64_t j, int64_t nr, int64_t k0, int64_t kc,
                        uint16_t* strip) {
-  constexpr int64_t NR = Blocking<float>::NR;
-  float* panel = scratch<float>(2, kc * NR);
-  if (p.trans_b)
-    pack_transposed<NR>(p.B + j * p.ldb + k0, p.ldb, nr, kc, panel);
-  else
-    pack_direct<NR>(p.B + k0 * p.ldb + j, p.ldb, nr, kc, panel);
-  pairs_from_panel<NR>(panel, kc, strip + k0 * NR);
+  using P = Blocking<float>;
+  constexpr int64_t NR = P::NR;
+  static_assert(P::KC % 2 == 0, "K slices must start at even rows: a pair never straddles two");
+  alignas(64) float panel[P::KC * NR];
+  for (int64_t c0 = 0; c0 < kc; c0 += P::KC) {
+    const int64_t rows = std::min(P::KC, kc - c0), k = k0 + c0;
+    if (p.trans_b)
+      pack_transposed<NR>(p.B + j * p.ldb + k, p.ldb, nr, rows, panel);
+    else
+      pack_direct<NR>(p.B + k * p.ldb + j, p.ldb, nr, rows, panel);
+    pairs_from_panel<NR>(panel, rows, strip + k * NR);
+  }
 }
 
 #if defined(__AVX512F__)
@@ -382,7 +386,7 @@ T* scratch(int slot, int64_t count) {
     size_t bytes = 0;
     ~Buffer() { std::free(ptr); }
   };
-  thread_local Buffer buffers[3];
+  thread_local Buffer buffers[2];
   Buffer& b = buffers[slot];
   const size_t want = (static_cast<size_t>(count) * sizeof(T) + 63) & ~size_t(63);
   if (want > b.bytes) {

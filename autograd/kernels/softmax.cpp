@@ -25,8 +25,11 @@ void row_softmax(T* y, const T* x, int64_t c, bool log_space) {
     mx = neg_inf;
     for (int64_t j = 0; j < c; ++j) mx = std::max(mx, x[j]);
   }
-  if (mx == neg_inf) {  // every entry blocked
-    for (int64_t j = 0; j < c; ++j) y[j] = log_space ? neg_inf : T(0);
+  if (mx == neg_inf) {  // every entry blocked, or NaN (which max skips)
+    bool nan = false;
+    for (int64_t j = 0; j < c; ++j) nan = nan || x[j] != x[j];
+    const T fill = nan ? std::numeric_limits<T>::quiet_NaN() : log_space ? neg_inf : T(0);
+    for (int64_t j = 0; j < c; ++j) y[j] = fill;
     return;
   }
   T denom = 0;
