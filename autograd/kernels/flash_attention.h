@@ -57,7 +57,10 @@ struct WeightDropout {
   uint64_t seed = 0, offset = 0;
 };
 
-// The query and key tiles (rows of a task, keys per streamed tile).
+// The query and key tiles (rows of a task, keys per streamed tile):
+// multiples of the GEMM micro kernel's 12 rows and 32 columns, so that the
+// tiles' products have no partial register tiles, and small enough that a
+// tile's scores (72 KiB) stay in L2 beside the packed operands.
 inline constexpr int64_t kFlashQueryTile = 96;
 inline constexpr int64_t kFlashKeyTile = 192;
 
