@@ -44,9 +44,13 @@ void Optimizer::step(double lr) {
   const OptimizerConfig& c = config_;
   const double bias1 = 1 - std::pow(c.beta1, double(steps_));
   const double bias2 = 1 - std::pow(c.beta2, double(steps_));
-  for (size_t i = 0; i < params_.size(); ++i) {
+  const bool first = steps_ == 1;
+  // Elements [lo, hi) of parameter i. One loop per kind, with nothing but
+  // arithmetic inside, so that each vectorises (a switch per element kept
+  // the AdamW loop scalar).
+  const auto update = [&](size_t i, int64_t lo, int64_t hi) {
     Tensor& p = params_[i].second;
-    Tensor g = p.grad();
+    const Tensor& g = p.grad();
     const double wd = decay_[i] ? c.weight_decay : 0.0;
     dispatch(p.dtype(), [&](auto tag) {
       using T = decltype(tag);
@@ -54,48 +58,59 @@ void Optimizer::step(double lr) {
       const T* gr = g.defined() ? g.data<T>() : nullptr;
       T* s1 = slot1_[i].data<T>();
       T* s2 = slot2_[i].defined() ? slot2_[i].data<T>() : nullptr;
-      const bool first = steps_ == 1;
-      // One loop per kind, with nothing but arithmetic inside, so that each
-      // vectorises (a switch per element kept the AdamW loop scalar).
       if (c.kind == OptimizerKind::SGD) {
-        parallel_for(p.numel(), kElementwiseGrain, [&](int64_t lo, int64_t hi) {
-          for (int64_t k = lo; k < hi; ++k) {  // buf = momentum*buf + g (buf = g at first)
-            const double grad = (gr ? double(gr[k]) : 0.0) + wd * w[k];
-            const double buf = first ? grad : c.momentum * s1[k] + grad;
-            s1[k] = T(buf);
-            w[k] = T(w[k] - lr * buf);
-          }
-        });
+        for (int64_t k = lo; k < hi; ++k) {  // buf = momentum*buf + g (buf = g at first)
+          const double grad = (gr ? double(gr[k]) : 0.0) + wd * w[k];
+          const double buf = first ? grad : c.momentum * s1[k] + grad;
+          s1[k] = T(buf);
+          w[k] = T(w[k] - lr * buf);
+        }
         return;
       }
-      const bool decoupled = c.kind == OptimizerKind::AdamW;
       const double beta1 = c.beta1, beta2 = c.beta2, eps = c.eps, decay = 1 - lr * wd;
-      parallel_for(p.numel(), kElementwiseGrain, [&](int64_t lo, int64_t hi) {
-        if (decoupled) {  // AdamW: decay the weight itself
+      if (c.kind == OptimizerKind::AdamW) {  // decay the weight itself
 #pragma omp simd
-          for (int64_t k = lo; k < hi; ++k) {
-            const double grad = gr ? double(gr[k]) : 0.0;
-            const T decayed = T(w[k] * decay);
-            const double m = beta1 * s1[k] + (1 - beta1) * grad;
-            const double v = beta2 * s2[k] + (1 - beta2) * grad * grad;
-            s1[k] = T(m);
-            s2[k] = T(v);
-            w[k] = T(decayed - lr * (m / bias1) / (std::sqrt(v / bias2) + eps));
-          }
-        } else {  // Adam: L2 through the gradient
-#pragma omp simd
-          for (int64_t k = lo; k < hi; ++k) {
-            const double grad = (gr ? double(gr[k]) : 0.0) + wd * w[k];
-            const double m = beta1 * s1[k] + (1 - beta1) * grad;
-            const double v = beta2 * s2[k] + (1 - beta2) * grad * grad;
-            s1[k] = T(m);
-            s2[k] = T(v);
-            w[k] = T(w[k] - lr * (m / bias1) / (std::sqrt(v / bias2) + eps));
-          }
+        for (int64_t k = lo; k < hi; ++k) {
+          const double grad = gr ? double(gr[k]) : 0.0;
+          const T decayed = T(w[k] * decay);
+          const double m = beta1 * s1[k] + (1 - beta1) * grad;
+          const double v = beta2 * s2[k] + (1 - beta2) * grad * grad;
+          s1[k] = T(m);
+          s2[k] = T(v);
+          w[k] = T(decayed - lr * (m / bias1) / (std::sqrt(v / bias2) + eps));
         }
-      });
+      } else {  // Adam: L2 through the gradient
+#pragma omp simd
+        for (int64_t k = lo; k < hi; ++k) {
+          const double grad = (gr ? double(gr[k]) : 0.0) + wd * w[k];
+          const double m = beta1 * s1[k] + (1 - beta1) * grad;
+          const double v = beta2 * s2[k] + (1 - beta2) * grad * grad;
+          s1[k] = T(m);
+          s2[k] = T(v);
+          w[k] = T(w[k] - lr * (m / bias1) / (std::sqrt(v / bias2) + eps));
+        }
+      }
     });
+  };
+  // Every parameter's elements in chunks, all in one parallel region: a
+  // region per parameter (a model has dozens, most of them small) made the
+  // second thread wait at a barrier per parameter. Each element's update is
+  // the same arithmetic in any chunk, so results do not depend on the
+  // chunking or the thread count.
+  struct Chunk {
+    size_t param;
+    int64_t lo, hi;
+  };
+  std::vector<Chunk> chunks;
+  for (size_t i = 0; i < params_.size(); ++i) {
+    const int64_t n = params_[i].second.numel();
+    for (int64_t lo = 0; lo < n; lo += kElementwiseGrain)
+      chunks.push_back({i, lo, std::min(n, lo + kElementwiseGrain)});
   }
+  parallel_for(int64_t(chunks.size()), 1, [&](int64_t begin, int64_t end) {
+    for (int64_t j = begin; j < end; ++j)
+      update(chunks[size_t(j)].param, chunks[size_t(j)].lo, chunks[size_t(j)].hi);
+  });
 }
 
 NamedTensors Optimizer::state() const {
