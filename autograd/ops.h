@@ -149,7 +149,6 @@ struct KeyMask {
   std::vector<int64_t> prefix;
   // (B*Tk) values, 1 = a padding key no query sees; empty: none.
   std::vector<uint8_t> key_padding;
-  bool any() const { return causal || !key_padding.empty(); }
   // The same as a mask broadcasting to scores (B,H,Tq,Tk), or an empty one
   // when every key is seen.
   Mask dense(int64_t batch, int64_t tq, int64_t tk) const;

@@ -60,7 +60,7 @@ Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tens
   // (B,H,Tq,Tk); blocked entries exactly 0
   Tensor probs =
       attention_weights(q, k, scale, bias, mask.blocked.empty() ? nullptr : &mask, heads);
-  if (weights) *weights = probs;
+  *weights = probs;
   if (drop) probs = dropout->forward(probs);
   return attention_values(probs, v, heads);  // (B,Tq,H*D)
 }
